@@ -1,0 +1,53 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import knex, { type Knex } from 'knex';
+import { migrationSource } from './migrations/index.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export function dialectOf(databaseUrl: string): Dialect {
+  return databaseUrl.startsWith('sqlite:') ? 'sqlite' : 'postgres';
+}
+
+/** `sqlite:./data/forny.sqlite` → an absolute path (`sqlite::memory:` stays in memory). */
+export function sqliteFilename(databaseUrl: string): string {
+  const path = databaseUrl.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+  return path === ':memory:' ? path : resolve(path);
+}
+
+/** The knex configuration for a DATABASE_URL; migrations are compiled in, not looked up on disk. */
+export function knexConfig(databaseUrl: string): Knex.Config {
+  const migrations = { migrationSource, tableName: 'knex_migrations' };
+  if (dialectOf(databaseUrl) === 'postgres') {
+    return { client: 'pg', connection: databaseUrl, pool: { min: 0, max: 10 }, migrations };
+  }
+  const filename = sqliteFilename(databaseUrl);
+  if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
+  return {
+    client: 'better-sqlite3',
+    connection: { filename },
+    useNullAsDefault: true,
+    pool: {
+      min: 1,
+      max: 1,
+      afterCreate(connection: { pragma(sql: string): unknown }, done: (error: Error | null, connection: unknown) => void) {
+        // WAL lets readers (the dashboard) run beside the writer; the busy timeout lets a second
+        // process (web and worker split) wait for the write lock instead of failing at once.
+        connection.pragma('journal_mode = WAL');
+        connection.pragma('synchronous = NORMAL');
+        connection.pragma('foreign_keys = ON');
+        connection.pragma('busy_timeout = 10000');
+        done(null, connection);
+      },
+    },
+    migrations,
+  };
+}
+
+export function createKnex(databaseUrl: string): Knex {
+  return knex(knexConfig(databaseUrl));
+}
+
+export async function migrateToLatest(db: Knex): Promise<void> {
+  await db.migrate.latest();
+}

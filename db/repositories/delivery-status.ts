@@ -1,0 +1,77 @@
+import type { OutboundStatus } from './outbound.js';
+import { toStoredInstant, touched, type Db } from './values.js';
+
+/**
+ * Twilio's message statuses mapped onto the outbox's. Everything up to Twilio handing the message
+ * on counts as `sent` by us; `read` (RCS/WhatsApp) is delivered; `canceled` never left.
+ */
+export const TWILIO_STATUS: Readonly<Record<string, OutboundStatus>> = {
+  accepted: 'sent',
+  scheduled: 'sent',
+  queued: 'sent',
+  sending: 'sent',
+  sent: 'sent',
+  delivered: 'delivered',
+  read: 'delivered',
+  undelivered: 'undelivered',
+  failed: 'failed',
+  canceled: 'failed',
+};
+
+/** How far a message has come; a receipt never moves a message back (delivered stays delivered). */
+const RANK: Readonly<Record<OutboundStatus, number>> = {
+  scheduled: 0,
+  queued: 1,
+  sent: 2,
+  undelivered: 3,
+  failed: 3,
+  delivered: 4,
+  superseded: 5,
+};
+
+const lowerThan = (status: OutboundStatus) =>
+  (Object.keys(RANK) as OutboundStatus[]).filter((other) => RANK[other] < RANK[status] && other !== 'scheduled');
+
+export type ReceiptResult = 'applied' | 'duplicate' | 'stale' | 'unknown-status' | 'pending';
+
+/**
+ * Records a delivery receipt once per (sid, status) and applies it when it moves the message on.
+ * A receipt for a sid not yet written (the callback beat the API response) waits as `pending` and
+ * is applied when the sid is recorded.
+ */
+export async function recordReceipt(db: Db, receipt: { providerSid: string; twilioStatus: string; errorCode: string | null }, now: Date): Promise<ReceiptResult> {
+  const status = TWILIO_STATUS[receipt.twilioStatus];
+  if (!status) return 'unknown-status';
+  const inserted = await db('message_status_events')
+    .insert({ provider_sid: receipt.providerSid, status: receipt.twilioStatus, error_code: receipt.errorCode, received_at: toStoredInstant(now) })
+    .onConflict(['provider_sid', 'status'])
+    .ignore()
+    .returning('id');
+  if (inserted.length === 0) return 'duplicate';
+  const exists = await db('outbound_messages').where({ provider_sid: receipt.providerSid }).first('id');
+  if (!exists) return 'pending';
+  return (await applyStatus(db, receipt.providerSid, status, receipt.errorCode, now)) ? 'applied' : 'stale';
+}
+
+async function applyStatus(db: Db, providerSid: string, status: OutboundStatus, errorCode: string | null, now: Date): Promise<boolean> {
+  const changed = await db('outbound_messages')
+    .where({ provider_sid: providerSid })
+    .whereIn('status', lowerThan(status))
+    .update({
+      status,
+      status_at: toStoredInstant(now),
+      ...(errorCode ? { error_code: errorCode } : {}),
+      updated_at: toStoredInstant(now),
+    });
+  return touched(changed) === 1;
+}
+
+/** Applies receipts that arrived before the send recorded its sid, in order of progress. */
+export async function applyPendingReceipts(db: Db, providerSid: string, now: Date): Promise<void> {
+  const events = await db('message_status_events').where({ provider_sid: providerSid }).select('status', 'error_code');
+  const ordered = events
+    .map((event) => ({ status: TWILIO_STATUS[event.status as string], errorCode: event.error_code as string | null }))
+    .filter((event): event is { status: OutboundStatus; errorCode: string | null } => event.status !== undefined)
+    .sort((a, b) => RANK[a.status] - RANK[b.status]);
+  for (const event of ordered) await applyStatus(db, providerSid, event.status, event.errorCode, now);
+}

@@ -1,0 +1,150 @@
+import type { Command } from '../../src/domain/sms-command.js';
+import { toStoredInstant, touched, type Db } from './values.js';
+
+export type InboundStatus = 'received' | 'processed' | 'ignored';
+
+/** Why a valid message got no answer; shown to operators. */
+export type IgnoredReason = 'not_a_phone_number' | 'rate_limited' | 'throttled' | 'reply_budget' | 'no_answer_needed';
+
+export interface InboundMessage {
+  readonly id: number;
+  readonly messageSid: string;
+  readonly fromNumber: string;
+  readonly toNumber: string;
+  readonly body: string;
+  readonly command: Command;
+  readonly status: InboundStatus;
+  readonly ignoredReason: IgnoredReason | null;
+  readonly patronId: string | null;
+  readonly replyId: number | null;
+  readonly receivedAt: string;
+  readonly processedAt: string | null;
+}
+
+interface InboundRecord {
+  id: number;
+  message_sid: string;
+  from_number: string;
+  to_number: string;
+  body: string;
+  command: string;
+  status: string;
+  ignored_reason: string | null;
+  patron_id: string | null;
+  reply_id: number | null;
+  received_at: string;
+  processed_at: string | null;
+}
+
+const toInbound = (row: InboundRecord): InboundMessage => ({
+  id: Number(row.id),
+  messageSid: row.message_sid,
+  fromNumber: row.from_number,
+  toNumber: row.to_number,
+  body: row.body,
+  command: row.command as Command,
+  status: row.status as InboundStatus,
+  ignoredReason: row.ignored_reason as IgnoredReason | null,
+  patronId: row.patron_id,
+  replyId: row.reply_id === null ? null : Number(row.reply_id),
+  receivedAt: row.received_at,
+  processedAt: row.processed_at,
+});
+
+export interface NewInbound {
+  readonly messageSid: string;
+  readonly accountSid: string | null;
+  readonly fromNumber: string;
+  readonly toNumber: string;
+  readonly body: string;
+  readonly command: Command;
+  /** `ignored` for a message that needs no work (a sender that is not a phone number). */
+  readonly status: 'received' | 'ignored';
+  readonly ignoredReason?: IgnoredReason;
+}
+
+/**
+ * Stores a webhook's message unless its MessageSid is already stored: one statement, insert or
+ * nothing, so twenty concurrent retries of one webhook store it once.
+ */
+export async function insertInbound(db: Db, message: NewInbound, now: Date): Promise<{ message: InboundMessage; inserted: boolean }> {
+  const inserted = await db('inbound_messages')
+    .insert({
+      message_sid: message.messageSid,
+      account_sid: message.accountSid,
+      from_number: message.fromNumber,
+      to_number: message.toNumber,
+      body: message.body,
+      command: message.command,
+      status: message.status,
+      ignored_reason: message.ignoredReason ?? null,
+      received_at: toStoredInstant(now),
+      processed_at: message.status === 'ignored' ? toStoredInstant(now) : null,
+    })
+    .onConflict('message_sid')
+    .ignore()
+    .returning('*');
+  const row = (inserted as InboundRecord[])[0] ?? (await db<InboundRecord>('inbound_messages').where({ message_sid: message.messageSid }).first());
+  if (!row) throw new Error(`inbound message ${message.messageSid} vanished after insert`);
+  return { message: toInbound(row), inserted: inserted.length > 0 };
+}
+
+export async function getInbound(db: Db, id: number): Promise<InboundMessage | undefined> {
+  const row = await db<InboundRecord>('inbound_messages').where({ id }).first();
+  return row ? toInbound(row) : undefined;
+}
+
+export async function getInboundBySid(db: Db, messageSid: string): Promise<InboundMessage | undefined> {
+  const row = await db<InboundRecord>('inbound_messages').where({ message_sid: messageSid }).first();
+  return row ? toInbound(row) : undefined;
+}
+
+/**
+ * Claims a received message for processing: true for exactly one caller, whatever runs twice.
+ * A write, so in SQLite it also takes the write lock before anything is read.
+ */
+export async function claimInbound(db: Db, id: number, now: Date): Promise<boolean> {
+  const changed = await db('inbound_messages').where({ id, status: 'received' }).update({ status: 'processed', processed_at: toStoredInstant(now) });
+  return touched(changed) === 1;
+}
+
+export async function finishInbound(
+  db: Db,
+  id: number,
+  fields: { patronId?: string | null; replyId?: number | null; ignoredReason?: IgnoredReason },
+): Promise<void> {
+  await db('inbound_messages')
+    .where({ id })
+    .update({
+      ...(fields.patronId !== undefined ? { patron_id: fields.patronId } : {}),
+      ...(fields.replyId !== undefined ? { reply_id: fields.replyId } : {}),
+      ...(fields.ignoredReason ? { status: 'ignored', ignored_reason: fields.ignoredReason } : {}),
+    });
+}
+
+/** Renew-alls from this number answered since `since` (the per-number abuse limit). */
+export async function countAnsweredRenewAlls(db: Db, fromNumber: string, since: Date, exceptId: number): Promise<number> {
+  const row = await db('inbound_messages')
+    .where({ from_number: fromNumber, command: 'renew-all', status: 'processed' })
+    .andWhere('received_at', '>=', toStoredInstant(since))
+    .andWhereNot('id', exceptId)
+    .count({ n: '*' })
+    .first();
+  return Number(row?.n ?? 0);
+}
+
+/** Messages stored but not yet handled: what reconciliation hands to the queues again. */
+export async function listUnprocessedInbound(db: Db, limit: number): Promise<InboundMessage[]> {
+  const rows = await db<InboundRecord>('inbound_messages').where({ status: 'received' }).orderBy('id').limit(limit);
+  return rows.map(toInbound);
+}
+
+/** Moves every message answered by one reply onto another (a night's renew-alls folded into one answer). */
+export async function moveReplies(db: Db, fromReplyId: number, toReplyId: number): Promise<void> {
+  await db('inbound_messages').where({ reply_id: fromReplyId }).update({ reply_id: toReplyId });
+}
+
+export async function inboundIdsAnsweredBy(db: Db, replyId: number): Promise<number[]> {
+  const rows = await db('inbound_messages').where({ reply_id: replyId }).select('id');
+  return rows.map((row) => Number(row.id));
+}

@@ -1,0 +1,171 @@
+import type { CalendarDate } from '../../src/domain/calendar-date.js';
+import type { LoanFacts, LoanKind } from '../../src/domain/renewal-policy.js';
+import { isSqlite, toBool, toStoredInstant, touched, type Db } from './values.js';
+
+export interface Patron {
+  readonly id: string;
+  readonly cardNumber: string;
+  readonly name: string;
+  readonly mobile: string | null;
+  readonly smsOptIn: boolean;
+  readonly email: string | null;
+  readonly emailOptIn: boolean;
+}
+
+interface PatronRecord {
+  id: string;
+  card_number: string;
+  name: string;
+  mobile: string | null;
+  sms_opt_in: unknown;
+  email: string | null;
+  email_opt_in: unknown;
+}
+
+const toPatron = (row: PatronRecord): Patron => ({
+  id: row.id,
+  cardNumber: row.card_number,
+  name: row.name,
+  mobile: row.mobile,
+  smsOptIn: toBool(row.sms_opt_in),
+  email: row.email,
+  emailOptIn: toBool(row.email_opt_in),
+});
+
+/**
+ * The patrons whose card carries this mobile number (a parent's number may sit on a child's card
+ * too), ordered by id. Inside a PostgreSQL transaction their rows are locked, so two requests from
+ * one number are handled one after the other.
+ */
+export async function findPatronsByMobile(db: Db, mobile: string): Promise<Patron[]> {
+  let query = db<PatronRecord>('patrons').where({ mobile }).orderBy('id');
+  if (db.isTransaction && !isSqlite(db)) query = query.forUpdate();
+  return (await query).map(toPatron);
+}
+
+export async function getPatron(db: Db, id: string): Promise<Patron | undefined> {
+  const row = await db<PatronRecord>('patrons').where({ id }).first();
+  return row ? toPatron(row) : undefined;
+}
+
+/** Sets SMS opt-in for these patrons; returns how many actually changed. */
+export async function setSmsOptIn(db: Db, patronIds: readonly string[], optIn: boolean, now: Date): Promise<number> {
+  if (patronIds.length === 0) return 0;
+  return touched(
+    await db('patrons')
+      .whereIn('id', patronIds)
+      .andWhere('sms_opt_in', !optIn)
+      .update({ sms_opt_in: optIn, updated_at: toStoredInstant(now) }),
+  );
+}
+
+/** Opts out every patron with this number (Twilio error 21610: the handset has blocked us). */
+export async function optOutMobile(db: Db, mobile: string, now: Date): Promise<number> {
+  return touched(await db('patrons').where({ mobile, sms_opt_in: true }).update({ sms_opt_in: false, updated_at: toStoredInstant(now) }));
+}
+
+/** An active loan with everything the renewal rules ask about it. */
+export interface LoanForRenewal extends LoanFacts {
+  readonly id: string;
+  readonly patronId: string;
+  readonly titleId: string;
+}
+
+export async function activeLoansForRenewal(db: Db, patronIds: readonly string[]): Promise<LoanForRenewal[]> {
+  if (patronIds.length === 0) return [];
+  const rows = await db('loans as l')
+    .join('items as i', 'i.id', 'l.item_id')
+    .join('titles as t', 't.id', 'i.title_id')
+    .whereIn('l.patron_id', patronIds)
+    .whereNull('l.returned_on')
+    .orderBy([{ column: 'l.due_date' }, { column: 'l.id' }])
+    .select(
+      'l.id',
+      'l.patron_id',
+      'l.kind',
+      'l.loan_period_days',
+      'l.due_date',
+      'l.renewals',
+      'i.title_id',
+      'i.renewable as item_renewable',
+      't.renewable as title_renewable',
+      db.raw(
+        'exists (select 1 from reservations r where r.title_id = i.title_id and r.patron_id <> l.patron_id) as reserved_by_others',
+      ),
+    );
+  return rows.map((row) => ({
+    id: row.id,
+    patronId: row.patron_id,
+    titleId: row.title_id,
+    kind: row.kind as LoanKind,
+    loanPeriodDays: Number(row.loan_period_days),
+    dueDate: row.due_date,
+    renewals: Number(row.renewals),
+    renewable: toBool(row.item_renewable) && toBool(row.title_renewable),
+    reservedByOthers: toBool(row.reserved_by_others),
+  }));
+}
+
+/**
+ * Moves a loan's due date, guarded by the due date the decision was made on: if anything changed
+ * the loan meanwhile, nothing is written and false comes back.
+ */
+export async function renewLoan(
+  db: Db,
+  loan: { id: string; oldDueDate: CalendarDate; newDueDate: CalendarDate; provisional: boolean },
+  now: Date,
+): Promise<boolean> {
+  const changed = await db('loans')
+    .where({ id: loan.id, due_date: loan.oldDueDate })
+    .whereNull('returned_on')
+    .update({
+      due_date: loan.newDueDate,
+      previous_due_date: loan.oldDueDate,
+      renewals: db.raw('renewals + 1'),
+      provisional: loan.provisional,
+      updated_at: toStoredInstant(now),
+    });
+  return touched(changed) === 1;
+}
+
+export async function countActiveLoans(db: Db, patronIds: readonly string[]): Promise<number> {
+  if (patronIds.length === 0) return 0;
+  const row = await db('loans').whereIn('patron_id', patronIds).whereNull('returned_on').count({ n: '*' }).first();
+  return Number(row?.n ?? 0);
+}
+
+export interface PatronLoan {
+  readonly id: string;
+  readonly itemId: string;
+  readonly titleId: string;
+  readonly title: string;
+  readonly kind: LoanKind;
+  readonly dueDate: CalendarDate;
+  readonly loanPeriodDays: number;
+  readonly renewals: number;
+  readonly active: boolean;
+  readonly provisional: boolean;
+  readonly returnedOn: CalendarDate | null;
+}
+
+export async function loansOfPatron(db: Db, patronId: string): Promise<PatronLoan[]> {
+  const rows = await db('loans as l')
+    .join('items as i', 'i.id', 'l.item_id')
+    .join('titles as t', 't.id', 'i.title_id')
+    .where('l.patron_id', patronId)
+    .orderBy([{ column: 'l.due_date' }, { column: 'l.id' }])
+    .select('l.*', 'i.title_id', 't.title');
+  return rows.map((row) => ({
+    id: row.id,
+    itemId: row.item_id,
+    titleId: row.title_id,
+    title: row.title,
+    kind: row.kind as LoanKind,
+    dueDate: row.due_date,
+    loanPeriodDays: Number(row.loan_period_days),
+    renewals: Number(row.renewals),
+    active: row.returned_on === null,
+    provisional: toBool(row.provisional),
+    returnedOn: row.returned_on,
+  }));
+}

@@ -1,0 +1,95 @@
+import type { CalendarDate } from '../../src/domain/calendar-date.js';
+import { toBool, toStoredInstant, type Db } from './values.js';
+
+export type RenewalOutcome = 'renewed' | 'refused';
+/** SPEC §2's reason codes, plus `ill_refused` when an owning library turns a renewal down later. */
+export type RenewalReason = 'not_renewable' | 'too_late' | 'too_soon' | 'too_many' | 'on_reserve' | 'ill_refused';
+
+export interface RenewalResult {
+  readonly id: number;
+  readonly inboundId: number | null;
+  readonly loanId: string;
+  readonly patronId: string;
+  readonly outcome: RenewalOutcome;
+  readonly reason: RenewalReason | null;
+  readonly oldDueDate: CalendarDate;
+  readonly newDueDate: CalendarDate | null;
+  readonly provisional: boolean;
+  readonly createdAt: string;
+}
+
+export type NewRenewalResult = Omit<RenewalResult, 'id' | 'createdAt'>;
+
+interface ResultRecord {
+  id: number;
+  inbound_id: number | null;
+  loan_id: string;
+  patron_id: string;
+  outcome: string;
+  reason: string | null;
+  old_due_date: string;
+  new_due_date: string | null;
+  provisional: unknown;
+  created_at: string;
+}
+
+const toResult = (row: ResultRecord): RenewalResult => ({
+  id: Number(row.id),
+  inboundId: row.inbound_id === null ? null : Number(row.inbound_id),
+  loanId: row.loan_id,
+  patronId: row.patron_id,
+  outcome: row.outcome as RenewalOutcome,
+  reason: row.reason as RenewalReason | null,
+  oldDueDate: row.old_due_date,
+  newDueDate: row.new_due_date,
+  provisional: toBool(row.provisional),
+  createdAt: row.created_at,
+});
+
+export async function insertRenewalResults(db: Db, results: readonly NewRenewalResult[], now: Date): Promise<void> {
+  if (results.length === 0) return;
+  const rows = results.map((result) => ({
+    inbound_id: result.inboundId,
+    loan_id: result.loanId,
+    patron_id: result.patronId,
+    outcome: result.outcome,
+    reason: result.reason,
+    old_due_date: result.oldDueDate,
+    new_due_date: result.newDueDate,
+    provisional: result.provisional,
+    created_at: toStoredInstant(now),
+  }));
+  // Chunked: SQLite caps the number of bound parameters in one statement.
+  for (let start = 0; start < rows.length; start += 50) await db('renewal_results').insert(rows.slice(start, start + 50));
+}
+
+export async function resultsOfInbound(db: Db, inboundId: number): Promise<RenewalResult[]> {
+  const rows = await db<ResultRecord>('renewal_results').where({ inbound_id: inboundId }).orderBy('id');
+  return rows.map(toResult);
+}
+
+/** The loans renewed by any of these requests, each once, that are still on loan. */
+export async function renewedActiveLoans(db: Db, inboundIds: readonly number[]): Promise<{ loanId: string; provisional: boolean }[]> {
+  if (inboundIds.length === 0) return [];
+  const rows = await db('renewal_results as r')
+    .join('loans as l', 'l.id', 'r.loan_id')
+    .whereIn('r.inbound_id', inboundIds)
+    .andWhere('r.outcome', 'renewed')
+    .whereNull('l.returned_on')
+    .select('r.loan_id', 'l.provisional')
+    .distinct();
+  const byLoan = new Map<string, boolean>();
+  for (const row of rows) byLoan.set(row.loan_id, toBool(row.provisional) || (byLoan.get(row.loan_id) ?? false));
+  return [...byLoan].map(([loanId, provisional]) => ({ loanId, provisional }));
+}
+
+/** The newest result for each of these loans. */
+export async function lastResultsOfLoans(db: Db, loanIds: readonly string[]): Promise<Map<string, RenewalResult>> {
+  const latest = new Map<string, RenewalResult>();
+  if (loanIds.length === 0) return latest;
+  const rows = await db<ResultRecord>('renewal_results')
+    .whereIn('id', db('renewal_results').whereIn('loan_id', loanIds).groupBy('loan_id').max('id'))
+    .orderBy('id');
+  for (const row of rows) latest.set(row.loan_id, toResult(row));
+  return latest;
+}

@@ -1,0 +1,39 @@
+import type { InboundMessage } from '../db/repositories/inbound.js';
+import type { OutboundMessage } from '../db/repositories/outbound.js';
+import type { Clock } from '../src/clock.js';
+import { inboundJobId, outboundJobId, type Queues } from './queues.js';
+
+/** Hands a stored inbound message to its queue: renew-alls to `renew-all`, every other command to `sms-command`. */
+export async function enqueueInbound(queues: Queues, message: Pick<InboundMessage, 'id' | 'command'>): Promise<void> {
+  const queue = message.command === 'renew-all' ? queues.renewAll : queues.smsCommand;
+  await queue.add(message.command, { inboundId: message.id }, { jobId: inboundJobId(message.id) });
+}
+
+/**
+ * BullMQ delays run on the real clock; the application clock may be offset (FAKE_NOW), so the
+ * delay is the distance to `sendAfter` on the application clock.
+ */
+export function delayUntil(clock: Clock, instant: string | Date): number {
+  return Math.max(0, new Date(instant).getTime() - clock.now().getTime());
+}
+
+type Sendable = Pick<OutboundMessage, 'id' | 'channel' | 'sendAfter' | 'purpose'>;
+
+function sendJob(clock: Clock, message: Sendable) {
+  return {
+    name: message.purpose,
+    data: { outboundId: message.id },
+    opts: { jobId: outboundJobId(message.id), delay: delayUntil(clock, message.sendAfter) },
+  };
+}
+
+/** Hands outbox messages to `send-sms` (delayed to their sendAfter) or `send-email`, in bulk. */
+export async function enqueueOutbound(queues: Queues, clock: Clock, messages: readonly Sendable[]): Promise<void> {
+  for (let start = 0; start < messages.length; start += 1000) {
+    const chunk = messages.slice(start, start + 1000);
+    const sms = chunk.filter((message) => message.channel === 'sms').map((message) => sendJob(clock, message));
+    const email = chunk.filter((message) => message.channel === 'email').map((message) => sendJob(clock, message));
+    if (sms.length > 0) await queues.sendSms.addBulk(sms);
+    if (email.length > 0) await queues.sendEmail.addBulk(email);
+  }
+}

@@ -1,0 +1,82 @@
+import { finishInbound, type InboundMessage } from '../db/repositories/inbound.js';
+import { countRepliesTo, insertOutbound, type OutboundKind, type OutboundMessage, type OutboundPurpose } from '../db/repositories/outbound.js';
+import { takeThrottle } from '../db/repositories/throttles.js';
+import type { Db } from '../db/repositories/values.js';
+import type { Config } from '../src/config.js';
+import { unknownNumberReply } from '../src/domain/reply-text.js';
+import { nextSendTime } from '../src/domain/send-window.js';
+
+/**
+ * Replies to one number in 24 hours beyond which forny stops answering it: a patron never gets
+ * near it, an auto-responder talking to forny reaches it within minutes.
+ */
+export const REPLY_BUDGET_PER_DAY = 30;
+export const DAY_MS = 24 * 3600 * 1000;
+
+/**
+ * When an SMS may leave (SPEC §5): inside the window at once, outside it at the next opening;
+ * answers to a patron's own message leave at once when the library chose `send`.
+ */
+export function smsSendAfter(config: Config, kind: OutboundKind, now: Date): Date {
+  if (kind === 'reply' && config.sms.repliesOutsideWindow === 'send') return now;
+  return nextSendTime(now, config.sendWindow, config.timeZone);
+}
+
+/** True when this SMS must wait for the window (everything but replies under `send`). */
+export function waitsForWindow(config: Config, kind: OutboundKind): boolean {
+  return !(kind === 'reply' && config.sms.repliesOutsideWindow === 'send');
+}
+
+export interface ReplyDraft {
+  readonly purpose: OutboundPurpose;
+  readonly body: string;
+  readonly patronId: string | null;
+}
+
+/**
+ * Writes the SMS answer to an inbound message into the outbox, once per message (its dedupe key),
+ * unless the number has used up its reply budget: then null, and the caller records why.
+ */
+export async function writeReply(trx: Db, config: Config, inbound: InboundMessage, draft: ReplyDraft, now: Date): Promise<OutboundMessage | null> {
+  if ((await countRepliesTo(trx, inbound.fromNumber, new Date(now.getTime() - DAY_MS))) >= REPLY_BUDGET_PER_DAY) return null;
+  const { message } = await insertOutbound(
+    trx,
+    {
+      channel: 'sms',
+      kind: 'reply',
+      purpose: draft.purpose,
+      patronId: draft.patronId,
+      inboundId: inbound.id,
+      to: inbound.fromNumber,
+      from: config.sms.from,
+      body: draft.body,
+      sendAfter: smsSendAfter(config, 'reply', now),
+      dedupeKey: `reply:in-${inbound.id}`,
+    },
+    now,
+  );
+  return message;
+}
+
+/**
+ * Answers a number that is on no card: once per 24 hours (SPEC §3), so an auto-responder or a
+ * mistyped number cannot start a conversation. Records on the message what happened.
+ */
+export async function answerNotLinked(trx: Db, config: Config, inbound: InboundMessage, now: Date): Promise<OutboundMessage | null> {
+  if (!(await takeThrottle(trx, `not-linked:${inbound.fromNumber}`, DAY_MS, now))) {
+    await finishInbound(trx, inbound.id, { ignoredReason: 'throttled' });
+    return null;
+  }
+  return answer(trx, config, inbound, { purpose: 'not-linked', body: unknownNumberReply(), patronId: null }, now);
+}
+
+/** Writes a reply and records it on the message, or records that the reply budget stopped it. */
+export async function answer(trx: Db, config: Config, inbound: InboundMessage, draft: ReplyDraft, now: Date): Promise<OutboundMessage | null> {
+  const reply = await writeReply(trx, config, inbound, draft, now);
+  await finishInbound(trx, inbound.id, {
+    patronId: draft.patronId,
+    replyId: reply?.id ?? null,
+    ...(reply ? {} : { ignoredReason: 'reply_budget' as const }),
+  });
+  return reply;
+}

@@ -1,0 +1,65 @@
+import { Queue, type ConnectionOptions, type DefaultJobOptions } from 'bullmq';
+import type { Config } from '../src/config.js';
+
+/** Queue names; `renew-all` and `send-sms` are fixed by SPEC §1 (dashboards and alerts use them). */
+export const QUEUE = {
+  renewAll: 'renew-all',
+  smsCommand: 'sms-command',
+  sendSms: 'send-sms',
+  sendEmail: 'send-email',
+  reminders: 'reminders',
+} as const;
+
+export type QueueName = (typeof QUEUE)[keyof typeof QUEUE];
+
+/** Every job names a database row; the row, not the job, holds the state. */
+export interface InboundJob {
+  readonly inboundId: number;
+}
+export interface OutboundJob {
+  readonly outboundId: number;
+}
+export type ReminderScanJob = Record<string, never>;
+
+export interface Queues {
+  readonly renewAll: Queue<InboundJob>;
+  readonly smsCommand: Queue<InboundJob>;
+  readonly sendSms: Queue<OutboundJob>;
+  readonly sendEmail: Queue<OutboundJob>;
+  readonly reminders: Queue<ReminderScanJob>;
+  readonly all: readonly Queue[];
+}
+
+/** Job ids come from database ids, so adding the same work twice adds one job (BullMQ ignores a known id). */
+export const inboundJobId = (inboundId: number) => `in-${inboundId}`;
+export const outboundJobId = (outboundId: number) => `out-${outboundId}`;
+
+/** Finished jobs stay a day (Bull Board shows them; a re-add within the day stays a no-op), failed ones a week. */
+const keep: DefaultJobOptions = {
+  removeOnComplete: { age: 24 * 3600, count: 50_000 },
+  removeOnFail: { age: 7 * 24 * 3600, count: 50_000 },
+};
+
+export function jobOptions(config: Config): Record<QueueName, DefaultJobOptions> {
+  const backoff = { type: 'exponential', delay: config.jobs.retryDelayMs, jitter: 0.5 } as const;
+  return {
+    [QUEUE.renewAll]: { ...keep, attempts: 8, backoff: { ...backoff, delay: Math.min(1000, config.jobs.retryDelayMs) } },
+    [QUEUE.smsCommand]: { ...keep, attempts: 8, backoff: { ...backoff, delay: Math.min(1000, config.jobs.retryDelayMs) } },
+    [QUEUE.sendSms]: { ...keep, attempts: config.jobs.sendAttempts, backoff },
+    [QUEUE.sendEmail]: { ...keep, attempts: config.jobs.sendAttempts, backoff },
+    [QUEUE.reminders]: { ...keep, attempts: 3, backoff },
+  };
+}
+
+export function createQueues(connection: ConnectionOptions, config: Config): Queues {
+  const options = jobOptions(config);
+  const make = <T>(name: QueueName) => new Queue<T>(name, { connection, prefix: config.queuePrefix, defaultJobOptions: options[name] });
+  const queues = {
+    renewAll: make<InboundJob>(QUEUE.renewAll),
+    smsCommand: make<InboundJob>(QUEUE.smsCommand),
+    sendSms: make<OutboundJob>(QUEUE.sendSms),
+    sendEmail: make<OutboundJob>(QUEUE.sendEmail),
+    reminders: make<ReminderScanJob>(QUEUE.reminders),
+  };
+  return { ...queues, all: Object.values(queues) as Queue[] };
+}

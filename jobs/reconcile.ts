@@ -1,0 +1,126 @@
+import type { Queue } from 'bullmq';
+import { listUnprocessedInbound } from '../db/repositories/inbound.js';
+import { listUnfinishedOutbound, recordSendFailure, type OutboundMessage } from '../db/repositories/outbound.js';
+import type { Deps } from '../src/deps.js';
+import { enqueueInbound, enqueueOutbound } from './enqueue.js';
+import { inboundJobId, outboundJobId } from './queues.js';
+import { catchUpReminderScan, ensureReminderSchedule } from './reminders.js';
+
+type ReconcileDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'queues' | 'redis'>;
+
+export interface ReconcileReport {
+  readonly inbound: number;
+  readonly outbound: number;
+  readonly failed: number;
+}
+
+const PAGE = 500;
+
+/** Job states per id, asked in parallel (each is one round trip to Redis). */
+async function statesOf(queue: Queue, ids: readonly string[]): Promise<string[]> {
+  return Promise.all(ids.map((id) => queue.getJobState(id)));
+}
+
+/**
+ * The database is the source of truth; Redis only carries work. This walks what the database says
+ * is unfinished and gives the queues whatever they lack: a message stored while Redis was down, a
+ * job lost when Redis lost its data (it keeps nothing on disk here), a process killed between
+ * commit and enqueue. Job ids come from row ids, so re-adding never duplicates.
+ */
+export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
+  let inbound = 0;
+  let outbound = 0;
+  let failed = 0;
+
+  const waiting = await listUnprocessedInbound(deps.db, 10_000);
+  for (let start = 0; start < waiting.length; start += PAGE) {
+    const page = waiting.slice(start, start + PAGE);
+    const states = await Promise.all(
+      page.map((message) => (message.command === 'renew-all' ? deps.queues.renewAll : deps.queues.smsCommand).getJobState(inboundJobId(message.id))),
+    );
+    for (const [index, message] of page.entries()) {
+      if (states[index] !== 'unknown') continue;
+      await enqueueInbound(deps.queues, message);
+      inbound += 1;
+    }
+  }
+
+  for (let afterId = 0; ; ) {
+    const page = await listUnfinishedOutbound(deps.db, afterId, PAGE);
+    if (page.length === 0) break;
+    afterId = page[page.length - 1]?.id ?? afterId;
+    for (const channel of ['sms', 'email'] as const) {
+      const messages = page.filter((message) => message.channel === channel);
+      const queue = channel === 'sms' ? deps.queues.sendSms : deps.queues.sendEmail;
+      const states = await statesOf(
+        queue,
+        messages.map((message) => outboundJobId(message.id)),
+      );
+      const missing: OutboundMessage[] = [];
+      for (const [index, message] of messages.entries()) {
+        const state = states[index];
+        if (state === 'unknown') missing.push(message);
+        else if (state === 'completed') {
+          // The job ended without finishing the row (it was superseded and re-queued, say): run it again.
+          await queue.remove(outboundJobId(message.id));
+          missing.push(message);
+        } else if (state === 'failed') {
+          // The job gave up but died before saying so in the database.
+          await recordSendFailure(deps.db, message.id, { code: message.errorCode, message: message.errorMessage ?? 'job failed', final: true, certain: true }, deps.clock.now());
+          failed += 1;
+        }
+      }
+      await enqueueOutbound(deps.queues, deps.clock, missing);
+      outbound += missing.length;
+    }
+  }
+
+  await ensureReminderSchedule(deps.queues, deps.config);
+  await catchUpReminderScan(deps);
+  if (inbound + outbound + failed > 0) deps.logger.warn({ inbound, outbound, failed }, 'reconciliation re-enqueued work the queues had lost');
+  return { inbound, outbound, failed };
+}
+
+/**
+ * Runs reconcile now and then every RECONCILE_INTERVAL_MS, one run at a time per process and,
+ * through a short Redis lock, one at a time across processes. A failed run (Redis down) is logged
+ * and tried again next time.
+ */
+export function startReconciler(deps: ReconcileDeps): { stop(): Promise<void>; runNow(): Promise<void> } {
+  let running: Promise<void> | undefined;
+  let stopped = false;
+  const lockKey = `${deps.config.queuePrefix}:forny:reconcile-lock`;
+  const run = async () => {
+    if (running || stopped) return running;
+    running = (async () => {
+      try {
+        const got = await deps.redis.set(lockKey, String(process.pid), 'PX', Math.max(1000, Math.floor(deps.config.jobs.reconcileIntervalMs / 2)), 'NX');
+        if (got) await reconcile(deps);
+      } catch (error) {
+        deps.logger.warn({ err: (error as Error).message }, 'reconciliation failed; trying again later');
+      } finally {
+        running = undefined;
+      }
+    })();
+    return running;
+  };
+  const timer = setInterval(() => void run(), deps.config.jobs.reconcileIntervalMs);
+  timer.unref();
+  // Redis coming back is the moment the queues are most likely to lack something.
+  const onReady = () => void run();
+  deps.redis.on('ready', onReady);
+  void run();
+  return {
+    runNow: async () => {
+      await running;
+      await deps.redis.del(lockKey).catch(() => undefined);
+      await run();
+    },
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      deps.redis.off('ready', onReady);
+      await running;
+    },
+  };
+}

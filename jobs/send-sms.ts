@@ -1,0 +1,107 @@
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { applyPendingReceipts } from '../db/repositories/delivery-status.js';
+import { getPatron, optOutMobile } from '../db/repositories/library.js';
+import {
+  claimForSending,
+  countNamedLoans,
+  getOutbound,
+  markSent,
+  recordSendFailure,
+  reschedule,
+  stillDueLoans,
+  supersede,
+  updateBody,
+  UNFINISHED,
+  type OutboundMessage,
+} from '../db/repositories/outbound.js';
+import type { Deps } from '../src/deps.js';
+import { reminderSms } from '../src/domain/reply-text.js';
+import { isInsideWindow, nextOpening } from '../src/domain/send-window.js';
+import { SmsSendError } from '../src/sms/transport.js';
+import { classifyTwilioError, OPTED_OUT_CODE } from '../src/sms/twilio-errors.js';
+import { delayUntil } from './enqueue.js';
+import { waitsForWindow } from './outbox.js';
+import type { OutboundJob } from './queues.js';
+
+type SendSmsDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'sms'>;
+
+export type SendSmsResult = 'sent' | 'superseded' | 'not-due' | 'nothing-to-do';
+
+/** What a send-sms job needs of BullMQ's job: its attempt count and the way back to `delayed`. */
+export interface SendAttempt {
+  readonly attemptsMade: number;
+  readonly maxAttempts: number;
+  /** Puts the job back to wait until the given application-clock instant. */
+  waitUntil(instant: Date): Promise<void>;
+}
+
+/**
+ * Sends one outbox SMS, at most once: a message that is no longer waiting is left alone. Just before
+ * sending it looks at the clock again (a job that wakes at 20:00:01 waits for tomorrow's opening) and
+ * at the loans a reminder names (a reminder whose loans were all renewed or returned meanwhile is
+ * superseded; one partly stale gets its count recomputed).
+ */
+export async function sendSms(deps: SendSmsDeps, outboundId: number, attempt: SendAttempt): Promise<SendSmsResult> {
+  const message = await getOutbound(deps.db, outboundId);
+  if (!message || message.channel !== 'sms' || !UNFINISHED.includes(message.status)) return 'nothing-to-do';
+
+  const now = deps.clock.now();
+  if (waitsForWindow(deps.config, message.kind) && !isInsideWindow(now, deps.config.sendWindow, deps.config.timeZone)) {
+    const opening = nextOpening(now, deps.config.sendWindow, deps.config.timeZone);
+    await reschedule(deps.db, message.id, opening, now);
+    await attempt.waitUntil(opening);
+    return 'not-due';
+  }
+  if (message.kind === 'reminder' && (await reminderIsStale(deps, message, now))) return 'superseded';
+
+  const claimed = await claimForSending(deps.db, message.id, now);
+  if (!claimed) return 'nothing-to-do';
+  if (claimed.outcomeUncertain) {
+    deps.logger.warn({ outboundId, attempts: claimed.attempts }, 'previous send attempt ended mid-call; sending again (the patron may get it twice)');
+  }
+
+  try {
+    const sent = await deps.sms.send({ to: claimed.to, body: claimed.body, statusCallback: `${deps.config.publicBaseUrl}/sms/status` });
+    const sentAt = deps.clock.now();
+    await deps.db.transaction(async (trx) => {
+      await markSent(trx, message.id, sent.sid, sentAt);
+      await applyPendingReceipts(trx, sent.sid, sentAt);
+    });
+    deps.logger.info({ outboundId, sid: sent.sid, purpose: message.purpose }, 'sms sent');
+    return 'sent';
+  } catch (thrown) {
+    const error = thrown instanceof SmsSendError ? thrown : classifyTwilioError(thrown);
+    const final = !error.retryable || attempt.attemptsMade + 1 >= attempt.maxAttempts;
+    await recordSendFailure(deps.db, message.id, { code: error.code, message: error.message, final, certain: error.certain }, deps.clock.now());
+    if (error.code === OPTED_OUT_CODE) await optOutMobile(deps.db, claimed.to, deps.clock.now());
+    deps.logger.warn({ outboundId, code: error.code, retryable: error.retryable, final }, 'sms send failed');
+    if (!error.retryable) throw new UnrecoverableError(`${error.code ?? 'error'}: ${error.message}`);
+    throw error;
+  }
+}
+
+async function reminderIsStale(deps: SendSmsDeps, message: OutboundMessage, now: Date): Promise<boolean> {
+  const due = await stillDueLoans(deps.db, message.id);
+  const patron = message.patronId ? await getPatron(deps.db, message.patronId) : undefined;
+  if (due.length === 0) return supersede(deps.db, message.id, now, { reason: 'every loan it names was renewed or returned' });
+  if (patron && !patron.smsOptIn) return supersede(deps.db, message.id, now, { reason: 'patron opted out of SMS' });
+  if (due.length < (await countNamedLoans(deps.db, message.id)) && due[0]) {
+    await updateBody(deps.db, message.id, reminderSms(due.length, due[0].dueDate), now);
+  }
+  return false;
+}
+
+export function createSendSmsProcessor(deps: SendSmsDeps) {
+  return async (job: Job<OutboundJob>, token?: string): Promise<SendSmsResult> => {
+    const result = await sendSms(deps, job.data.outboundId, {
+      attemptsMade: job.attemptsMade,
+      maxAttempts: job.opts.attempts ?? 1,
+      async waitUntil(instant) {
+        await job.moveToDelayed(Date.now() + delayUntil(deps.clock, instant), token);
+      },
+    });
+    // BullMQ's way of saying "this job went back to delayed; do not complete it".
+    if (result === 'not-due') throw new DelayedError();
+    return result;
+  };
+}

@@ -1,0 +1,71 @@
+import { Worker, type Job, type Processor } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Deps } from '../src/deps.js';
+import { QUEUE, type QueueName } from './queues.js';
+import { startReconciler } from './reconcile.js';
+import { createReminderProcessor } from './reminders.js';
+import { createRenewAllProcessor } from './renew-all.js';
+import { createSendEmailProcessor } from './send-email.js';
+import { createSendSmsProcessor } from './send-sms.js';
+import { createSmsCommandProcessor } from './sms-command.js';
+
+export interface RunningWorkers {
+  readonly workers: readonly Worker[];
+  /** Runs reconciliation at once (tests, and after an operator's bulk action). */
+  reconcileNow(): Promise<void>;
+  /** Stops taking jobs, lets active ones finish (up to `graceMs`), closes connections. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export interface WorkerOptions {
+  /** Whether this process runs the periodic reconciliation (every worker process does by default). */
+  readonly reconcile?: boolean;
+}
+
+/**
+ * Starts one BullMQ worker per queue on a patient Redis connection of its own (commands wait for
+ * Redis to come back instead of failing), and the reconciler that re-enqueues what the queues lack.
+ */
+export function startWorkers(deps: Deps, options: WorkerOptions = {}): RunningWorkers {
+  const connection = new Redis(deps.config.redisUrl, { maxRetriesPerRequest: null, retryStrategy: (times) => Math.min(times * 200, 2000) });
+  connection.on('error', () => undefined); // the web connection already reports outages
+  const prefix = deps.config.queuePrefix;
+
+  const make = <T>(name: QueueName, processor: Processor<T>, extra: { concurrency: number; limiter?: { max: number; duration: number } }) => {
+    const worker = new Worker<T>(name, processor, { connection, prefix, ...extra });
+    worker.on('failed', (job: Job<T> | undefined, error: Error) => {
+      deps.logger.warn({ queue: name, jobId: job?.id, attemptsMade: job?.attemptsMade, err: error.message }, 'job failed');
+    });
+    worker.on('error', (error) => deps.logger.debug({ queue: name, err: error.message }, 'worker connection error'));
+    return worker;
+  };
+
+  const workers = [
+    make(QUEUE.renewAll, createRenewAllProcessor(deps), { concurrency: 4 }),
+    make(QUEUE.smsCommand, createSmsCommandProcessor(deps), { concurrency: 4 }),
+    // The limiter is BullMQ's, kept in Redis: SMS_RATE_PER_SECOND holds across every worker process.
+    make(QUEUE.sendSms, createSendSmsProcessor(deps), {
+      concurrency: Math.min(50, deps.config.sms.ratePerSecond),
+      limiter: { max: deps.config.sms.ratePerSecond, duration: 1000 },
+    }),
+    make(QUEUE.sendEmail, createSendEmailProcessor(deps), { concurrency: 5 }),
+    make(QUEUE.reminders, createReminderProcessor(deps), { concurrency: 1 }),
+  ];
+
+  const reconciler = options.reconcile === false ? undefined : startReconciler(deps);
+
+  return {
+    workers,
+    reconcileNow: async () => reconciler?.runNow(),
+    async close(graceMs = 10_000) {
+      await reconciler?.stop();
+      const graceful = Promise.all(workers.map((worker) => worker.close()));
+      const timeout = new Promise<'timeout'>((resolve) => setTimeout(resolve, graceMs, 'timeout').unref());
+      if ((await Promise.race([graceful, timeout])) === 'timeout') {
+        deps.logger.warn({ graceMs }, 'jobs still active at shutdown; they will be retried (stalled) after restart');
+        await Promise.all(workers.map((worker) => worker.close(true)));
+      }
+      connection.disconnect();
+    },
+  };
+}

@@ -1,0 +1,124 @@
+/**
+ * `npm run sms -- [--from +4512345678] "HBK FORNY ALLE"`: plays Twilio. Posts a correctly signed
+ * inbound SMS to the server on PORT, then prints forny's reply as soon as it is written, and when it
+ * leaves. Works against `npm run demo` with no setting (it reads the demo's session file).
+ */
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import twilio from 'twilio';
+import { DEMO_PATRON_MOBILE } from '../db/seeds/demo-library.js';
+import { loadConfig, readEnvironment } from '../src/config.js';
+import { readDemoSession } from './demo-session.js';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    from: { type: 'string' },
+    to: { type: 'string', default: '1910' },
+    url: { type: 'string' },
+    timeout: { type: 'string', default: '30' },
+  },
+});
+const body = positionals.join(' ');
+if (positionals.length === 0) {
+  process.stderr.write('usage: npm run sms -- [--from +4512345678] [--url http://127.0.0.1:3000] "HBK FORNY ALLE"\n');
+  process.exit(2);
+}
+
+const env = readEnvironment();
+const config = loadConfig({ LOG_LEVEL: 'silent', ...env });
+const demo = readDemoSession();
+// Explicit settings win; otherwise a running demo's; otherwise the defaults of SPEC §6.
+const baseUrl = (values.url ?? (env.PORT || env.PUBLIC_BASE_URL ? undefined : demo?.baseUrl) ?? `http://127.0.0.1:${config.port}`).replace(/\/+$/, '');
+const publicBaseUrl = values.url ?? (env.PUBLIC_BASE_URL || env.PORT ? config.publicBaseUrl : (demo?.publicBaseUrl ?? config.publicBaseUrl));
+const authToken = env.TWILIO_AUTH_TOKEN ? config.sms.authToken : (demo?.authToken ?? config.sms.authToken);
+const admin = env.ADMIN_PASSWORD ? { user: config.admin.user, password: config.admin.password } : demo ? { user: demo.adminUser, password: demo.adminPassword } : undefined;
+const from = values.from ?? demo?.defaultFrom ?? DEMO_PATRON_MOBILE;
+
+const messageSid = `SM${randomBytes(16).toString('hex')}`;
+const params: Record<string, string> = {
+  MessageSid: messageSid,
+  SmsSid: messageSid,
+  AccountSid: config.sms.accountSid ?? `AC${'0'.repeat(32)}`,
+  From: from,
+  To: values.to ?? '1910',
+  Body: body,
+  NumMedia: '0',
+  NumSegments: '1',
+  ApiVersion: '2010-04-01',
+};
+const signature = twilio.getExpectedTwilioSignature(authToken, `${publicBaseUrl}/sms/inbound`, params);
+
+let response: Response;
+try {
+  response = await fetch(`${baseUrl}/sms/inbound`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature },
+    body: new URLSearchParams(params),
+  });
+} catch (error) {
+  process.stderr.write(`Could not reach forny at ${baseUrl} (${(error as Error).message}). Is \`npm run demo\` or \`npm start\` running?\n`);
+  process.exit(1);
+}
+if (response.status !== 200) {
+  process.stderr.write(`forny answered ${response.status}: ${await response.text()}\n`);
+  process.exit(1);
+}
+process.stdout.write(`→ ${from} to ${params.To}: ${JSON.stringify(body)} (${messageSid})\n`);
+
+if (!admin) {
+  process.stdout.write('Delivered to forny. Set ADMIN_PASSWORD (the operator login) to see the reply here.\n');
+  process.exit(0);
+}
+const authorization = `Basic ${Buffer.from(`${admin.user}:${admin.password}`).toString('base64')}`;
+const api = async <T>(path: string): Promise<T> => {
+  const answer = await fetch(`${baseUrl}/api${path}`, { headers: { authorization } });
+  if (!answer.ok) throw new Error(`GET /api${path} answered ${answer.status}: ${await answer.text()}`);
+  return (await answer.json()) as T;
+};
+
+interface Inbound {
+  status: string;
+  replyId: string | null;
+  result: { total: number; renewed: number; loans: { loanId: string; outcome: string; reason: string | null; newDueDate: string | null; provisional: boolean }[] } | null;
+}
+interface Message {
+  id: string;
+  body: string;
+  status: string;
+  sendAfter: string | null;
+  sentAt: string | null;
+}
+
+const deadline = Date.now() + Number(values.timeout) * 1000;
+for (;;) {
+  const inbound = await api<Inbound>(`/inbound/${messageSid}`);
+  if (inbound.status !== 'received') {
+    if (!inbound.replyId) {
+      process.stdout.write(`← no reply (message ${inbound.status}; forny answers a number at most so often)\n`);
+      process.exit(0);
+    }
+    const messages = await api<Message[]>(`/messages?direction=out&to=${encodeURIComponent(from)}&limit=50`);
+    const reply = messages.find((message) => message.id === inbound.replyId);
+    if (reply) {
+      process.stdout.write(`← ${reply.body}\n`);
+      const leaves =
+        reply.status === 'scheduled'
+          ? `waits for the SMS window; leaves ${reply.sendAfter}`
+          : reply.sentAt
+            ? `sent ${reply.sentAt} (${reply.status})`
+            : `leaves at once (${reply.status})`;
+      process.stdout.write(`  ${leaves}\n`);
+      for (const loan of inbound.result?.loans ?? []) {
+        const what = loan.outcome === 'renewed' ? `renewed to ${loan.newDueDate}${loan.provisional ? ' (provisional, interlibrary)' : ''}` : `not renewed: ${loan.reason}`;
+        process.stdout.write(`    loan ${loan.loanId}: ${what}\n`);
+      }
+      process.exit(0);
+    }
+  }
+  if (Date.now() > deadline) {
+    process.stderr.write(`No reply within ${values.timeout} s. Are the workers running (npm start, or npm run worker)?\n`);
+    process.exit(1);
+  }
+  await new Promise((wake) => setTimeout(wake, 150));
+}

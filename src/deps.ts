@@ -1,0 +1,87 @@
+import { Redis } from 'ioredis';
+import type { Knex } from 'knex';
+import { createKnex } from '../db/knexfile.js';
+import { createQueues, type Queues } from '../jobs/queues.js';
+import { clockFor, type Clock } from './clock.js';
+import type { Config } from './config.js';
+import { createLogger, type Logger } from './logger.js';
+import { createSandboxMailTransport, createSmtpTransport, type MailTransport } from './mail/transport.js';
+import { createSandboxTransport } from './sms/sandbox.js';
+import type { SmsTransport } from './sms/transport.js';
+import { createTwilioTransport } from './sms/twilio.js';
+
+/** Everything the app and the workers are built from; made once per process (or per test). */
+export interface Deps {
+  readonly config: Config;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly db: Knex;
+  /**
+   * Redis for request-time work (enqueue, probes): fails fast instead of queueing commands while
+   * Redis is away, so a webhook never hangs on it. Workers open their own, patient connections.
+   */
+  readonly redis: Redis;
+  readonly queues: Queues;
+  readonly sms: SmsTransport;
+  readonly mail: MailTransport;
+  close(): Promise<void>;
+}
+
+export interface DepsOverrides {
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  readonly db?: Knex;
+  readonly sms?: SmsTransport;
+  readonly mail?: MailTransport;
+}
+
+export function createSmsTransport(config: Config): SmsTransport {
+  if (config.sms.transport === 'sandbox') return createSandboxTransport();
+  return createTwilioTransport({
+    accountSid: config.sms.accountSid ?? '',
+    authToken: config.sms.authToken,
+    apiBaseUrl: config.sms.apiBaseUrl,
+    from: config.sms.from,
+    messagingServiceSid: config.sms.messagingServiceSid,
+  });
+}
+
+/** The composition root: nothing else in forny creates connections. */
+export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps {
+  const logger = overrides.logger ?? createLogger(config.logLevel);
+  const db = overrides.db ?? createKnex(config.databaseUrl);
+  const redis = new Redis(config.redisUrl, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2000,
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+  });
+  // ioredis reports every failed reconnect; one warning per outage is enough.
+  let redisDown = false;
+  redis.on('error', (error) => {
+    if (!redisDown) logger.warn({ err: error.message }, 'redis unavailable; messages are stored and enqueued once it is back');
+    redisDown = true;
+  });
+  redis.on('ready', () => {
+    if (redisDown) logger.info('redis is back');
+    redisDown = false;
+  });
+  const queues = createQueues(redis, config);
+  const mail = overrides.mail ?? (config.mail.smtpUrl ? createSmtpTransport(config.mail.smtpUrl) : createSandboxMailTransport());
+  return {
+    config,
+    clock: overrides.clock ?? clockFor(config.fakeNow),
+    logger,
+    db,
+    redis,
+    queues,
+    sms: overrides.sms ?? createSmsTransport(config),
+    mail,
+    async close() {
+      await Promise.allSettled(queues.all.map((queue) => queue.close()));
+      redis.disconnect();
+      mail.close();
+      await db.destroy();
+    },
+  };
+}

@@ -1,0 +1,138 @@
+import express, { type Request, type Router } from 'express';
+import { getInboundBySid } from '../../db/repositories/inbound.js';
+import { getPatron, loansOfPatron } from '../../db/repositories/library.js';
+import { listMessages, type LoggedMessage, type MessageFilter } from '../../db/repositories/message-log.js';
+import { lastResultsOfLoans, resultsOfInbound } from '../../db/repositories/renewals.js';
+import type { Deps } from '../deps.js';
+import { AppError } from '../errors.js';
+import { formatInstant, inboundApiId, outboundApiId } from './format.js';
+
+const DIRECTIONS = ['in', 'out'] as const;
+const CHANNELS = ['sms', 'email'] as const;
+const KINDS = ['command', 'reply', 'reminder', 'notice'] as const;
+const STATUSES = ['received', 'processed', 'ignored', 'scheduled', 'queued', 'sent', 'delivered', 'undelivered', 'failed', 'superseded'] as const;
+
+function oneOf<T extends string>(req: Request, name: string, allowed: readonly T[]): T | undefined {
+  const value = req.query[name];
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw new AppError('invalid_query', 400, `query parameter ${name} must be one of ${allowed.join(', ')}`);
+  }
+  return value as T;
+}
+
+function text(req: Request, name: string): string | undefined {
+  const value = req.query[name];
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'string') throw new AppError('invalid_query', 400, `query parameter ${name} must appear once`);
+  return value;
+}
+
+function whole(req: Request, name: string, fallback: number, max: number): number {
+  const value = text(req, name);
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) > max) throw new AppError('invalid_query', 400, `query parameter ${name} must be a whole number up to ${max}`);
+  return Number(value);
+}
+
+/** Reads the message filters shared by the API and the dashboard. */
+export function messageFilter(req: Request, defaults: { limit: number }): MessageFilter {
+  const party = text(req, 'number');
+  return {
+    direction: oneOf(req, 'direction', DIRECTIONS),
+    channel: oneOf(req, 'channel', CHANNELS),
+    to: text(req, 'to'),
+    status: oneOf(req, 'status', STATUSES),
+    kind: oneOf(req, 'kind', KINDS),
+    ...(party ? { party } : {}),
+    limit: whole(req, 'limit', defaults.limit, 1000),
+    offset: whole(req, 'offset', 0, 1_000_000),
+  };
+}
+
+/** A message as SPEC §7 shows it. */
+export function apiMessage(message: LoggedMessage, zone: string) {
+  return {
+    id: message.direction === 'in' ? inboundApiId(message.id) : outboundApiId(message.id),
+    direction: message.direction,
+    channel: message.channel,
+    to: message.to,
+    from: message.from,
+    body: message.body,
+    kind: message.kind,
+    status: message.status,
+    sendAfter: formatInstant(message.sendAfter, zone),
+    sentAt: formatInstant(message.sentAt, zone),
+    providerSid: message.providerSid,
+    createdAt: formatInstant(message.createdAt, zone),
+  };
+}
+
+/** The operators' JSON API (SPEC §7); mounted behind basic auth. */
+export function apiRouter(deps: Pick<Deps, 'db' | 'config'>): Router {
+  const router = express.Router();
+  const zone = deps.config.timeZone;
+
+  router.get('/messages', async (req, res) => {
+    const messages = await listMessages(deps.db, messageFilter(req, { limit: 100 }));
+    res.json(messages.map((message) => apiMessage(message, zone)));
+  });
+
+  router.get('/inbound/:messageSid', async (req, res) => {
+    const inbound = await getInboundBySid(deps.db, req.params.messageSid ?? '');
+    if (!inbound) throw new AppError('not_found', 404, `no inbound message with MessageSid ${req.params.messageSid}`);
+    const results = inbound.command === 'renew-all' ? await resultsOfInbound(deps.db, inbound.id) : [];
+    const answered = inbound.command === 'renew-all' && inbound.status === 'processed' && inbound.patronId !== null;
+    res.json({
+      messageSid: inbound.messageSid,
+      from: inbound.fromNumber,
+      body: inbound.body,
+      command: inbound.command,
+      status: inbound.status,
+      patronId: inbound.patronId,
+      result: answered
+        ? {
+            total: results.length,
+            renewed: results.filter((result) => result.outcome === 'renewed').length,
+            loans: results.map((result) => ({
+              loanId: result.loanId,
+              outcome: result.outcome,
+              reason: result.reason,
+              oldDueDate: result.oldDueDate,
+              newDueDate: result.newDueDate,
+              provisional: result.provisional,
+            })),
+          }
+        : null,
+      replyId: inbound.replyId === null ? null : outboundApiId(inbound.replyId),
+    });
+  });
+
+  router.get('/patrons/:id/loans', async (req, res) => {
+    const patron = await getPatron(deps.db, req.params.id ?? '');
+    if (!patron) throw new AppError('not_found', 404, `no patron with id ${req.params.id}`);
+    const loans = await loansOfPatron(deps.db, patron.id);
+    const last = await lastResultsOfLoans(
+      deps.db,
+      loans.map((loan) => loan.id),
+    );
+    res.json({
+      loans: loans.map((loan) => {
+        const result = last.get(loan.id);
+        return {
+          id: loan.id,
+          itemId: loan.itemId,
+          titleId: loan.titleId,
+          kind: loan.kind,
+          dueDate: loan.dueDate,
+          loanPeriodDays: loan.loanPeriodDays,
+          renewals: loan.renewals,
+          active: loan.active,
+          lastRenewal: result ? { at: formatInstant(result.createdAt, zone), outcome: result.outcome, reason: result.reason } : null,
+        };
+      }),
+    });
+  });
+
+  return router;
+}

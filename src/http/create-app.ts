@@ -1,0 +1,48 @@
+import express, { type ErrorRequestHandler, type Express } from 'express';
+import type { Deps } from '../deps.js';
+import { AppError } from '../errors.js';
+import { apiRouter } from './api.js';
+import { basicAuth } from './basic-auth.js';
+import { healthRouter } from './health.js';
+import { BODY_LIMIT, twilioWebhookRouter } from './twilio-webhook.js';
+
+/** body-parser's error types, mapped to the answer a client can act on. */
+const BODY_ERRORS: Readonly<Record<string, { status: number; code: string }>> = {
+  'entity.too.large': { status: 413, code: 'payload_too_large' },
+  'parameters.too.many': { status: 413, code: 'payload_too_large' },
+  'entity.parse.failed': { status: 400, code: 'malformed_body' },
+  'encoding.unsupported': { status: 415, code: 'unsupported_encoding' },
+  'charset.unsupported': { status: 415, code: 'unsupported_charset' },
+  'request.aborted': { status: 400, code: 'request_aborted' },
+};
+
+/** The Express app, not listening: webhooks, operators' API, probes. */
+export function createApp(deps: Deps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+
+  app.use(healthRouter(deps));
+  app.use(twilioWebhookRouter(deps));
+
+  const operators = basicAuth({ user: deps.config.admin.user, password: deps.config.admin.password, logger: deps.logger });
+  app.use('/api', operators, express.json({ limit: BODY_LIMIT }), apiRouter(deps));
+
+  app.use((req, _res, next) => next(new AppError('not_found', 404, `no route for ${req.method} ${req.path}`)));
+
+  const onError: ErrorRequestHandler = (error, req, res, _next) => {
+    const bodyError = typeof error?.type === 'string' ? BODY_ERRORS[error.type] : undefined;
+    if (error instanceof AppError || bodyError) {
+      const status = error instanceof AppError ? error.httpStatus : (bodyError?.status ?? 400);
+      const code = error instanceof AppError ? error.code : (bodyError?.code ?? 'bad_request');
+      const message = error instanceof AppError ? error.message : `${code.replaceAll('_', ' ')}: ${String(error.message)}`;
+      if (status >= 500) deps.logger.error({ err: error, path: req.path }, message);
+      res.status(status).json({ error: code, message });
+      return;
+    }
+    deps.logger.error({ err: error, path: req.path }, 'request failed');
+    res.status(500).json({ error: 'internal', message: 'internal error; see the server log' });
+  };
+  app.use(onError);
+  return app;
+}

@@ -1,0 +1,32 @@
+import twilio from 'twilio';
+import { classifyTwilioError } from './twilio-errors.js';
+import type { OutgoingSms, SentSms, SmsTransport } from './transport.js';
+
+export interface TwilioTransportOptions {
+  readonly accountSid: string;
+  readonly authToken: string;
+  /** Another Twilio-compatible base URL (a loopback server in tests); Twilio's own when undefined. */
+  readonly apiBaseUrl: string | undefined;
+  readonly from: string;
+  readonly messagingServiceSid: string | undefined;
+  readonly timeoutMs?: number;
+}
+
+/** Sends through Twilio's Messages API with the official SDK. Retries are BullMQ's job, not the SDK's. */
+export function createTwilioTransport(options: TwilioTransportOptions): SmsTransport {
+  const client = twilio(options.accountSid, options.authToken, { autoRetry: false, timeout: options.timeoutMs ?? 15_000 });
+  if (options.apiBaseUrl) client.api.baseUrl = options.apiBaseUrl;
+  const sender = options.messagingServiceSid ? { messagingServiceSid: options.messagingServiceSid } : { from: options.from };
+
+  return {
+    name: 'twilio',
+    async send(sms: OutgoingSms): Promise<SentSms> {
+      try {
+        const message = await client.messages.create({ ...sender, to: sms.to, body: sms.body, statusCallback: sms.statusCallback });
+        return { sid: message.sid };
+      } catch (error) {
+        throw classifyTwilioError(error);
+      }
+    },
+  };
+}

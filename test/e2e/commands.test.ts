@@ -1,0 +1,131 @@
+import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createKnex } from '../../db/knexfile.js';
+import { EVERY_RULE_FILE, EXPECTED_RENEWED, EXPECTED_TOTAL, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
+import { deleteQueueKeys, TEST_REDIS_URL } from '../helpers/harness.js';
+import { freePort, FornyProcess, runScript } from '../helpers/processes.js';
+
+/** The npm scripts of SPEC §8 as a user runs them: real processes, real exit codes, real output. */
+describe('commands (npm scripts as processes)', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let databaseUrl: string;
+  const prefix = `forny-test-${randomBytes(6).toString('hex')}`;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'forny-cmd-'));
+    databaseUrl = `sqlite:${join(dir, 'forny.sqlite')}`;
+  });
+  afterEach(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    await deleteQueueKeys(TEST_REDIS_URL, prefix);
+  });
+
+  const dump = async () => {
+    const db = createKnex(databaseUrl);
+    try {
+      const tables = ['patrons', 'titles', 'items', 'loans', 'reservations'];
+      const rows = await Promise.all(tables.map((table) => db(table).orderBy('id').select()));
+      return Object.fromEntries(tables.map((table, index) => [table, rows[index]]));
+    } finally {
+      await db.destroy();
+    }
+  };
+
+  describe('db:load', () => {
+    it('loads a fixture, and loading it twice changes nothing', async () => {
+      const first = await runScript('db-load.ts', [EVERY_RULE_FILE], { DATABASE_URL: databaseUrl });
+      expect(first.code, first.stderr).to.equal(0);
+      expect(first.stdout).to.match(/Loaded .*: 2 patrons, 18 titles, 18 items, 18 loans, 2 reservations\./);
+      const once = await dump();
+      expect(once.patrons?.find((row: { id: string }) => row.id === 'p-other')).to.include({ mobile: '+4561000002' }); // normalised
+      const second = await runScript('db-load.ts', [EVERY_RULE_FILE], { DATABASE_URL: databaseUrl });
+      expect(second.code).to.equal(0);
+      expect(await dump()).to.deep.equal(once);
+    });
+
+    const broken: { name: string; change: (fixture: ReturnType<typeof everyRuleLibrary>) => unknown; problem: RegExp }[] = [
+      { name: 'an unknown field', change: (f) => ({ ...f, loans: [{ ...f.loans?.[0], dueDat: '2026-12-01' }, ...(f.loans ?? []).slice(1)] }), problem: /loans\[0\]: unknown field "dueDat"/ },
+      { name: 'a missing reference', change: (f) => ({ ...f, loans: [...(f.loans ?? []), { ...f.loans?.[0], id: 'l-new', itemId: 'i-missing' }] }), problem: /loans\[18\]\.itemId: no item "i-missing"/ },
+      { name: 'a bad date', change: (f) => ({ ...f, loans: [{ ...f.loans?.[0], dueDate: '2026-02-30' }, ...(f.loans ?? []).slice(1)] }), problem: /loans\[0\]\.dueDate: not a date/ },
+      { name: 'a bad loan kind', change: (f) => ({ ...f, loans: [{ ...f.loans?.[0], kind: 'forever' }, ...(f.loans ?? []).slice(1)] }), problem: /loans\[0\]\.kind/ },
+    ];
+    for (const fixture of broken) {
+      it(`refuses a fixture with ${fixture.name}: exit 1, the first problem named, nothing loaded`, async () => {
+        const file = join(dir, 'broken.json');
+        writeFileSync(file, JSON.stringify(fixture.change(everyRuleLibrary())));
+        const result = await runScript('db-load.ts', [file], { DATABASE_URL: databaseUrl });
+        expect(result.code).to.equal(1);
+        expect(result.stderr.trim().split('\n')).to.have.length(1);
+        expect(result.stderr).to.match(fixture.problem);
+        expect(result.stderr).to.contain('nothing was loaded');
+        const loaded = await dump();
+        expect(loaded.patrons).to.deep.equal([]);
+        expect(loaded.loans).to.deep.equal([]);
+      });
+    }
+
+    it('refuses a file that is not JSON with exit 1', async () => {
+      const file = join(dir, 'broken.json');
+      writeFileSync(file, '{"patrons": [');
+      const result = await runScript('db-load.ts', [file], { DATABASE_URL: databaseUrl });
+      expect(result.code).to.equal(1);
+      expect(result.stderr).to.match(/broken\.json: not valid JSON/);
+    });
+  });
+
+  it('stops at start with one line naming a bad variable', async () => {
+    for (const [variable, value] of [
+      ['PORT', 'abc'],
+      ['SMS_SEND_WINDOW', '20:00-08:45'],
+      ['LIBRARY_TIMEZONE', 'Europe/Helsingor'],
+    ] as const) {
+      const result = await runScript('start.ts', [], { DATABASE_URL: databaseUrl, [variable]: value }, { timeoutMs: 20_000 });
+      expect(result.code, variable).to.equal(1);
+      const lines = result.stderr.trim().split('\n');
+      expect(lines, result.stderr).to.have.length(1);
+      expect(lines[0]).to.match(new RegExp(`^Invalid configuration: ${variable} `));
+    }
+  });
+
+  it('npm start + npm run sms: a signed SMS in, the reply printed with when it leaves, SIGTERM stops cleanly', async () => {
+    expect((await runScript('db-load.ts', [EVERY_RULE_FILE], { DATABASE_URL: databaseUrl })).code).to.equal(0);
+    const port = String(await freePort());
+    const env = {
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: TEST_REDIS_URL,
+      QUEUE_PREFIX: prefix,
+      PORT: port,
+      ADMIN_PASSWORD: 'operator-password',
+      FAKE_NOW: '2026-12-01T10:00:00+01:00',
+    };
+    const server = FornyProcess.spawn('start.ts', env);
+    try {
+      await server.waitFor(/forny listening/);
+      const sms = await runScript('sms.ts', ['--from', KAREN, 'HBK FORNY ALLE'], env);
+      expect(sms.code, sms.stderr).to.equal(0);
+      expect(sms.stdout).to.contain(`${EXPECTED_RENEWED} af ${EXPECTED_TOTAL} lån`);
+      expect(sms.stdout).to.match(/sent 2026-12-01T10:0\d:\d\d\.\d{3}\+01:00|leaves at once/);
+      expect(sms.stdout).to.match(/loan l-reserved: not renewed: on_reserve/);
+    } finally {
+      expect(await server.stop('SIGTERM')).to.equal(0);
+    }
+  });
+
+  it('npm run demo + npm run sms with no settings: the demo patron gets "N af M lån"', async () => {
+    const port = String(await freePort());
+    const demo = FornyProcess.spawn('demo.ts', { PORT: port, REDIS_URL: TEST_REDIS_URL, DEMO_QUEUE_PREFIX: prefix }, { cwd: dir });
+    try {
+      await demo.waitFor(/npm run sms -- "HBK FORNY ALLE"/);
+      expect(demo.stdout).to.match(new RegExp(`Dashboard: +http://127\\.0\\.0\\.1:${port}/admin +\\(login admin / \\S+\\)`));
+      const sms = await runScript('sms.ts', ['HBK FORNY ALLE'], {}, { cwd: dir });
+      expect(sms.code, sms.stderr).to.equal(0);
+      expect(sms.stdout).to.match(/← Helsingør Bibliotekerne: 4 af 9 lån er fornyet/);
+    } finally {
+      expect(await demo.stop('SIGINT')).to.equal(0);
+    }
+  });
+});

@@ -1,0 +1,172 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import twilio from 'twilio';
+import type { FixtureInput } from '../../db/fixture.js';
+import { migrateToLatest } from '../../db/knexfile.js';
+import { loadFixture } from '../../db/load-fixture.js';
+import { startWorkers, type RunningWorkers } from '../../jobs/start-workers.js';
+import { ManualClock } from '../../src/clock.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createDeps, type Deps } from '../../src/deps.js';
+import { createApp } from '../../src/http/create-app.js';
+import { createLogger } from '../../src/logger.js';
+import { FakeTwilio } from './fake-twilio.js';
+
+export const PUBLIC_BASE_URL = 'https://forny.test';
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export interface HarnessOptions {
+  /** Extra environment for loadConfig (SMS_SEND_WINDOW, SMS_REPLIES_OUTSIDE_WINDOW, …). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Where the manual clock starts; inside the window on a weekday by default. */
+  readonly now?: string;
+  /** Start BullMQ workers (real Redis); without them tests call processors directly. */
+  readonly workers?: boolean;
+  readonly fixture?: FixtureInput;
+  /** A database URL instead of a temp SQLite file (the PostgreSQL suite). */
+  readonly databaseUrl?: string;
+}
+
+/** Deletes this test's keys only: other tests and other installs share the Redis. */
+export async function deleteQueueKeys(redisUrl: string, prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * The real app for one test: a temp SQLite file, a unique queue prefix on the real Redis, a
+ * loopback Twilio, a manual clock, and (optionally) the real workers.
+ */
+export class Harness {
+  private server: Server | undefined;
+  private dir: string | undefined;
+  workers: RunningWorkers | undefined;
+  baseUrl = '';
+
+  private constructor(
+    readonly config: Config,
+    readonly deps: Deps,
+    readonly clock: ManualClock,
+    readonly twilio: FakeTwilio,
+  ) {}
+
+  static async start(options: HarnessOptions = {}): Promise<Harness> {
+    const fake = await new FakeTwilio().start();
+    const dir = options.databaseUrl ? undefined : mkdtempSync(join(tmpdir(), 'forny-test-'));
+    const config = loadConfig({
+      DATABASE_URL: options.databaseUrl ?? `sqlite:${join(dir ?? '', 'forny.sqlite')}`,
+      REDIS_URL: TEST_REDIS_URL,
+      QUEUE_PREFIX: `forny-test-${randomBytes(6).toString('hex')}`,
+      PUBLIC_BASE_URL,
+      TWILIO_ACCOUNT_SID: fake.accountSid,
+      TWILIO_AUTH_TOKEN: fake.authToken,
+      TWILIO_API_BASE_URL: fake.url,
+      ADMIN_USER: 'operator',
+      ADMIN_PASSWORD: 'correct-horse-battery',
+      SEND_RETRY_DELAY_MS: '20',
+      RECONCILE_INTERVAL_MS: '3600000',
+      LOG_LEVEL: 'silent',
+      ...options.env,
+    });
+    const clock = new ManualClock(options.now ?? '2026-12-01T10:00:00+01:00');
+    const deps = createDeps(config, { clock, logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent') });
+    const harness = new Harness(config, deps, clock, fake);
+    harness.dir = dir;
+    await migrateToLatest(deps.db);
+    if (options.fixture) await loadFixture(deps.db, options.fixture, clock.now());
+    if (options.workers) harness.workers = startWorkers(deps, { reconcile: false });
+    const app = createApp(deps);
+    harness.server = await new Promise<Server>((resolve) => {
+      const server = app.listen(0, '127.0.0.1', () => resolve(server));
+    });
+    harness.baseUrl = `http://127.0.0.1:${(harness.server.address() as AddressInfo).port}`;
+    return harness;
+  }
+
+  async stop(): Promise<void> {
+    await this.workers?.close(2000);
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await this.deps.close();
+    await this.twilio.stop();
+    await deleteQueueKeys(this.config.redisUrl, this.config.queuePrefix);
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** POSTs a form to the app, signed as Twilio signs it (for `signedUrl`, by default the public URL + path). */
+  async signedPost(
+    path: string,
+    params: Record<string, string>,
+    options: { signedUrl?: string; authToken?: string; signature?: string | null; headers?: Record<string, string> } = {},
+  ): Promise<Response> {
+    const signature =
+      options.signature === undefined
+        ? twilio.getExpectedTwilioSignature(options.authToken ?? this.twilio.authToken, options.signedUrl ?? `${PUBLIC_BASE_URL}${path}`, params)
+        : options.signature;
+    return fetch(`${this.baseUrl}${path}`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        ...(signature === null ? {} : { 'x-twilio-signature': signature }),
+        ...options.headers,
+      },
+      body: new URLSearchParams(params),
+    });
+  }
+
+  /** Texts forny as a patron would (through Twilio): a signed inbound webhook. */
+  async text(from: string, body: string, messageSid = newMessageSid()): Promise<{ messageSid: string; response: Response }> {
+    const response = await this.signedPost('/sms/inbound', { MessageSid: messageSid, AccountSid: this.twilio.accountSid, From: from, To: '1910', Body: body, NumMedia: '0' });
+    return { messageSid, response };
+  }
+
+  /** GET on the operators' API with the operator login; returns status and parsed JSON. */
+  async api<T = unknown>(path: string): Promise<{ status: number; body: T }> {
+    const response = await fetch(`${this.baseUrl}${path}`, {
+      headers: { authorization: `Basic ${Buffer.from(`${this.config.admin.user}:${this.config.admin.password}`).toString('base64')}` },
+    });
+    const text = await response.text();
+    return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
+  }
+
+  /** Posts a signed delivery receipt, as Twilio would. */
+  deliver(sid: string, status: string, errorCode?: string): Promise<number> {
+    return this.twilio.deliver(sid, status, {
+      publicStatusUrl: `${PUBLIC_BASE_URL}/sms/status`,
+      localStatusUrl: `${this.baseUrl}/sms/status`,
+      ...(errorCode ? { errorCode } : {}),
+    });
+  }
+}
+
+export const newMessageSid = () => `SM${randomBytes(16).toString('hex')}`;
+
+/** Polls `probe` until it returns a value that is not undefined/false, or fails after `timeoutMs`. */
+export async function eventually<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((wake) => setTimeout(wake, 25));
+  }
+}

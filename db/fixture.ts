@@ -106,7 +106,11 @@ export interface KnownIds {
 export async function validateFixture(input: unknown, known: KnownIds): Promise<Fixture> {
   const parsed = fixtureSchema.safeParse(input);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
+    const first = parsed.error.issues[0];
+    // A misspelt field shows as "unknown field" and as a missing one at the same place; the
+    // unknown name is the one that tells the author what to fix.
+    const sameObject = (path: readonly PropertyKey[]) => first !== undefined && place(path) === place(first.path.slice(0, -1));
+    const issue = parsed.error.issues.find((candidate) => candidate.code === 'unrecognized_keys' && sameObject(candidate.path)) ?? first;
     const where = place(issue?.path ?? []);
     const message =
       issue?.code === 'unrecognized_keys' ? `unknown field ${issue.keys.map((key) => JSON.stringify(key)).join(', ')}` : (issue?.message ?? 'invalid');

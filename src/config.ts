@@ -152,8 +152,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const variable = String(issue?.path[0] ?? 'configuration');
-    const shown = env[variable] === undefined ? 'unset' : `"${env[variable]}"`;
-    throw new ConfigError(`Invalid configuration: ${variable} (${shown}): ${issue?.message ?? 'invalid'}`);
+    throw new ConfigError(`Invalid configuration: ${variable} (${shown(variable, env[variable])}): ${issue?.message ?? 'invalid'}`);
   }
   const v = parsed.data;
 
@@ -202,8 +201,17 @@ function fieldOrThrow<T>(variable: string, value: string, parse: (text: string) 
   try {
     return parse(value);
   } catch (error) {
-    throw new ConfigError(`Invalid configuration: ${variable} ("${value}"): ${(error as Error).message}`);
+    throw new ConfigError(`Invalid configuration: ${variable} (${shown(variable, value)}): ${(error as Error).message}`);
   }
+}
+
+/** Values that may hold a secret: the error line goes to the logs, so it never repeats them. */
+const secretVariables = new Set(['ADMIN_PASSWORD', 'TWILIO_AUTH_TOKEN', 'SMTP_URL']);
+
+/** A value as the error line shows it: quoted and escaped (a value from .env may span lines), or hidden. */
+function shown(variable: string, value: string | undefined): string {
+  if (value === undefined) return 'unset';
+  return secretVariables.has(variable) ? 'value hidden' : JSON.stringify(value);
 }
 
 /**

@@ -39,7 +39,9 @@ export function normaliseBody(body: string): string {
     .replace(formatCharacters, '')
     .replace(droppedPunctuation, '')
     .replace(spaceLike, ' ')
-    .trim();
+    .trim()
+    // Dropping a character can bring a letter and a combining mark together: compose them again.
+    .normalize('NFKC');
 }
 
 export function parseCommand(body: string): Command {

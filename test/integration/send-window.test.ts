@@ -131,6 +131,43 @@ describe('the SMS send window (08:45–20:00, Europe/Copenhagen)', function () {
     }
   });
 
+  it('drains a morning backlog throttled, and what has not left at 20:00 waits for the next opening, none lost or doubled', async () => {
+    const h = await Harness.start({ workers: true, now: '2026-12-01T19:59:00+01:00', env: { SMS_RATE_PER_SECOND: '40' } });
+    try {
+      const { insertOutbound } = await import('../../db/repositories/outbound.js');
+      const { enqueueOutbound } = await import('../../jobs/enqueue.js');
+      const numbers = Array.from({ length: 120 }, (_, index) => `+456300${String(index).padStart(4, '0')}`);
+      const messages = [];
+      for (const to of numbers) {
+        const { message } = await insertOutbound(
+          h.deps.db,
+          { channel: 'sms', kind: 'notice', purpose: 'reminder', patronId: null, inboundId: null, to, from: '1910', body: 'Helsingør Bibliotekerne: test', sendAfter: h.clock.now(), dedupeKey: `drain:${to}` },
+          h.clock.now(),
+        );
+        messages.push(message);
+      }
+      await enqueueOutbound(h.deps.queues, h.clock, messages);
+      await eventually(() => h.twilio.messages.length >= 20, 10_000, 'the first sends');
+      h.clock.set('2026-12-01T20:00:00+01:00'); // the window closes while the backlog drains
+      await eventually(
+        async () => Number((await h.deps.db('outbound_messages').where({ status: 'queued' }).count({ n: '*' }).first())?.n) === 0,
+        15_000,
+        'every message either sent or waiting for tomorrow',
+      );
+      const leftBeforeClose = h.twilio.messages.length;
+      const waiting = await h.deps.db('outbound_messages').where({ status: 'scheduled' });
+      expect(leftBeforeClose + waiting.length).to.equal(numbers.length);
+      expect(waiting.length).to.be.greaterThan(0);
+      for (const row of waiting) expect(row.send_after).to.equal('2026-12-02T07:45:00.000Z');
+
+      await morning(h, '2026-12-02T08:45:00+01:00');
+      await eventually(() => h.twilio.messages.length === numbers.length, 15_000, 'the rest at the next opening');
+      expect(new Set(h.twilio.messages.map((message) => message.to)).size).to.equal(numbers.length); // each once
+    } finally {
+      await h.stop();
+    }
+  });
+
   it('a send that wakes up at 20:00:01 waits for tomorrow’s opening instead of sending', async () => {
     const h = await Harness.start({ fixture: everyRuleLibrary(), now: '2026-12-01T19:59:59+01:00' });
     try {

@@ -1,0 +1,149 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { ConfigError, loadConfig, readEnvironment, type Config } from '../../src/config.js';
+
+type Env = Record<string, string | undefined>;
+
+const SID = `AC${'0123456789abcdef'.repeat(2)}`;
+
+describe('loadConfig defaults (SPEC §6), with nothing set', () => {
+  const rows: { name: string; read: (config: Config) => unknown; expected: unknown }[] = [
+    { name: 'listens on port 3000', read: (c) => c.port, expected: 3000 },
+    { name: 'listens on 127.0.0.1', read: (c) => c.host, expected: '127.0.0.1' },
+    { name: 'expects Twilio to call http://127.0.0.1:3000', read: (c) => c.publicBaseUrl, expected: 'http://127.0.0.1:3000' },
+    { name: 'uses the embedded SQLite file', read: (c) => c.databaseUrl, expected: 'sqlite:./data/forny.sqlite' },
+    { name: 'uses Redis on 127.0.0.1:6379', read: (c) => c.redisUrl, expected: 'redis://127.0.0.1:6379' },
+    { name: 'knows REDIS_URL was not given (npm start may run its own Redis)', read: (c) => c.redisUrlGiven, expected: false },
+    { name: 'prefixes queues with forny', read: (c) => c.queuePrefix, expected: 'forny' },
+    { name: 'stores SMS in the sandbox', read: (c) => c.sms.transport, expected: 'sandbox' },
+    { name: 'sends from 1910', read: (c) => c.sms.from, expected: '1910' },
+    { name: 'keeps Copenhagen time', read: (c) => c.timeZone, expected: 'Europe/Copenhagen' },
+    { name: 'sends SMS between 08:45 and 20:00', read: (c) => c.sendWindow, expected: { start: { hour: 8, minute: 45 }, end: { hour: 20, minute: 0 } } },
+    { name: 'sends at most 30 SMS a second', read: (c) => c.sms.ratePerSecond, expected: 30 },
+    { name: 'defers replies outside the window', read: (c) => c.sms.repliesOutsideWindow, expected: 'defer' },
+    { name: 'reminds 3 days before the due date', read: (c) => c.reminders.daysBefore, expected: 3 },
+    { name: 'scans for reminders at 07:00', read: (c) => c.reminders.scanAt, expected: { hour: 7, minute: 0 } },
+    { name: 'stores e-mail in the sandbox', read: (c) => c.mail.smtpUrl, expected: undefined },
+    { name: 'names the operator admin', read: (c) => c.admin.user, expected: 'admin' },
+    { name: 'generates the operator password and says so', read: (c) => c.admin.passwordGenerated, expected: true },
+    { name: 'runs on the real clock', read: (c) => c.fakeNow, expected: undefined },
+  ];
+
+  for (const row of rows) {
+    it(row.name, () => {
+      expect(row.read(loadConfig({}))).to.deep.equal(row.expected);
+    });
+  }
+
+  it('generates a different, non-trivial password each start', () => {
+    const first = loadConfig({}).admin.password;
+    const second = loadConfig({}).admin.password;
+    expect(first).to.have.length.of.at.least(12);
+    expect(first).to.not.equal(second);
+  });
+});
+
+describe('loadConfig with variables set', () => {
+  const rows: { name: string; env: Env; read: (config: Config) => unknown; expected: unknown }[] = [
+    { name: 'a Twilio account SID selects the twilio transport', env: { TWILIO_ACCOUNT_SID: SID, TWILIO_AUTH_TOKEN: 'secret-token' }, read: (c) => c.sms.transport, expected: 'twilio' },
+    {
+      name: 'SMS_TRANSPORT=sandbox wins over credentials',
+      env: { SMS_TRANSPORT: 'sandbox', TWILIO_ACCOUNT_SID: SID, TWILIO_AUTH_TOKEN: 'secret-token' },
+      read: (c) => c.sms.transport,
+      expected: 'sandbox',
+    },
+    // .env.example lists every variable, many of them blank.
+    { name: 'a blank TWILIO_ACCOUNT_SID means the sandbox', env: { TWILIO_ACCOUNT_SID: '' }, read: (c) => c.sms.transport, expected: 'sandbox' },
+    { name: 'PUBLIC_BASE_URL follows PORT when unset', env: { PORT: '8080' }, read: (c) => c.publicBaseUrl, expected: 'http://127.0.0.1:8080' },
+    { name: 'PUBLIC_BASE_URL loses its trailing slash', env: { PUBLIC_BASE_URL: 'https://forny.helsbib.dk/' }, read: (c) => c.publicBaseUrl, expected: 'https://forny.helsbib.dk' },
+    { name: 'PORT is read as a number', env: { PORT: '8080' }, read: (c) => c.port, expected: 8080 },
+    { name: 'REDIS_URL is used and known to be given', env: { REDIS_URL: 'redis://cache:6380' }, read: (c) => [c.redisUrl, c.redisUrlGiven], expected: ['redis://cache:6380', true] },
+    { name: 'a Postgres DATABASE_URL is accepted', env: { DATABASE_URL: 'postgres://forny@db/forny' }, read: (c) => c.databaseUrl, expected: 'postgres://forny@db/forny' },
+    { name: 'another send window', env: { SMS_SEND_WINDOW: '09:00-17:30' }, read: (c) => c.sendWindow, expected: { start: { hour: 9, minute: 0 }, end: { hour: 17, minute: 30 } } },
+    { name: 'replies may be sent at any hour', env: { SMS_REPLIES_OUTSIDE_WINDOW: 'send' }, read: (c) => c.sms.repliesOutsideWindow, expected: 'send' },
+    { name: 'a given ADMIN_PASSWORD is used and not announced', env: { ADMIN_PASSWORD: 'korrekt-hest' }, read: (c) => [c.admin.password, c.admin.passwordGenerated], expected: ['korrekt-hest', false] },
+    { name: 'FAKE_NOW starts the clock at that instant', env: { FAKE_NOW: '2026-11-30T21:30:00+01:00' }, read: (c) => c.fakeNow?.toISOString(), expected: '2026-11-30T20:30:00.000Z' },
+  ];
+
+  for (const row of rows) {
+    it(row.name, () => {
+      expect(row.read(loadConfig(row.env))).to.deep.equal(row.expected);
+    });
+  }
+});
+
+describe('loadConfig refuses bad values with one line naming the variable', () => {
+  const rows: { name: string; env: Env; variable: string; hidden?: string }[] = [
+    { name: 'a port that is not a number', env: { PORT: 'abc' }, variable: 'PORT' },
+    { name: 'a port above 65535', env: { PORT: '70000' }, variable: 'PORT' },
+    { name: 'a send window across midnight', env: { SMS_SEND_WINDOW: '20:00-08:45' }, variable: 'SMS_SEND_WINDOW' },
+    { name: 'an unknown time zone', env: { LIBRARY_TIMEZONE: 'Mars/Olympus' }, variable: 'LIBRARY_TIMEZONE' },
+    { name: 'a send rate of zero', env: { SMS_RATE_PER_SECOND: '0' }, variable: 'SMS_RATE_PER_SECOND' },
+    { name: 'neither defer nor send', env: { SMS_REPLIES_OUTSIDE_WINDOW: 'maybe' }, variable: 'SMS_REPLIES_OUTSIDE_WINDOW' },
+    { name: 'a scan time without minutes', env: { REMINDER_SCAN_AT: '7' }, variable: 'REMINDER_SCAN_AT' },
+    { name: 'an unsupported database', env: { DATABASE_URL: 'mysql://x' }, variable: 'DATABASE_URL' },
+    { name: 'a queue prefix with a colon (Redis key separator)', env: { QUEUE_PREFIX: 'a:b' }, variable: 'QUEUE_PREFIX' },
+    { name: 'a FAKE_NOW that is not an instant', env: { FAKE_NOW: 'yesterday' }, variable: 'FAKE_NOW' },
+    { name: 'an unknown transport', env: { SMS_TRANSPORT: 'carrier-pigeon' }, variable: 'SMS_TRANSPORT' },
+    { name: 'the twilio transport without credentials', env: { SMS_TRANSPORT: 'twilio' }, variable: 'TWILIO_ACCOUNT_SID' },
+    { name: 'a Twilio account SID without its auth token', env: { TWILIO_ACCOUNT_SID: SID }, variable: 'TWILIO_AUTH_TOKEN' },
+    { name: 'a malformed Twilio account SID', env: { TWILIO_ACCOUNT_SID: 'AC123', TWILIO_AUTH_TOKEN: 'secret-token' }, variable: 'TWILIO_ACCOUNT_SID' },
+    { name: 'a PUBLIC_BASE_URL that is not http(s)', env: { PUBLIC_BASE_URL: 'forny.helsbib.dk' }, variable: 'PUBLIC_BASE_URL' },
+    // The line goes to the logs: a rejected password must not be written there.
+    { name: 'an admin password that is too short', env: { ADMIN_PASSWORD: 'hest123' }, variable: 'ADMIN_PASSWORD', hidden: 'hest123' },
+    // A double-quoted value in .env may span lines; the message must still be one line.
+    { name: 'a window that spans two lines', env: { SMS_SEND_WINDOW: '20:00-\n08:45' }, variable: 'SMS_SEND_WINDOW' },
+    { name: 'a number that spans two lines', env: { PORT: '30\n00' }, variable: 'PORT' },
+  ];
+
+  for (const row of rows) {
+    it(`${row.name}: names ${row.variable}`, () => {
+      let error: unknown;
+      try {
+        loadConfig(row.env);
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).to.be.instanceOf(ConfigError);
+      const message = (error as ConfigError).message;
+      expect(message).to.contain(row.variable);
+      expect(message).to.not.match(/[\r\n]/);
+      if (row.hidden) expect(message).to.not.contain(row.hidden);
+    });
+  }
+});
+
+describe('readEnvironment', () => {
+  let directory = '';
+  before(() => {
+    directory = mkdtempSync(join(tmpdir(), 'forny-env-'));
+  });
+  after(() => {
+    rmSync(directory, { recursive: true, force: true });
+  });
+
+  const rows: { name: string; file: string | null; env: Env; expected: Env }[] = [
+    { name: 'values from .env are used', file: 'PORT=4000\nQUEUE_PREFIX=helsingor\n', env: {}, expected: { PORT: '4000', QUEUE_PREFIX: 'helsingor' } },
+    { name: 'variables already set win over .env', file: 'PORT=4000\nQUEUE_PREFIX=helsingor\n', env: { PORT: '5000' }, expected: { PORT: '5000', QUEUE_PREFIX: 'helsingor' } },
+    { name: 'comments and quotes in .env are understood', file: '# operators\nADMIN_USER="drift"\n', env: {}, expected: { ADMIN_USER: 'drift' } },
+    { name: 'without a .env file the environment is used as it is', file: null, env: { PORT: '5000' }, expected: { PORT: '5000' } },
+  ];
+
+  for (const [index, row] of rows.entries()) {
+    it(row.name, () => {
+      const file = join(directory, `${index}.env`);
+      if (row.file !== null) writeFileSync(file, row.file);
+      const env = readEnvironment(file, row.env);
+      for (const [variable, value] of Object.entries(row.expected)) expect(env[variable], variable).to.equal(value);
+    });
+  }
+
+  it('a .env file configures the process: its PORT reaches the listener and the public URL', () => {
+    const file = join(directory, 'port.env');
+    writeFileSync(file, 'PORT=4000\n');
+    const config = loadConfig(readEnvironment(file, {}));
+    expect([config.port, config.publicBaseUrl]).to.deep.equal([4000, 'http://127.0.0.1:4000']);
+  });
+});

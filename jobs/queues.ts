@@ -51,6 +51,11 @@ export function jobOptions(config: Config): Record<QueueName, DefaultJobOptions>
   };
 }
 
+/**
+ * The queues, on a connection that waits for Redis (BullMQ checks the server once, when a queue is
+ * first used, and a queue whose check failed stays broken; so the connection must not fail fast).
+ * HTTP requests that enqueue go through `src/redis-gate.ts`, which does fail fast.
+ */
 export function createQueues(connection: ConnectionOptions, config: Config): Queues {
   const options = jobOptions(config);
   const make = <T>(name: QueueName) => new Queue<T>(name, { connection, prefix: config.queuePrefix, defaultJobOptions: options[name] });

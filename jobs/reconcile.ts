@@ -83,42 +83,54 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
 
 /**
  * Runs reconcile now and then every RECONCILE_INTERVAL_MS, one run at a time per process and,
- * through a short Redis lock, one at a time across processes. A failed run (Redis down) is logged
- * and tried again next time.
+ * through a short Redis lock, one at a time across processes. Redis coming back is the moment the
+ * queues most likely lack something, so it triggers a run too. A failed run (Redis still settling)
+ * is retried soon, backing off from one second up to the interval.
  */
 export function startReconciler(deps: ReconcileDeps): { stop(): Promise<void>; runNow(): Promise<void> } {
+  const interval = deps.config.jobs.reconcileIntervalMs;
+  const lockKey = `${deps.config.queuePrefix}:forny:reconcile-lock`;
   let running: Promise<void> | undefined;
   let stopped = false;
-  const lockKey = `${deps.config.queuePrefix}:forny:reconcile-lock`;
-  const run = async () => {
-    if (running || stopped) return running;
+  let failures = 0;
+  let retry: NodeJS.Timeout | undefined;
+
+  const run = async (): Promise<void> => {
+    if (stopped) return;
+    if (running) return running;
+    clearTimeout(retry);
     running = (async () => {
       try {
-        const got = await deps.redis.set(lockKey, String(process.pid), 'PX', Math.max(1000, Math.floor(deps.config.jobs.reconcileIntervalMs / 2)), 'NX');
-        if (got) await reconcile(deps);
+        const locked = await deps.redis.set(lockKey, String(process.pid), 'PX', Math.max(1000, Math.floor(interval / 2)), 'NX');
+        if (locked) await reconcile(deps);
+        failures = 0;
       } catch (error) {
-        deps.logger.warn({ err: (error as Error).message }, 'reconciliation failed; trying again later');
+        failures += 1;
+        const delay = Math.min(interval, 1000 * 2 ** Math.min(failures - 1, 10));
+        deps.logger.warn({ err: (error as Error).message, retryInMs: delay }, 'reconciliation failed; trying again');
+        if (!stopped) retry = setTimeout(() => void run(), delay).unref();
       } finally {
         running = undefined;
       }
     })();
     return running;
   };
-  const timer = setInterval(() => void run(), deps.config.jobs.reconcileIntervalMs);
+
+  const timer = setInterval(() => void run(), interval);
   timer.unref();
-  // Redis coming back is the moment the queues are most likely to lack something.
   const onReady = () => void run();
   deps.redis.on('ready', onReady);
   void run();
   return {
-    runNow: async () => {
+    async runNow() {
       await running;
-      await deps.redis.del(lockKey).catch(() => undefined);
+      await deps.redis.del(lockKey);
       await run();
     },
     async stop() {
       stopped = true;
       clearInterval(timer);
+      clearTimeout(retry);
       deps.redis.off('ready', onReady);
       await running;
     },

@@ -3,7 +3,7 @@ import { URL } from 'node:url';
 import { migrateToLatest } from '../db/knexfile.js';
 import { startWorkers, type RunningWorkers } from '../jobs/start-workers.js';
 import { ConfigError, loadConfig, readEnvironment, type Config } from '../src/config.js';
-import { createDeps, type Deps, type DepsOverrides } from '../src/deps.js';
+import { createDeps, redisReady, type Deps, type DepsOverrides } from '../src/deps.js';
 import { createApp } from '../src/http/create-app.js';
 import { answers, startPrivateRedis, type PrivateRedis } from '../src/private-redis.js';
 
@@ -56,6 +56,8 @@ export async function runForny(options: RunOptions): Promise<Running> {
 
   const deps = createDeps(config, options.overrides);
   await migrateToLatest(deps.db);
+  // Without Redis forny still starts: webhooks store messages and reconciliation enqueues them later.
+  if (!(await redisReady(deps.redis, 5000))) deps.logger.warn({ redis: config.redisUrl }, 'redis is not answering; starting anyway');
   await options.beforeStart?.(deps);
 
   const workers: RunningWorkers | undefined = options.workers ? startWorkers(deps) : undefined;

@@ -17,10 +17,11 @@ export interface Deps {
   readonly logger: Logger;
   readonly db: Knex;
   /**
-   * Redis for request-time work (enqueue, probes): fails fast instead of queueing commands while
-   * Redis is away, so a webhook never hangs on it. Workers open their own, patient connections.
+   * Redis for request-time checks (readiness, the gate in front of enqueues): fails fast instead of
+   * queueing commands while Redis is away, so an HTTP request never hangs on it.
    */
   readonly redis: Redis;
+  /** The queues, on a patient connection of their own; see createQueues for why. */
   readonly queues: Queues;
   readonly sms: SmsTransport;
   readonly mail: MailTransport;
@@ -66,7 +67,11 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps 
     if (redisDown) logger.info('redis is back');
     redisDown = false;
   });
-  const queues = createQueues(redis, config);
+  const queueConnection = new Redis(config.redisUrl, { maxRetriesPerRequest: null, retryStrategy: (times) => Math.min(times * 200, 2000) });
+  queueConnection.on('error', () => undefined); // reported once through `redis` above
+  const queues = createQueues(queueConnection, config);
+  // Without a listener BullMQ prints queue errors to stderr; the outage is already logged above.
+  for (const queue of queues.all) queue.on('error', (error) => logger.debug({ queue: queue.name, err: error.message }, 'queue error'));
   const mail = overrides.mail ?? (config.mail.smtpUrl ? createSmtpTransport(config.mail.smtpUrl) : createSandboxMailTransport());
   return {
     config,
@@ -78,10 +83,28 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps 
     sms: overrides.sms ?? createSmsTransport(config),
     mail,
     async close() {
-      await Promise.allSettled(queues.all.map((queue) => queue.close()));
+      // Closing a queue waits for Redis; when Redis is away there is nothing left to wait for.
+      await Promise.race([Promise.allSettled(queues.all.map((queue) => queue.close())), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+      queueConnection.disconnect();
       redis.disconnect();
       mail.close();
       await db.destroy();
     },
   };
+}
+
+/** Resolves true once the client is connected, false after `timeoutMs` (Redis may be down: carry on). */
+export function redisReady(redis: Redis, timeoutMs: number): Promise<boolean> {
+  if (redis.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      resolve(false);
+    }, timeoutMs);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    redis.once('ready', onReady);
+  });
 }

@@ -27,12 +27,12 @@ export interface PrivateRedis {
  * only; used by `npm start` when no REDIS_URL was given and nothing answers on 6379. Append-only
  * file on, so delayed SMS survive a restart (the database would re-enqueue them anyway).
  */
-export async function startPrivateRedis(dir: string, port = 6379): Promise<PrivateRedis> {
+export async function startPrivateRedis(dir: string, port = 6379, options: { persist?: boolean } = {}): Promise<PrivateRedis> {
   const folder = resolve(dir);
   mkdirSync(folder, { recursive: true });
   const child: ChildProcess = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', folder, '--save', '', '--appendonly', 'yes', '--logfile', 'redis.log'],
+    ['--port', String(port), '--bind', '127.0.0.1', '--dir', folder, '--save', '', '--appendonly', options.persist === false ? 'no' : 'yes', '--logfile', 'redis.log'],
     { stdio: 'ignore' },
   );
   const failed = new Promise<never>((_, reject) => {

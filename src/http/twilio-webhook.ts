@@ -7,6 +7,7 @@ import type { Deps } from '../deps.js';
 import { normalisePhoneNumber } from '../domain/phone-number.js';
 import { parseCommand } from '../domain/sms-command.js';
 import { AppError } from '../errors.js';
+import { whenRedisUp } from '../redis-gate.js';
 
 /** The empty TwiML answer: Twilio sends nothing back itself; forny's reply goes through the outbox. */
 export const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
@@ -68,7 +69,7 @@ function sid(req: Request, name: string): string {
  * validate → store → enqueue → empty TwiML. A valid message that needs nothing (a repeat, a sender
  * that is not a phone number) still gets 200, so Twilio does not retry it.
  */
-export function twilioWebhookRouter(deps: Pick<Deps, 'config' | 'logger' | 'db' | 'clock' | 'queues'>): Router {
+export function twilioWebhookRouter(deps: Pick<Deps, 'config' | 'logger' | 'db' | 'clock' | 'queues' | 'redis'>): Router {
   const router = express.Router();
   const form = express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 200 });
 
@@ -100,7 +101,7 @@ export function twilioWebhookRouter(deps: Pick<Deps, 'config' | 'logger' | 'db' 
     // mends an enqueue that failed the first time. If Redis is down now, reconciliation does it later.
     if (message.status === 'received') {
       try {
-        await enqueueInbound(deps.queues, message);
+        await whenRedisUp(deps.redis, () => enqueueInbound(deps.queues, message));
       } catch (error) {
         deps.logger.warn({ messageSid, err: (error as Error).message }, 'stored; enqueue failed and is left to reconciliation');
       }

@@ -12,7 +12,7 @@ import { loadFixture } from '../../db/load-fixture.js';
 import { startWorkers, type RunningWorkers } from '../../jobs/start-workers.js';
 import { ManualClock } from '../../src/clock.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import { createDeps, type Deps } from '../../src/deps.js';
+import { createDeps, redisReady, type Deps } from '../../src/deps.js';
 import { createApp } from '../../src/http/create-app.js';
 import { createLogger } from '../../src/logger.js';
 import { FakeTwilio } from './fake-twilio.js';
@@ -27,6 +27,8 @@ export interface HarnessOptions {
   readonly now?: string;
   /** Start BullMQ workers (real Redis); without them tests call processors directly. */
   readonly workers?: boolean;
+  /** Also run the reconciler in the workers (its timer is off; tests call `workers.reconcileNow()`). */
+  readonly reconcile?: boolean;
   readonly fixture?: FixtureInput;
   /** A database URL instead of a temp SQLite file (the PostgreSQL suite). */
   readonly databaseUrl?: string;
@@ -34,7 +36,8 @@ export interface HarnessOptions {
 
 /** Deletes this test's keys only: other tests and other installs share the Redis. */
 export async function deleteQueueKeys(redisUrl: string, prefix: string): Promise<void> {
-  const redis = new Redis(redisUrl);
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, retryStrategy: () => null });
+  redis.on('error', () => undefined); // a Redis a test has stopped has nothing left to clean
   try {
     let cursor = '0';
     do {
@@ -42,6 +45,8 @@ export async function deleteQueueKeys(redisUrl: string, prefix: string): Promise
       cursor = next;
       if (keys.length > 0) await redis.del(...keys);
     } while (cursor !== '0');
+  } catch {
+    // Nothing to delete in a Redis that is gone.
   } finally {
     redis.disconnect();
   }
@@ -87,8 +92,9 @@ export class Harness {
     const harness = new Harness(config, deps, clock, fake);
     harness.dir = dir;
     await migrateToLatest(deps.db);
+    await redisReady(deps.redis, 5000);
     if (options.fixture) await loadFixture(deps.db, options.fixture, clock.now());
-    if (options.workers) harness.workers = startWorkers(deps, { reconcile: false });
+    if (options.workers) harness.workers = startWorkers(deps, { reconcile: options.reconcile ?? false });
     const app = createApp(deps);
     harness.server = await new Promise<Server>((resolve) => {
       const server = app.listen(0, '127.0.0.1', () => resolve(server));

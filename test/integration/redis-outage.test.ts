@@ -1,0 +1,84 @@
+import { expect } from 'chai';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startPrivateRedis, type PrivateRedis } from '../../src/private-redis.js';
+import { EVERY_RULE_TODAY, EXPECTED_RENEWED, EXPECTED_TOTAL, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
+import { eventually, Harness } from '../helpers/harness.js';
+import { freePort } from '../helpers/processes.js';
+
+/**
+ * Redis on this project's machines keeps nothing on disk. These tests run forny against a private
+ * redis-server they stop and start (losing its data), and check that nothing a patron sent is lost.
+ */
+describe('Redis outages and data loss', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let port: number;
+  let redis: PrivateRedis;
+  let h: Harness;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'forny-redis-'));
+    port = await freePort();
+    redis = await startPrivateRedis(dir, port, { persist: false });
+    h = await Harness.start({
+      workers: true,
+      reconcile: true,
+      fixture: everyRuleLibrary(),
+      now: `${EVERY_RULE_TODAY}T10:00:00+01:00`,
+      // No loan is due in 40 days: the reminder scan the reconciler catches up on writes nothing here.
+      env: { REDIS_URL: redis.url, REMINDER_DAYS_BEFORE: '40' },
+    });
+  });
+  afterEach(async () => {
+    await h.stop();
+    await redis.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('stores a message that arrives while Redis is down, answers 200 at once, and answers the patron once Redis is back', async () => {
+    await redis.stop();
+    const started = Date.now();
+    const { messageSid, response } = await h.text(KAREN, 'HBK FORNY ALLE');
+    expect(response.status).to.equal(200);
+    expect(Date.now() - started).to.be.lessThan(5000); // fails fast instead of hanging on Redis (a bound, not a timing target)
+    expect((await h.deps.db('inbound_messages').where({ message_sid: messageSid }).first()).status).to.equal('received');
+
+    const ready = await fetch(`${h.baseUrl}/readyz`);
+    expect(ready.status).to.equal(503);
+    const readiness = (await ready.json()) as { checks: { database: string; redis: string } };
+    expect(readiness.checks.database).to.equal('ok');
+    expect(readiness.checks.redis).to.match(/^down: /);
+    expect((await fetch(`${h.baseUrl}/healthz`)).status).to.equal(200);
+
+    redis = await startPrivateRedis(dir, port, { persist: false }); // back, empty
+    await eventually(async () => (await fetch(`${h.baseUrl}/readyz`)).status === 200, 15_000, 'readiness');
+    await h.workers?.reconcileNow();
+    const reply = await eventually(() => h.twilio.messagesTo(KAREN)[0], 15_000, 'the reply after Redis came back');
+    expect(reply.body).to.contain(`${EXPECTED_RENEWED} af ${EXPECTED_TOTAL} lån`);
+    await h.workers?.reconcileNow();
+    await new Promise((wake) => setTimeout(wake, 300));
+    expect(h.twilio.messagesTo(KAREN)).to.have.length(1);
+  });
+
+  it('re-enqueues a reply waiting for the window when Redis loses its data, and sends it once at the opening', async () => {
+    h.clock.set(`${EVERY_RULE_TODAY}T22:00:00+01:00`);
+    const { messageSid } = await h.text(KAREN, 'HBK FORNY ALLE');
+    await eventually(async () => (await h.deps.db('inbound_messages').where({ message_sid: messageSid }).first())?.reply_id);
+    await eventually(async () => (await h.deps.queues.sendSms.getDelayedCount()) === 1, 5000, 'the reply to wait in BullMQ');
+
+    await redis.stop(); // Redis restarts with nothing: every job is gone
+    redis = await startPrivateRedis(dir, port, { persist: false });
+    // The reconciler runs when Redis is back (and every minute): it puts the reply back, delayed to 08:45.
+    const job = await eventually(async () => (await h.deps.queues.sendSms.getDelayed())[0], 15_000, 'the reply back in BullMQ');
+    expect(job?.opts.delay).to.equal(Date.parse('2026-12-02T08:45:00+01:00') - Date.parse(`${EVERY_RULE_TODAY}T22:00:00+01:00`));
+    h.clock.set('2026-12-02T08:45:00+01:00');
+    await job?.promote();
+    await eventually(() => h.twilio.messagesTo(KAREN).length === 1, 15_000, 'the reply at the opening');
+    await h.workers?.reconcileNow();
+    await new Promise((wake) => setTimeout(wake, 300));
+    expect(h.twilio.messagesTo(KAREN)).to.have.length(1);
+    expect((await h.deps.db('loans').where({ id: 'l-ontime' }).first()).renewals).to.equal(1);
+  });
+});

@@ -1,0 +1,89 @@
+import { Worker } from 'bullmq';
+import { expect } from 'chai';
+import { insertInbound } from '../../db/repositories/inbound.js';
+import { insertOutbound } from '../../db/repositories/outbound.js';
+import { reconcile } from '../../jobs/reconcile.js';
+import { parseCommand } from '../../src/domain/sms-command.js';
+import { EVERY_RULE_TODAY, EXPECTED_RENEWED, EXPECTED_TOTAL, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
+import { deleteQueueKeys, eventually, Harness, newMessageSid } from '../helpers/harness.js';
+
+/** The database says what is unfinished; reconciliation makes the queues agree, without duplicates. */
+describe('reconciliation', function () {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await Harness.start({ workers: true, fixture: everyRuleLibrary(), now: `${EVERY_RULE_TODAY}T10:00:00+01:00`, env: { REMINDER_DAYS_BEFORE: '40' } });
+  });
+  afterEach(async () => h.stop());
+
+  it('answers a message stored by a process that died before enqueueing it', async () => {
+    // What the webhook leaves behind when killed between answering Twilio and enqueueing.
+    await insertInbound(
+      h.deps.db,
+      { messageSid: newMessageSid(), accountSid: null, fromNumber: KAREN, toNumber: '1910', body: 'HBK FORNY ALLE', command: parseCommand('HBK FORNY ALLE'), status: 'received' },
+      h.clock.now(),
+    );
+    const report = await reconcile(h.deps);
+    expect(report.inbound).to.equal(1);
+    const sent = await eventually(() => h.twilio.messagesTo(KAREN)[0]);
+    expect(sent.body).to.contain(`${EXPECTED_RENEWED} af ${EXPECTED_TOTAL} lån`);
+  });
+
+  it('sends a reply written by a job that died before enqueueing the send', async () => {
+    const now = h.clock.now();
+    await insertOutbound(
+      h.deps.db,
+      { channel: 'sms', kind: 'reply', purpose: 'help', patronId: 'p-karen', inboundId: null, to: KAREN, from: '1910', body: 'Helsingør Bibliotekerne: hjælp', sendAfter: now, dedupeKey: 'orphan' },
+      now,
+    );
+    expect((await reconcile(h.deps)).outbound).to.equal(1);
+    await eventually(() => h.twilio.messagesTo(KAREN).length === 1);
+  });
+
+  it('adds nothing when the queues already hold the work, however often it runs', async () => {
+    h.clock.set(`${EVERY_RULE_TODAY}T22:00:00+01:00`);
+    await h.text(KAREN, 'HBK FORNY ALLE');
+    await eventually(async () => (await h.deps.queues.sendSms.getDelayedCount()) === 1);
+    for (let run = 0; run < 3; run += 1) expect(await reconcile(h.deps)).to.deep.equal({ inbound: 0, outbound: 0, failed: 0 });
+    expect(await h.deps.queues.sendSms.getDelayedCount()).to.equal(1);
+  });
+
+  it('puts back every lost job when the queue keys are flushed, each once', async () => {
+    h.clock.set(`${EVERY_RULE_TODAY}T22:00:00+01:00`);
+    const numbers = [KAREN, '+4561000002'];
+    for (const number of numbers) await h.text(number, 'HBK FORNY ALLE');
+    await eventually(async () => (await h.deps.queues.sendSms.getDelayedCount()) === 2);
+    await h.workers?.close(2000);
+    h.workers = undefined;
+    await deleteQueueKeys(h.config.redisUrl, h.config.queuePrefix);
+    expect(await h.deps.queues.sendSms.getDelayedCount()).to.equal(0);
+
+    expect((await reconcile(h.deps)).outbound).to.equal(2);
+    expect((await reconcile(h.deps)).outbound).to.equal(0);
+    const delays = (await h.deps.queues.sendSms.getDelayed()).map((job) => job.opts.delay);
+    expect(delays).to.deep.equal([10.75 * 3600 * 1000, 10.75 * 3600 * 1000]); // 22:00 → 08:45
+  });
+
+  it('marks failed a message whose job gave up without saying so in the database', async () => {
+    const now = h.clock.now();
+    const { message } = await insertOutbound(
+      h.deps.db,
+      { channel: 'sms', kind: 'reply', purpose: 'help', patronId: 'p-karen', inboundId: null, to: KAREN, from: '1910', body: 'x', sendAfter: new Date(now.getTime() + 3_600_000), dedupeKey: 'lost-failure' },
+      now,
+    );
+    await h.workers?.close(2000);
+    h.workers = undefined;
+    // A worker that fails the job for good and dies before it can write that down.
+    await h.deps.queues.sendSms.add('help', { outboundId: message.id }, { jobId: `out-${message.id}`, attempts: 1 });
+    const dying = new Worker(
+      'send-sms',
+      async () => {
+        throw new Error('worker died');
+      },
+      { connection: { url: h.config.redisUrl }, prefix: h.config.queuePrefix },
+    );
+    await eventually(async () => (await h.deps.queues.sendSms.getJobState(`out-${message.id}`)) === 'failed');
+    await dying.close();
+    expect((await reconcile(h.deps)).failed).to.equal(1);
+    expect((await h.deps.db('outbound_messages').where({ id: message.id }).first()).status).to.equal('failed');
+  });
+});

@@ -29,7 +29,13 @@ export function basicAuth(options: BasicAuthOptions): RequestHandler {
   const now = options.now ?? Date.now;
   const failures = new Map<string, { count: number; since: number }>();
 
+  // Forget failures whose window has passed, so addresses that fail once and never return do not pile up.
+  const sweep = () => {
+    for (const [address, record] of failures) if (now() - record.since > windowMs) failures.delete(address);
+  };
+
   return (req, res, next) => {
+    if (failures.size > 10_000) sweep();
     const address = req.ip ?? 'unknown';
     const record = failures.get(address);
     if (record && now() - record.since > windowMs) failures.delete(address);

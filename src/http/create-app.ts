@@ -1,9 +1,15 @@
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import type { Deps } from '../deps.js';
 import { AppError } from '../errors.js';
+import { adminAssets } from './admin/assets.js';
+import { bullBoardRouter } from './admin/bull-board.js';
+import { dashboardRouter } from './admin/dashboard-router.js';
 import { apiRouter } from './api.js';
 import { basicAuth } from './basic-auth.js';
 import { healthRouter } from './health.js';
+import { createMetrics } from './metrics.js';
+import { captureRoute } from './request-route.js';
+import { noStore, securityHeaders } from './security-headers.js';
 import { BODY_LIMIT, twilioWebhookRouter } from './twilio-webhook.js';
 
 /** body-parser's error types, mapped to the answer a client can act on. */
@@ -16,17 +22,27 @@ const BODY_ERRORS: Readonly<Record<string, { status: number; code: string }>> = 
   'request.aborted': { status: 400, code: 'request_aborted' },
 };
 
-/** The Express app, not listening: webhooks, operators' API, probes. */
+/** The Express app, not listening: webhooks, operators' API and dashboard, probes, metrics. */
 export function createApp(deps: Deps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
 
+  const metrics = createMetrics(deps);
+  app.use(captureRoute, metrics.observeRequests, securityHeaders());
+
   app.use(healthRouter(deps));
+  // Unauthenticated, as Prometheus targets usually are: keep /metrics off the public internet.
+  app.use(metrics.router);
   app.use(twilioWebhookRouter(deps));
 
+  // One login for the API, the dashboard and Bull Board (and one count of failed attempts).
   const operators = basicAuth({ user: deps.config.admin.user, password: deps.config.admin.password, logger: deps.logger });
   app.use('/api', operators, express.json({ limit: BODY_LIMIT }), apiRouter(deps));
+  app.use('/admin/assets', adminAssets());
+  app.use('/admin', operators, noStore);
+  app.use('/admin/queues', bullBoardRouter(deps, '/admin/queues'));
+  app.use('/admin', dashboardRouter(deps));
 
   app.use((req, _res, next) => next(new AppError('not_found', 404, `no route for ${req.method} ${req.path}`)));
 

@@ -1,6 +1,7 @@
 import express, { type Router } from 'express';
 import type { Deps } from '../deps.js';
 
+/** Rejects when `promise` has not settled within `ms` (a probe must answer even when a dependency hangs). */
 const withTimeout = <T>(promise: Promise<T>, ms: number, what: string) =>
   Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms).unref())]);
 

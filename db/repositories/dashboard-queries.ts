@@ -1,0 +1,101 @@
+import { toOutbound, type OutboundMessage } from './outbound.js';
+import type { RenewalOutcome, RenewalReason } from './renewals.js';
+import { toBool, toCount, type Db } from './values.js';
+
+/** The rows the operators' dashboard lists; plain rows, newest first unless said otherwise. */
+
+export interface RenewAllSummary {
+  readonly inboundId: number;
+  readonly messageSid: string;
+  readonly from: string;
+  readonly patronName: string | null;
+  readonly receivedAt: string;
+  readonly status: string;
+  readonly ignoredReason: string | null;
+  readonly loans: number;
+  readonly renewed: number;
+  readonly replyStatus: string | null;
+}
+
+/** Renew-all requests, newest first, each with how many loans it renewed and where its reply is. */
+export async function recentRenewAlls(db: Db, page: { limit: number; offset: number }): Promise<RenewAllSummary[]> {
+  const rows = await db('inbound_messages as i')
+    .leftJoin('patrons as p', 'p.id', 'i.patron_id')
+    .leftJoin('outbound_messages as o', 'o.id', 'i.reply_id')
+    .where('i.command', 'renew-all')
+    .orderBy('i.id', 'desc')
+    .limit(page.limit)
+    .offset(page.offset)
+    .select('i.id', 'i.message_sid', 'i.from_number', 'i.received_at', 'i.status', 'i.ignored_reason', 'p.name as patron_name', 'o.status as reply_status');
+  const ids = rows.map((row) => Number(row.id));
+  const counts = ids.length
+    ? await db('renewal_results')
+        .whereIn('inbound_id', ids)
+        .groupBy('inbound_id')
+        .select('inbound_id', db.raw('count(*) as loans'), db.raw("sum(case when outcome = 'renewed' then 1 else 0 end) as renewed"))
+    : [];
+  const byInbound = new Map(counts.map((row) => [Number(row.inbound_id), { loans: toCount(row.loans), renewed: toCount(row.renewed) }]));
+  return rows.map((row) => ({
+    inboundId: Number(row.id),
+    messageSid: row.message_sid,
+    from: row.from_number,
+    patronName: row.patron_name ?? null,
+    receivedAt: row.received_at,
+    status: row.status,
+    ignoredReason: row.ignored_reason,
+    loans: byInbound.get(Number(row.id))?.loans ?? 0,
+    renewed: byInbound.get(Number(row.id))?.renewed ?? 0,
+    replyStatus: row.reply_status ?? null,
+  }));
+}
+
+/** One loan's result within a renew-all, with the title a patron would recognise. */
+export interface RenewalLine {
+  readonly inboundId: number;
+  readonly loanId: string;
+  readonly title: string;
+  readonly loanKind: string;
+  readonly outcome: RenewalOutcome;
+  readonly reason: RenewalReason | null;
+  readonly oldDueDate: string;
+  readonly newDueDate: string | null;
+  readonly provisional: boolean;
+}
+
+/** The per-loan results of these renew-alls, in the order they were decided. */
+export async function renewalLines(db: Db, inboundIds: readonly number[]): Promise<RenewalLine[]> {
+  if (inboundIds.length === 0) return [];
+  const rows = await db('renewal_results as r')
+    .join('loans as l', 'l.id', 'r.loan_id')
+    .join('items as i', 'i.id', 'l.item_id')
+    .join('titles as t', 't.id', 'i.title_id')
+    .whereIn('r.inbound_id', inboundIds)
+    .orderBy('r.id')
+    .select('r.inbound_id', 'r.loan_id', 't.title', 'l.kind', 'r.outcome', 'r.reason', 'r.old_due_date', 'r.new_due_date', 'r.provisional');
+  return rows.map((row) => ({
+    inboundId: Number(row.inbound_id),
+    loanId: row.loan_id,
+    title: row.title,
+    loanKind: row.kind,
+    outcome: row.outcome as RenewalOutcome,
+    reason: row.reason as RenewalReason | null,
+    oldDueDate: row.old_due_date,
+    newDueDate: row.new_due_date,
+    provisional: toBool(row.provisional),
+  }));
+}
+
+/** Statuses in which a message did not reach the patron and an operator may send it again. */
+export const FAILED_STATUSES = ['failed', 'undelivered'] as const;
+
+/** Messages that did not reach the patron (failed at sending or undelivered by the carrier). */
+export async function failedMessages(db: Db, limit: number): Promise<OutboundMessage[]> {
+  const rows = await db('outbound_messages').whereIn('status', FAILED_STATUSES).orderBy('id', 'desc').limit(limit);
+  return rows.map(toOutbound);
+}
+
+/** Messages where a send attempt died mid-call: the patron may have got them twice. */
+export async function uncertainMessages(db: Db, limit: number): Promise<OutboundMessage[]> {
+  const rows = await db('outbound_messages').where('outcome_uncertain', true).orderBy('id', 'desc').limit(limit);
+  return rows.map(toOutbound);
+}

@@ -1,0 +1,85 @@
+import { FAILED_STATUSES } from '../../../db/repositories/dashboard-queries.js';
+import { cancelFailedMessage, recordAudit, requeueFailedMessage } from '../../../db/repositories/operator-actions.js';
+import { getOutbound, type OutboundMessage } from '../../../db/repositories/outbound.js';
+import { toStoredInstant } from '../../../db/repositories/values.js';
+import { enqueueOutbound } from '../../../jobs/enqueue.js';
+import { outboundJobId } from '../../../jobs/queues.js';
+import type { Deps } from '../../deps.js';
+import { AppError } from '../../errors.js';
+import { outboundApiId } from '../format.js';
+
+/** What operators can do from the Fejl page; each one is written to the audit log with the change. */
+
+type ActionDeps = Pick<Deps, 'db' | 'clock' | 'queues' | 'redis' | 'logger'>;
+
+/** Retries go through a queue, and BullMQ would wait for Redis indefinitely: refuse at once instead. */
+function requireRedis(deps: ActionDeps): void {
+  if (deps.redis.status !== 'ready') throw new AppError('redis_unavailable', 503, 'Redis svarer ikke, så køerne kan ikke ændres lige nu. Prøv igen om lidt.');
+}
+
+const isFailed = (message: OutboundMessage | undefined): message is OutboundMessage =>
+  message !== undefined && (FAILED_STATUSES as readonly string[]).includes(message.status);
+
+/** The audit detail: what the message had come to before the operator acted. */
+const lastError = (message: OutboundMessage) => [message.status, message.errorCode, message.errorMessage].filter(Boolean).join(' · ');
+
+/**
+ * Sends a failed message again: back to `queued` (and audited) in one transaction, then onto its
+ * queue. False when it was not failed (any more): a second click or a second operator changes nothing.
+ */
+export async function retryFailedMessage(deps: ActionDeps, id: number, operator: string): Promise<boolean> {
+  requireRedis(deps);
+  const message = await getOutbound(deps.db, id);
+  if (!isFailed(message)) return false;
+  // BullMQ ignores a job id it still holds, and the last try's failed job keeps it for a week.
+  const queue = message.channel === 'sms' ? deps.queues.sendSms : deps.queues.sendEmail;
+  await queue.remove(outboundJobId(id));
+
+  const now = deps.clock.now();
+  const requeued = await deps.db.transaction(async (trx) => {
+    if (!(await requeueFailedMessage(trx, id, now))) return false;
+    await recordAudit(trx, { actor: operator, action: 'message.retry', target: outboundApiId(id), detail: lastError(message) }, now);
+    return true;
+  });
+  if (!requeued) return false;
+  try {
+    await enqueueOutbound(deps.queues, deps.clock, [{ ...message, sendAfter: toStoredInstant(now) }]);
+  } catch (error) {
+    // The row says queued; reconciliation hands it to the queue once Redis answers.
+    deps.logger.warn({ outboundId: id, err: (error as Error).message }, 'retried message not enqueued yet; reconciliation will');
+  }
+  deps.logger.info({ outboundId: id, operator }, 'operator retried a failed message');
+  return true;
+}
+
+/** Gives a failed message up: `superseded`, audited. False when it was not failed (any more). */
+export async function cancelMessage(deps: ActionDeps, id: number, operator: string): Promise<boolean> {
+  const message = await getOutbound(deps.db, id);
+  if (!isFailed(message)) return false;
+  const now = deps.clock.now();
+  const cancelled = await deps.db.transaction(async (trx) => {
+    if (!(await cancelFailedMessage(trx, id, `cancelled by operator ${operator}`, now))) return false;
+    await recordAudit(trx, { actor: operator, action: 'message.cancel', target: outboundApiId(id), detail: lastError(message) }, now);
+    return true;
+  });
+  if (cancelled) deps.logger.info({ outboundId: id, operator }, 'operator cancelled a failed message');
+  return cancelled;
+}
+
+/**
+ * Runs a failed job again. The audit row is written in a transaction that commits only if BullMQ
+ * took the retry. False when the queue or job is unknown or the job is not failed (any more).
+ */
+export async function retryFailedJob(deps: ActionDeps, queueName: string, jobId: string, operator: string): Promise<boolean> {
+  requireRedis(deps);
+  const queue = deps.queues.all.find((candidate) => candidate.name === queueName);
+  const job = queue ? await queue.getJob(jobId) : undefined;
+  if (!job || (await job.getState()) !== 'failed') return false;
+  const now = deps.clock.now();
+  await deps.db.transaction(async (trx) => {
+    await recordAudit(trx, { actor: operator, action: 'job.retry', target: `${queueName}/${jobId}`, detail: job.failedReason || null }, now);
+    await job.retry('failed');
+  });
+  deps.logger.info({ queue: queueName, jobId, operator }, 'operator retried a failed job');
+  return true;
+}

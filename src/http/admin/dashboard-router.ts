@@ -1,0 +1,94 @@
+import express, { type ErrorRequestHandler, type Request, type Response, type Router } from 'express';
+import type { Deps } from '../../deps.js';
+import { AppError } from '../../errors.js';
+import { outboundApiId } from '../format.js';
+import { cancelMessage, retryFailedJob, retryFailedMessage } from './actions.js';
+import { conversationPage } from './conversation-page.js';
+import { createCsrf } from './csrf.js';
+import { failuresPage } from './failures-page.js';
+import { html, type Html } from './html.js';
+import { layout } from './layout.js';
+import { messagesPage, normaliseParty } from './messages-page.js';
+import { overviewPage } from './overview-page.js';
+import { renewalPage, renewalsPage } from './renewals-page.js';
+
+/** Results an action redirects with (`?done=…&target=…`); only these texts are ever shown. */
+const FLASH: Readonly<Record<string, (target: string) => string>> = {
+  'message-retried': (target) => `Besked ${target} er sat i kø og sendes igen.`,
+  'message-cancelled': (target) => `Besked ${target} er annulleret og bliver ikke sendt.`,
+  'job-retried': (target) => `Job ${target} køres igen.`,
+  unchanged: (target) => `${target} var ikke (længere) fejlet, så intet er ændret.`,
+};
+
+function flashOf(req: Request): string | undefined {
+  const { done, target } = req.query;
+  if (typeof done !== 'string' || typeof target !== 'string' || !/^[\w:./-]{1,100}$/.test(target)) return undefined;
+  return FLASH[done]?.(target);
+}
+
+const ERROR_TITLES: Readonly<Record<number, string>> = { 400: 'Ugyldig forespørgsel', 403: 'Afvist', 404: 'Findes ikke', 503: 'Midlertidigt utilgængelig' };
+
+const send = (res: Response, page: Html) => res.type('html').send(page.text);
+
+/** Back to the Fejl page after an action: 303, so reloading the page does not post again. */
+const backToFailures = (res: Response, done: boolean, flash: string, target: string) =>
+  res.redirect(303, `/admin/failures?${new URLSearchParams({ done: done ? flash : 'unchanged', target }).toString()}`);
+
+function offsetOf(req: Request): number {
+  const offset = req.query.offset;
+  if (offset === undefined) return 0;
+  if (typeof offset !== 'string' || !/^\d{1,7}$/.test(offset)) throw new AppError('invalid_query', 400, 'offset skal være et helt tal.');
+  return Number(offset);
+}
+
+function messageId(id: string): number {
+  if (!/^\d{1,10}$/.test(id)) throw new AppError('not_found', 404, `Ingen besked med id ${id}.`);
+  return Number(id);
+}
+
+/**
+ * The operators' dashboard under /admin (mounted behind basic auth): server-rendered Danish pages,
+ * and POST actions that each carry a CSRF token and land in the audit log.
+ */
+export function dashboardRouter(deps: Deps): Router {
+  const router = express.Router();
+  const csrf = createCsrf(deps.config);
+  const operatorOf = (res: Response) => String(res.locals.operator);
+
+  router.get('/', async (_req, res) => send(res, await overviewPage(deps)));
+  router.get('/messages', async (req, res) => send(res, await messagesPage(deps, req)));
+  router.get('/conversations/:number', async (req, res) => send(res, await conversationPage(deps, normaliseParty(req.params.number))));
+  router.get('/renewals', async (req, res) => send(res, await renewalsPage(deps, offsetOf(req))));
+  router.get('/renewals/:messageSid', async (req, res) => send(res, await renewalPage(deps, req.params.messageSid)));
+  router.get('/failures', async (req, res) => send(res, await failuresPage(deps, { csrfToken: csrf.tokenFor(operatorOf(res)), flash: flashOf(req) })));
+
+  // Every action is a form POST: parsed, then refused unless it carries the operator's token.
+  router.post('/{*action}', express.urlencoded({ extended: false, limit: '4kb' }), csrf.verify);
+  router.post('/failures/messages/:id/retry', async (req, res) => {
+    const id = messageId(req.params.id);
+    backToFailures(res, await retryFailedMessage(deps, id, operatorOf(res)), 'message-retried', outboundApiId(id));
+  });
+  router.post('/failures/messages/:id/cancel', async (req, res) => {
+    const id = messageId(req.params.id);
+    backToFailures(res, await cancelMessage(deps, id, operatorOf(res)), 'message-cancelled', outboundApiId(id));
+  });
+  router.post('/failures/jobs/:queue/:jobId/retry', async (req, res) => {
+    const { queue, jobId } = req.params;
+    backToFailures(res, await retryFailedJob(deps, queue, jobId, operatorOf(res)), 'job-retried', `${queue}/${jobId}`);
+  });
+
+  router.use((req) => {
+    throw new AppError('not_found', 404, `Siden ${req.originalUrl} findes ikke.`);
+  });
+  // Refusals and outages the operator can act on, as a dashboard page; anything else goes to the app's handler.
+  const onError: ErrorRequestHandler = (error, req, res, next) => {
+    if (!(error instanceof AppError)) {
+      next(error);
+      return;
+    }
+    if (error.httpStatus >= 500) deps.logger.error({ err: error, path: req.path }, error.message);
+    res.status(error.httpStatus).type('html').send(layout({ title: ERROR_TITLES[error.httpStatus] ?? 'Fejl', body: html`<p>${error.message}</p><p><a href="/admin">Til overblikket</a></p>` }).text);
+  };
+  router.use(onError);
+  return router;
+}

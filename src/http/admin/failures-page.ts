@@ -1,0 +1,164 @@
+import { failedMessages, uncertainMessages } from '../../../db/repositories/dashboard-queries.js';
+import { recentAudit } from '../../../db/repositories/operator-actions.js';
+import type { OutboundMessage } from '../../../db/repositories/outbound.js';
+import { QUEUE } from '../../../jobs/queues.js';
+import type { Deps } from '../../deps.js';
+import { outboundApiId } from '../format.js';
+import { fromQueues } from '../queue-reads.js';
+import { showInstant } from './display.js';
+import { html, type Html } from './html.js';
+import { AUDIT_TEXT, label, PURPOSE_TEXT } from './labels.js';
+import { layout } from './layout.js';
+import { partyLink, statusTag } from './parts.js';
+import { explainSendError, twilioErrorUrl } from './twilio-codes.js';
+
+type FailuresDeps = Pick<Deps, 'db' | 'queues' | 'redis' | 'config' | 'logger'>;
+
+/**
+ * A send job only carries a message's id, and re-running it finds the message failed and does
+ * nothing: messages are retried as messages (above), so their jobs get no button of their own.
+ */
+const MESSAGE_QUEUES: ReadonlySet<string> = new Set([QUEUE.sendSms, QUEUE.sendEmail]);
+
+/** Rows per table: the page is for what needs attention now, not for history. */
+const SHOWN = 100;
+
+interface FailedJob {
+  readonly queue: string;
+  readonly id: string;
+  readonly name: string;
+  readonly reason: string;
+  readonly attempts: number;
+  readonly finishedOn: number | undefined;
+}
+
+/** Failed jobs of every queue, newest first, or undefined when Redis does not answer. */
+async function failedJobs(deps: FailuresDeps): Promise<FailedJob[] | undefined> {
+  const lists = await fromQueues(deps, 'failed jobs', () =>
+    Promise.all(
+      deps.queues.all.map(async (queue) =>
+        (await queue.getFailed(0, SHOWN - 1)).map((job) => ({
+          queue: queue.name,
+          id: job.id ?? '',
+          name: job.name,
+          reason: job.failedReason,
+          attempts: job.attemptsMade,
+          finishedOn: job.finishedOn,
+        })),
+      ),
+    ),
+  );
+  return lists?.flat().sort((a, b) => (b.finishedOn ?? 0) - (a.finishedOn ?? 0));
+}
+
+/** A POST button; every action carries the operator's CSRF token. */
+const actionButton = (action: string, text: string, csrfToken: string, style = ''): Html =>
+  html`<form method="post" action="${action}" class="inline"><input type="hidden" name="_csrf" value="${csrfToken}"><button type="submit"${style ? html` class="${style}"` : ''}>${text}</button></form>`;
+
+function sendError(message: OutboundMessage): Html {
+  if (message.errorCode === null) return html`${message.errorMessage}`;
+  const url = twilioErrorUrl(message.errorCode);
+  return html`<strong>${url ? html`<a href="${url}" rel="noreferrer">${message.errorCode}</a>` : message.errorCode}</strong> ${explainSendError(message.errorCode)}
+<br><span class="muted">${message.errorMessage}</span>`;
+}
+
+function failedMessagesTable(messages: readonly OutboundMessage[], zone: string, csrfToken: string): Html {
+  if (messages.length === 0) return html`<p class="muted">Ingen fejlede beskeder.</p>`;
+  return html`<table id="failed-messages">
+<thead><tr><th>Besked</th><th>Fejlet</th><th>Til</th><th>Hvad</th><th>Fejl</th><th>Forsøg</th><th>Handling</th></tr></thead>
+<tbody>
+${messages.map(
+  (message) => html`<tr id="${outboundApiId(message.id)}">
+<td>${outboundApiId(message.id)}</td>
+<td>${showInstant(message.statusAt, zone)}<br>${statusTag(message.status)}</td>
+<td>${partyLink(message.to)}</td>
+<td>${label(PURPOSE_TEXT, message.purpose)}</td>
+<td>${sendError(message)}</td>
+<td>${message.attempts}</td>
+<td class="actions">
+${actionButton(`/admin/failures/messages/${message.id}/retry`, 'Prøv igen', csrfToken)}
+${actionButton(`/admin/failures/messages/${message.id}/cancel`, 'Annullér', csrfToken, 'secondary')}
+</td>
+</tr>`,
+)}
+</tbody>
+</table>`;
+}
+
+function uncertainTable(messages: readonly OutboundMessage[], zone: string): Html {
+  if (messages.length === 0) return html`<p class="muted">Ingen.</p>`;
+  return html`<table>
+<thead><tr><th>Besked</th><th>Oprettet</th><th>Til</th><th>Hvad</th><th>Status</th><th>Forsøg</th></tr></thead>
+<tbody>
+${messages.map(
+  (message) => html`<tr>
+<td>${outboundApiId(message.id)}</td>
+<td>${showInstant(message.createdAt, zone)}</td>
+<td>${partyLink(message.to)}</td>
+<td>${label(PURPOSE_TEXT, message.purpose)}</td>
+<td>${statusTag(message.status)}</td>
+<td>${message.attempts}</td>
+</tr>`,
+)}
+</tbody>
+</table>`;
+}
+
+function failedJobsTable(jobs: readonly FailedJob[] | undefined, zone: string, csrfToken: string): Html {
+  if (!jobs) return html`<p class="alert">Redis svarer ikke, så de fejlede jobs kan ikke vises.</p>`;
+  if (jobs.length === 0) return html`<p class="muted">Ingen fejlede jobs.</p>`;
+  return html`<table id="failed-jobs">
+<thead><tr><th>Kø</th><th>Job</th><th>Fejlet</th><th>Fejl</th><th>Forsøg</th><th>Handling</th></tr></thead>
+<tbody>
+${jobs.map(
+  (job) => html`<tr>
+<td>${job.queue}</td>
+<td><a href="/admin/queues/queue/${encodeURIComponent(job.queue)}/${encodeURIComponent(job.id)}">${job.id}</a> <span class="muted">${job.name}</span></td>
+<td>${job.finishedOn === undefined ? '' : showInstant(new Date(job.finishedOn).toISOString(), zone)}</td>
+<td>${job.reason}</td>
+<td>${job.attempts}</td>
+<td class="actions">${
+    MESSAGE_QUEUES.has(job.queue)
+      ? html`<span class="muted">se beskeden</span>`
+      : actionButton(`/admin/failures/jobs/${encodeURIComponent(job.queue)}/${encodeURIComponent(job.id)}/retry`, 'Prøv igen', csrfToken)
+  }</td>
+</tr>`,
+)}
+</tbody>
+</table>`;
+}
+
+/** `/admin/failures`: what did not reach patrons and why, what may have reached them twice, and who did what about it. */
+export async function failuresPage(deps: FailuresDeps, page: { csrfToken: string; flash: string | undefined }): Promise<Html> {
+  const [failed, uncertain, jobs, audit] = await Promise.all([failedMessages(deps.db, SHOWN), uncertainMessages(deps.db, SHOWN), failedJobs(deps), recentAudit(deps.db, SHOWN)]);
+  const zone = deps.config.timeZone;
+  const body = html`<section>
+<h2>Fejlede beskeder</h2>
+<p class="muted">Beskeder, der ikke nåede frem. <em>Prøv igen</em> sender beskeden igen (en SMS venter dog på sendevinduet); <em>Annullér</em> opgiver den.</p>
+${failedMessagesTable(failed, zone, page.csrfToken)}
+</section>
+<section>
+<h2>Måske sendt to gange</h2>
+<p class="muted">Et forsøg blev afbrudt midt i kaldet til Twilio og derefter gentaget, så låneren kan have fået beskeden to gange.</p>
+${uncertainTable(uncertain, zone)}
+</section>
+<section>
+<h2>Fejlede jobs</h2>
+<p class="muted">Jobs, som køerne har opgivet. En besked sendes igen med <em>Prøv igen</em> ved beskeden ovenfor, ikke ved dens job.</p>
+${failedJobsTable(jobs, zone, page.csrfToken)}
+</section>
+<section>
+<h2>Handlingslog</h2>
+${
+  audit.length === 0
+    ? html`<p class="muted">Ingen handlinger endnu.</p>`
+    : html`<table id="audit-log">
+<thead><tr><th>Tid</th><th>Operatør</th><th>Handling</th><th>Hvad</th><th>Detaljer</th></tr></thead>
+<tbody>
+${audit.map((entry) => html`<tr><td>${showInstant(entry.at, zone)}</td><td>${entry.actor}</td><td>${label(AUDIT_TEXT, entry.action)}</td><td>${entry.target}</td><td>${entry.detail}</td></tr>`)}
+</tbody>
+</table>`
+}
+</section>`;
+  return layout({ title: 'Fejl', section: 'failures', ...(page.flash ? { flash: page.flash } : {}), body });
+}

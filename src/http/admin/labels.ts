@@ -1,0 +1,94 @@
+import type { IgnoredReason } from '../../../db/repositories/inbound.js';
+import type { AuditAction } from '../../../db/repositories/operator-actions.js';
+import type { OutboundPurpose } from '../../../db/repositories/outbound.js';
+import type { RenewalReason } from '../../../db/repositories/renewals.js';
+import type { Command } from '../../domain/sms-command.js';
+import type { JobState } from '../queue-reads.js';
+
+/** The dashboard's Danish words for the codes stored in the database (code stays English). */
+
+export const REASON_TEXT: Readonly<Record<RenewalReason, string>> = {
+  not_renewable: 'materialet kan ikke fornys (udlånsbegrænsning)',
+  too_late: 'fjernlån skal fornys rettidigt',
+  too_soon: 'kan først fornys 7 dage før afleveringsfristen',
+  too_many: 'fornyet det højeste antal gange',
+  on_reserve: 'reserveret af en anden låner',
+  ill_refused: 'ejerbiblioteket afviste fornyelsen',
+};
+
+export const STATUS_TEXT: Readonly<Record<string, string>> = {
+  received: 'modtaget',
+  processed: 'behandlet',
+  ignored: 'ignoreret',
+  scheduled: 'planlagt',
+  queued: 'i kø',
+  sent: 'sendt',
+  delivered: 'leveret',
+  undelivered: 'ikke leveret',
+  failed: 'fejlet',
+  superseded: 'bortfaldet',
+};
+
+export const KIND_TEXT: Readonly<Record<string, string>> = {
+  command: 'kommando',
+  reply: 'svar',
+  reminder: 'påmindelse',
+  notice: 'meddelelse',
+};
+
+export const DIRECTION_TEXT: Readonly<Record<'in' | 'out', string>> = { in: 'ind', out: 'ud' };
+
+export const CHANNEL_TEXT: Readonly<Record<'sms' | 'email', string>> = { sms: 'SMS', email: 'e-mail' };
+
+export const COMMAND_TEXT: Readonly<Record<Command, string>> = {
+  'renew-all': 'FORNY ALLE',
+  stop: 'STOP',
+  start: 'START',
+  help: 'HJÆLP',
+  unknown: 'ukendt tekst',
+};
+
+export const PURPOSE_TEXT: Readonly<Record<OutboundPurpose, string>> = {
+  'renew-all': 'svar på FORNY ALLE',
+  help: 'hjælpetekst',
+  'not-linked': 'ukendt nummer',
+  stop: 'afmelding bekræftet',
+  start: 'tilmelding bekræftet',
+  reminder: 'påmindelse',
+  'ill-refused': 'fjernlån afvist',
+  'ill-recalled': 'fjernlån kaldt tilbage',
+};
+
+export const IGNORED_TEXT: Readonly<Record<IgnoredReason, string>> = {
+  not_a_phone_number: 'afsenderen er ikke et telefonnummer',
+  rate_limited: 'for mange FORNY ALLE på kort tid',
+  throttled: 'allerede besvaret inden for et døgn',
+  reply_budget: 'nummeret har fået det højeste antal svar i døgnet',
+  no_answer_needed: 'kræver intet svar',
+};
+
+export const JOB_STATE_TEXT: Readonly<Record<JobState, string>> = {
+  waiting: 'venter',
+  active: 'i gang',
+  delayed: 'udskudt',
+  failed: 'fejlet',
+  completed: 'fuldført',
+};
+
+export const QUEUE_TEXT: Readonly<Record<string, string>> = {
+  'renew-all': 'FORNY ALLE fra lånere',
+  'sms-command': 'andre SMS-kommandoer',
+  'send-sms': 'udgående SMS',
+  'send-email': 'udgående e-mails',
+  reminders: 'daglig påmindelseskørsel',
+};
+
+/** A code's Danish text, or the code itself when there is none (a value written by a newer version). */
+export const label = (texts: Readonly<Record<string, string>>, code: string | null): string => (code === null ? '' : (texts[code] ?? code));
+
+export const AUDIT_TEXT: Readonly<Record<AuditAction, string>> = {
+  'message.retry': 'sendte en besked igen',
+  'message.cancel': 'annullerede en besked',
+  'job.retry': 'kørte et job igen',
+  'bull-board.change': 'ændrede i Bull Board',
+};

@@ -1,0 +1,107 @@
+import { DateTime } from 'luxon';
+import { dueUnsentSms, messagesPerHour, outboundTotalsBetween, renewAllTotalsBetween, type HourCount } from '../../../db/repositories/message-stats.js';
+import { countSmsWaitingForWindow } from '../../../db/repositories/outbound.js';
+import type { Deps } from '../../deps.js';
+import { formatTimeOfDay, nextSendTime } from '../../domain/send-window.js';
+import { JOB_STATES, queueCounts, type QueueCounts } from '../queue-reads.js';
+import { showCount, showInstant, showMoment, showShare } from './display.js';
+import { html, jsonScript, type Html } from './html.js';
+import { CHANNEL_TEXT, JOB_STATE_TEXT, label, QUEUE_TEXT } from './labels.js';
+import { layout } from './layout.js';
+
+type OverviewDeps = Pick<Deps, 'db' | 'queues' | 'redis' | 'clock' | 'config' | 'logger'>;
+
+/** The chart's data: one point per hour of the last 24, labelled with the library's hour. */
+interface HourlySeries {
+  readonly labels: readonly string[];
+  readonly received: readonly number[];
+  readonly sent: readonly number[];
+}
+
+/** The first of the 24 hours the chart shows (the current hour is the last). */
+const firstChartHour = (now: Date) => DateTime.fromJSDate(now, { zone: 'utc' }).startOf('hour').minus({ hours: 23 });
+
+function hourlySeries(now: Date, zone: string, counts: { received: readonly HourCount[]; sent: readonly HourCount[] }): HourlySeries {
+  const first = firstChartHour(now);
+  const hours = Array.from({ length: 24 }, (_, index) => first.plus({ hours: index }));
+  const lookup = (rows: readonly HourCount[]) => {
+    const byHour = new Map(rows.map((row) => [row.hour, row.count]));
+    return hours.map((hour) => byHour.get(hour.toFormat("yyyy-LL-dd'T'HH")) ?? 0);
+  };
+  return { labels: hours.map((hour) => hour.setZone(zone).toFormat('HH')), received: lookup(counts.received), sent: lookup(counts.sent) };
+}
+
+function queueTable(counts: readonly QueueCounts[] | undefined): Html {
+  if (!counts) return html`<p class="alert">Redis svarer ikke, så køernes tal kan ikke vises. Indkomne beskeder gemmes og sættes i kø, når Redis er tilbage.</p>`;
+  return html`<table class="numbers">
+<thead><tr><th>Kø</th>${JOB_STATES.map((state) => html`<th>${JOB_STATE_TEXT[state]}</th>`)}</tr></thead>
+<tbody>
+${counts.map(
+  ({ queue, counts: byState }) => html`<tr>
+<th scope="row"><a href="/admin/queues/queue/${encodeURIComponent(queue)}">${queue}</a> <span class="muted">${label(QUEUE_TEXT, queue)}</span></th>
+${JOB_STATES.map((state) => html`<td${state === 'failed' && byState.failed > 0 ? html` class="alert"` : ''}>${showCount(byState[state])}</td>`)}
+</tr>`,
+)}
+</tbody>
+</table>`;
+}
+
+/** `/admin`: are the queues draining, what waits for the window, how today went. */
+export async function overviewPage(deps: OverviewDeps): Promise<Html> {
+  const { db, config } = deps;
+  const zone = config.timeZone;
+  const now = deps.clock.now();
+  const todayStart = DateTime.fromJSDate(now, { zone }).startOf('day');
+  const [from, to] = [todayStart.toJSDate(), todayStart.plus({ days: 1 }).toJSDate()];
+  const [queues, waiting, due, totals, renewAlls, perHour] = await Promise.all([
+    queueCounts(deps),
+    countSmsWaitingForWindow(db, now),
+    dueUnsentSms(db, now),
+    outboundTotalsBetween(db, from, to),
+    renewAllTotalsBetween(db, from, to),
+    messagesPerHour(db, firstChartHour(now).toJSDate()),
+  ]);
+
+  const opens = nextSendTime(now, config.sendWindow, zone);
+  const window = `${formatTimeOfDay(config.sendWindow.start)}–${formatTimeOfDay(config.sendWindow.end)}`;
+  const series = hourlySeries(now, zone, perHour);
+  const channels = (['sms', 'email'] as const).map((channel) => totals.find((row) => row.channel === channel) ?? { channel, sent: 0, delivered: 0, failed: 0 });
+
+  const body = html`<section>
+<h2>Køer</h2>
+${queueTable(queues)}
+</section>
+<div class="cards">
+<section class="card">
+<h2>Sendevinduet</h2>
+<p class="big" id="waiting-for-window">${showCount(waiting)}</p>
+<p>SMS venter på sendevinduet (${window}).</p>
+<p>${opens.getTime() === now.getTime() ? html`Vinduet er <strong>åbent nu</strong>.` : html`Vinduet åbner ${showMoment(opens, zone)}.`}</p>
+${due.count > 0 && html`<p class="alert">${showCount(due.count)} SMS skulle være sendt, men er ikke sendt endnu (den ældste siden ${showInstant(due.oldestSendAfter, zone)}).</p>`}
+</section>
+<section class="card">
+<h2>Udgående i dag</h2>
+<table class="numbers">
+<thead><tr><th></th><th>Sendt</th><th>Leveret</th><th>Fejlet</th></tr></thead>
+<tbody>
+${channels.map((row) => html`<tr><th scope="row">${CHANNEL_TEXT[row.channel]}</th><td>${showCount(row.sent)}</td><td>${showCount(row.delivered)}</td><td${row.failed > 0 ? html` class="alert"` : ''}>${showCount(row.failed)}</td></tr>`)}
+</tbody>
+</table>
+</section>
+<section class="card">
+<h2>FORNY ALLE i dag</h2>
+<p class="big">${showCount(renewAlls.requests)}</p>
+<p>${renewAlls.requests === 1 ? 'anmodning' : 'anmodninger'}${renewAlls.loans > 0 ? html`: ${showCount(renewAlls.renewed)} af ${showCount(renewAlls.loans)} lån fornyet (${showShare(renewAlls.renewed, renewAlls.loans)}).` : '.'}</p>
+</section>
+</div>
+<section>
+<h2>Beskeder pr. time, seneste døgn</h2>
+<div class="chart">
+<canvas id="hourly-chart" role="img" aria-label="Modtagne og sendte beskeder pr. time det seneste døgn">
+Modtaget ${showCount(series.received.reduce((a, b) => a + b, 0))}, sendt ${showCount(series.sent.reduce((a, b) => a + b, 0))} det seneste døgn.
+</canvas>
+</div>
+${jsonScript('hourly-data', series)}
+</section>`;
+  return layout({ title: 'Overblik', section: 'overview', scripts: ['chart.umd.js', 'overview-chart.js'], body });
+}

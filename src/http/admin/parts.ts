@@ -1,0 +1,49 @@
+import type { RenewalLine } from '../../../db/repositories/dashboard-queries.js';
+import { showDate } from './display.js';
+import { html, type Html } from './html.js';
+import { label, REASON_TEXT, STATUS_TEXT } from './labels.js';
+
+/** Pieces of markup more than one page uses. */
+
+/** Where a number's (or address's) conversation is shown. */
+export const conversationHref = (party: string): string => `/admin/conversations/${encodeURIComponent(party)}`;
+
+export const partyLink = (party: string): Html => html`<a href="${conversationHref(party)}">${party}</a>`;
+
+/** A status as a coloured tag; the class is the stored code, the text Danish. */
+export const statusTag = (status: string): Html => html`<span class="tag tag-${status}">${label(STATUS_TEXT, status)}</span>`;
+
+/** "Forrige" and "Næste" for a list read with limit and offset; the other query parameters are kept. */
+export function pager(path: string, query: URLSearchParams, page: { limit: number; offset: number; hasNext: boolean }): Html {
+  const at = (offset: number) => {
+    const params = new URLSearchParams(query);
+    params.delete('offset');
+    if (offset > 0) params.set('offset', String(offset));
+    const search = params.toString();
+    return search ? `${path}?${search}` : path;
+  };
+  const previous = page.offset > 0 && html`<a rel="prev" href="${at(Math.max(0, page.offset - page.limit))}">← Forrige</a>`;
+  const next = page.hasNext && html`<a rel="next" href="${at(page.offset + page.limit)}">Næste →</a>`;
+  return previous || next ? html`<nav class="pager" aria-label="Sider">${previous}${next}</nav>` : html``;
+}
+
+const outcomeText = (line: RenewalLine) => (line.outcome === 'refused' ? 'ikke fornyet' : line.provisional ? 'fornyet med forbehold' : 'fornyet');
+
+/** What one renew-all did to each loan, with the reason in the words the library uses. */
+export function renewalTable(lines: readonly RenewalLine[]): Html {
+  if (lines.length === 0) return html`<p class="muted">Ingen aktive lån blev vurderet.</p>`;
+  return html`<table class="renewals">
+<thead><tr><th>Titel</th><th>Afleveringsfrist før</th><th>Ny afleveringsfrist</th><th>Resultat</th><th>Begrundelse</th></tr></thead>
+<tbody>
+${lines.map(
+  (line) => html`<tr class="${line.outcome}">
+<td>${line.title}${line.loanKind === 'ill' ? html` <span class="muted">(fjernlån)</span>` : ''}</td>
+<td>${showDate(line.oldDueDate)}</td>
+<td>${showDate(line.newDueDate)}</td>
+<td>${outcomeText(line)}</td>
+<td>${line.reason && label(REASON_TEXT, line.reason)}</td>
+</tr>`,
+)}
+</tbody>
+</table>`;
+}

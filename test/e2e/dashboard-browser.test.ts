@@ -1,0 +1,128 @@
+import { expect } from 'chai';
+import { mkdirSync } from 'node:fs';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { EVERY_RULE_TODAY, KAREN, OTHER_PATRON, everyRuleLibrary } from '../fixtures/every-rule.js';
+import { eventually, Harness } from '../helpers/harness.js';
+
+const SCREENSHOTS = new URL('./screenshots/', import.meta.url).pathname;
+/** The README's picture; rewritten only when asked (`FORNY_DOCS_SCREENSHOT=1`), so a test run leaves the tree clean. */
+const DOCS_SCREENSHOT = new URL('../../docs/dashboard-overview.png', import.meta.url).pathname;
+
+/**
+ * Bull Board's page links a Google Fonts stylesheet; forny's CSP blocks it on purpose (operators'
+ * browsers need not call Google), Chromium logs that as an error, and the board uses system fonts.
+ */
+const BLOCKED_GOOGLE_FONTS = /^Loading the stylesheet 'https:\/\/fonts\.googleapis\.com\/.*' violates the following Content Security Policy directive/;
+
+/** The dashboard as an operator uses it: Debian's Chromium, headless, logged in with basic auth. */
+describe('dashboard in headless Chromium', function () {
+  this.timeout(60_000);
+  let h: Harness;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let problems: string[];
+
+  before(async () => {
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    h = await Harness.start({ workers: true, fixture: everyRuleLibrary(), now: `${EVERY_RULE_TODAY}T10:00:00+01:00` });
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    context = await browser.newContext({ httpCredentials: { username: 'operator', password: 'correct-horse-battery' }, viewport: { width: 1280, height: 800 }, locale: 'da-DK' });
+  });
+  after(async () => {
+    await context?.close();
+    await browser?.close();
+    await h?.stop();
+  });
+
+  beforeEach(async () => {
+    problems = [];
+    page = await context.newPage();
+    page.on('console', (message) => {
+      if (message.type() === 'error' || message.type() === 'warning') problems.push(`console ${message.type()}: ${message.text()}`);
+    });
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  });
+  afterEach(async () => {
+    await page.close();
+    expect(problems, 'console and page errors').to.deep.equal([]);
+  });
+
+  const open = (path: string) => page.goto(`${h.baseUrl}${path}`, { waitUntil: 'load' });
+  const shoot = (name: string) => page.screenshot({ path: `${SCREENSHOTS}${name}.png`, fullPage: true });
+
+  it('logs in and shows the queues and the chart of the last 24 hours', async () => {
+    await h.text(KAREN, 'HBK FORNY ALLE');
+    await eventually(async () => (await h.deps.db('outbound_messages').where({ to_address: KAREN, status: 'sent' }).first()) !== undefined, 10_000, 'the reply to be sent');
+    await open('/admin');
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).to.equal('Overblik');
+    for (const queue of ['renew-all', 'sms-command', 'send-sms', 'send-email', 'reminders']) {
+      expect(await page.getByRole('link', { name: queue, exact: true }).isVisible(), queue).to.equal(true);
+    }
+    // Drawn by Chart.js from the page's data: two datasets, and the bars of this hour.
+    const chart = await page.waitForFunction(() => {
+      const drawn = (globalThis as unknown as { Chart?: { getChart(id: string): { data: { datasets: { data: number[] }[] } } | undefined } }).Chart?.getChart('hourly-chart');
+      return drawn?.data.datasets.map((dataset) => dataset.data.at(-1));
+    });
+    expect(await chart.jsonValue()).to.deep.equal([1, 1]);
+    await shoot('overview');
+  });
+
+  it("finds the reply a number got and the reason each of its loans was or was not renewed", async () => {
+    const reply = h.twilio.messagesTo(KAREN)[0]?.body ?? '';
+    await open('/admin/messages');
+    await page.getByLabel('Nummer eller e-mail').fill('61 00 00 01');
+    await page.getByRole('button', { name: 'Søg' }).click();
+    await page.getByRole('link', { name: `hele samtalen med ${KAREN}` }).click();
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).to.equal(`Samtale med ${KAREN}`);
+    expect(await page.getByText(reply, { exact: true }).isVisible()).to.equal(true);
+    const reservedTitle = (await h.deps.db('renewal_results as r').join('loans as l', 'l.id', 'r.loan_id').join('items as i', 'i.id', 'l.item_id').join('titles as t', 't.id', 'i.title_id').where('r.reason', 'on_reserve').first('t.title')).title as string;
+    expect(await page.getByRole('row').filter({ hasText: reservedTitle }).textContent()).to.contain('reserveret af en anden låner');
+    await shoot('conversation');
+
+    await page.getByRole('link', { name: 'Åbn fornyelsen' }).click();
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).to.equal(`FORNY ALLE fra ${KAREN}`);
+    const reasons = await page.locator('table.renewals tbody tr td:nth-child(5)').allTextContents();
+    expect(reasons).to.include.members(['reserveret af en anden låner', 'fornyet det højeste antal gange', 'fjernlån skal fornys rettidigt', 'kan først fornys 7 dage før afleveringsfristen', 'materialet kan ikke fornys (udlånsbegrænsning)']);
+    await shoot('renewal');
+  });
+
+  it('retries a message Twilio refused and sees it sent', async () => {
+    h.twilio.failNext({ kind: 'http', status: 400, code: 21211, message: 'The To number is not a valid phone number.' });
+    await h.text(OTHER_PATRON, 'HJÆLP');
+    const failed = await eventually(() => h.deps.db('outbound_messages').where({ to_address: OTHER_PATRON, status: 'failed' }).first(), 10_000, 'the reply to fail');
+    await open('/admin/failures');
+    const row = page.locator(`#out-${failed.id}`);
+    expect(await row.textContent()).to.contain('Ugyldigt telefonnummer');
+    await shoot('failures');
+
+    await row.getByRole('button', { name: 'Prøv igen' }).click();
+    expect(await page.getByRole('status').textContent()).to.equal(`Besked out-${failed.id} er sat i kø og sendes igen.`);
+    await eventually(async () => (await h.deps.db('outbound_messages').where({ id: failed.id }).first()).status === 'sent', 10_000, 'the message to be sent');
+    await open(`/admin/conversations/${encodeURIComponent(OTHER_PATRON)}`);
+    expect(await page.locator('article.message.out').last().textContent()).to.contain('sendt');
+    await open('/admin/failures');
+    expect(await page.locator(`#out-${failed.id}`).count()).to.equal(0);
+    expect(await page.locator('#audit-log').textContent()).to.contain('sendte en besked igen');
+    await shoot('failures-after-retry');
+  });
+
+  it('opens Bull Board on every queue', async () => {
+    await open('/admin/queues');
+    await page.getByRole('link', { name: 'send-sms' }).first().waitFor();
+    await page.getByRole('link', { name: 'renew-all' }).first().click();
+    await page.getByText('in-1').first().waitFor();
+    await shoot('bull-board');
+    problems = problems.filter((problem) => !BLOCKED_GOOGLE_FONTS.test(problem.replace(/^console error: /, '')));
+  });
+
+  it('shows the overview as the README pictures it', async function () {
+    await open('/admin');
+    await page.waitForFunction(() => (globalThis as unknown as { Chart?: { getChart(id: string): unknown } }).Chart?.getChart('hourly-chart') !== undefined);
+    await shoot('overview-after');
+    if (process.env.FORNY_DOCS_SCREENSHOT === '1') await page.screenshot({ path: DOCS_SCREENSHOT, fullPage: true });
+  });
+});

@@ -32,7 +32,10 @@ export function startWorkers(deps: Deps, options: WorkerOptions = {}): RunningWo
   const prefix = deps.config.queuePrefix;
 
   const make = <T>(name: QueueName, processor: Processor<T>, extra: { concurrency: number; limiter?: { max: number; duration: number } }) => {
-    const worker = new Worker<T>(name, processor, { connection, prefix, ...extra });
+    // Jobs here take milliseconds; a short lock lets BullMQ hand the job of a killed process to
+    // another worker within seconds (locks of running jobs are renewed, so long jobs are safe).
+    // Every job is idempotent, so a job that stalls more than once may simply run again.
+    const worker = new Worker<T>(name, processor, { connection, prefix, lockDuration: 10_000, stalledInterval: 5_000, maxStalledCount: 5, ...extra });
     worker.on('failed', (job: Job<T> | undefined, error: Error) => {
       deps.logger.warn({ queue: name, jobId: job?.id, attemptsMade: job?.attemptsMade, err: error.message }, 'job failed');
     });

@@ -30,7 +30,7 @@ export async function cancelFailedMessage(db: Db, id: number, reason: string, no
   return touched(changed) === 1;
 }
 
-export type AuditAction = 'message.retry' | 'message.cancel' | 'job.retry' | 'bull-board.change';
+export type AuditAction = 'message.retry' | 'message.cancel' | 'job.retry' | 'bull-board.change' | 'loan.ill-refused' | 'loan.ill-recalled';
 
 export interface AuditEntry {
   readonly id: number;

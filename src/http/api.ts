@@ -1,10 +1,12 @@
-import express, { type Request, type Router } from 'express';
+import express, { type Request, type RequestHandler, type Router } from 'express';
 import { getInboundBySid } from '../../db/repositories/inbound.js';
 import { getPatron, loansOfPatron } from '../../db/repositories/library.js';
 import { listMessages, type LoggedMessage, type MessageFilter } from '../../db/repositories/message-log.js';
+import { recordAudit } from '../../db/repositories/operator-actions.js';
 import { lastResultsOfLoans, resultsOfInbound } from '../../db/repositories/renewals.js';
 import type { Deps } from '../deps.js';
 import { AppError } from '../errors.js';
+import { recallIllLoan, refuseIllRenewal, type IllDecision } from '../ill-decisions.js';
 import { formatInstant, inboundApiId, outboundApiId } from './format.js';
 
 const DIRECTIONS = ['in', 'out'] as const;
@@ -68,8 +70,22 @@ export function apiMessage(message: LoggedMessage, zone: string) {
   };
 }
 
+/**
+ * Writes take JSON only: a browser holding the operator's basic-auth login can be made to post a
+ * form cross-site, but not JSON (that needs a CORS preflight forny never grants).
+ */
+const requireJson: RequestHandler = (req, _res, next) => {
+  next(req.is('application/json') ? undefined : new AppError('unsupported_media_type', 415, 'expected Content-Type application/json'));
+};
+
+const decisionView = (decision: IllDecision) => ({
+  loanId: decision.loanId,
+  dueDate: decision.dueDate,
+  noticeId: decision.notice ? outboundApiId(decision.notice.id) : null,
+});
+
 /** The operators' JSON API (SPEC §7); mounted behind basic auth. */
-export function apiRouter(deps: Pick<Deps, 'db' | 'config'>): Router {
+export function apiRouter(deps: Deps): Router {
   const router = express.Router();
   const zone = deps.config.timeZone;
 
@@ -132,6 +148,21 @@ export function apiRouter(deps: Pick<Deps, 'db' | 'config'>): Router {
         };
       }),
     });
+  });
+
+  // The owning library's decisions on interlibrary loans (SPEC §2), entered by staff.
+  router.post('/loans/:id/ill-refusal', requireJson, async (req, res) => {
+    const decision = await refuseIllRenewal(deps, String(req.params.id));
+    await recordAudit(deps.db, { actor: String(res.locals.operator), action: 'loan.ill-refused', target: decision.loanId, detail: `due date back to ${decision.dueDate}` }, deps.clock.now());
+    res.json(decisionView(decision));
+  });
+
+  router.post('/loans/:id/ill-recall', requireJson, async (req, res) => {
+    const dueDate = (req.body as { dueDate?: unknown } | undefined)?.dueDate;
+    if (typeof dueDate !== 'string') throw new AppError('missing_field', 400, 'missing dueDate (YYYY-MM-DD) in the JSON body');
+    const decision = await recallIllLoan(deps, String(req.params.id), dueDate);
+    await recordAudit(deps.db, { actor: String(res.locals.operator), action: 'loan.ill-recalled', target: decision.loanId, detail: `due date shortened to ${decision.dueDate}` }, deps.clock.now());
+    res.json(decisionView(decision));
   });
 
   return router;

@@ -91,4 +91,6 @@ export const AUDIT_TEXT: Readonly<Record<AuditAction, string>> = {
   'message.cancel': 'annullerede en besked',
   'job.retry': 'kørte et job igen',
   'bull-board.change': 'ændrede i Bull Board',
+  'loan.ill-refused': 'registrerede at ejerbiblioteket afviste en fornyelse af et fjernlån',
+  'loan.ill-recalled': 'registrerede at ejerbiblioteket kaldte et fjernlån hjem',
 };

@@ -1,0 +1,109 @@
+import { getPatron, type Patron } from '../db/repositories/library.js';
+import { attachLoans, insertOutbound, type OutboundMessage, type OutboundPurpose } from '../db/repositories/outbound.js';
+import { insertRenewalResults } from '../db/repositories/renewals.js';
+import { toBool, toStoredInstant, touched, type Db } from '../db/repositories/values.js';
+import { enqueueOutbound } from '../jobs/enqueue.js';
+import { smsSendAfter } from '../jobs/outbox.js';
+import { compareDates, dateIn, isCalendarDate, type CalendarDate } from './domain/calendar-date.js';
+import { illRecalledNotice, illRefusedNotice } from './domain/reply-text.js';
+import type { Deps } from './deps.js';
+import { AppError } from './errors.js';
+
+type DecisionDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'queues' | 'logger'>;
+
+interface IllLoan {
+  id: string;
+  patron_id: string;
+  kind: string;
+  due_date: CalendarDate;
+  previous_due_date: CalendarDate | null;
+  renewals: number;
+  provisional: unknown;
+  returned_on: CalendarDate | null;
+}
+
+async function activeIllLoan(trx: Db, loanId: string): Promise<IllLoan> {
+  const loan = (await trx('loans').where({ id: loanId }).first()) as IllLoan | undefined;
+  if (!loan) throw new AppError('not_found', 404, `no loan with id ${loanId}`);
+  if (loan.kind !== 'ill') throw new AppError('not_interlibrary', 409, `loan ${loanId} is not an interlibrary loan`);
+  if (loan.returned_on !== null) throw new AppError('returned', 409, `loan ${loanId} was returned on ${loan.returned_on}`);
+  return loan;
+}
+
+/**
+ * Tells the patron by SMS when they take SMS about their loans, else by e-mail when they take that;
+ * a notice waits for the window like every SMS that is not an answer. Keyed, so one decision is
+ * told once.
+ */
+async function writeNotice(trx: Db, deps: DecisionDeps, patron: Patron, notice: { purpose: OutboundPurpose; body: string; loanId: string; dueDate: CalendarDate }, now: Date): Promise<OutboundMessage | null> {
+  const base = { kind: 'notice', purpose: notice.purpose, patronId: patron.id, inboundId: null, body: notice.body } as const;
+  const dedupeKey = `${notice.purpose}:${notice.loanId}:${notice.dueDate}`;
+  let written: OutboundMessage | null = null;
+  if (patron.smsOptIn && patron.mobile) {
+    written = (await insertOutbound(trx, { ...base, channel: 'sms', to: patron.mobile, from: deps.config.sms.from, sendAfter: smsSendAfter(deps.config, 'notice', now), dedupeKey }, now)).message;
+  } else if (patron.emailOptIn && patron.email) {
+    const subject = notice.purpose === 'ill-refused' ? 'Fornyelsen af et fjernlån er afvist' : 'Et fjernlån er kaldt hjem';
+    written = (await insertOutbound(trx, { ...base, channel: 'email', to: patron.email, from: deps.config.mail.from, subject, html: `<p>${notice.body}</p>`, sendAfter: now, dedupeKey }, now)).message;
+  }
+  if (written) await attachLoans(trx, written.id, [{ loanId: notice.loanId, dueDate: notice.dueDate }]);
+  return written;
+}
+
+export interface IllDecision {
+  readonly loanId: string;
+  readonly dueDate: CalendarDate;
+  readonly notice: OutboundMessage | null;
+}
+
+/**
+ * The owning library refused an interlibrary renewal made "med forbehold" (SPEC §2): the due date
+ * before the renewal returns, the renewal no longer counts, the result is recorded as `ill_refused`
+ * and the patron is told.
+ */
+export async function refuseIllRenewal(deps: DecisionDeps, loanId: string): Promise<IllDecision> {
+  const now = deps.clock.now();
+  const decision = await deps.db.transaction(async (trx) => {
+    const loan = await activeIllLoan(trx, loanId);
+    if (!toBool(loan.provisional) || loan.previous_due_date === null) {
+      throw new AppError('not_provisional', 409, `loan ${loanId} has no renewal awaiting the owning library`);
+    }
+    const restored = loan.previous_due_date;
+    const changed = await trx('loans')
+      .where({ id: loanId, due_date: loan.due_date, provisional: true })
+      .update({ due_date: restored, previous_due_date: null, provisional: false, renewals: Math.max(0, Number(loan.renewals) - 1), updated_at: toStoredInstant(now) });
+    if (touched(changed) !== 1) throw new AppError('conflict', 409, `loan ${loanId} changed meanwhile; try again`);
+    await insertRenewalResults(
+      trx,
+      [{ inboundId: null, loanId, patronId: loan.patron_id, outcome: 'refused', reason: 'ill_refused', oldDueDate: loan.due_date, newDueDate: restored, provisional: false }],
+      now,
+    );
+    const patron = await getPatron(trx, loan.patron_id);
+    const notice = patron ? await writeNotice(trx, deps, patron, { purpose: 'ill-refused', body: illRefusedNotice(restored), loanId, dueDate: restored }, now) : null;
+    return { loanId, dueDate: restored, notice };
+  });
+  if (decision.notice) await enqueueOutbound(deps.queues, deps.clock, [decision.notice]);
+  deps.logger.info({ loanId, dueDate: decision.dueDate }, 'interlibrary renewal refused by the owning library');
+  return decision;
+}
+
+/**
+ * The owning library recalled an interlibrary loan (SPEC §2): the due date is shortened to
+ * `dueDate` (not before today, not after the current due date) and the patron is told.
+ */
+export async function recallIllLoan(deps: DecisionDeps, loanId: string, dueDate: string): Promise<IllDecision> {
+  const now = deps.clock.now();
+  if (!isCalendarDate(dueDate)) throw new AppError('invalid_field', 400, `dueDate must be a date (YYYY-MM-DD), got ${JSON.stringify(dueDate)}`);
+  const today = dateIn(now, deps.config.timeZone);
+  const decision = await deps.db.transaction(async (trx) => {
+    const loan = await activeIllLoan(trx, loanId);
+    if (compareDates(dueDate, today) < 0) throw new AppError('invalid_field', 400, `dueDate ${dueDate} is before today (${today})`);
+    if (compareDates(dueDate, loan.due_date) >= 0) throw new AppError('invalid_field', 400, `dueDate ${dueDate} does not shorten the loan (due ${loan.due_date})`);
+    await trx('loans').where({ id: loanId }).update({ due_date: dueDate, updated_at: toStoredInstant(now) });
+    const patron = await getPatron(trx, loan.patron_id);
+    const notice = patron ? await writeNotice(trx, deps, patron, { purpose: 'ill-recalled', body: illRecalledNotice(dueDate), loanId, dueDate }, now) : null;
+    return { loanId, dueDate, notice };
+  });
+  if (decision.notice) await enqueueOutbound(deps.queues, deps.clock, [decision.notice]);
+  deps.logger.info({ loanId, dueDate }, 'interlibrary loan recalled by the owning library');
+  return decision;
+}

@@ -84,7 +84,7 @@ export async function runForny(options: RunOptions): Promise<Running> {
       deps.logger.info('shutting down');
       const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
       server?.closeIdleConnections();
-      await workers?.close(Number(process.env.SHUTDOWN_GRACE_MS ?? 10_000));
+      await workers?.close(config.jobs.shutdownGraceMs);
       await closed;
       await deps.close();
       await privateRedis?.stop();

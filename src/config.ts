@@ -55,6 +55,8 @@ export interface Config {
     readonly retryDelayMs: number;
     /** How often workers compare the database with the queues and re-enqueue what is missing. */
     readonly reconcileIntervalMs: number;
+    /** How long SIGTERM lets active jobs finish before closing anyway. */
+    readonly shutdownGraceMs: number;
   };
   /** Where the application clock starts (demos, tests); undefined means the real time. */
   readonly fakeNow: Date | undefined;
@@ -138,6 +140,7 @@ const schema = z.object({
   SEND_ATTEMPTS: integer(1, 50).default(6),
   SEND_RETRY_DELAY_MS: integer(10, 3_600_000).default(5000),
   RECONCILE_INTERVAL_MS: integer(100, 3_600_000).default(60_000),
+  SHUTDOWN_GRACE_MS: integer(0, 600_000).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -191,7 +194,12 @@ export function loadConfig(env: Env = process.env): Config {
     reminders: Object.freeze({ daysBefore: v.REMINDER_DAYS_BEFORE, scanAt }),
     mail: Object.freeze({ smtpUrl: v.SMTP_URL, from: v.MAIL_FROM }),
     admin: Object.freeze({ user: v.ADMIN_USER, password, passwordGenerated: v.ADMIN_PASSWORD === undefined }),
-    jobs: Object.freeze({ sendAttempts: v.SEND_ATTEMPTS, retryDelayMs: v.SEND_RETRY_DELAY_MS, reconcileIntervalMs: v.RECONCILE_INTERVAL_MS }),
+    jobs: Object.freeze({
+      sendAttempts: v.SEND_ATTEMPTS,
+      retryDelayMs: v.SEND_RETRY_DELAY_MS,
+      reconcileIntervalMs: v.RECONCILE_INTERVAL_MS,
+      shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
+    }),
     fakeNow: v.FAKE_NOW === undefined ? undefined : new Date(v.FAKE_NOW),
     logLevel: v.LOG_LEVEL,
   });

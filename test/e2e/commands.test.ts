@@ -115,6 +115,20 @@ describe('commands (npm scripts as processes)', function () {
     }
   });
 
+  it('FAKE_NOW=…T21:30 npm run demo: the reply is written at once and waits for 08:45', async () => {
+    const port = String(await freePort());
+    const demo = FornyProcess.spawn('demo.ts', { PORT: port, REDIS_URL: TEST_REDIS_URL, DEMO_QUEUE_PREFIX: prefix, FAKE_NOW: '2026-11-30T21:30:00+01:00' }, { cwd: dir });
+    try {
+      await demo.waitFor(/SMS window: closed; opens 2026-12-01T08:45:00\.000\+01:00/);
+      const sms = await runScript('sms.ts', ['HBK FORNY ALLE'], {}, { cwd: dir });
+      expect(sms.code, sms.stderr).to.equal(0);
+      expect(sms.stdout).to.match(/← Helsingør Bibliotekerne: 4 af 9 lån er fornyet/);
+      expect(sms.stdout).to.contain('waits for the SMS window; leaves 2026-12-01T08:45:00.000+01:00');
+    } finally {
+      expect(await demo.stop('SIGINT')).to.equal(0);
+    }
+  });
+
   it('npm run demo + npm run sms with no settings: the demo patron gets "N af M lån"', async () => {
     const port = String(await freePort());
     const demo = FornyProcess.spawn('demo.ts', { PORT: port, REDIS_URL: TEST_REDIS_URL, DEMO_QUEUE_PREFIX: prefix }, { cwd: dir });

@@ -5,6 +5,7 @@ import {
   claimForSending,
   countNamedLoans,
   getOutbound,
+  getOutboundByProviderSid,
   markSent,
   recordSendFailure,
   reschedule,
@@ -17,13 +18,16 @@ import {
 import type { Deps } from '../src/deps.js';
 import { reminderSms } from '../src/domain/reply-text.js';
 import { isInsideWindow, nextOpening } from '../src/domain/send-window.js';
-import { SmsSendError } from '../src/sms/transport.js';
+import { SmsSendError, type SentSms } from '../src/sms/transport.js';
 import { classifyTwilioError, OPTED_OUT_CODE } from '../src/sms/twilio-errors.js';
 import { delayUntil } from './enqueue.js';
 import { waitsForWindow } from './outbox.js';
 import type { OutboundJob } from './queues.js';
 
 type SendSmsDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'sms'>;
+
+/** How far back an attempt that died mid-call is looked for at Twilio (a stalled job reruns within seconds). */
+export const UNCERTAIN_LOOKBACK_MS = 10 * 60 * 1000;
 
 export type SendSmsResult = 'sent' | 'superseded' | 'not-due' | 'nothing-to-do';
 
@@ -56,15 +60,19 @@ export async function sendSms(deps: SendSmsDeps, outboundId: number, attempt: Se
 
   const claimed = await claimForSending(deps.db, message.id, now);
   if (!claimed) return 'nothing-to-do';
-  if (claimed.outcomeUncertain) {
-    deps.logger.warn({ outboundId, attempts: claimed.attempts }, 'previous send attempt ended mid-call; sending again (the patron may get it twice)');
-  }
 
   try {
-    const sent = await deps.sms.send({ to: claimed.to, body: claimed.body, statusCallback: `${deps.config.publicBaseUrl}/sms/status` });
+    // The previous attempt died mid-call: ask Twilio whether it took the message before sending again.
+    const earlier = message.sendStartedAt === null ? null : await sentByEarlierAttempt(deps, claimed);
+    if (message.sendStartedAt !== null) {
+      deps.logger.warn({ outboundId, found: earlier?.sid }, earlier ? 'previous attempt had reached Twilio; not sending again' : 'previous attempt ended mid-call and Twilio shows no such message; sending again');
+    }
+    const sent = earlier ?? (await deps.sms.send({ to: claimed.to, body: claimed.body, statusCallback: `${deps.config.publicBaseUrl}/sms/status` }));
     const sentAt = deps.clock.now();
     await deps.db.transaction(async (trx) => {
       await markSent(trx, message.id, sent.sid, sentAt);
+      // Found at Twilio: the patron got it once after all, nothing uncertain is left about it.
+      if (earlier) await trx('outbound_messages').where({ id: message.id }).update({ outcome_uncertain: false });
       await applyPendingReceipts(trx, sent.sid, sentAt);
     });
     deps.logger.info({ outboundId, sid: sent.sid, purpose: message.purpose }, 'sms sent');
@@ -78,6 +86,17 @@ export async function sendSms(deps: SendSmsDeps, outboundId: number, attempt: Se
     if (!error.retryable) throw new UnrecoverableError(`${error.code ?? 'error'}: ${error.message}`);
     throw error;
   }
+}
+
+/**
+ * The message an attempt that died mid-call left at Twilio, if any: the newest to that number, with
+ * this body, recent, and not already recorded for another outbox row (two identical help texts).
+ */
+async function sentByEarlierAttempt(deps: SendSmsDeps, message: OutboundMessage): Promise<SentSms | null> {
+  const found = await deps.sms.findRecent({ to: message.to, body: message.body, withinMs: UNCERTAIN_LOOKBACK_MS });
+  if (!found) return null;
+  const owner = await getOutboundByProviderSid(deps.db, found.sid);
+  return owner === undefined || owner.id === message.id ? found : null;
 }
 
 async function reminderIsStale(deps: SendSmsDeps, message: OutboundMessage, now: Date): Promise<boolean> {

@@ -14,6 +14,11 @@ export interface SentSms {
 export interface SmsTransport {
   readonly name: 'twilio' | 'sandbox';
   send(sms: OutgoingSms): Promise<SentSms>;
+  /**
+   * The newest message to `to`, if it has exactly `body` and was created within the last
+   * `withinMs`: after an attempt that died mid-call, this tells whether the provider took it.
+   */
+  findRecent(query: { to: string; body: string; withinMs: number }): Promise<SentSms | null>;
 }
 
 /**

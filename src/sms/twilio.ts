@@ -28,5 +28,15 @@ export function createTwilioTransport(options: TwilioTransportOptions): SmsTrans
         throw classifyTwilioError(error);
       }
     },
+    async findRecent({ to, body, withinMs }): Promise<SentSms | null> {
+      try {
+        // Twilio lists a number's messages newest first; Twilio has no idempotency key for sends.
+        const [newest] = await client.messages.list({ to, limit: 1 });
+        const recent = newest !== undefined && Date.now() - newest.dateCreated.getTime() <= withinMs;
+        return recent && newest.body === body ? { sid: newest.sid } : null;
+      } catch (error) {
+        throw classifyTwilioError(error);
+      }
+    },
   };
 }

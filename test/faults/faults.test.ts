@@ -7,10 +7,10 @@ import twilio from 'twilio';
 import type { FixtureInput } from '../../db/fixture.js';
 import { createKnex, migrateToLatest } from '../../db/knexfile.js';
 import { loadFixture } from '../../db/load-fixture.js';
-import { startPrivateRedis, type PrivateRedis } from '../../src/private-redis.js';
 import { FakeTwilio } from '../helpers/fake-twilio.js';
 import { deleteQueueKeys, eventually, newMessageSid, TEST_REDIS_URL } from '../helpers/harness.js';
 import { freePort, FornyProcess } from '../helpers/processes.js';
+import { RestartableRedis } from '../helpers/restartable-redis.js';
 
 /*
  * Fault injection with real processes: `npm start` killed with SIGKILL mid-burst, stopped with
@@ -40,6 +40,7 @@ class Rig {
   readonly dir = mkdtempSync(join(tmpdir(), 'forny-fault-'));
   readonly databaseUrl = `sqlite:${join(this.dir, 'forny.sqlite')}`;
   redisUrl = TEST_REDIS_URL;
+  private ownRedis: RestartableRedis | undefined;
   port = 0;
   server: FornyProcess | undefined;
   /** Every message Twilio has delivered with a 200, by sid. */
@@ -52,6 +53,13 @@ class Rig {
     await migrateToLatest(db);
     await loadFixture(db, burstLibrary(), new Date('2026-12-01T09:00:00Z'));
     await db.destroy();
+  }
+
+  /** Runs forny against a redis-server of this test's own, which the test may stop and restart. */
+  async useOwnRedis(): Promise<RestartableRedis> {
+    this.ownRedis = await RestartableRedis.start();
+    this.redisUrl = this.ownRedis.url;
+    return this.ownRedis;
   }
 
   async start(fakeNow = '2026-12-01T10:00:00+01:00'): Promise<void> {
@@ -138,6 +146,7 @@ class Rig {
     await this.server?.stop('SIGKILL');
     await this.twilio.stop();
     await deleteQueueKeys(this.redisUrl, this.prefix);
+    await this.ownRedis?.dispose();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
@@ -179,42 +188,24 @@ describe('fault injection (real processes)', function () {
   });
 
   it('Redis down while messages arrive, forny killed, Redis back empty, restart: nothing lost', async () => {
-    const redisDir = mkdtempSync(join(tmpdir(), 'forny-fault-redis-'));
-    const redisPort = await freePort();
-    let redis: PrivateRedis = await startPrivateRedis(redisDir, redisPort, { persist: false });
-    rig.redisUrl = redis.url;
-    try {
-      await rig.start();
-      await redis.stop();
-      const missed = await rig.burst(); // stored and acknowledged, but nothing can be enqueued
-      expect(missed).to.deep.equal([]);
-      await rig.server?.stop('SIGKILL'); // killed right after answering Twilio
-      redis = await startPrivateRedis(redisDir, redisPort, { persist: false });
-      await rig.start();
-      await rig.expectEveryPatronAnsweredOnce();
-    } finally {
-      await rig.server?.stop('SIGKILL');
-      await redis.stop();
-      rmSync(redisDir, { recursive: true, force: true });
-    }
+    const redis = await rig.useOwnRedis();
+    await rig.start();
+    await redis.stop();
+    const missed = await rig.burst(); // stored and acknowledged, but nothing can be enqueued
+    expect(missed).to.deep.equal([]);
+    await rig.server?.stop('SIGKILL'); // killed right after answering Twilio
+    await redis.restart();
+    await rig.start();
+    await rig.expectEveryPatronAnsweredOnce();
   });
 
   it('Redis stopped and started empty under a running forny: messages that arrived meanwhile are answered once', async () => {
-    const redisDir = mkdtempSync(join(tmpdir(), 'forny-fault-redis-'));
-    const redisPort = await freePort();
-    let redis: PrivateRedis = await startPrivateRedis(redisDir, redisPort, { persist: false });
-    rig.redisUrl = redis.url;
-    try {
-      await rig.start();
-      await redis.stop();
-      expect(await rig.burst()).to.deep.equal([]);
-      redis = await startPrivateRedis(redisDir, redisPort, { persist: false });
-      await rig.expectEveryPatronAnsweredOnce();
-    } finally {
-      await rig.server?.stop('SIGKILL');
-      await redis.stop();
-      rmSync(redisDir, { recursive: true, force: true });
-    }
+    const redis = await rig.useOwnRedis();
+    await rig.start();
+    await redis.stop();
+    expect(await rig.burst()).to.deep.equal([]);
+    await redis.restart();
+    await rig.expectEveryPatronAnsweredOnce();
   });
 
   it('queue keys flushed while replies wait for 08:45: each is sent once at the opening', async () => {

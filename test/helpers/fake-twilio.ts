@@ -6,6 +6,7 @@ import twilio from 'twilio';
 /** A message the fake Twilio accepted. */
 export interface AcceptedMessage {
   readonly sid: string;
+  readonly createdAt: Date;
   readonly to: string;
   readonly from: string | undefined;
   readonly messagingServiceSid: string | undefined;
@@ -70,11 +71,13 @@ export class FakeTwilio {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
-    const match = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Messages\.json$/.exec(req.url ?? '');
-    if (req.method !== 'POST' || !match) return this.error(res, 404, 20404, `The requested resource ${req.url} was not found`);
+    const url = new URL(req.url ?? '/', this.url);
+    const match = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Messages\.json$/.exec(url.pathname);
+    if (!match || (req.method !== 'POST' && req.method !== 'GET')) return this.error(res, 404, 20404, `The requested resource ${req.url} was not found`);
 
     const expected = `Basic ${Buffer.from(`${this.accountSid}:${this.authToken}`).toString('base64')}`;
     if (match[1] !== this.accountSid || req.headers.authorization !== expected) return this.error(res, 401, 20003, 'Authenticate');
+    if (req.method === 'GET') return this.list(res, url.searchParams);
 
     this.requests += 1;
     const failure = this.failures.shift();
@@ -88,6 +91,7 @@ export class FakeTwilio {
     if (!/^\+\d{6,15}$/.test(to)) return this.error(res, 400, 21211, `The 'To' number ${to} is not a valid phone number.`);
     const message: AcceptedMessage = {
       sid: `SM${randomBytes(16).toString('hex')}`,
+      createdAt: new Date(),
       to,
       from: form.get('From') ?? undefined,
       messagingServiceSid: form.get('MessagingServiceSid') ?? undefined,
@@ -100,22 +104,43 @@ export class FakeTwilio {
       return;
     }
     res.writeHead(201, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(this.resource(message)));
+  }
+
+  /** Twilio's message list: filtered by To, newest first, one page. */
+  private list(res: ServerResponse, query: URLSearchParams): void {
+    const to = query.get('To');
+    const pageSize = Number(query.get('PageSize') ?? 50);
+    const messages = this.messages.filter((message) => to === null || message.to === to).reverse().slice(0, pageSize);
+    res.writeHead(200, { 'content-type': 'application/json' });
     res.end(
       JSON.stringify({
-        sid: message.sid,
-        account_sid: this.accountSid,
-        to: message.to,
-        from: message.from ?? null,
-        messaging_service_sid: message.messagingServiceSid ?? null,
-        body: message.body,
-        status: 'queued',
-        num_segments: '1',
-        direction: 'outbound-api',
-        api_version: '2010-04-01',
-        date_created: new Date().toUTCString(),
-        uri: `/2010-04-01/Accounts/${this.accountSid}/Messages/${message.sid}.json`,
+        messages: messages.map((message) => this.resource(message)),
+        page: 0,
+        page_size: pageSize,
+        first_page_uri: `/2010-04-01/Accounts/${this.accountSid}/Messages.json?PageSize=${pageSize}&Page=0`,
+        next_page_uri: null,
+        previous_page_uri: null,
+        uri: `/2010-04-01/Accounts/${this.accountSid}/Messages.json?PageSize=${pageSize}&Page=0`,
       }),
     );
+  }
+
+  private resource(message: AcceptedMessage) {
+    return {
+      sid: message.sid,
+      account_sid: this.accountSid,
+      to: message.to,
+      from: message.from ?? null,
+      messaging_service_sid: message.messagingServiceSid ?? null,
+      body: message.body,
+      status: 'queued',
+      num_segments: '1',
+      direction: 'outbound-api',
+      api_version: '2010-04-01',
+      date_created: message.createdAt.toUTCString(),
+      uri: `/2010-04-01/Accounts/${this.accountSid}/Messages/${message.sid}.json`,
+    };
   }
 
   private error(res: ServerResponse, status: number, code: number | undefined, message: string): void {

@@ -2,21 +2,7 @@ import { expect } from 'chai';
 import { handleRenewAll } from '../../jobs/renew-all.js';
 import { EVERY_RULE_TODAY, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
 import { eventually, Harness } from '../helpers/harness.js';
-
-interface MessageView {
-  id: string;
-  direction: 'in' | 'out';
-  channel: string;
-  to: string;
-  from: string;
-  body: string;
-  kind: string;
-  status: string;
-  sendAfter: string | null;
-  sentAt: string | null;
-  providerSid: string | null;
-  createdAt: string;
-}
+import type { MessageView } from '../helpers/api-views.js';
 
 describe('operators API and probes', function () {
   let h: Harness;

@@ -1,11 +1,7 @@
 import { expect } from 'chai';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startPrivateRedis, type PrivateRedis } from '../../src/private-redis.js';
 import { EVERY_RULE_TODAY, EXPECTED_RENEWED, EXPECTED_TOTAL, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
 import { eventually, Harness } from '../helpers/harness.js';
-import { freePort } from '../helpers/processes.js';
+import { RestartableRedis } from '../helpers/restartable-redis.js';
 
 /**
  * Redis on this project's machines keeps nothing on disk. These tests run forny against a private
@@ -13,15 +9,11 @@ import { freePort } from '../helpers/processes.js';
  */
 describe('Redis outages and data loss', function () {
   this.timeout(60_000);
-  let dir: string;
-  let port: number;
-  let redis: PrivateRedis;
+  let redis: RestartableRedis;
   let h: Harness;
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'forny-redis-'));
-    port = await freePort();
-    redis = await startPrivateRedis(dir, port, { persist: false });
+    redis = await RestartableRedis.start();
     h = await Harness.start({
       workers: true,
       reconcile: true,
@@ -33,8 +25,7 @@ describe('Redis outages and data loss', function () {
   });
   afterEach(async () => {
     await h.stop();
-    await redis.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await redis.dispose();
   });
 
   it('stores a message that arrives while Redis is down, answers 200 at once, and answers the patron once Redis is back', async () => {
@@ -52,7 +43,7 @@ describe('Redis outages and data loss', function () {
     expect(readiness.checks.redis).to.match(/^down: /);
     expect((await fetch(`${h.baseUrl}/healthz`)).status).to.equal(200);
 
-    redis = await startPrivateRedis(dir, port, { persist: false }); // back, empty
+    await redis.restart(); // back, empty
     await eventually(async () => (await fetch(`${h.baseUrl}/readyz`)).status === 200, 15_000, 'readiness');
     await h.workers?.reconcileNow();
     const reply = await eventually(() => h.twilio.messagesTo(KAREN)[0], 15_000, 'the reply after Redis came back');
@@ -69,7 +60,7 @@ describe('Redis outages and data loss', function () {
     await eventually(async () => (await h.deps.queues.sendSms.getDelayedCount()) === 1, 5000, 'the reply to wait in BullMQ');
 
     await redis.stop(); // Redis restarts with nothing: every job is gone
-    redis = await startPrivateRedis(dir, port, { persist: false });
+    await redis.restart();
     // The reconciler runs when Redis is back (and every minute): it puts the reply back, delayed to 08:45.
     const job = await eventually(async () => (await h.deps.queues.sendSms.getDelayed())[0], 15_000, 'the reply back in BullMQ');
     expect(job?.opts.delay).to.equal(Date.parse('2026-12-02T08:45:00+01:00') - Date.parse(`${EVERY_RULE_TODAY}T22:00:00+01:00`));

@@ -1,32 +1,7 @@
 import { expect } from 'chai';
 import { EVERY_RULE_TODAY, EXPECTED, EXPECTED_RENEWED, EXPECTED_TOTAL, KAREN, OTHER_PATRON, everyRuleLibrary } from '../fixtures/every-rule.js';
 import { eventually, Harness, newMessageSid } from '../helpers/harness.js';
-
-interface InboundView {
-  messageSid: string;
-  from: string;
-  body: string;
-  command: string;
-  status: string;
-  patronId: string | null;
-  result: { total: number; renewed: number; loans: { loanId: string; outcome: string; reason: string | null; oldDueDate: string; newDueDate: string | null; provisional: boolean }[] } | null;
-  replyId: string | null;
-}
-
-interface MessageView {
-  id: string;
-  direction: string;
-  channel: string;
-  to: string;
-  from: string;
-  body: string;
-  kind: string;
-  status: string;
-  sendAfter: string | null;
-  sentAt: string | null;
-  providerSid: string | null;
-  createdAt: string;
-}
+import type { InboundView, MessageView } from '../helpers/api-views.js';
 
 describe('renew-all, end to end (real Redis, temp SQLite, loopback Twilio)', function () {
   let h: Harness;

@@ -4,16 +4,7 @@ import { handleRenewAll } from '../../jobs/renew-all.js';
 import { sendSms, type SendAttempt } from '../../jobs/send-sms.js';
 import { EXPECTED_RENEWED, EXPECTED_TOTAL, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
 import { eventually, Harness } from '../helpers/harness.js';
-
-interface MessageView {
-  id: string;
-  to: string;
-  body: string;
-  kind: string;
-  status: string;
-  sendAfter: string | null;
-  sentAt: string | null;
-}
+import type { MessageView } from '../helpers/api-views.js';
 
 /** The reply's outbox row and the BullMQ job that carries it. */
 async function replyOf(h: Harness, messageSid: string) {

@@ -74,14 +74,32 @@ describe('Twilio failures', function () {
     });
   }
 
-  it('sends again after a send whose outcome is unknown, and marks it for operators (at-least-once)', async () => {
+  it('does not send again when Twilio took a message whose answer never came', async () => {
     h.twilio.failNext({ kind: 'accept-then-reset' });
     await h.text(KAREN, 'HBK FORNY ALLE');
     const message = await settled();
+    // The retry asked Twilio for the newest message to the number, found this one, and recorded it.
+    expect(message).to.include({ status: 'sent', attempts: 2, outcome_uncertain: 0, provider_sid: h.twilio.messagesTo(KAREN)[0]?.sid });
+    expect(h.twilio.messagesTo(KAREN)).to.have.length(1);
+  });
+
+  it('sends again after a dropped call Twilio has no record of, flagging it for operators', async () => {
+    h.twilio.failNext({ kind: 'reset' });
+    await h.text(KAREN, 'HBK FORNY ALLE');
+    const message = await settled();
     expect(message).to.include({ status: 'sent', attempts: 2, outcome_uncertain: 1 });
-    // Twilio took the first request but its answer never came: the patron has it twice. This is the
-    // documented edge of at-least-once sending; the flag lets an operator see which message it was.
-    expect(h.twilio.messagesTo(KAREN)).to.have.length(2);
+    expect(h.twilio.messagesTo(KAREN)).to.have.length(1);
+  });
+
+  it('sends a second identical help text even though Twilio lists the first as the newest', async () => {
+    await h.text(KAREN, 'HJÆLP');
+    await eventually(() => h.twilio.messagesTo(KAREN).length === 1);
+    h.twilio.failNext({ kind: 'reset' });
+    await h.text(KAREN, 'HJÆLP');
+    await eventually(() => h.twilio.messagesTo(KAREN).length === 2, 10_000, 'the second help text');
+    const rows = await h.deps.db('outbound_messages').where({ to_address: KAREN }).orderBy('id');
+    expect(rows.map((row) => row.status)).to.deep.equal(['sent', 'sent']);
+    expect(rows[0].provider_sid).not.to.equal(rows[1].provider_sid);
   });
 
   it('applies a delivery receipt that arrives before the send recorded its sid', async () => {

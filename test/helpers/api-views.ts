@@ -1,0 +1,36 @@
+/** The operators' API as SPEC §7 shapes it, for tests that read it. */
+
+export interface MessageView {
+  id: string;
+  direction: 'in' | 'out';
+  channel: string;
+  to: string;
+  from: string;
+  body: string;
+  kind: string;
+  status: string;
+  sendAfter: string | null;
+  sentAt: string | null;
+  providerSid: string | null;
+  createdAt: string;
+}
+
+export interface LoanResultView {
+  loanId: string;
+  outcome: string;
+  reason: string | null;
+  oldDueDate: string;
+  newDueDate: string | null;
+  provisional: boolean;
+}
+
+export interface InboundView {
+  messageSid: string;
+  from: string;
+  body: string;
+  command: string;
+  status: string;
+  patronId: string | null;
+  result: { total: number; renewed: number; loans: LoanResultView[] } | null;
+  replyId: string | null;
+}

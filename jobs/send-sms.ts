@@ -61,9 +61,11 @@ export async function sendSms(deps: SendSmsDeps, outboundId: number, attempt: Se
   const claimed = await claimForSending(deps.db, message.id, now);
   if (!claimed) return 'nothing-to-do';
 
+  // The previous attempt died mid-call: ask Twilio whether it took the message before sending again.
+  let lookingUp = message.sendStartedAt !== null;
   try {
-    // The previous attempt died mid-call: ask Twilio whether it took the message before sending again.
-    const earlier = message.sendStartedAt === null ? null : await sentByEarlierAttempt(deps, claimed);
+    const earlier = lookingUp ? await sentByEarlierAttempt(deps, claimed) : null;
+    lookingUp = false;
     if (message.sendStartedAt !== null) {
       deps.logger.warn({ outboundId, found: earlier?.sid }, earlier ? 'previous attempt had reached Twilio; not sending again' : 'previous attempt ended mid-call and Twilio shows no such message; sending again');
     }
@@ -80,7 +82,9 @@ export async function sendSms(deps: SendSmsDeps, outboundId: number, attempt: Se
   } catch (thrown) {
     const error = thrown instanceof SmsSendError ? thrown : classifyTwilioError(thrown);
     const final = !error.retryable || attempt.attemptsMade + 1 >= attempt.maxAttempts;
-    await recordSendFailure(deps.db, message.id, { code: error.code, message: error.message, final, certain: error.certain }, deps.clock.now());
+    // A failed look-up settles nothing: the earlier attempt stays uncertain for the next one to ask about.
+    const certain = error.certain && !lookingUp;
+    await recordSendFailure(deps.db, message.id, { code: error.code, message: error.message, final, certain }, deps.clock.now());
     if (error.code === OPTED_OUT_CODE) await optOutMobile(deps.db, claimed.to, deps.clock.now());
     deps.logger.warn({ outboundId, code: error.code, retryable: error.retryable, final }, 'sms send failed');
     if (!error.retryable) throw new UnrecoverableError(`${error.code ?? 'error'}: ${error.message}`);

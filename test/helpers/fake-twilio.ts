@@ -31,6 +31,7 @@ export class FakeTwilio {
   /** Every request that reached the Messages endpoint, failed or not. */
   requests = 0;
   private readonly failures: Failure[] = [];
+  private readonly listFailures: number[] = [];
   private server: Server | undefined;
   url = '';
 
@@ -49,6 +50,11 @@ export class FakeTwilio {
   /** The next `times` sends meet `failure`, in order, before sends succeed again. */
   failNext(failure: Failure, times = 1): void {
     for (let i = 0; i < times; i += 1) this.failures.push(failure);
+  }
+
+  /** The next `times` message listings answer with HTTP `status` instead. */
+  failNextList(status: number, times = 1): void {
+    for (let i = 0; i < times; i += 1) this.listFailures.push(status);
   }
 
   messagesTo(to: string): AcceptedMessage[] {
@@ -77,7 +83,10 @@ export class FakeTwilio {
 
     const expected = `Basic ${Buffer.from(`${this.accountSid}:${this.authToken}`).toString('base64')}`;
     if (match[1] !== this.accountSid || req.headers.authorization !== expected) return this.error(res, 401, 20003, 'Authenticate');
-    if (req.method === 'GET') return this.list(res, url.searchParams);
+    if (req.method === 'GET') {
+      const status = this.listFailures.shift();
+      return status === undefined ? this.list(res, url.searchParams) : this.error(res, status, undefined, `failure ${status}`);
+    }
 
     this.requests += 1;
     const failure = this.failures.shift();

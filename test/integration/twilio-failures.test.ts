@@ -83,6 +83,15 @@ describe('Twilio failures', function () {
     expect(h.twilio.messagesTo(KAREN)).to.have.length(1);
   });
 
+  it('keeps asking Twilio when the look-up itself fails, and still sends only once', async () => {
+    h.twilio.failNext({ kind: 'accept-then-reset' });
+    h.twilio.failNextList(503);
+    await h.text(KAREN, 'HBK FORNY ALLE');
+    const message = await settled();
+    expect(message).to.include({ status: 'sent', attempts: 3, outcome_uncertain: 0 });
+    expect(h.twilio.messagesTo(KAREN)).to.have.length(1);
+  });
+
   it('sends again after a dropped call Twilio has no record of, flagging it for operators', async () => {
     h.twilio.failNext({ kind: 'reset' });
     await h.text(KAREN, 'HBK FORNY ALLE');

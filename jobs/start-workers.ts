@@ -1,7 +1,7 @@
 import { Worker, type Job, type Processor } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Deps } from '../src/deps.js';
-import { QUEUE, type QueueName } from './queues.js';
+import { QUEUE, smsRateLimiter, type QueueName } from './queues.js';
 import { startReconciler } from './reconcile.js';
 import { createReminderProcessor } from './reminders.js';
 import { createRenewAllProcessor } from './renew-all.js';
@@ -49,7 +49,7 @@ export function startWorkers(deps: Deps, options: WorkerOptions = {}): RunningWo
     // The limiter is BullMQ's, kept in Redis: SMS_RATE_PER_SECOND holds across every worker process.
     make(QUEUE.sendSms, createSendSmsProcessor(deps), {
       concurrency: Math.min(50, deps.config.sms.ratePerSecond),
-      limiter: { max: deps.config.sms.ratePerSecond, duration: 1000 },
+      limiter: smsRateLimiter(deps.config.sms.ratePerSecond),
     }),
     make(QUEUE.sendEmail, createSendEmailProcessor(deps), { concurrency: 5 }),
     make(QUEUE.reminders, createReminderProcessor(deps), { concurrency: 1 }),

@@ -34,14 +34,19 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
 
   const waiting = await listUnprocessedInbound(deps.db, 10_000);
   for (let start = 0; start < waiting.length; start += PAGE) {
-    const page = waiting.slice(start, start + PAGE);
-    const states = await Promise.all(
-      page.map((message) => (message.command === 'renew-all' ? deps.queues.renewAll : deps.queues.smsCommand).getJobState(inboundJobId(message.id))),
-    );
-    for (const [index, message] of page.entries()) {
-      if (states[index] !== 'unknown') continue;
-      await enqueueInbound(deps.queues, message);
-      inbound += 1;
+    for (const [queue, messages] of [
+      [deps.queues.renewAll, waiting.slice(start, start + PAGE).filter((message) => message.command === 'renew-all')],
+      [deps.queues.smsCommand, waiting.slice(start, start + PAGE).filter((message) => message.command !== 'renew-all')],
+    ] as const) {
+      const states = await statesOf(
+        queue,
+        messages.map((message) => inboundJobId(message.id)),
+      );
+      for (const [index, message] of messages.entries()) {
+        if (states[index] !== 'unknown') continue;
+        await enqueueInbound(deps.queues, message);
+        inbound += 1;
+      }
     }
   }
 

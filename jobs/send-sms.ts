@@ -97,7 +97,17 @@ export async function sendSms(deps: SendSmsDeps, outboundId: number, attempt: Se
  * this body, recent, and not already recorded for another outbox row (two identical help texts).
  */
 async function sentByEarlierAttempt(deps: SendSmsDeps, message: OutboundMessage): Promise<SentSms | null> {
-  const found = await deps.sms.findRecent({ to: message.to, body: message.body, withinMs: UNCERTAIN_LOOKBACK_MS });
+  let found: SentSms | null;
+  try {
+    found = await deps.sms.findRecent({ to: message.to, body: message.body, withinMs: UNCERTAIN_LOOKBACK_MS });
+  } catch (thrown) {
+    const error = thrown instanceof SmsSendError ? thrown : classifyTwilioError(thrown);
+    // Twilio busy or away: ask again on the next attempt. A listing refused for good (a provider
+    // without it) cannot settle the question: send again, as at-least-once allows.
+    if (error.retryable) throw error;
+    deps.logger.warn({ outboundId: message.id, code: error.code }, 'cannot look up earlier attempts at the provider');
+    return null;
+  }
   if (!found) return null;
   const owner = await getOutboundByProviderSid(deps.db, found.sid);
   return owner === undefined || owner.id === message.id ? found : null;

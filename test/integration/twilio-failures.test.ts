@@ -92,6 +92,15 @@ describe('Twilio failures', function () {
     expect(h.twilio.messagesTo(KAREN)).to.have.length(1);
   });
 
+  it('sends again, flagged, when the provider refuses the look-up for good (no listing)', async () => {
+    h.twilio.failNext({ kind: 'accept-then-reset' });
+    h.twilio.failNextList(404);
+    await h.text(KAREN, 'HBK FORNY ALLE');
+    const message = await settled();
+    expect(message).to.include({ status: 'sent', attempts: 2, outcome_uncertain: 1 });
+    expect(h.twilio.messagesTo(KAREN)).to.have.length(2); // the at-least-once edge, visible to operators
+  });
+
   it('sends again after a dropped call Twilio has no record of, flagging it for operators', async () => {
     h.twilio.failNext({ kind: 'reset' });
     await h.text(KAREN, 'HBK FORNY ALLE');

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as initial from './001-initial.js';
+import * as reportingIndexes from './002-reporting-indexes.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -7,7 +8,10 @@ interface Migration {
 }
 
 /** Migrations in order. Listed here rather than read from a folder, so they work the same under tsx and a bundle. */
-const migrations: ReadonlyArray<readonly [string, Migration]> = [['001-initial', initial]];
+const migrations: ReadonlyArray<readonly [string, Migration]> = [
+  ['001-initial', initial],
+  ['002-reporting-indexes', reportingIndexes],
+];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {
   getMigrations: async () => [...migrations],

@@ -5,6 +5,7 @@ import { toBool, toStoredInstant, touched, type Db } from '../db/repositories/va
 import { enqueueOutbound } from '../jobs/enqueue.js';
 import { smsSendAfter } from '../jobs/outbox.js';
 import { compareDates, dateIn, isCalendarDate, type CalendarDate } from './domain/calendar-date.js';
+import { escapeHtml } from './domain/escape-html.js';
 import { illRecalledNotice, illRefusedNotice } from './domain/reply-text.js';
 import type { Deps } from './deps.js';
 import { AppError } from './errors.js';
@@ -43,7 +44,7 @@ async function writeNotice(trx: Db, deps: DecisionDeps, patron: Patron, notice: 
     written = (await insertOutbound(trx, { ...base, channel: 'sms', to: patron.mobile, from: deps.config.sms.from, sendAfter: smsSendAfter(deps.config, 'notice', now), dedupeKey }, now)).message;
   } else if (patron.emailOptIn && patron.email) {
     const subject = notice.purpose === 'ill-refused' ? 'Fornyelsen af et fjernlån er afvist' : 'Et fjernlån er kaldt hjem';
-    written = (await insertOutbound(trx, { ...base, channel: 'email', to: patron.email, from: deps.config.mail.from, subject, html: `<p>${notice.body}</p>`, sendAfter: now, dedupeKey }, now)).message;
+    written = (await insertOutbound(trx, { ...base, channel: 'email', to: patron.email, from: deps.config.mail.from, subject, html: `<p>${escapeHtml(notice.body)}</p>`, sendAfter: now, dedupeKey }, now)).message;
   }
   if (written) await attachLoans(trx, written.id, [{ loanId: notice.loanId, dueDate: notice.dueDate }]);
   return written;

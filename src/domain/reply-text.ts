@@ -1,4 +1,5 @@
 import { danishDate, type CalendarDate } from './calendar-date.js';
+import { escapeHtml } from './escape-html.js';
 import { fitsOneSegment, gsm7Septets } from './gsm7.js';
 
 /** Every SMS says who sends it (SPEC §4). */
@@ -71,9 +72,6 @@ export interface Email {
   readonly text: string;
   readonly html: string;
 }
-
-const escapeHtml = (text: string) =>
-  text.replace(/[&<>"']/g, (char) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[char] ?? char);
 
 /** The e-mail reminder: the count, the date and each title, with the same invitation as the SMS. */
 export function reminderEmail(patronName: string, dueDate: CalendarDate, loans: readonly ReminderEmailLoan[]): Email {

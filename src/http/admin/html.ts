@@ -1,3 +1,5 @@
+import { escapeHtml } from '../../domain/escape-html.js';
+
 /** Markup that is safe to send as it is: only `html` and `jsonScript` make one. */
 export class Html {
   constructor(readonly text: string) {}
@@ -9,10 +11,6 @@ export class Html {
 
 /** What a template may interpolate; `false`, null and undefined render nothing (for `${cond && html`…`}`). */
 type Interpolation = Html | string | number | null | undefined | false | readonly Interpolation[];
-
-const ENTITIES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (character) => ENTITIES[character] ?? character);
 
 function render(value: Interpolation): string {
   if (value instanceof Html) return value.text;

@@ -6,15 +6,24 @@ import { enqueueOutbound } from '../../../jobs/enqueue.js';
 import { outboundJobId } from '../../../jobs/queues.js';
 import type { Deps } from '../../deps.js';
 import { AppError } from '../../errors.js';
+import { RedisUnavailableError, whenRedisUp } from '../../redis-gate.js';
 import { outboundApiId } from '../format.js';
 
 /** What operators can do from the Fejl page; each one is written to the audit log with the change. */
 
 type ActionDeps = Pick<Deps, 'db' | 'clock' | 'queues' | 'redis' | 'logger'>;
 
-/** Retries go through a queue, and BullMQ would wait for Redis indefinitely: refuse at once instead. */
-function requireRedis(deps: ActionDeps): void {
-  if (deps.redis.status !== 'ready') throw new AppError('redis_unavailable', 503, 'Redis svarer ikke, så køerne kan ikke ændres lige nu. Prøv igen om lidt.');
+/**
+ * Retries go through a queue, and BullMQ would wait for Redis indefinitely: through the Redis gate,
+ * an operator gets a 503 at once (or after its timeout) instead of a page that never loads.
+ */
+async function onQueues<T>(deps: ActionDeps, operation: () => Promise<T>): Promise<T> {
+  try {
+    return await whenRedisUp(deps.redis, operation);
+  } catch (error) {
+    if (!(error instanceof RedisUnavailableError)) throw error;
+    throw new AppError('redis_unavailable', 503, 'Redis svarer ikke, så køerne kan ikke ændres lige nu. Prøv igen om lidt.', { cause: error });
+  }
 }
 
 const isFailed = (message: OutboundMessage | undefined): message is OutboundMessage =>
@@ -28,12 +37,11 @@ const lastError = (message: OutboundMessage) => [message.status, message.errorCo
  * queue. False when it was not failed (any more): a second click or a second operator changes nothing.
  */
 export async function retryFailedMessage(deps: ActionDeps, id: number, operator: string): Promise<boolean> {
-  requireRedis(deps);
   const message = await getOutbound(deps.db, id);
   if (!isFailed(message)) return false;
   // BullMQ ignores a job id it still holds, and the last try's failed job keeps it for a week.
   const queue = message.channel === 'sms' ? deps.queues.sendSms : deps.queues.sendEmail;
-  await queue.remove(outboundJobId(id));
+  await onQueues(deps, () => queue.remove(outboundJobId(id)));
 
   const now = deps.clock.now();
   const requeued = await deps.db.transaction(async (trx) => {
@@ -43,7 +51,7 @@ export async function retryFailedMessage(deps: ActionDeps, id: number, operator:
   });
   if (!requeued) return false;
   try {
-    await enqueueOutbound(deps.queues, deps.clock, [{ ...message, sendAfter: toStoredInstant(now) }]);
+    await whenRedisUp(deps.redis, () => enqueueOutbound(deps.queues, deps.clock, [{ ...message, sendAfter: toStoredInstant(now) }]));
   } catch (error) {
     // The row says queued; reconciliation hands it to the queue once Redis answers.
     deps.logger.warn({ outboundId: id, err: (error as Error).message }, 'retried message not enqueued yet; reconciliation will');
@@ -71,14 +79,13 @@ export async function cancelMessage(deps: ActionDeps, id: number, operator: stri
  * took the retry. False when the queue or job is unknown or the job is not failed (any more).
  */
 export async function retryFailedJob(deps: ActionDeps, queueName: string, jobId: string, operator: string): Promise<boolean> {
-  requireRedis(deps);
   const queue = deps.queues.all.find((candidate) => candidate.name === queueName);
-  const job = queue ? await queue.getJob(jobId) : undefined;
-  if (!job || (await job.getState()) !== 'failed') return false;
+  const job = queue ? await onQueues(deps, () => queue.getJob(jobId)) : undefined;
+  if (!job || (await onQueues(deps, () => job.getState())) !== 'failed') return false;
   const now = deps.clock.now();
   await deps.db.transaction(async (trx) => {
     await recordAudit(trx, { actor: operator, action: 'job.retry', target: `${queueName}/${jobId}`, detail: job.failedReason || null }, now);
-    await job.retry('failed');
+    await onQueues(deps, () => job.retry('failed'));
   });
   deps.logger.info({ queue: queueName, jobId, operator }, 'operator retried a failed job');
   return true;

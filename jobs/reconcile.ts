@@ -2,9 +2,9 @@ import type { Queue } from 'bullmq';
 import { listUnprocessedInbound } from '../db/repositories/inbound.js';
 import { listUnfinishedOutbound, recordSendFailure, type OutboundMessage } from '../db/repositories/outbound.js';
 import type { Deps } from '../src/deps.js';
-import { enqueueInbound, enqueueOutbound } from './enqueue.js';
-import { inboundJobId, outboundJobId } from './queues.js';
-import { catchUpReminderScan, ensureReminderSchedule } from './reminders.js';
+import { enqueueInbound, enqueueOutbound } from '../src/queue/enqueue.js';
+import { inboundJobId, outboundJobId } from '../src/queue/queues.js';
+import { catchUpReminderScan, ensureReminderSchedule } from '../src/queue/reminder-schedule.js';
 
 type ReconcileDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'queues' | 'redis'>;
 

@@ -1,17 +1,14 @@
-import { DateTime } from 'luxon';
 import type { OutboundMessage } from '../db/repositories/outbound.js';
 import { toOutbound } from '../db/repositories/outbound.js';
+import { finishReminderScan, startReminderScan } from '../db/repositories/reminder-scans.js';
 import { toBool, toStoredInstant, type Db } from '../db/repositories/values.js';
 import type { Deps } from '../src/deps.js';
 import { addDays, dateIn, type CalendarDate } from '../src/domain/calendar-date.js';
 import { reminderEmail, reminderSms } from '../src/domain/reply-text.js';
-import { enqueueOutbound } from './enqueue.js';
-import { smsSendAfter } from './outbox.js';
-import type { Queues } from './queues.js';
+import { enqueueOutbound } from '../src/queue/enqueue.js';
+import { smsSendAfter } from '../src/outbox/send-after.js';
 
 type ReminderDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'queues'>;
-
-export const REMINDER_SCHEDULER_ID = 'daily-reminder-scan';
 
 interface DueLoan {
   loanId: string;
@@ -45,10 +42,7 @@ export async function runReminderScan(deps: ReminderDeps): Promise<ScanResult> {
   const now = deps.clock.now();
   const scanDate = dateIn(now, deps.config.timeZone);
   const dueDate = addDays(scanDate, deps.config.reminders.daysBefore);
-  await deps.db('reminder_scans')
-    .insert({ scan_date: scanDate, due_date: dueDate, started_at: toStoredInstant(now) })
-    .onConflict('scan_date')
-    .ignore();
+  await startReminderScan(deps.db, scanDate, dueDate, now);
 
   const byPatron = groupByPatron(await loansDueOn(deps.db, dueDate));
   let written = 0;
@@ -62,7 +56,7 @@ export async function runReminderScan(deps: ReminderDeps): Promise<ScanResult> {
       messages.filter((message) => message.status === 'scheduled' || message.status === 'queued'),
     );
   }
-  await deps.db('reminder_scans').where({ scan_date: scanDate }).update({ finished_at: toStoredInstant(deps.clock.now()), messages: written });
+  await finishReminderScan(deps.db, scanDate, written, deps.clock.now());
   deps.logger.info({ scanDate, dueDate, patrons: byPatron.length, written }, 'reminder scan done');
   return { scanDate, dueDate, patrons: byPatron.length, written };
 }
@@ -157,31 +151,6 @@ async function writeReminders(trx: Db, deps: ReminderDeps, patrons: readonly Due
     await trx('outbound_loans').insert(links.slice(start, start + 150)).onConflict(['outbound_id', 'loan_id']).ignore();
   }
   return stored;
-}
-
-/** The cron pattern for REMINDER_SCAN_AT in the library's zone (BullMQ job scheduler, DST-aware). */
-export async function ensureReminderSchedule(queues: Queues, config: ReminderDeps['config']): Promise<void> {
-  const { hour, minute } = config.reminders.scanAt;
-  await queues.reminders.upsertJobScheduler(
-    REMINDER_SCHEDULER_ID,
-    { pattern: `0 ${minute} ${hour} * * *`, tz: config.timeZone },
-    { name: 'scan', data: {} },
-  );
-}
-
-/**
- * At start: if today's scan time has passed and today's scan has not run (the process was down at
- * 07:00, or Redis lost the schedule), run it now. Returns whether a scan was enqueued.
- */
-export async function catchUpReminderScan(deps: ReminderDeps): Promise<boolean> {
-  const now = DateTime.fromJSDate(deps.clock.now(), { zone: deps.config.timeZone });
-  const scanTime = now.set({ ...deps.config.reminders.scanAt, second: 0, millisecond: 0 });
-  if (now < scanTime) return false;
-  const scanDate = now.toISODate() as CalendarDate;
-  const done = await deps.db('reminder_scans').where({ scan_date: scanDate }).whereNotNull('finished_at').first();
-  if (done) return false;
-  await deps.queues.reminders.add('scan', {}, { jobId: `scan-${scanDate}` });
-  return true;
 }
 
 export function createReminderProcessor(deps: ReminderDeps) {

@@ -8,9 +8,9 @@ import type { Deps } from '../src/deps.js';
 import { dateIn } from '../src/domain/calendar-date.js';
 import { decideRenewal } from '../src/domain/renewal-policy.js';
 import { renewAllReply, type RenewAllCounts } from '../src/domain/reply-text.js';
-import { enqueueOutbound } from './enqueue.js';
-import type { InboundJob } from './queues.js';
-import { answerNotLinked, writeReply } from './outbox.js';
+import { enqueueOutbound } from '../src/queue/enqueue.js';
+import type { InboundJob } from '../src/queue/queues.js';
+import { answerNotLinked, writeReply } from '../src/outbox/replies.js';
 
 /** Renew-alls answered per number in ten minutes; more are stored and ignored (SPEC: abuse limit). */
 export const RENEW_ALLS_PER_WINDOW = 5;

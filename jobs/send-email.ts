@@ -13,7 +13,7 @@ import {
 import type { Deps } from '../src/deps.js';
 import { reminderEmail } from '../src/domain/reply-text.js';
 import { MailSendError } from '../src/mail/transport.js';
-import type { OutboundJob } from './queues.js';
+import type { OutboundJob } from '../src/queue/queues.js';
 
 type SendEmailDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'mail'>;
 

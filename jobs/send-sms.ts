@@ -20,9 +20,9 @@ import { reminderSms } from '../src/domain/reply-text.js';
 import { isInsideWindow, nextOpening } from '../src/domain/send-window.js';
 import { SmsSendError, type SentSms } from '../src/sms/transport.js';
 import { classifyTwilioError, OPTED_OUT_CODE } from '../src/sms/twilio-errors.js';
-import { delayUntil } from './enqueue.js';
-import { waitsForWindow } from './outbox.js';
-import type { OutboundJob } from './queues.js';
+import { delayUntil } from '../src/queue/enqueue.js';
+import { waitsForWindow } from '../src/outbox/send-after.js';
+import type { OutboundJob } from '../src/queue/queues.js';
 
 type SendSmsDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'sms'>;
 

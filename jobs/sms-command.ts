@@ -7,9 +7,9 @@ import type { Db } from '../db/repositories/values.js';
 import type { Deps } from '../src/deps.js';
 import { helpReply, startConfirmation, stopConfirmation } from '../src/domain/reply-text.js';
 import type { Command } from '../src/domain/sms-command.js';
-import { enqueueOutbound } from './enqueue.js';
-import { answer, answerNotLinked, DAY_MS } from './outbox.js';
-import type { InboundJob } from './queues.js';
+import { enqueueOutbound } from '../src/queue/enqueue.js';
+import { answer, answerNotLinked, DAY_MS } from '../src/outbox/replies.js';
+import type { InboundJob } from '../src/queue/queues.js';
 
 type CommandDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'queues'>;
 

@@ -1,7 +1,7 @@
 import { Worker, type Job, type Processor } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Deps } from '../src/deps.js';
-import { QUEUE, smsRateLimiter, type QueueName } from './queues.js';
+import { QUEUE, smsRateLimiter, type QueueName } from '../src/queue/queues.js';
 import { startReconciler } from './reconcile.js';
 import { createReminderProcessor } from './reminders.js';
 import { createRenewAllProcessor } from './renew-all.js';

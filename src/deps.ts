@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import { createKnex } from '../db/knexfile.js';
-import { createQueues, type Queues } from '../jobs/queues.js';
+import { createQueues, type Queues } from './queue/queues.js';
 import { clockFor, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';

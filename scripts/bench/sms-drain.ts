@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import type { Knex } from 'knex';
 import { toStoredInstant } from '../../db/repositories/values.js';
 import type { OutboundMessage } from '../../db/repositories/outbound.js';
-import { enqueueOutbound } from '../../jobs/enqueue.js';
+import { enqueueOutbound } from '../../src/queue/enqueue.js';
 import type { Clock } from '../../src/clock.js';
 import { addDays, dateIn } from '../../src/domain/calendar-date.js';
 import { reminderSms } from '../../src/domain/reply-text.js';

@@ -2,7 +2,7 @@ import express, { type Request, type RequestHandler, type Router } from 'express
 import twilio from 'twilio';
 import { recordReceipt } from '../../db/repositories/delivery-status.js';
 import { insertInbound } from '../../db/repositories/inbound.js';
-import { enqueueInbound } from '../../jobs/enqueue.js';
+import { enqueueInbound } from '../queue/enqueue.js';
 import type { Deps } from '../deps.js';
 import { normalisePhoneNumber } from '../domain/phone-number.js';
 import { parseCommand } from '../domain/sms-command.js';

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { REPLY_BUDGET_PER_DAY } from '../../jobs/outbox.js';
+import { REPLY_BUDGET_PER_DAY } from '../../src/outbox/replies.js';
 import { RENEW_ALLS_PER_WINDOW } from '../../jobs/renew-all.js';
 import { EVERY_RULE_TODAY, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
 import { eventually, Harness } from '../helpers/harness.js';

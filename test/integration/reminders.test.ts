@@ -3,7 +3,8 @@ import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import type { AddressInfo } from 'node:net';
 import type { FixtureInput } from '../../db/fixture.js';
-import { catchUpReminderScan, ensureReminderSchedule, REMINDER_SCHEDULER_ID, runReminderScan } from '../../jobs/reminders.js';
+import { runReminderScan } from '../../jobs/reminders.js';
+import { catchUpReminderScan, ensureReminderSchedule, REMINDER_SCHEDULER_ID } from '../../src/queue/reminder-schedule.js';
 import { eventually, Harness } from '../helpers/harness.js';
 
 /** A real SMTP server on loopback that keeps what it receives, parsed. */

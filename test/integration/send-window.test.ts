@@ -126,7 +126,7 @@ describe('the SMS send window (08:45–20:00, Europe/Copenhagen)', function () {
     const h = await Harness.start({ workers: true, now: '2026-12-01T19:59:00+01:00', env: { SMS_RATE_PER_SECOND: '40' } });
     try {
       const { insertOutbound } = await import('../../db/repositories/outbound.js');
-      const { enqueueOutbound } = await import('../../jobs/enqueue.js');
+      const { enqueueOutbound } = await import('../../src/queue/enqueue.js');
       const numbers = Array.from({ length: 120 }, (_, index) => `+456300${String(index).padStart(4, '0')}`);
       const messages = [];
       for (const to of numbers) {

@@ -1,7 +1,7 @@
 import { failedMessages, uncertainMessages } from '../../../db/repositories/dashboard-queries.js';
 import { recentAudit } from '../../../db/repositories/operator-actions.js';
 import type { OutboundMessage } from '../../../db/repositories/outbound.js';
-import { QUEUE } from '../../../jobs/queues.js';
+import { QUEUE } from '../../queue/queues.js';
 import type { Deps } from '../../deps.js';
 import { outboundApiId } from '../format.js';
 import { fromQueues } from '../queue-reads.js';

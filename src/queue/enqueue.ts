@@ -1,6 +1,6 @@
-import type { InboundMessage } from '../db/repositories/inbound.js';
-import type { OutboundMessage } from '../db/repositories/outbound.js';
-import type { Clock } from '../src/clock.js';
+import type { InboundMessage } from '../../db/repositories/inbound.js';
+import type { OutboundMessage } from '../../db/repositories/outbound.js';
+import type { Clock } from '../clock.js';
 import { inboundJobId, outboundJobId, type Queues } from './queues.js';
 
 /** Hands a stored inbound message to its queue: renew-alls to `renew-all`, every other command to `sms-command`. */

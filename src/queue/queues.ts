@@ -1,5 +1,5 @@
 import { Queue, type ConnectionOptions, type DefaultJobOptions } from 'bullmq';
-import type { Config } from '../src/config.js';
+import type { Config } from '../config.js';
 
 /** Queue names; `renew-all` and `send-sms` are fixed by SPEC §1 (dashboards and alerts use them). */
 export const QUEUE = {

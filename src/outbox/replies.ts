@@ -1,10 +1,10 @@
-import { finishInbound, type InboundMessage } from '../db/repositories/inbound.js';
-import { countRepliesTo, insertOutbound, type OutboundKind, type OutboundMessage, type OutboundPurpose } from '../db/repositories/outbound.js';
-import { takeThrottle } from '../db/repositories/throttles.js';
-import type { Db } from '../db/repositories/values.js';
-import type { Config } from '../src/config.js';
-import { unknownNumberReply } from '../src/domain/reply-text.js';
-import { nextSendTime } from '../src/domain/send-window.js';
+import { finishInbound, type InboundMessage } from '../../db/repositories/inbound.js';
+import { countRepliesTo, insertOutbound, type OutboundMessage, type OutboundPurpose } from '../../db/repositories/outbound.js';
+import { takeThrottle } from '../../db/repositories/throttles.js';
+import type { Db } from '../../db/repositories/values.js';
+import type { Config } from '../config.js';
+import { unknownNumberReply } from '../domain/reply-text.js';
+import { smsSendAfter } from './send-after.js';
 
 /**
  * Replies to one number in 24 hours beyond which forny stops answering it: a patron never gets
@@ -12,20 +12,6 @@ import { nextSendTime } from '../src/domain/send-window.js';
  */
 export const REPLY_BUDGET_PER_DAY = 30;
 export const DAY_MS = 24 * 3600 * 1000;
-
-/**
- * When an SMS may leave (SPEC §5): inside the window at once, outside it at the next opening;
- * answers to a patron's own message leave at once when the library chose `send`.
- */
-export function smsSendAfter(config: Config, kind: OutboundKind, now: Date): Date {
-  if (kind === 'reply' && config.sms.repliesOutsideWindow === 'send') return now;
-  return nextSendTime(now, config.sendWindow, config.timeZone);
-}
-
-/** True when this SMS must wait for the window (everything but replies under `send`). */
-export function waitsForWindow(config: Config, kind: OutboundKind): boolean {
-  return !(kind === 'reply' && config.sms.repliesOutsideWindow === 'send');
-}
 
 export interface ReplyDraft {
   readonly purpose: OutboundPurpose;

@@ -1,26 +1,15 @@
-import type { OutboundMessage } from '../db/repositories/outbound.js';
-import { toOutbound } from '../db/repositories/outbound.js';
+import { activeLoansDueOn, type DueLoan } from '../db/repositories/library.js';
+import { insertOutboundMany, type NewOutboundWithLoans, type OutboundMessage } from '../db/repositories/outbound.js';
 import { finishReminderScan, startReminderScan } from '../db/repositories/reminder-scans.js';
-import { toBool, toStoredInstant, type Db } from '../db/repositories/values.js';
+import type { Db } from '../db/repositories/values.js';
 import type { Deps } from '../src/deps.js';
+import { isUnfinished } from '../src/domain/message-status.js';
 import { addDays, dateIn, type CalendarDate } from '../src/domain/calendar-date.js';
 import { reminderEmail, reminderSms } from '../src/domain/reply-text.js';
 import { enqueueOutbound } from '../src/queue/enqueue.js';
 import { smsSendAfter } from '../src/outbox/send-after.js';
 
 type ReminderDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'queues'>;
-
-interface DueLoan {
-  loanId: string;
-  patronId: string;
-  patronName: string;
-  mobile: string | null;
-  smsOptIn: boolean;
-  email: string | null;
-  emailOptIn: boolean;
-  title: string;
-  dueDate: CalendarDate;
-}
 
 export interface ScanResult {
   readonly scanDate: CalendarDate;
@@ -44,7 +33,7 @@ export async function runReminderScan(deps: ReminderDeps): Promise<ScanResult> {
   const dueDate = addDays(scanDate, deps.config.reminders.daysBefore);
   await startReminderScan(deps.db, scanDate, dueDate, now);
 
-  const byPatron = groupByPatron(await loansDueOn(deps.db, dueDate));
+  const byPatron = groupByPatron(await activeLoansDueOn(deps.db, dueDate));
   let written = 0;
   for (let start = 0; start < byPatron.length; start += PATRONS_PER_BATCH) {
     const batch = byPatron.slice(start, start + PATRONS_PER_BATCH);
@@ -53,35 +42,12 @@ export async function runReminderScan(deps: ReminderDeps): Promise<ScanResult> {
     await enqueueOutbound(
       deps.queues,
       deps.clock,
-      messages.filter((message) => message.status === 'scheduled' || message.status === 'queued'),
+      messages.filter((message) => isUnfinished(message.status)),
     );
   }
   await finishReminderScan(deps.db, scanDate, written, deps.clock.now());
   deps.logger.info({ scanDate, dueDate, patrons: byPatron.length, written }, 'reminder scan done');
   return { scanDate, dueDate, patrons: byPatron.length, written };
-}
-
-/** Uses the partial index on active loans by due date: the cost follows the loans due that day. */
-async function loansDueOn(db: Db, dueDate: CalendarDate): Promise<DueLoan[]> {
-  const rows = await db('loans as l')
-    .join('patrons as p', 'p.id', 'l.patron_id')
-    .join('items as i', 'i.id', 'l.item_id')
-    .join('titles as t', 't.id', 'i.title_id')
-    .where('l.due_date', dueDate)
-    .whereNull('l.returned_on')
-    .orderBy([{ column: 'l.patron_id' }, { column: 'l.id' }])
-    .select('l.id as loan_id', 'l.patron_id', 'p.name', 'p.mobile', 'p.sms_opt_in', 'p.email', 'p.email_opt_in', 't.title', 'l.due_date');
-  return rows.map((row) => ({
-    loanId: row.loan_id,
-    patronId: row.patron_id,
-    patronName: row.name,
-    mobile: row.mobile,
-    smsOptIn: toBool(row.sms_opt_in),
-    email: row.email,
-    emailOptIn: toBool(row.email_opt_in),
-    title: row.title,
-    dueDate: row.due_date,
-  }));
 }
 
 function groupByPatron(loans: readonly DueLoan[]): DueLoan[][] {
@@ -91,66 +57,39 @@ function groupByPatron(loans: readonly DueLoan[]): DueLoan[][] {
 }
 
 async function writeReminders(trx: Db, deps: ReminderDeps, patrons: readonly DueLoan[][], dueDate: CalendarDate, now: Date): Promise<OutboundMessage[]> {
-  const stamp = toStoredInstant(now);
-  const smsAfter = toStoredInstant(smsSendAfter(deps.config, 'reminder', now));
-  const rows: Record<string, unknown>[] = [];
-  const loansByKey = new Map<string, readonly DueLoan[]>();
+  const smsAfter = smsSendAfter(deps.config, 'reminder', now);
+  const messages: NewOutboundWithLoans[] = [];
   for (const loans of patrons) {
     const patron = loans[0];
     if (!patron) continue;
-    const base = { kind: 'reminder', purpose: 'reminder', patron_id: patron.patronId, inbound_id: null, created_at: stamp, updated_at: stamp };
+    const base = { kind: 'reminder', purpose: 'reminder', patronId: patron.patronId, inboundId: null, loans } as const;
     if (patron.smsOptIn && patron.mobile) {
-      const key = `reminder:${patron.patronId}:${dueDate}:sms`;
-      loansByKey.set(key, loans);
-      rows.push({
+      messages.push({
         ...base,
         channel: 'sms',
-        to_address: patron.mobile,
-        from_address: deps.config.sms.from,
+        to: patron.mobile,
+        from: deps.config.sms.from,
         body: reminderSms(loans.length, dueDate),
-        status: smsAfter > stamp ? 'scheduled' : 'queued',
-        send_after: smsAfter,
-        dedupe_key: key,
+        sendAfter: smsAfter,
+        dedupeKey: `reminder:${patron.patronId}:${dueDate}:sms`,
       });
     }
     if (patron.emailOptIn && patron.email) {
-      const key = `reminder:${patron.patronId}:${dueDate}:email`;
       const email = reminderEmail(patron.patronName, dueDate, loans);
-      loansByKey.set(key, loans);
-      rows.push({
+      messages.push({
         ...base,
         channel: 'email',
-        to_address: patron.email,
-        from_address: deps.config.mail.from,
+        to: patron.email,
+        from: deps.config.mail.from,
         subject: email.subject,
         body: email.text,
         html: email.html,
-        status: 'queued',
-        send_after: stamp,
-        dedupe_key: key,
+        sendAfter: now,
+        dedupeKey: `reminder:${patron.patronId}:${dueDate}:email`,
       });
     }
   }
-  if (rows.length === 0) return [];
-  for (let start = 0; start < rows.length; start += 50) {
-    await trx('outbound_messages').insert(rows.slice(start, start + 50)).onConflict('dedupe_key').ignore();
-  }
-  const keys = [...loansByKey.keys()];
-  const stored: OutboundMessage[] = [];
-  for (let start = 0; start < keys.length; start += 500) {
-    stored.push(...(await trx('outbound_messages').whereIn('dedupe_key', keys.slice(start, start + 500))).map(toOutbound));
-  }
-  const links = stored.flatMap((message) =>
-    (loansByKey.get(`reminder:${message.patronId}:${dueDate}:${message.channel}`) ?? []).map((loan) => ({
-      outbound_id: message.id,
-      loan_id: loan.loanId,
-      due_date: loan.dueDate,
-    })),
-  );
-  for (let start = 0; start < links.length; start += 150) {
-    await trx('outbound_loans').insert(links.slice(start, start + 150)).onConflict(['outbound_id', 'loan_id']).ignore();
-  }
-  return stored;
+  return insertOutboundMany(trx, messages, now);
 }
 
 export function createReminderProcessor(deps: ReminderDeps) {

@@ -1,10 +1,11 @@
 import type { Job } from 'bullmq';
 import { claimInbound, countAnsweredRenewAlls, finishInbound, getInbound, inboundIdsAnsweredBy, moveReplies, type InboundMessage } from '../db/repositories/inbound.js';
 import { activeLoansForRenewal, findPatronsByMobile, renewLoan, type Patron } from '../db/repositories/library.js';
-import { findWaitingRenewAllReply, getOutbound, supersede, type OutboundMessage } from '../db/repositories/outbound.js';
+import { findWaitingRenewAllReply, getOutbound, recordSupersededBy, supersede, type OutboundMessage } from '../db/repositories/outbound.js';
 import { insertRenewalResults, renewedActiveLoans, type NewRenewalResult } from '../db/repositories/renewals.js';
 import type { Db } from '../db/repositories/values.js';
 import type { Deps } from '../src/deps.js';
+import { isUnfinished } from '../src/domain/message-status.js';
 import { dateIn } from '../src/domain/calendar-date.js';
 import { decideRenewal } from '../src/domain/renewal-policy.js';
 import { renewAllReply, type RenewAllCounts } from '../src/domain/reply-text.js';
@@ -44,7 +45,7 @@ export async function handleRenewAll(deps: RenewAllDeps, inboundId: number): Pro
     return renewAllInTransaction(trx, deps, inbound, now);
   });
 
-  if (outcome.state !== 'ignored' && outcome.reply && (outcome.reply.status === 'scheduled' || outcome.reply.status === 'queued')) {
+  if (outcome.state !== 'ignored' && outcome.reply && isUnfinished(outcome.reply.status)) {
     await enqueueOutbound(deps.queues, deps.clock, [outcome.reply]);
   }
   deps.logger.info(
@@ -128,7 +129,7 @@ async function writeRenewAllReply(
   };
   const reply = await writeReply(trx, deps.config, inbound, { ...draft, body: renewAllReply(folded) }, now);
   if (reply) {
-    await trx('outbound_messages').where({ id: waiting.id }).update({ superseded_by: reply.id });
+    await recordSupersededBy(trx, waiting.id, reply.id);
     await moveReplies(trx, waiting.id, reply.id);
   }
   return reply;

@@ -6,11 +6,12 @@ import {
   getOutbound,
   markSent,
   recordSendFailure,
+  rewriteEmail,
   stillDueLoans,
   supersede,
-  UNFINISHED,
 } from '../db/repositories/outbound.js';
 import type { Deps } from '../src/deps.js';
+import { isUnfinished } from '../src/domain/message-status.js';
 import { reminderEmail } from '../src/domain/reply-text.js';
 import { MailSendError } from '../src/mail/transport.js';
 import type { OutboundJob } from '../src/queue/queues.js';
@@ -26,7 +27,7 @@ export type SendEmailResult = 'sent' | 'superseded' | 'nothing-to-do';
  */
 export async function sendEmail(deps: SendEmailDeps, outboundId: number, attempt: { attemptsMade: number; maxAttempts: number }): Promise<SendEmailResult> {
   const message = await getOutbound(deps.db, outboundId);
-  if (!message || message.channel !== 'email' || !UNFINISHED.includes(message.status)) return 'nothing-to-do';
+  if (!message || message.channel !== 'email' || !isUnfinished(message.status)) return 'nothing-to-do';
   const now = deps.clock.now();
 
   let content = { subject: message.subject ?? '', text: message.body, html: message.html ?? '' };
@@ -39,7 +40,7 @@ export async function sendEmail(deps: SendEmailDeps, outboundId: number, attempt
     const patron = message.patronId ? await getPatron(deps.db, message.patronId) : undefined;
     if (due.length < (await countNamedLoans(deps.db, message.id)) && patron && due[0]) {
       content = reminderEmail(patron.name, due[0].dueDate, due);
-      await deps.db('outbound_messages').where({ id: message.id }).update({ subject: content.subject, body: content.text, html: content.html });
+      await rewriteEmail(deps.db, message.id, content, now);
     }
   }
 

@@ -9,13 +9,14 @@ import {
   markSent,
   recordSendFailure,
   reschedule,
+  settleUncertainty,
   stillDueLoans,
   supersede,
   updateBody,
-  UNFINISHED,
   type OutboundMessage,
 } from '../db/repositories/outbound.js';
 import type { Deps } from '../src/deps.js';
+import { isUnfinished } from '../src/domain/message-status.js';
 import { reminderSms } from '../src/domain/reply-text.js';
 import { isInsideWindow, nextOpening } from '../src/domain/send-window.js';
 import { SmsSendError, type SentSms } from '../src/sms/transport.js';
@@ -47,7 +48,7 @@ export interface SendAttempt {
  */
 export async function sendSms(deps: SendSmsDeps, outboundId: number, attempt: SendAttempt): Promise<SendSmsResult> {
   const message = await getOutbound(deps.db, outboundId);
-  if (!message || message.channel !== 'sms' || !UNFINISHED.includes(message.status)) return 'nothing-to-do';
+  if (!message || message.channel !== 'sms' || !isUnfinished(message.status)) return 'nothing-to-do';
 
   const now = deps.clock.now();
   if (waitsForWindow(deps.config, message.kind) && !isInsideWindow(now, deps.config.sendWindow, deps.config.timeZone)) {
@@ -74,7 +75,7 @@ export async function sendSms(deps: SendSmsDeps, outboundId: number, attempt: Se
     await deps.db.transaction(async (trx) => {
       await markSent(trx, message.id, sent.sid, sentAt);
       // Found at Twilio: the patron got it once after all, nothing uncertain is left about it.
-      if (earlier) await trx('outbound_messages').where({ id: message.id }).update({ outcome_uncertain: false });
+      if (earlier) await settleUncertainty(trx, message.id);
       await applyPendingReceipts(trx, sent.sid, sentAt);
     });
     deps.logger.info({ outboundId, sid: sent.sid, purpose: message.purpose }, 'sms sent');

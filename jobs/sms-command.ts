@@ -5,6 +5,7 @@ import { getOutbound, supersede, waitingReminderIds, type OutboundMessage } from
 import { takeThrottle } from '../db/repositories/throttles.js';
 import type { Db } from '../db/repositories/values.js';
 import type { Deps } from '../src/deps.js';
+import { isUnfinished } from '../src/domain/message-status.js';
 import { helpReply, startConfirmation, stopConfirmation } from '../src/domain/reply-text.js';
 import type { Command } from '../src/domain/sms-command.js';
 import { enqueueOutbound } from '../src/queue/enqueue.js';
@@ -36,7 +37,7 @@ export async function handleSmsCommand(deps: CommandDeps, inboundId: number): Pr
     }
     return handleForPatrons(trx, deps, inbound, inbound.command, patrons, now);
   });
-  if (reply && (reply.status === 'scheduled' || reply.status === 'queued')) await enqueueOutbound(deps.queues, deps.clock, [reply]);
+  if (reply && isUnfinished(reply.status)) await enqueueOutbound(deps.queues, deps.clock, [reply]);
   deps.logger.info({ inboundId, replyId: reply?.id }, 'sms command handled');
   return reply;
 }

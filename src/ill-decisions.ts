@@ -1,11 +1,12 @@
 import { getPatron, type Patron } from '../db/repositories/library.js';
-import { attachLoans, insertOutbound, type OutboundMessage, type OutboundPurpose } from '../db/repositories/outbound.js';
+import { attachLoans, insertOutbound, type OutboundMessage } from '../db/repositories/outbound.js';
 import { insertRenewalResults } from '../db/repositories/renewals.js';
 import { toBool, toStoredInstant, touched, type Db } from '../db/repositories/values.js';
 import { enqueueOutbound } from './queue/enqueue.js';
 import { smsSendAfter } from './outbox/send-after.js';
 import { compareDates, dateIn, isCalendarDate, type CalendarDate } from './domain/calendar-date.js';
 import { escapeHtml } from './domain/escape-html.js';
+import type { OutboundPurpose } from './domain/message-status.js';
 import { illRecalledNotice, illRefusedNotice } from './domain/reply-text.js';
 import type { Deps } from './deps.js';
 import { AppError } from './errors.js';

@@ -1,3 +1,4 @@
+import { FAILED_STATUSES } from '../../src/domain/message-status.js';
 import { toOutbound, type OutboundMessage } from './outbound.js';
 import type { RenewalOutcome, RenewalReason } from './renewals.js';
 import { toBool, toCount, type Db } from './values.js';
@@ -84,9 +85,6 @@ export async function renewalLines(db: Db, inboundIds: readonly number[]): Promi
     provisional: toBool(row.provisional),
   }));
 }
-
-/** Statuses in which a message did not reach the patron and an operator may send it again. */
-export const FAILED_STATUSES = ['failed', 'undelivered'] as const;
 
 /** Messages that did not reach the patron (failed at sending or undelivered by the carrier). */
 export async function failedMessages(db: Db, limit: number): Promise<OutboundMessage[]> {

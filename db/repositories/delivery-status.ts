@@ -1,5 +1,6 @@
-import type { OutboundStatus } from './outbound.js';
-import { toStoredInstant, touched, type Db } from './values.js';
+import { receiptRank, type OutboundStatus } from '../../src/domain/message-status.js';
+import { applyReceiptStatus, getOutboundByProviderSid } from './outbound.js';
+import { toStoredInstant, type Db } from './values.js';
 
 /**
  * Twilio's message statuses mapped onto the outbox's. Everything up to Twilio handing the message
@@ -18,20 +19,6 @@ export const TWILIO_STATUS: Readonly<Record<string, OutboundStatus>> = {
   canceled: 'failed',
 };
 
-/** How far a message has come; a receipt never moves a message back (delivered stays delivered). */
-const RANK: Readonly<Record<OutboundStatus, number>> = {
-  scheduled: 0,
-  queued: 1,
-  sent: 2,
-  undelivered: 3,
-  failed: 3,
-  delivered: 4,
-  superseded: 5,
-};
-
-const lowerThan = (status: OutboundStatus) =>
-  (Object.keys(RANK) as OutboundStatus[]).filter((other) => RANK[other] < RANK[status] && other !== 'scheduled');
-
 export type ReceiptResult = 'applied' | 'duplicate' | 'stale' | 'unknown-status' | 'pending';
 
 /**
@@ -48,22 +35,8 @@ export async function recordReceipt(db: Db, receipt: { providerSid: string; twil
     .ignore()
     .returning('id');
   if (inserted.length === 0) return 'duplicate';
-  const exists = await db('outbound_messages').where({ provider_sid: receipt.providerSid }).first('id');
-  if (!exists) return 'pending';
-  return (await applyStatus(db, receipt.providerSid, status, receipt.errorCode, now)) ? 'applied' : 'stale';
-}
-
-async function applyStatus(db: Db, providerSid: string, status: OutboundStatus, errorCode: string | null, now: Date): Promise<boolean> {
-  const changed = await db('outbound_messages')
-    .where({ provider_sid: providerSid })
-    .whereIn('status', lowerThan(status))
-    .update({
-      status,
-      status_at: toStoredInstant(now),
-      ...(errorCode ? { error_code: errorCode } : {}),
-      updated_at: toStoredInstant(now),
-    });
-  return touched(changed) === 1;
+  if (!(await getOutboundByProviderSid(db, receipt.providerSid))) return 'pending';
+  return (await applyReceiptStatus(db, receipt.providerSid, status, receipt.errorCode, now)) ? 'applied' : 'stale';
 }
 
 /** Applies receipts that arrived before the send recorded its sid, in order of progress. */
@@ -72,6 +45,6 @@ export async function applyPendingReceipts(db: Db, providerSid: string, now: Dat
   const ordered = events
     .map((event) => ({ status: TWILIO_STATUS[event.status as string], errorCode: event.error_code as string | null }))
     .filter((event): event is { status: OutboundStatus; errorCode: string | null } => event.status !== undefined)
-    .sort((a, b) => RANK[a.status] - RANK[b.status]);
-  for (const event of ordered) await applyStatus(db, providerSid, event.status, event.errorCode, now);
+    .sort((a, b) => receiptRank(a.status) - receiptRank(b.status));
+  for (const event of ordered) await applyReceiptStatus(db, providerSid, event.status, event.errorCode, now);
 }

@@ -1,7 +1,6 @@
+import { INBOUND_TRANSITIONS, type InboundStatus } from '../../src/domain/message-status.js';
 import type { Command } from '../../src/domain/sms-command.js';
 import { toStoredInstant, touched, type Db } from './values.js';
-
-export type InboundStatus = 'received' | 'processed' | 'ignored';
 
 /** Why a valid message got no answer; shown to operators. */
 export type IgnoredReason = 'not_a_phone_number' | 'rate_limited' | 'throttled' | 'reply_budget' | 'no_answer_needed';
@@ -104,10 +103,12 @@ export async function getInboundBySid(db: Db, messageSid: string): Promise<Inbou
  * A write, so in SQLite it also takes the write lock before anything is read.
  */
 export async function claimInbound(db: Db, id: number, now: Date): Promise<boolean> {
-  const changed = await db('inbound_messages').where({ id, status: 'received' }).update({ status: 'processed', processed_at: toStoredInstant(now) });
+  const { from, to } = INBOUND_TRANSITIONS.claim;
+  const changed = await db('inbound_messages').where({ id }).whereIn('status', from).update({ status: to, processed_at: toStoredInstant(now) });
   return touched(changed) === 1;
 }
 
+/** Records what a claimed message came to: its patron, its reply, or why it was ignored. */
 export async function finishInbound(
   db: Db,
   id: number,
@@ -115,10 +116,11 @@ export async function finishInbound(
 ): Promise<void> {
   await db('inbound_messages')
     .where({ id })
+    .whereIn('status', INBOUND_TRANSITIONS.ignore.from)
     .update({
       ...(fields.patronId !== undefined ? { patron_id: fields.patronId } : {}),
       ...(fields.replyId !== undefined ? { reply_id: fields.replyId } : {}),
-      ...(fields.ignoredReason ? { status: 'ignored', ignored_reason: fields.ignoredReason } : {}),
+      ...(fields.ignoredReason ? { status: INBOUND_TRANSITIONS.ignore.to, ignored_reason: fields.ignoredReason } : {}),
     });
 }
 

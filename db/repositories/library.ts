@@ -169,3 +169,51 @@ export async function loansOfPatron(db: Db, patronId: string): Promise<PatronLoa
     returnedOn: row.returned_on,
   }));
 }
+
+/** An active loan due on a given day, with what a reminder needs of its patron and title. */
+export interface DueLoan {
+  readonly loanId: string;
+  readonly patronId: string;
+  readonly patronName: string;
+  readonly mobile: string | null;
+  readonly smsOptIn: boolean;
+  readonly email: string | null;
+  readonly emailOptIn: boolean;
+  readonly title: string;
+  readonly dueDate: CalendarDate;
+}
+
+/** Uses the partial index on active loans by due date: the cost follows the loans due that day. */
+export async function activeLoansDueOn(db: Db, dueDate: CalendarDate): Promise<DueLoan[]> {
+  const rows = await db('loans as l')
+    .join('patrons as p', 'p.id', 'l.patron_id')
+    .join('items as i', 'i.id', 'l.item_id')
+    .join('titles as t', 't.id', 'i.title_id')
+    .where('l.due_date', dueDate)
+    .whereNull('l.returned_on')
+    .orderBy([{ column: 'l.patron_id' }, { column: 'l.id' }])
+    .select<DueLoanRow[]>('l.id as loan_id', 'l.patron_id', 'p.name', 'p.mobile', 'p.sms_opt_in', 'p.email', 'p.email_opt_in', 't.title', 'l.due_date');
+  return rows.map((row) => ({
+    loanId: row.loan_id,
+    patronId: row.patron_id,
+    patronName: row.name,
+    mobile: row.mobile,
+    smsOptIn: toBool(row.sms_opt_in),
+    email: row.email,
+    emailOptIn: toBool(row.email_opt_in),
+    title: row.title,
+    dueDate: row.due_date,
+  }));
+}
+
+interface DueLoanRow {
+  loan_id: string;
+  patron_id: string;
+  name: string;
+  mobile: string | null;
+  sms_opt_in: unknown;
+  email: string | null;
+  email_opt_in: unknown;
+  title: string;
+  due_date: CalendarDate;
+}

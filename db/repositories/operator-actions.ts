@@ -1,34 +1,6 @@
-import { FAILED_STATUSES } from './dashboard-queries.js';
-import { toStoredInstant, touched, type Db } from './values.js';
+import { toStoredInstant, type Db } from './values.js';
 
-/** What operators do to the outbox from the dashboard, and the audit log that records it. */
-
-/**
- * Puts a failed message back in the outbox to leave now (the send job still waits for the window).
- * Its attempts and last error stay: until it is sent (which clears the error), the row still says
- * why it had failed. True when the message was failed and is now queued.
- */
-export async function requeueFailedMessage(db: Db, id: number, now: Date): Promise<boolean> {
-  const stamp = toStoredInstant(now);
-  const changed = await db('outbound_messages')
-    .where({ id })
-    .whereIn('status', FAILED_STATUSES)
-    .update({ status: 'queued', send_after: stamp, send_started_at: null, status_at: stamp, updated_at: stamp });
-  return touched(changed) === 1;
-}
-
-/**
- * Gives a failed message up for good: `superseded`, with the reason where superseded messages keep
- * theirs. The error code stays. True when the message was failed and is now superseded.
- */
-export async function cancelFailedMessage(db: Db, id: number, reason: string, now: Date): Promise<boolean> {
-  const stamp = toStoredInstant(now);
-  const changed = await db('outbound_messages')
-    .where({ id })
-    .whereIn('status', FAILED_STATUSES)
-    .update({ status: 'superseded', error_message: reason.slice(0, 500), status_at: stamp, updated_at: stamp });
-  return touched(changed) === 1;
-}
+/** The audit log: what operators did, and to what. */
 
 export type AuditAction = 'message.retry' | 'message.cancel' | 'job.retry' | 'bull-board.change' | 'loan.ill-refused' | 'loan.ill-recalled';
 

@@ -1,21 +1,16 @@
+import type { Knex } from 'knex';
 import type { CalendarDate } from '../../src/domain/calendar-date.js';
+import {
+  OUTBOUND_TRANSITIONS,
+  receiptSources,
+  UNFINISHED,
+  type Channel,
+  type OutboundKind,
+  type OutboundPurpose,
+  type OutboundStatus,
+  type OutboundTransition,
+} from '../../src/domain/message-status.js';
 import { toBool, toStoredInstant, touched, type Db } from './values.js';
-
-export type Channel = 'sms' | 'email';
-export type OutboundKind = 'reply' | 'reminder' | 'notice';
-export type OutboundPurpose =
-  | 'renew-all'
-  | 'help'
-  | 'not-linked'
-  | 'stop'
-  | 'start'
-  | 'reminder'
-  | 'ill-refused'
-  | 'ill-recalled';
-export type OutboundStatus = 'scheduled' | 'queued' | 'sent' | 'delivered' | 'undelivered' | 'failed' | 'superseded';
-
-/** Statuses in which a message still has to leave. */
-export const UNFINISHED: readonly OutboundStatus[] = ['scheduled', 'queued'];
 
 export interface OutboundMessage {
   readonly id: number;
@@ -40,6 +35,8 @@ export interface OutboundMessage {
   readonly errorCode: string | null;
   readonly errorMessage: string | null;
   readonly supersededBy: number | null;
+  /** One message per cause (a reply per request, a reminder per patron, due date and channel). */
+  readonly dedupeKey: string | null;
   readonly createdAt: string;
 }
 
@@ -66,7 +63,9 @@ interface OutboundRecord {
   error_code: string | null;
   error_message: string | null;
   superseded_by: number | null;
+  dedupe_key: string | null;
   created_at: string;
+  updated_at: string;
 }
 
 export const toOutbound = (row: OutboundRecord): OutboundMessage => ({
@@ -92,6 +91,7 @@ export const toOutbound = (row: OutboundRecord): OutboundMessage => ({
   errorCode: row.error_code,
   errorMessage: row.error_message,
   supersededBy: row.superseded_by === null ? null : Number(row.superseded_by),
+  dedupeKey: row.dedupe_key,
   createdAt: row.created_at,
 });
 
@@ -113,8 +113,17 @@ export interface NewOutbound {
 
 /** Stores a message in the outbox: `queued` when it may leave now, `scheduled` when it waits. */
 export async function insertOutbound(db: Db, message: NewOutbound, now: Date): Promise<{ message: OutboundMessage; inserted: boolean }> {
+  const query = db('outbound_messages').insert(outboundRow(message, now));
+  const inserted = (await (message.dedupeKey ? query.onConflict('dedupe_key').ignore() : query).returning('*')) as OutboundRecord[];
+  const row = inserted[0] ?? (await db<OutboundRecord>('outbound_messages').where('dedupe_key', message.dedupeKey ?? '').first());
+  if (!row) throw new Error(`outbound message ${message.dedupeKey ?? ''} vanished after insert`);
+  return { message: toOutbound(row), inserted: inserted.length > 0 };
+}
+
+/** The row a new message is stored as: `queued` when it may leave now, `scheduled` when it waits. */
+function outboundRow(message: NewOutbound, now: Date): Partial<OutboundRecord> {
   const stamp = toStoredInstant(now);
-  const query = db('outbound_messages').insert({
+  return {
     channel: message.channel,
     kind: message.kind,
     purpose: message.purpose,
@@ -130,11 +139,7 @@ export async function insertOutbound(db: Db, message: NewOutbound, now: Date): P
     dedupe_key: message.dedupeKey,
     created_at: stamp,
     updated_at: stamp,
-  });
-  const inserted = (await (message.dedupeKey ? query.onConflict('dedupe_key').ignore() : query).returning('*')) as OutboundRecord[];
-  const row = inserted[0] ?? (await db<OutboundRecord>('outbound_messages').where('dedupe_key', message.dedupeKey ?? '').first());
-  if (!row) throw new Error(`outbound message ${message.dedupeKey ?? ''} vanished after insert`);
-  return { message: toOutbound(row), inserted: inserted.length > 0 };
+  };
 }
 
 export async function getOutbound(db: Db, id: number): Promise<OutboundMessage | undefined> {
@@ -152,6 +157,38 @@ export async function attachLoans(db: Db, outboundId: number, loans: readonly { 
   for (let start = 0; start < rows.length; start += 100) {
     await db('outbound_loans').insert(rows.slice(start, start + 100)).onConflict(['outbound_id', 'loan_id']).ignore();
   }
+}
+
+export interface NewOutboundWithLoans extends NewOutbound {
+  readonly dedupeKey: string;
+  /** The loans it speaks of, with their due date then (for the stale check before sending). */
+  readonly loans: readonly { loanId: string; dueDate: CalendarDate }[];
+}
+
+/**
+ * Stores many keyed messages at once (the daily reminders), each with its loans: a message whose key
+ * is already stored is kept as it was. Returns every message of these keys, new or earlier.
+ */
+export async function insertOutboundMany(db: Db, messages: readonly NewOutboundWithLoans[], now: Date): Promise<OutboundMessage[]> {
+  if (messages.length === 0) return [];
+  const rows = messages.map((message) => outboundRow(message, now));
+  // Chunked: SQLite caps the number of bound parameters in one statement.
+  for (let start = 0; start < rows.length; start += 50) {
+    await db('outbound_messages').insert(rows.slice(start, start + 50)).onConflict('dedupe_key').ignore();
+  }
+  const keys = messages.map((message) => message.dedupeKey);
+  const stored: OutboundMessage[] = [];
+  for (let start = 0; start < keys.length; start += 500) {
+    stored.push(...(await db<OutboundRecord>('outbound_messages').whereIn('dedupe_key', keys.slice(start, start + 500))).map(toOutbound));
+  }
+  const loansByKey = new Map(messages.map((message) => [message.dedupeKey, message.loans]));
+  const links = stored.flatMap((message) =>
+    (loansByKey.get(message.dedupeKey ?? '') ?? []).map((loan) => ({ outbound_id: message.id, loan_id: loan.loanId, due_date: loan.dueDate })),
+  );
+  for (let start = 0; start < links.length; start += 150) {
+    await db('outbound_loans').insert(links.slice(start, start + 150)).onConflict(['outbound_id', 'loan_id']).ignore();
+  }
+  return stored;
 }
 
 /** The loans a message names that are still on loan with the due date it names. */
@@ -174,36 +211,56 @@ export async function countNamedLoans(db: Db, outboundId: number): Promise<numbe
   return Number(row?.n ?? 0);
 }
 
+/** Columns an update writes: values, or SQL computed from the row (`attempts + 1`). */
+type OutboundChanges = { readonly [K in keyof OutboundRecord]?: OutboundRecord[K] | Knex.Raw };
+
+/**
+ * The one way an outbound message's row changes: the transition's allowed starting statuses guard
+ * the update (OUTBOUND_TRANSITIONS), so a message already sent, superseded or failed is never moved
+ * by a late or repeated caller. True when the row changed.
+ */
+async function transition(db: Db, id: number, change: OutboundTransition, fields: OutboundChanges, now: Date): Promise<boolean> {
+  const { from, to } = OUTBOUND_TRANSITIONS[change];
+  const changed = await db('outbound_messages')
+    .where({ id })
+    .whereIn('status', from)
+    .update({ ...fields, ...(to === null ? {} : { status: to }), updated_at: toStoredInstant(now) });
+  return touched(changed) === 1;
+}
+
 /**
  * Takes a message for sending: only from `scheduled` or `queued`, so a message already sent,
  * superseded or failed is never sent again. Stamps the attempt; if the previous attempt's stamp is
  * still there, that attempt died mid-call and the outcome is marked uncertain for operators.
  */
 export async function claimForSending(db: Db, id: number, now: Date): Promise<OutboundMessage | undefined> {
-  const changed = await db('outbound_messages')
-    .where({ id })
-    .whereIn('status', UNFINISHED)
-    .update({
-      status: 'queued',
+  const claimed = await transition(
+    db,
+    id,
+    'claim',
+    {
       attempts: db.raw('attempts + 1'),
       outcome_uncertain: db.raw('case when send_started_at is null then outcome_uncertain else ? end', [true]),
       send_started_at: toStoredInstant(now),
-      updated_at: toStoredInstant(now),
-    });
-  return touched(changed) === 1 ? getOutbound(db, id) : undefined;
+    },
+    now,
+  );
+  return claimed ? getOutbound(db, id) : undefined;
 }
 
 export async function markSent(db: Db, id: number, providerSid: string, now: Date): Promise<void> {
-  await db('outbound_messages').where({ id, status: 'queued' }).update({
-    status: 'sent',
-    provider_sid: providerSid,
-    sent_at: toStoredInstant(now),
-    status_at: toStoredInstant(now),
-    send_started_at: null,
-    error_code: null,
-    error_message: null,
-    updated_at: toStoredInstant(now),
-  });
+  await transition(
+    db,
+    id,
+    'sent',
+    { provider_sid: providerSid, sent_at: toStoredInstant(now), status_at: toStoredInstant(now), send_started_at: null, error_code: null, error_message: null },
+    now,
+  );
+}
+
+/** The provider turned out to hold the message an attempt that died mid-call sent: it left once after all. */
+export async function settleUncertainty(db: Db, id: number): Promise<void> {
+  await db('outbound_messages').where({ id }).update({ outcome_uncertain: false });
 }
 
 /**
@@ -216,43 +273,78 @@ export async function recordSendFailure(
   failure: { code: string | null; message: string; final: boolean; certain: boolean },
   now: Date,
 ): Promise<void> {
-  await db('outbound_messages')
-    .where({ id })
-    .whereIn('status', UNFINISHED)
-    .update({
-      ...(failure.final ? { status: 'failed', status_at: toStoredInstant(now) } : {}),
+  await transition(
+    db,
+    id,
+    failure.final ? 'fail' : 'attemptFailed',
+    {
+      ...(failure.final ? { status_at: toStoredInstant(now) } : {}),
       ...(failure.certain || failure.final ? { send_started_at: null } : {}),
       error_code: failure.code,
       error_message: failure.message.slice(0, 500),
-      updated_at: toStoredInstant(now),
-    });
+    },
+    now,
+  );
 }
 
 /** Puts a message back to wait for `sendAfter` (the window closed before it could leave). */
 export async function reschedule(db: Db, id: number, sendAfter: Date, now: Date): Promise<void> {
-  await db('outbound_messages')
-    .where({ id })
-    .whereIn('status', UNFINISHED)
-    .update({ status: 'scheduled', send_after: toStoredInstant(sendAfter), send_started_at: null, updated_at: toStoredInstant(now) });
+  await transition(db, id, 'reschedule', { send_after: toStoredInstant(sendAfter), send_started_at: null }, now);
 }
 
+/** A waiting SMS's new text (a reminder whose loans were partly renewed is recounted). */
 export async function updateBody(db: Db, id: number, body: string, now: Date): Promise<void> {
-  await db('outbound_messages').where({ id }).whereIn('status', UNFINISHED).update({ body, updated_at: toStoredInstant(now) });
+  await transition(db, id, 'rewrite', { body }, now);
+}
+
+/** A waiting e-mail's new content (a reminder that now lists fewer loans). */
+export async function rewriteEmail(db: Db, id: number, content: { subject: string; text: string; html: string }, now: Date): Promise<void> {
+  await transition(db, id, 'rewrite', { subject: content.subject, body: content.text, html: content.html }, now);
 }
 
 /** Marks a waiting message as not to be sent; true if it was still waiting. */
 export async function supersede(db: Db, id: number, now: Date, detail: { by?: number; reason?: string } = {}): Promise<boolean> {
+  return transition(
+    db,
+    id,
+    'supersede',
+    { superseded_by: detail.by ?? null, error_message: detail.reason ?? null, status_at: toStoredInstant(now), send_started_at: null },
+    now,
+  );
+}
+
+/** Points a superseded message at the one that took its place (written after it, in the same transaction). */
+export async function recordSupersededBy(db: Db, id: number, by: number): Promise<void> {
+  await db('outbound_messages').where({ id, status: 'superseded' }).update({ superseded_by: by });
+}
+
+/**
+ * Puts a failed message back in the outbox to leave now (the send job still waits for the window).
+ * Its attempts and last error stay: until it is sent (which clears the error), the row still says
+ * why it had failed. True when the message was failed and is now queued.
+ */
+export async function requeueFailed(db: Db, id: number, now: Date): Promise<boolean> {
+  const stamp = toStoredInstant(now);
+  return transition(db, id, 'requeue', { send_after: stamp, send_started_at: null, status_at: stamp }, now);
+}
+
+/**
+ * Gives a failed message up for good: `superseded`, with the reason where superseded messages keep
+ * theirs. The error code stays. True when the message was failed and is now superseded.
+ */
+export async function cancelFailed(db: Db, id: number, reason: string, now: Date): Promise<boolean> {
+  return transition(db, id, 'cancel', { error_message: reason.slice(0, 500), status_at: toStoredInstant(now) }, now);
+}
+
+/**
+ * Applies a delivery receipt's status to the message the provider knows by `providerSid`, only
+ * forward (receiptSources): delivered stays delivered, a late `sent` changes nothing.
+ */
+export async function applyReceiptStatus(db: Db, providerSid: string, status: OutboundStatus, errorCode: string | null, now: Date): Promise<boolean> {
   const changed = await db('outbound_messages')
-    .where({ id })
-    .whereIn('status', UNFINISHED)
-    .update({
-      status: 'superseded',
-      superseded_by: detail.by ?? null,
-      error_message: detail.reason ?? null,
-      status_at: toStoredInstant(now),
-      send_started_at: null,
-      updated_at: toStoredInstant(now),
-    });
+    .where({ provider_sid: providerSid })
+    .whereIn('status', receiptSources(status))
+    .update({ status, status_at: toStoredInstant(now), ...(errorCode ? { error_code: errorCode } : {}), updated_at: toStoredInstant(now) });
   return touched(changed) === 1;
 }
 

@@ -5,14 +5,11 @@ import { listMessages, type LoggedMessage, type MessageFilter } from '../../db/r
 import { recordAudit } from '../../db/repositories/operator-actions.js';
 import { lastResultsOfLoans, resultsOfInbound } from '../../db/repositories/renewals.js';
 import type { Deps } from '../deps.js';
+import { CHANNELS, DIRECTIONS, MESSAGE_KINDS, MESSAGE_STATUSES } from '../domain/message-status.js';
 import { AppError } from '../errors.js';
 import { recallIllLoan, refuseIllRenewal, type IllDecision } from '../ill-decisions.js';
 import { formatInstant, inboundApiId, outboundApiId } from './format.js';
 
-const DIRECTIONS = ['in', 'out'] as const;
-const CHANNELS = ['sms', 'email'] as const;
-const KINDS = ['command', 'reply', 'reminder', 'notice'] as const;
-const STATUSES = ['received', 'processed', 'ignored', 'scheduled', 'queued', 'sent', 'delivered', 'undelivered', 'failed', 'superseded'] as const;
 
 function oneOf<T extends string>(req: Request, name: string, allowed: readonly T[]): T | undefined {
   const value = req.query[name];
@@ -44,8 +41,8 @@ export function messageFilter(req: Request, defaults: { limit: number }): Messag
     direction: oneOf(req, 'direction', DIRECTIONS),
     channel: oneOf(req, 'channel', CHANNELS),
     to: text(req, 'to'),
-    status: oneOf(req, 'status', STATUSES),
-    kind: oneOf(req, 'kind', KINDS),
+    status: oneOf(req, 'status', MESSAGE_STATUSES),
+    kind: oneOf(req, 'kind', MESSAGE_KINDS),
     ...(party ? { party } : {}),
     limit: whole(req, 'limit', defaults.limit, 1000),
     offset: whole(req, 'offset', 0, 1_000_000),

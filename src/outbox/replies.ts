@@ -1,8 +1,9 @@
 import { finishInbound, type InboundMessage } from '../../db/repositories/inbound.js';
-import { countRepliesTo, insertOutbound, type OutboundMessage, type OutboundPurpose } from '../../db/repositories/outbound.js';
+import { countRepliesTo, insertOutbound, type OutboundMessage } from '../../db/repositories/outbound.js';
 import { takeThrottle } from '../../db/repositories/throttles.js';
 import type { Db } from '../../db/repositories/values.js';
 import type { Config } from '../config.js';
+import type { OutboundPurpose } from '../domain/message-status.js';
 import { unknownNumberReply } from '../domain/reply-text.js';
 import { smsSendAfter } from './send-after.js';
 

@@ -1,5 +1,5 @@
-import type { OutboundKind } from '../../db/repositories/outbound.js';
 import type { Config } from '../config.js';
+import type { OutboundKind } from '../domain/message-status.js';
 import { nextSendTime } from '../domain/send-window.js';
 
 /**

@@ -1,6 +1,6 @@
-import { FAILED_STATUSES } from '../../../db/repositories/dashboard-queries.js';
-import { cancelFailedMessage, recordAudit, requeueFailedMessage } from '../../../db/repositories/operator-actions.js';
-import { getOutbound, type OutboundMessage } from '../../../db/repositories/outbound.js';
+import { recordAudit } from '../../../db/repositories/operator-actions.js';
+import { cancelFailed, getOutbound, requeueFailed, type OutboundMessage } from '../../../db/repositories/outbound.js';
+import { isFailedStatus } from '../../domain/message-status.js';
 import { toStoredInstant } from '../../../db/repositories/values.js';
 import { enqueueOutbound } from '../../queue/enqueue.js';
 import { outboundJobId } from '../../queue/queues.js';
@@ -27,7 +27,7 @@ async function onQueues<T>(deps: ActionDeps, operation: () => Promise<T>): Promi
 }
 
 const isFailed = (message: OutboundMessage | undefined): message is OutboundMessage =>
-  message !== undefined && (FAILED_STATUSES as readonly string[]).includes(message.status);
+  message !== undefined && isFailedStatus(message.status);
 
 /** The audit detail: what the message had come to before the operator acted. */
 const lastError = (message: OutboundMessage) => [message.status, message.errorCode, message.errorMessage].filter(Boolean).join(' · ');
@@ -45,7 +45,7 @@ export async function retryFailedMessage(deps: ActionDeps, id: number, operator:
 
   const now = deps.clock.now();
   const requeued = await deps.db.transaction(async (trx) => {
-    if (!(await requeueFailedMessage(trx, id, now))) return false;
+    if (!(await requeueFailed(trx, id, now))) return false;
     await recordAudit(trx, { actor: operator, action: 'message.retry', target: outboundApiId(id), detail: lastError(message) }, now);
     return true;
   });
@@ -66,7 +66,7 @@ export async function cancelMessage(deps: ActionDeps, id: number, operator: stri
   if (!isFailed(message)) return false;
   const now = deps.clock.now();
   const cancelled = await deps.db.transaction(async (trx) => {
-    if (!(await cancelFailedMessage(trx, id, `cancelled by operator ${operator}`, now))) return false;
+    if (!(await cancelFailed(trx, id, `cancelled by operator ${operator}`, now))) return false;
     await recordAudit(trx, { actor: operator, action: 'message.cancel', target: outboundApiId(id), detail: lastError(message) }, now);
     return true;
   });

@@ -1,7 +1,7 @@
 import type { IgnoredReason } from '../../../db/repositories/inbound.js';
 import type { AuditAction } from '../../../db/repositories/operator-actions.js';
-import type { OutboundPurpose } from '../../../db/repositories/outbound.js';
 import type { RenewalReason } from '../../../db/repositories/renewals.js';
+import type { Channel, Direction, MessageKind, MessageStatus, OutboundPurpose } from '../../domain/message-status.js';
 import type { Command } from '../../domain/sms-command.js';
 import type { JobState } from '../queue-reads.js';
 
@@ -16,7 +16,7 @@ export const REASON_TEXT: Readonly<Record<RenewalReason, string>> = {
   ill_refused: 'ejerbiblioteket afviste fornyelsen',
 };
 
-export const STATUS_TEXT: Readonly<Record<string, string>> = {
+export const STATUS_TEXT: Readonly<Record<MessageStatus, string>> = {
   received: 'modtaget',
   processed: 'behandlet',
   ignored: 'ignoreret',
@@ -29,16 +29,16 @@ export const STATUS_TEXT: Readonly<Record<string, string>> = {
   superseded: 'bortfaldet',
 };
 
-export const KIND_TEXT: Readonly<Record<string, string>> = {
+export const KIND_TEXT: Readonly<Record<MessageKind, string>> = {
   command: 'kommando',
   reply: 'svar',
   reminder: 'påmindelse',
   notice: 'meddelelse',
 };
 
-export const DIRECTION_TEXT: Readonly<Record<'in' | 'out', string>> = { in: 'ind', out: 'ud' };
+export const DIRECTION_TEXT: Readonly<Record<Direction, string>> = { in: 'ind', out: 'ud' };
 
-export const CHANNEL_TEXT: Readonly<Record<'sms' | 'email', string>> = { sms: 'SMS', email: 'e-mail' };
+export const CHANNEL_TEXT: Readonly<Record<Channel, string>> = { sms: 'SMS', email: 'e-mail' };
 
 export const COMMAND_TEXT: Readonly<Record<Command, string>> = {
   'renew-all': 'FORNY ALLE',

@@ -1,7 +1,8 @@
 import { recentRenewAlls, renewalLines, type RenewAllSummary } from '../../../db/repositories/dashboard-queries.js';
 import { getInboundBySid } from '../../../db/repositories/inbound.js';
 import { getPatron } from '../../../db/repositories/library.js';
-import { getOutbound, UNFINISHED, type OutboundMessage } from '../../../db/repositories/outbound.js';
+import { getOutbound, type OutboundMessage } from '../../../db/repositories/outbound.js';
+import { isUnfinished } from '../../domain/message-status.js';
 import type { Deps } from '../../deps.js';
 import { AppError } from '../../errors.js';
 import { showInstant } from './display.js';
@@ -50,7 +51,7 @@ ${pager('/admin/renewals', new URLSearchParams(), { limit: PAGE_SIZE, offset, ha
 
 function replyTime(reply: OutboundMessage, zone: string): string {
   if (reply.sentAt) return `sendt ${showInstant(reply.sentAt, zone)}`;
-  return UNFINISHED.includes(reply.status) ? `sendes ${showInstant(reply.sendAfter, zone)}` : '';
+  return isUnfinished(reply.status) ? `sendes ${showInstant(reply.sendAfter, zone)}` : '';
 }
 
 /** `/admin/renewals/:messageSid`: one renew-all, loan by loan, and the reply it got. */

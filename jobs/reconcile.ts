@@ -86,6 +86,9 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
   return { inbound, outbound, failed };
 }
 
+/** Where the end of the last reconciliation across the cluster is kept (epoch ms, real time). */
+export const reconciledAtKey = (queuePrefix: string) => `${queuePrefix}:forny:reconciled-at`;
+
 /**
  * Runs reconcile now and then every RECONCILE_INTERVAL_MS, one run at a time per process and,
  * through a short Redis lock, one at a time across processes. Redis coming back is the moment the
@@ -95,6 +98,7 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
 export function startReconciler(deps: ReconcileDeps): { stop(): Promise<void>; runNow(): Promise<void> } {
   const interval = deps.config.jobs.reconcileIntervalMs;
   const lockKey = `${deps.config.queuePrefix}:forny:reconcile-lock`;
+  const finishedKey = reconciledAtKey(deps.config.queuePrefix);
   let running: Promise<void> | undefined;
   let stopped = false;
   let failures = 0;
@@ -107,7 +111,10 @@ export function startReconciler(deps: ReconcileDeps): { stop(): Promise<void>; r
     running = (async () => {
       try {
         const locked = await deps.redis.set(lockKey, String(process.pid), 'PX', Math.max(1000, Math.floor(interval / 2)), 'NX');
-        if (locked) await reconcile(deps);
+        if (locked) {
+          await reconcile(deps);
+          await deps.redis.set(finishedKey, String(Date.now()));
+        }
         failures = 0;
       } catch (error) {
         failures += 1;

@@ -33,7 +33,7 @@ export async function recentRenewAlls(db: Db, page: { limit: number; offset: num
     ? await db('renewal_results')
         .whereIn('inbound_id', ids)
         .groupBy('inbound_id')
-        .select('inbound_id', db.raw('count(*) as loans'), db.raw("sum(case when outcome = 'renewed' then 1 else 0 end) as renewed"))
+        .select<{ inbound_id: number; loans: unknown; renewed: unknown }[]>('inbound_id', db.raw('count(*) as loans'), db.raw("sum(case when outcome = 'renewed' then 1 else 0 end) as renewed"))
     : [];
   const byInbound = new Map(counts.map((row) => [Number(row.inbound_id), { loans: toCount(row.loans), renewed: toCount(row.renewed) }]));
   return rows.map((row) => ({

@@ -1,5 +1,6 @@
 import { INBOUND_TRANSITIONS, type InboundStatus } from '../../src/domain/message-status.js';
 import type { Command } from '../../src/domain/sms-command.js';
+import type { InboundRow } from '../tables.js';
 import { toStoredInstant, touched, type Db } from './values.js';
 
 /** Why a valid message got no answer; shown to operators. */
@@ -20,22 +21,8 @@ export interface InboundMessage {
   readonly processedAt: string | null;
 }
 
-interface InboundRecord {
-  id: number;
-  message_sid: string;
-  from_number: string;
-  to_number: string;
-  body: string;
-  command: string;
-  status: string;
-  ignored_reason: string | null;
-  patron_id: string | null;
-  reply_id: number | null;
-  received_at: string;
-  processed_at: string | null;
-}
 
-const toInbound = (row: InboundRecord): InboundMessage => ({
+const toInbound = (row: InboundRow): InboundMessage => ({
   id: Number(row.id),
   messageSid: row.message_sid,
   fromNumber: row.from_number,
@@ -83,18 +70,18 @@ export async function insertInbound(db: Db, message: NewInbound, now: Date): Pro
     .onConflict('message_sid')
     .ignore()
     .returning('*');
-  const row = (inserted as InboundRecord[])[0] ?? (await db<InboundRecord>('inbound_messages').where({ message_sid: message.messageSid }).first());
+  const row = (inserted as InboundRow[])[0] ?? (await db<InboundRow>('inbound_messages').where({ message_sid: message.messageSid }).first());
   if (!row) throw new Error(`inbound message ${message.messageSid} vanished after insert`);
   return { message: toInbound(row), inserted: inserted.length > 0 };
 }
 
 export async function getInbound(db: Db, id: number): Promise<InboundMessage | undefined> {
-  const row = await db<InboundRecord>('inbound_messages').where({ id }).first();
+  const row = await db<InboundRow>('inbound_messages').where({ id }).first();
   return row ? toInbound(row) : undefined;
 }
 
 export async function getInboundBySid(db: Db, messageSid: string): Promise<InboundMessage | undefined> {
-  const row = await db<InboundRecord>('inbound_messages').where({ message_sid: messageSid }).first();
+  const row = await db<InboundRow>('inbound_messages').where({ message_sid: messageSid }).first();
   return row ? toInbound(row) : undefined;
 }
 
@@ -137,7 +124,7 @@ export async function countAnsweredRenewAlls(db: Db, fromNumber: string, since: 
 
 /** Messages stored but not yet handled: what reconciliation hands to the queues again. */
 export async function listUnprocessedInbound(db: Db, limit: number): Promise<InboundMessage[]> {
-  const rows = await db<InboundRecord>('inbound_messages').where({ status: 'received' }).orderBy('id').limit(limit);
+  const rows = await db<InboundRow>('inbound_messages').where({ status: 'received' }).orderBy('id').limit(limit);
   return rows.map(toInbound);
 }
 

@@ -1,5 +1,6 @@
 import type { CalendarDate } from '../../src/domain/calendar-date.js';
 import type { LoanFacts, LoanKind } from '../../src/domain/renewal-policy.js';
+import type { PatronRow } from '../tables.js';
 import { isSqlite, toBool, toStoredInstant, touched, type Db } from './values.js';
 
 export interface Patron {
@@ -12,17 +13,8 @@ export interface Patron {
   readonly emailOptIn: boolean;
 }
 
-interface PatronRecord {
-  id: string;
-  card_number: string;
-  name: string;
-  mobile: string | null;
-  sms_opt_in: unknown;
-  email: string | null;
-  email_opt_in: unknown;
-}
 
-const toPatron = (row: PatronRecord): Patron => ({
+const toPatron = (row: PatronRow): Patron => ({
   id: row.id,
   cardNumber: row.card_number,
   name: row.name,
@@ -38,13 +30,13 @@ const toPatron = (row: PatronRecord): Patron => ({
  * one number are handled one after the other.
  */
 export async function findPatronsByMobile(db: Db, mobile: string): Promise<Patron[]> {
-  let query = db<PatronRecord>('patrons').where({ mobile }).orderBy('id');
+  let query = db<PatronRow>('patrons').where({ mobile }).orderBy('id');
   if (db.isTransaction && !isSqlite(db)) query = query.forUpdate();
   return (await query).map(toPatron);
 }
 
 export async function getPatron(db: Db, id: string): Promise<Patron | undefined> {
-  const row = await db<PatronRecord>('patrons').where({ id }).first();
+  const row = await db<PatronRow>('patrons').where({ id }).first();
   return row ? toPatron(row) : undefined;
 }
 

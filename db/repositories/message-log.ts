@@ -1,4 +1,4 @@
-import type { Knex } from 'knex';
+import type { Channel } from '../../src/domain/message-status.js';
 import type { Db } from './values.js';
 
 /** One line of the message flow, either direction, as the operators' API and dashboard list it. */
@@ -44,7 +44,7 @@ export async function listMessages(db: Db, filter: MessageFilter): Promise<Logge
 
   const inboundMatches = filter.direction !== 'out' && filter.channel !== 'email' && (filter.kind === undefined || filter.kind === 'command');
   if (inboundMatches) {
-    let query: Knex.QueryBuilder = db('inbound_messages').orderBy('id', 'desc').limit(wanted);
+    let query = db('inbound_messages').orderBy('id', 'desc').limit(wanted);
     if (filter.to) query = query.where('to_number', filter.to);
     if (filter.status) query = query.where('status', filter.status);
     if (filter.party) query = query.where((q) => q.where('from_number', filter.party).orWhere('to_number', filter.party));
@@ -71,7 +71,7 @@ export async function listMessages(db: Db, filter: MessageFilter): Promise<Logge
   }
 
   if (filter.direction !== 'in' && filter.kind !== 'command') {
-    let query: Knex.QueryBuilder = db('outbound_messages').orderBy('id', 'desc').limit(wanted);
+    let query = db('outbound_messages').orderBy('id', 'desc').limit(wanted);
     if (filter.channel) query = query.where('channel', filter.channel);
     if (filter.to) query = query.where('to_address', filter.to);
     if (filter.status) query = query.where('status', filter.status);
@@ -81,7 +81,7 @@ export async function listMessages(db: Db, filter: MessageFilter): Promise<Logge
       outbound.push({
         direction: 'out',
         id: Number(row.id),
-        channel: row.channel,
+        channel: row.channel as Channel,
         to: row.to_address,
         from: row.from_address,
         body: row.body,

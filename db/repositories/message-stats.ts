@@ -1,3 +1,4 @@
+import type { Channel } from '../../src/domain/message-status.js';
 import { toCount, toStoredInstant, type Db } from './values.js';
 
 /** Aggregates over the message tables, for the dashboard's overview and the metrics. */
@@ -19,7 +20,7 @@ export async function outboundTotalsBetween(db: Db, from: Date, to: Date): Promi
     .where((q) => q.where('sent_at', '>=', start).andWhere('sent_at', '<', end))
     .orWhere((q) => q.where('status_at', '>=', start).andWhere('status_at', '<', end))
     .groupBy('channel')
-    .select(
+    .select<{ channel: Channel; sent: unknown; delivered: unknown; failed: unknown }[]>(
       'channel',
       db.raw('sum(case when sent_at >= ? and sent_at < ? then 1 else 0 end) as sent', [start, end]),
       db.raw("sum(case when status = 'delivered' and status_at >= ? and status_at < ? then 1 else 0 end) as delivered", [start, end]),
@@ -50,7 +51,7 @@ export async function renewAllTotalsBetween(db: Db, from: Date, to: Date): Promi
     .whereNotNull('inbound_id')
     .andWhere('created_at', '>=', start)
     .andWhere('created_at', '<', end)
-    .first(
+    .first<{ answered: unknown; loans: unknown; renewed: unknown } | undefined>(
       db.raw('count(distinct inbound_id) as answered'),
       db.raw('count(*) as loans'),
       db.raw("sum(case when outcome = 'renewed' then 1 else 0 end) as renewed"),
@@ -92,8 +93,8 @@ export async function dueUnsentSms(db: Db, now: Date): Promise<DueBacklog> {
     .where('channel', 'sms')
     .whereIn('status', ['scheduled', 'queued'])
     .andWhere('send_after', '<=', toStoredInstant(now))
-    .first(db.raw('count(*) as n'), db.raw('min(send_after) as oldest'));
-  return { count: toCount(row?.n), oldestSendAfter: (row?.oldest as string | null | undefined) ?? null };
+    .first<{ n: unknown; oldest: string | null } | undefined>(db.raw('count(*) as n'), db.raw('min(send_after) as oldest'));
+  return { count: toCount(row?.n), oldestSendAfter: row?.oldest ?? null };
 }
 
 export interface MessageCount {
@@ -107,19 +108,19 @@ export interface MessageCount {
 /** Every message ever stored, by direction, channel, kind and status (inbound is all SMS commands). */
 export async function messageCounts(db: Db): Promise<MessageCount[]> {
   const [inbound, outbound] = await Promise.all([
-    db('inbound_messages').groupBy('status').select('status', db.raw('count(*) as n')),
-    db('outbound_messages').groupBy('channel', 'kind', 'status').select('channel', 'kind', 'status', db.raw('count(*) as n')),
+    db('inbound_messages').groupBy('status').select<{ status: string; n: unknown }[]>('status', db.raw('count(*) as n')),
+    db('outbound_messages').groupBy('channel', 'kind', 'status').select<{ channel: string; kind: string; status: string; n: unknown }[]>('channel', 'kind', 'status', db.raw('count(*) as n')),
   ]);
   return [
-    ...inbound.map((row) => ({ direction: 'in' as const, channel: 'sms', kind: 'command', status: String(row.status), count: toCount(row.n) })),
-    ...outbound.map((row) => ({ direction: 'out' as const, channel: String(row.channel), kind: String(row.kind), status: String(row.status), count: toCount(row.n) })),
+    ...inbound.map((row) => ({ direction: 'in' as const, channel: 'sms', kind: 'command', status: row.status, count: toCount(row.n) })),
+    ...outbound.map((row) => ({ direction: 'out' as const, channel: row.channel, kind: row.kind, status: row.status, count: toCount(row.n) })),
   ];
 }
 
 /** Every renewal result, by outcome and reason (`null` for a renewal). */
 export async function renewalResultCounts(db: Db): Promise<{ outcome: string; reason: string | null; count: number }[]> {
-  const rows = await db('renewal_results').groupBy('outcome', 'reason').select('outcome', 'reason', db.raw('count(*) as n'));
-  return rows.map((row) => ({ outcome: String(row.outcome), reason: (row.reason as string | null) ?? null, count: toCount(row.n) }));
+  const rows = await db('renewal_results').groupBy('outcome', 'reason').select<{ outcome: string; reason: string | null; n: unknown }[]>('outcome', 'reason', db.raw('count(*) as n'));
+  return rows.map((row) => ({ outcome: row.outcome, reason: row.reason, count: toCount(row.n) }));
 }
 
 /**
@@ -131,6 +132,6 @@ export async function sendErrorCounts(db: Db, since: Date): Promise<{ channel: s
     .whereNotNull('error_code')
     .andWhere('updated_at', '>=', toStoredInstant(since))
     .groupBy('channel', 'error_code')
-    .select('channel', 'error_code', db.raw('count(*) as n'));
-  return rows.map((row) => ({ channel: String(row.channel), code: String(row.error_code), count: toCount(row.n) }));
+    .select<{ channel: string; error_code: string; n: unknown }[]>('channel', 'error_code', db.raw('count(*) as n'));
+  return rows.map((row) => ({ channel: row.channel, code: row.error_code, count: toCount(row.n) }));
 }

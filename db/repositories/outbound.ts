@@ -10,6 +10,7 @@ import {
   type OutboundStatus,
   type OutboundTransition,
 } from '../../src/domain/message-status.js';
+import type { OutboundRow } from '../tables.js';
 import { toBool, toStoredInstant, touched, type Db } from './values.js';
 
 export interface OutboundMessage {
@@ -40,35 +41,8 @@ export interface OutboundMessage {
   readonly createdAt: string;
 }
 
-interface OutboundRecord {
-  id: number;
-  channel: string;
-  kind: string;
-  purpose: string;
-  patron_id: string | null;
-  inbound_id: number | null;
-  to_address: string;
-  from_address: string;
-  subject: string | null;
-  body: string;
-  html: string | null;
-  status: string;
-  send_after: string;
-  provider_sid: string | null;
-  attempts: number;
-  send_started_at: string | null;
-  outcome_uncertain: unknown;
-  sent_at: string | null;
-  status_at: string | null;
-  error_code: string | null;
-  error_message: string | null;
-  superseded_by: number | null;
-  dedupe_key: string | null;
-  created_at: string;
-  updated_at: string;
-}
 
-export const toOutbound = (row: OutboundRecord): OutboundMessage => ({
+export const toOutbound = (row: OutboundRow): OutboundMessage => ({
   id: Number(row.id),
   channel: row.channel as Channel,
   kind: row.kind as OutboundKind,
@@ -114,14 +88,14 @@ export interface NewOutbound {
 /** Stores a message in the outbox: `queued` when it may leave now, `scheduled` when it waits. */
 export async function insertOutbound(db: Db, message: NewOutbound, now: Date): Promise<{ message: OutboundMessage; inserted: boolean }> {
   const query = db('outbound_messages').insert(outboundRow(message, now));
-  const inserted = (await (message.dedupeKey ? query.onConflict('dedupe_key').ignore() : query).returning('*')) as OutboundRecord[];
-  const row = inserted[0] ?? (await db<OutboundRecord>('outbound_messages').where('dedupe_key', message.dedupeKey ?? '').first());
+  const inserted = (await (message.dedupeKey ? query.onConflict('dedupe_key').ignore() : query).returning('*')) as OutboundRow[];
+  const row = inserted[0] ?? (await db<OutboundRow>('outbound_messages').where('dedupe_key', message.dedupeKey ?? '').first());
   if (!row) throw new Error(`outbound message ${message.dedupeKey ?? ''} vanished after insert`);
   return { message: toOutbound(row), inserted: inserted.length > 0 };
 }
 
 /** The row a new message is stored as: `queued` when it may leave now, `scheduled` when it waits. */
-function outboundRow(message: NewOutbound, now: Date): Partial<OutboundRecord> {
+function outboundRow(message: NewOutbound, now: Date): Partial<OutboundRow> {
   const stamp = toStoredInstant(now);
   return {
     channel: message.channel,
@@ -143,12 +117,12 @@ function outboundRow(message: NewOutbound, now: Date): Partial<OutboundRecord> {
 }
 
 export async function getOutbound(db: Db, id: number): Promise<OutboundMessage | undefined> {
-  const row = await db<OutboundRecord>('outbound_messages').where({ id }).first();
+  const row = await db<OutboundRow>('outbound_messages').where({ id }).first();
   return row ? toOutbound(row) : undefined;
 }
 
 export async function getOutboundByProviderSid(db: Db, providerSid: string): Promise<OutboundMessage | undefined> {
-  const row = await db<OutboundRecord>('outbound_messages').where({ provider_sid: providerSid }).first();
+  const row = await db<OutboundRow>('outbound_messages').where({ provider_sid: providerSid }).first();
   return row ? toOutbound(row) : undefined;
 }
 
@@ -179,7 +153,7 @@ export async function insertOutboundMany(db: Db, messages: readonly NewOutboundW
   const keys = messages.map((message) => message.dedupeKey);
   const stored: OutboundMessage[] = [];
   for (let start = 0; start < keys.length; start += 500) {
-    stored.push(...(await db<OutboundRecord>('outbound_messages').whereIn('dedupe_key', keys.slice(start, start + 500))).map(toOutbound));
+    stored.push(...(await db<OutboundRow>('outbound_messages').whereIn('dedupe_key', keys.slice(start, start + 500))).map(toOutbound));
   }
   const loansByKey = new Map(messages.map((message) => [message.dedupeKey, message.loans]));
   const links = stored.flatMap((message) =>
@@ -212,7 +186,7 @@ export async function countNamedLoans(db: Db, outboundId: number): Promise<numbe
 }
 
 /** Columns an update writes: values, or SQL computed from the row (`attempts + 1`). */
-type OutboundChanges = { readonly [K in keyof OutboundRecord]?: OutboundRecord[K] | Knex.Raw };
+type OutboundChanges = { readonly [K in keyof OutboundRow]?: OutboundRow[K] | Knex.Raw };
 
 /**
  * The one way an outbound message's row changes: the transition's allowed starting statuses guard
@@ -350,7 +324,7 @@ export async function applyReceiptStatus(db: Db, providerSid: string, status: Ou
 
 /** Only messages that have not left may be superseded by an operator or a fold; this one is still `scheduled`. */
 export async function findWaitingRenewAllReply(db: Db, to: string): Promise<OutboundMessage | undefined> {
-  const row = await db<OutboundRecord>('outbound_messages')
+  const row = await db<OutboundRow>('outbound_messages')
     .where({ channel: 'sms', to_address: to, purpose: 'renew-all', status: 'scheduled' })
     .orderBy('id', 'desc')
     .first();
@@ -375,7 +349,7 @@ export async function countRepliesTo(db: Db, to: string, since: Date): Promise<n
 
 /** Unfinished messages after `afterId`, oldest first (reconciliation walks them in pages). */
 export async function listUnfinishedOutbound(db: Db, afterId: number, limit: number): Promise<OutboundMessage[]> {
-  const rows = await db<OutboundRecord>('outbound_messages').whereIn('status', UNFINISHED).andWhere('id', '>', afterId).orderBy('id').limit(limit);
+  const rows = await db<OutboundRow>('outbound_messages').whereIn('status', UNFINISHED).andWhere('id', '>', afterId).orderBy('id').limit(limit);
   return rows.map(toOutbound);
 }
 

@@ -1,4 +1,5 @@
 import type { CalendarDate } from '../../src/domain/calendar-date.js';
+import type { RenewalResultRow } from '../tables.js';
 import { toBool, toStoredInstant, type Db } from './values.js';
 
 export type RenewalOutcome = 'renewed' | 'refused';
@@ -20,20 +21,8 @@ export interface RenewalResult {
 
 export type NewRenewalResult = Omit<RenewalResult, 'id' | 'createdAt'>;
 
-interface ResultRecord {
-  id: number;
-  inbound_id: number | null;
-  loan_id: string;
-  patron_id: string;
-  outcome: string;
-  reason: string | null;
-  old_due_date: string;
-  new_due_date: string | null;
-  provisional: unknown;
-  created_at: string;
-}
 
-const toResult = (row: ResultRecord): RenewalResult => ({
+const toResult = (row: RenewalResultRow): RenewalResult => ({
   id: Number(row.id),
   inboundId: row.inbound_id === null ? null : Number(row.inbound_id),
   loanId: row.loan_id,
@@ -64,7 +53,7 @@ export async function insertRenewalResults(db: Db, results: readonly NewRenewalR
 }
 
 export async function resultsOfInbound(db: Db, inboundId: number): Promise<RenewalResult[]> {
-  const rows = await db<ResultRecord>('renewal_results').where({ inbound_id: inboundId }).orderBy('id');
+  const rows = await db<RenewalResultRow>('renewal_results').where({ inbound_id: inboundId }).orderBy('id');
   return rows.map(toResult);
 }
 
@@ -87,7 +76,7 @@ export async function renewedActiveLoans(db: Db, inboundIds: readonly number[]):
 export async function lastResultsOfLoans(db: Db, loanIds: readonly string[]): Promise<Map<string, RenewalResult>> {
   const latest = new Map<string, RenewalResult>();
   if (loanIds.length === 0) return latest;
-  const rows = await db<ResultRecord>('renewal_results')
+  const rows = await db<RenewalResultRow>('renewal_results')
     .whereIn('id', db('renewal_results').whereIn('loan_id', loanIds).groupBy('loan_id').max('id'))
     .orderBy('id');
   for (const row of rows) latest.set(row.loan_id, toResult(row));

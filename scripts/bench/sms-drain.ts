@@ -248,7 +248,7 @@ async function writeBacklog(db: Knex, n: number, from: string): Promise<Pick<Out
           purpose: 'reminder',
           patron_id: patron.id,
           inbound_id: null,
-          to_address: patron.mobile,
+          to_address: patron.mobile ?? '',
           from_address: from,
           body,
           status: 'scheduled',

@@ -101,7 +101,7 @@ describe('dashboard in headless Chromium', function () {
 
     await row.getByRole('button', { name: 'Prøv igen' }).click();
     expect(await page.getByRole('status').textContent()).to.equal(`Besked out-${failed.id} er sat i kø og sendes igen.`);
-    await eventually(async () => (await h.deps.db('outbound_messages').where({ id: failed.id }).first()).status === 'sent', 10_000, 'the message to be sent');
+    await eventually(async () => (await h.deps.db('outbound_messages').where({ id: failed.id }).first())?.status === 'sent', 10_000, 'the message to be sent');
     await open(`/admin/conversations/${encodeURIComponent(OTHER_PATRON)}`);
     expect(await page.locator('article.message.out').last().textContent()).to.contain('sendt');
     await open('/admin/failures');

@@ -3,14 +3,19 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import twilio from 'twilio';
 import type { FixtureInput } from '../../db/fixture.js';
 import { createKnex, migrateToLatest } from '../../db/knexfile.js';
 import { loadFixture } from '../../db/load-fixture.js';
+import { reconciledAtKey } from '../../jobs/reconcile.js';
+import { QUEUE } from '../../src/queue/queues.js';
 import { FakeTwilio } from '../helpers/fake-twilio.js';
 import { deleteQueueKeys, eventually, newMessageSid, TEST_REDIS_URL } from '../helpers/harness.js';
 import { freePort, FornyProcess } from '../helpers/processes.js';
 import { RestartableRedis } from '../helpers/restartable-redis.js';
+import { queuesSettled } from '../helpers/settled.js';
 
 /*
  * Fault injection with real processes: `npm start` killed with SIGKILL mid-burst, stopped with
@@ -128,7 +133,11 @@ class Rig {
     const senders = new Set(this.acknowledged.values());
     // A job a killed process held is handed on when its lock expires (10 s) and the next stall check runs (5 s).
     await eventually(() => [...senders].every((from) => this.twilio.messagesTo(from).length >= 1), 45_000, 'a reply to every patron');
-    await new Promise((wake) => setTimeout(wake, 1500)); // three reconcile periods: a duplicate would show
+    // A duplicate would come from a job still on its way or from a reconciliation: let both pass.
+    await this.settled();
+    const since = Date.now();
+    await eventually(async () => Number(await this.redis().get(reconciledAtKey(this.prefix))) > since, 15_000, 'a reconciliation after the queues settled');
+    await this.settled();
     for (const from of senders) {
       const replies = this.twilio.messagesTo(from);
       expect(replies.map((reply) => reply.body), from).to.deep.equal(['Helsingør Bibliotekerne: 1 af 1 lån er fornyet.']);
@@ -142,7 +151,25 @@ class Rig {
     }
   }
 
+  private redisClient: Redis | undefined;
+  private queueHandles: Queue[] = [];
+
+  private redis(): Redis {
+    this.redisClient ??= new Redis(this.redisUrl, { maxRetriesPerRequest: 1 });
+    return this.redisClient;
+  }
+
+  /** Waits until forny's queues (read from outside the process, as an operator would) have nothing left to run. */
+  private async settled(): Promise<void> {
+    if (this.queueHandles.length === 0) {
+      this.queueHandles = Object.values(QUEUE).map((name) => new Queue(name, { connection: this.redis(), prefix: this.prefix }));
+    }
+    await queuesSettled(this.queueHandles, { timeoutMs: 45_000 });
+  }
+
   async tearDown(): Promise<void> {
+    await Promise.all(this.queueHandles.map((queue) => queue.close()));
+    this.redisClient?.disconnect();
     await this.server?.stop('SIGKILL');
     await this.twilio.stop();
     await deleteQueueKeys(this.redisUrl, this.prefix);

@@ -176,3 +176,9 @@ export async function eventually<T>(probe: () => Promise<T | undefined | false> 
     await new Promise((wake) => setTimeout(wake, 25));
   }
 }
+
+/** The value, or a failed test naming what was missing (for rows a test expects to exist). */
+export function found<T>(value: T | undefined | null, what = 'row'): T {
+  if (value === undefined || value === null) throw new Error(`expected ${what} to exist`);
+  return value;
+}

@@ -3,6 +3,7 @@ import { REPLY_BUDGET_PER_DAY } from '../../src/outbox/replies.js';
 import { RENEW_ALLS_PER_WINDOW } from '../../jobs/renew-all.js';
 import { EVERY_RULE_TODAY, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
 import { eventually, Harness } from '../helpers/harness.js';
+import { queuesSettled } from '../helpers/settled.js';
 
 /** Per-number limits: a patron never meets them; a script, a prankster or an auto-responder does. */
 describe('abuse limits', function () {
@@ -51,7 +52,7 @@ describe('abuse limits', function () {
     let answered = 0;
     await h.text(KAREN, 'Tak for påmindelsen');
     for (let round = 0; round < 5; round += 1) {
-      await new Promise((wake) => setTimeout(wake, 150));
+      await queuesSettled(h.deps.queues.all);
       const received = h.twilio.messagesTo(KAREN).length;
       if (received > answered) {
         answered = received;

@@ -123,7 +123,7 @@ describe("operators' dashboard (/admin)", function () {
   });
 
   it('lists renew-alls and opens one loan by loan, with the reply it got', async () => {
-    const sid = (await h.deps.db('inbound_messages').where({ from_number: KAREN }).first()).message_sid as string;
+    const sid = (await h.deps.db('inbound_messages').where({ from_number: KAREN }).first())?.message_sid as string;
     const list = await page('/admin/renewals');
     expect(list).to.contain(`href="/admin/renewals/${sid}"`);
     const one = await page(`/admin/renewals/${sid}`);
@@ -173,7 +173,7 @@ describe("operators' dashboard (/admin)", function () {
       const response = await post(`/admin/failures/messages/${id}/retry`, { _csrf: token ?? '' });
       expect(response.status).to.equal(303);
       expect(response.headers.get('location')).to.equal(`/admin/failures?done=message-retried&target=out-${id}`);
-      await eventually(async () => (await h.deps.db('outbound_messages').where({ id }).first()).status === 'sent', 10_000, 'the retried message to be sent');
+      await eventually(async () => (await h.deps.db('outbound_messages').where({ id }).first())?.status === 'sent', 10_000, 'the retried message to be sent');
       expect(h.twilio.messagesTo(OTHER_PATRON)).to.have.length(sentBefore + 1);
       expect(await auditRows()).to.deep.equal([{ actor: 'operator', action: 'message.retry', target: `out-${id}` }]);
 
@@ -203,12 +203,12 @@ describe("operators' dashboard (/admin)", function () {
         expect(response.status).to.equal(403);
         expect(await response.text()).to.contain('Handlingen blev afvist');
       }
-      expect((await h.deps.db('outbound_messages').where({ id }).first()).status).to.equal('failed');
+      expect((await h.deps.db('outbound_messages').where({ id }).first())?.status).to.equal('failed');
       expect(await auditRows()).to.have.length(audited);
 
       const cancelled = await post(`/admin/failures/messages/${id}/cancel`, { _csrf: token });
       expect(cancelled.headers.get('location')).to.equal(`/admin/failures?done=message-cancelled&target=out-${id}`);
-      expect(await h.deps.db('outbound_messages').where({ id }).first()).to.include({ status: 'superseded', error_code: '21211' });
+      expect(await h.deps.db('outbound_messages').where({ id }).first())?.to.include({ status: 'superseded', error_code: '21211' });
       expect((await auditRows()).at(-1)).to.deep.equal({ actor: 'operator', action: 'message.cancel', target: `out-${id}` });
     });
 

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { EVERY_RULE_TODAY, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
-import { eventually, Harness } from '../helpers/harness.js';
+import { eventually, Harness, found } from '../helpers/harness.js';
+import { queuesSettled } from '../helpers/settled.js';
 
 /** The owning library refuses an interlibrary renewal, or recalls the loan (SPEC §2). */
 describe('interlibrary decisions from the owning library', function () {
@@ -40,7 +41,7 @@ describe('interlibrary decisions from the owning library', function () {
     const again = await post('/api/loans/l-ill-ontime/ill-refusal', {});
     expect(again.status).to.equal(409);
     expect(((await again.json()) as { error: string }).error).to.equal('not_provisional');
-    await new Promise((wake) => setTimeout(wake, 200));
+    await queuesSettled(h.deps.queues.all);
     expect(h.twilio.messagesTo(KAREN)).to.have.length(2);
   });
 
@@ -48,11 +49,11 @@ describe('interlibrary decisions from the owning library', function () {
     h.clock.set(`${EVERY_RULE_TODAY}T21:00:00+01:00`);
     const response = await post('/api/loans/l-ill-max/ill-recall', { dueDate: '2026-12-03' });
     expect(response.status).to.equal(200);
-    expect((await loan('l-ill-max')).due_date).to.equal('2026-12-03');
+    expect((await loan('l-ill-max'))?.due_date).to.equal('2026-12-03');
     const notice = await h.deps.db('outbound_messages').where({ purpose: 'ill-recalled' }).first();
     expect(notice).to.include({ status: 'scheduled', send_after: '2026-12-02T07:45:00.000Z', kind: 'notice', to_address: KAREN });
-    expect(notice.body).to.contain('kaldt et fjernlån hjem');
-    expect(notice.body).to.contain('3. december');
+    expect(notice?.body).to.contain('kaldt et fjernlån hjem');
+    expect(notice?.body).to.contain('3. december');
   });
 
   const refusals: { name: string; path: string; body: unknown; contentType?: string; status: number; error: string }[] = [

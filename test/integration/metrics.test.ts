@@ -47,7 +47,7 @@ describe('/metrics', function () {
       const families = await scrape(h.baseUrl);
       expect(sampleValue(families, 'forny_messages', { direction: 'in', channel: 'sms', kind: 'command', status: 'processed' })).to.equal(1);
       expect(sampleValue(families, 'forny_messages', { direction: 'out', channel: 'sms', kind: 'reply', status: 'sent' })).to.equal(1);
-      const recorded = await h.deps.db('renewal_results').groupBy('outcome', 'reason').select('outcome', 'reason', h.deps.db.raw('count(*) as n'));
+      const recorded = await h.deps.db('renewal_results').groupBy('outcome', 'reason').select<{ outcome: string; reason: string | null; n: unknown }[]>('outcome', 'reason', h.deps.db.raw('count(*) as n'));
       expect(recorded.some((row) => row.reason === 'on_reserve')).to.equal(true);
       for (const row of recorded) {
         expect(sampleValue(families, 'forny_renewal_results', { outcome: row.outcome, reason: row.reason ?? 'none' }), `${row.outcome}/${row.reason}`).to.equal(Number(row.n));
@@ -185,7 +185,7 @@ describe('/metrics', function () {
       });
       expect(retry.status).to.equal(503);
       expect(await retry.text()).to.contain('Redis svarer ikke');
-      expect((await deps.db('outbound_messages').where({ id }).first()).status).to.equal('failed');
+      expect((await deps.db('outbound_messages').where({ id }).first())?.status).to.equal('failed');
     });
   });
 });

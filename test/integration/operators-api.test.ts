@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { handleRenewAll } from '../../jobs/renew-all.js';
 import { EVERY_RULE_TODAY, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
-import { eventually, Harness } from '../helpers/harness.js';
+import { eventually, Harness, found } from '../helpers/harness.js';
 import type { MessageView } from '../helpers/api-views.js';
 
 describe('operators API and probes', function () {
@@ -90,11 +90,11 @@ describe('operators API and probes', function () {
   });
 
   it('runs a renew-all twice for one message without renewing twice or writing a second reply', async () => {
-    const message = await h.deps.db('inbound_messages').where({ from_number: KAREN }).first();
-    const again = await handleRenewAll(h.deps, Number(message.id));
+    const message = found(await h.deps.db('inbound_messages').where({ from_number: KAREN }).first());
+    const again = await handleRenewAll(h.deps, message.id);
     expect(again.state).to.equal('already-processed');
     expect(await h.deps.db('outbound_messages').where({ to_address: KAREN })).to.have.length(1);
-    expect((await h.deps.db('loans').where({ id: 'l-ontime' }).first()).renewals).to.equal(1);
+    expect((await h.deps.db('loans').where({ id: 'l-ontime' }).first())?.renewals).to.equal(1);
   });
 
   it('reports alive on /healthz and ready on /readyz with both checks', async () => {

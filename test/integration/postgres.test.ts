@@ -46,7 +46,7 @@ describe('on PostgreSQL', function () {
     const renewed = await h.deps.db('renewal_results').where({ outcome: 'renewed' }).count({ n: '*' }).first();
     expect(Number(renewed?.n)).to.equal(EXPECTED_RENEWED); // nothing renewed twice on one day
     for (const reply of h.twilio.messagesTo(KAREN).slice(1)) expect(reply.body).to.contain(`0 af ${EXPECTED_TOTAL} lån`);
-    const rerun = await handleRenewAll(h.deps, Number((await h.deps.db('inbound_messages').where({ message_sid: messageSid }).first()).id));
+    const rerun = await handleRenewAll(h.deps, Number((await h.deps.db('inbound_messages').where({ message_sid: messageSid }).first())?.id));
     expect(rerun.state).to.equal('already-processed');
   });
 
@@ -58,7 +58,7 @@ describe('on PostgreSQL', function () {
     await eventually(async () => (await h.deps.db('outbound_messages').where({ to_address: KAREN, status: 'superseded' }).first()) !== undefined);
     const waiting = await h.deps.db('outbound_messages').where({ to_address: KAREN, status: 'scheduled' });
     expect(waiting).to.have.length(1);
-    expect(waiting[0].body).to.contain(`${EXPECTED_RENEWED} af ${EXPECTED_TOTAL} lån`);
+    expect(waiting[0]?.body).to.contain(`${EXPECTED_RENEWED} af ${EXPECTED_TOTAL} lån`);
 
     h.clock.set('2026-12-02T07:00:00+01:00');
     const scan = await runReminderScan(h.deps);
@@ -72,6 +72,6 @@ describe('on PostgreSQL', function () {
     const reply = await eventually(() => h.twilio.messagesTo(KAREN).find((message) => message.body.includes(' af ')));
     expect(await h.deliver(reply.sid, 'delivered')).to.equal(200);
     expect(await h.deliver(reply.sid, 'sent')).to.equal(200);
-    expect((await h.deps.db('outbound_messages').where({ provider_sid: reply.sid }).first()).status).to.equal('delivered');
+    expect((await h.deps.db('outbound_messages').where({ provider_sid: reply.sid }).first())?.status).to.equal('delivered');
   });
 });

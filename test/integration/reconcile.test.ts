@@ -84,6 +84,6 @@ describe('reconciliation', function () {
     await eventually(async () => (await h.deps.queues.sendSms.getJobState(`out-${message.id}`)) === 'failed');
     await dying.close();
     expect((await reconcile(h.deps)).failed).to.equal(1);
-    expect((await h.deps.db('outbound_messages').where({ id: message.id }).first()).status).to.equal('failed');
+    expect((await h.deps.db('outbound_messages').where({ id: message.id }).first())?.status).to.equal('failed');
   });
 });

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { EVERY_RULE_TODAY, EXPECTED_RENEWED, EXPECTED_TOTAL, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
 import { eventually, Harness } from '../helpers/harness.js';
+import { queuesSettled } from '../helpers/settled.js';
 import { RestartableRedis } from '../helpers/restartable-redis.js';
 
 /**
@@ -34,7 +35,7 @@ describe('Redis outages and data loss', function () {
     const { messageSid, response } = await h.text(KAREN, 'HBK FORNY ALLE');
     expect(response.status).to.equal(200);
     expect(Date.now() - started).to.be.lessThan(5000); // fails fast instead of hanging on Redis (a bound, not a timing target)
-    expect((await h.deps.db('inbound_messages').where({ message_sid: messageSid }).first()).status).to.equal('received');
+    expect((await h.deps.db('inbound_messages').where({ message_sid: messageSid }).first())?.status).to.equal('received');
 
     const ready = await fetch(`${h.baseUrl}/readyz`);
     expect(ready.status).to.equal(503);
@@ -49,7 +50,7 @@ describe('Redis outages and data loss', function () {
     const reply = await eventually(() => h.twilio.messagesTo(KAREN)[0], 15_000, 'the reply after Redis came back');
     expect(reply.body).to.contain(`${EXPECTED_RENEWED} af ${EXPECTED_TOTAL} lån`);
     await h.workers?.reconcileNow();
-    await new Promise((wake) => setTimeout(wake, 300));
+    await queuesSettled(h.deps.queues.all);
     expect(h.twilio.messagesTo(KAREN)).to.have.length(1);
   });
 
@@ -68,8 +69,8 @@ describe('Redis outages and data loss', function () {
     await job?.promote();
     await eventually(() => h.twilio.messagesTo(KAREN).length === 1, 15_000, 'the reply at the opening');
     await h.workers?.reconcileNow();
-    await new Promise((wake) => setTimeout(wake, 300));
+    await queuesSettled(h.deps.queues.all);
     expect(h.twilio.messagesTo(KAREN)).to.have.length(1);
-    expect((await h.deps.db('loans').where({ id: 'l-ontime' }).first()).renewals).to.equal(1);
+    expect((await h.deps.db('loans').where({ id: 'l-ontime' }).first())?.renewals).to.equal(1);
   });
 });

@@ -6,6 +6,7 @@ import type { FixtureInput } from '../../db/fixture.js';
 import { runReminderScan } from '../../jobs/reminders.js';
 import { catchUpReminderScan, ensureReminderSchedule, REMINDER_SCHEDULER_ID } from '../../src/queue/reminder-schedule.js';
 import { eventually, Harness } from '../helpers/harness.js';
+import { queuesSettled } from '../helpers/settled.js';
 
 /** A real SMTP server on loopback that keeps what it receives, parsed. */
 async function startSmtp(): Promise<{ url: string; mails: ParsedMail[]; close(): Promise<void> }> {
@@ -111,7 +112,7 @@ describe('reminders by SMS and e-mail', function () {
       'sms:sms:+4562000002',
     ]);
     const both = rows.find((row) => row.patron_id === 'both' && row.channel === 'sms');
-    expect(both.body).to.equal('Helsingør Bibliotekerne: 2 lån skal afleveres senest 4. december. Svar HBK FORNY ALLE for at forny.');
+    expect(both?.body).to.equal('Helsingør Bibliotekerne: 2 lån skal afleveres senest 4. december. Svar HBK FORNY ALLE for at forny.');
   });
 
   it('sends e-mail at once and SMS at 08:45, each once', async () => {
@@ -150,7 +151,7 @@ describe('reminders by SMS and e-mail', function () {
     await eventually(() => smtp.mails.length === 3);
     await morning();
     await eventually(() => h.twilio.messages.length === 4);
-    await new Promise((wake) => setTimeout(wake, 200));
+    await queuesSettled(h.deps.queues.all);
     expect(smtp.mails).to.have.length(3);
     expect(h.twilio.messages).to.have.length(4);
   });
@@ -180,7 +181,7 @@ describe('reminders by SMS and e-mail', function () {
     h.clock.set(`${TODAY}T15:00:00+01:00`);
     expect(await catchUpReminderScan(h.deps)).to.equal(false);
     await h.workers?.reconcileNow();
-    await new Promise((wake) => setTimeout(wake, 200));
+    await queuesSettled(h.deps.queues.all);
     expect(smtp.mails).to.have.length(3);
     expect(h.twilio.messages).to.have.length(4);
   });

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { EVERY_RULE_TODAY, EXPECTED, EXPECTED_RENEWED, EXPECTED_TOTAL, KAREN, OTHER_PATRON, everyRuleLibrary } from '../fixtures/every-rule.js';
 import { eventually, Harness, newMessageSid } from '../helpers/harness.js';
+import { queuesSettled } from '../helpers/settled.js';
 import type { InboundView, MessageView } from '../helpers/api-views.js';
 
 describe('renew-all, end to end (real Redis, temp SQLite, loopback Twilio)', function () {
@@ -65,10 +66,10 @@ describe('renew-all, end to end (real Redis, temp SQLite, loopback Twilio)', fun
     const again = await h.text(KAREN, 'HBK FORNY ALLE', messageSid);
     expect(again.response.status).to.equal(200);
     await h.workers?.reconcileNow();
-    await new Promise((wake) => setTimeout(wake, 300)); // give a wrongly enqueued job the chance to show itself
+    await queuesSettled(h.deps.queues.all);
     expect(h.twilio.messagesTo(KAREN)).to.have.length(1);
     expect(await dueDates()).to.deep.equal(before);
-    expect(await h.deps.db('inbound_messages').count({ n: '*' }).first()).to.deep.equal({ n: 1 });
+    expect(await h.deps.db('inbound_messages').count({ n: '*' }).first())?.to.deep.equal({ n: 1 });
   });
 
   it('stores one message, renews once and answers once for 20 concurrent copies of one webhook', async () => {
@@ -76,7 +77,7 @@ describe('renew-all, end to end (real Redis, temp SQLite, loopback Twilio)', fun
     const responses = await Promise.all(Array.from({ length: 20 }, () => h.text(KAREN, 'HBK FORNY ALLE', messageSid)));
     expect(responses.map((copy) => copy.response.status)).to.deep.equal(Array(20).fill(200));
     await eventually(() => h.twilio.messagesTo(KAREN).length === 1);
-    await new Promise((wake) => setTimeout(wake, 300));
+    await queuesSettled(h.deps.queues.all);
     expect(h.twilio.messagesTo(KAREN)).to.have.length(1);
     const renewals = await h.deps.db('renewal_results').where({ outcome: 'renewed' }).count({ n: '*' }).first();
     expect(Number(renewals?.n)).to.equal(EXPECTED_RENEWED);
@@ -106,7 +107,7 @@ describe('renew-all, end to end (real Redis, temp SQLite, loopback Twilio)', fun
     await h.text(KAREN, 'Stop');
     await eventually(() => h.twilio.messagesTo(KAREN).length === 1);
     expect(h.twilio.messagesTo(KAREN)[0]?.body).to.contain('afmeldt');
-    expect((await h.deps.db('patrons').where({ id: 'p-karen' }).first()).sms_opt_in).to.equal(0);
+    expect((await h.deps.db('patrons').where({ id: 'p-karen' }).first())?.sms_opt_in).to.equal(0);
 
     const again = await h.text(KAREN, 'STOP');
     await eventually(async () => (await h.api<InboundView>(`/api/inbound/${again.messageSid}`)).body.status === 'ignored');
@@ -115,7 +116,7 @@ describe('renew-all, end to end (real Redis, temp SQLite, loopback Twilio)', fun
     await h.text(KAREN, 'START');
     await eventually(() => h.twilio.messagesTo(KAREN).length === 2);
     expect(h.twilio.messagesTo(KAREN)[1]?.body).to.contain('tilmeldt');
-    expect((await h.deps.db('patrons').where({ id: 'p-karen' }).first()).sms_opt_in).to.equal(1);
+    expect((await h.deps.db('patrons').where({ id: 'p-karen' }).first())?.sms_opt_in).to.equal(1);
   });
 
   it('answers HJÆLP every time, and anything else with the help text at most once a day', async () => {
@@ -140,7 +141,7 @@ describe('renew-all, end to end (real Redis, temp SQLite, loopback Twilio)', fun
     const sent = await eventually(() => h.twilio.messagesTo(KAREN)[0]);
     const status = async () => {
       await eventually(async () => (await h.deps.db('outbound_messages').where({ provider_sid: sent.sid }).first()) !== undefined);
-      return (await h.deps.db('outbound_messages').where({ provider_sid: sent.sid }).first()).status as string;
+      return (await h.deps.db('outbound_messages').where({ provider_sid: sent.sid }).first())?.status as string;
     };
     expect(await status()).to.equal('sent');
     expect(await h.deliver(sent.sid, 'delivered')).to.equal(200);

@@ -3,7 +3,8 @@ import type { Job } from 'bullmq';
 import { handleRenewAll } from '../../jobs/renew-all.js';
 import { sendSms, type SendAttempt } from '../../jobs/send-sms.js';
 import { EXPECTED_RENEWED, EXPECTED_TOTAL, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
-import { eventually, Harness } from '../helpers/harness.js';
+import { eventually, Harness, found } from '../helpers/harness.js';
+import { queuesSettled } from '../helpers/settled.js';
 import type { MessageView } from '../helpers/api-views.js';
 
 /** The reply's outbox row and the BullMQ job that carries it. */
@@ -12,7 +13,7 @@ async function replyOf(h: Harness, messageSid: string) {
     const row = await h.deps.db('inbound_messages').where({ message_sid: messageSid }).first();
     return row?.reply_id ? row : undefined;
   });
-  const reply = await h.deps.db('outbound_messages').where({ id: inbound.reply_id }).first();
+  const reply = found(await h.deps.db('outbound_messages').where({ id: inbound.reply_id ?? 0 }).first(), 'the reply');
   const job = (await h.deps.queues.sendSms.getJob(`out-${reply.id}`)) as Job | undefined;
   return { reply, job };
 }
@@ -52,7 +53,7 @@ describe('the SMS send window (08:45–20:00, Europe/Copenhagen)', function () {
 
           // Woken a second early (a clock skew, an operator's promote), it waits again and sends nothing.
           await morning(h, new Date(Date.parse(row.leaves) - 1000).toISOString());
-          await eventually(async () => (await job?.getState()) === 'delayed' && (await h.deps.db('outbound_messages').where({ id: reply.id }).first()).send_after);
+          await eventually(async () => (await job?.getState()) === 'delayed' && (await h.deps.db('outbound_messages').where({ id: reply.id }).first())?.send_after);
           expect(h.twilio.messages).to.have.length(0);
 
           await morning(h, row.leaves);
@@ -79,8 +80,8 @@ describe('the SMS send window (08:45–20:00, Europe/Copenhagen)', function () {
 
       const outbox = await h.deps.db('outbound_messages').where({ to_address: KAREN }).orderBy('id');
       expect(outbox.map((row) => row.status)).to.deep.equal(['superseded', 'superseded', 'scheduled']);
-      expect(outbox[0].superseded_by).to.equal(outbox[1].id);
-      expect(outbox[1].superseded_by).to.equal(outbox[2].id);
+      expect(outbox[0]?.superseded_by).to.equal(outbox[1]?.id);
+      expect(outbox[1]?.superseded_by).to.equal(outbox[2]?.id);
       // Every loan renewed in the night counts, each once; M is the active loans now. After midnight
       // l-too-soon (due 12-09) reached due − 7 and renewed too: the first request's loans plus that one.
       expect(reply.body).to.contain(`${EXPECTED_RENEWED + 1} af ${EXPECTED_TOTAL} lån`);
@@ -93,7 +94,7 @@ describe('the SMS send window (08:45–20:00, Europe/Copenhagen)', function () {
 
       await morning(h, '2026-12-02T08:45:00+01:00');
       await eventually(() => h.twilio.messagesTo(KAREN).length === 1);
-      await new Promise((wake) => setTimeout(wake, 200)); // a superseded job that wrongly sent would show now
+      await queuesSettled(h.deps.queues.all);
       expect(h.twilio.messagesTo(KAREN)).to.have.length(1);
       expect(h.twilio.messagesTo(KAREN)[0]?.body).to.equal(reply.body);
     } finally {
@@ -163,18 +164,18 @@ describe('the SMS send window (08:45–20:00, Europe/Copenhagen)', function () {
     const h = await Harness.start({ fixture: everyRuleLibrary(), now: '2026-12-01T19:59:59+01:00' });
     try {
       const { messageSid } = await h.text(KAREN, 'HBK FORNY ALLE');
-      const inbound = await h.deps.db('inbound_messages').where({ message_sid: messageSid }).first();
-      const outcome = await handleRenewAll(h.deps, Number(inbound.id));
+      const inbound = found(await h.deps.db('inbound_messages').where({ message_sid: messageSid }).first());
+      const outcome = await handleRenewAll(h.deps, inbound.id);
       expect(outcome.state).to.equal('renewed');
       const replyId = outcome.state === 'renewed' ? (outcome.reply?.id ?? 0) : 0;
-      expect((await h.deps.db('outbound_messages').where({ id: replyId }).first()).status).to.equal('queued'); // inside the window
+      expect((await h.deps.db('outbound_messages').where({ id: replyId }).first())?.status).to.equal('queued'); // inside the window
 
       h.clock.set('2026-12-01T20:00:01+01:00');
       const waits: Date[] = [];
       const attempt: SendAttempt = { attemptsMade: 0, maxAttempts: 3, waitUntil: async (instant) => void waits.push(instant) };
       expect(await sendSms(h.deps, replyId, attempt)).to.equal('not-due');
       expect(waits.map((instant) => instant.toISOString())).to.deep.equal(['2026-12-02T07:45:00.000Z']);
-      expect(await h.deps.db('outbound_messages').where({ id: replyId }).first()).to.include({ status: 'scheduled', send_after: '2026-12-02T07:45:00.000Z' });
+      expect(await h.deps.db('outbound_messages').where({ id: replyId }).first())?.to.include({ status: 'scheduled', send_after: '2026-12-02T07:45:00.000Z' });
       expect(h.twilio.messages).to.have.length(0);
     } finally {
       await h.stop();

@@ -1,0 +1,167 @@
+/*
+ * The tables as the database hands their rows back, one interface each, registered with knex so
+ * that `db('outbound_messages')` is typed wherever it is written. Repositories map these rows to the
+ * application's types; nothing else reads a row. Migrations are the schema; this file is its shape.
+ */
+
+/** SQLite hands booleans back as 0/1, PostgreSQL as true/false (read them with `toBool`). */
+export type DbBool = boolean | number;
+
+export interface PatronRow {
+  id: string;
+  card_number: string;
+  name: string;
+  mobile: string | null;
+  sms_opt_in: DbBool;
+  email: string | null;
+  email_opt_in: DbBool;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface TitleRow {
+  id: string;
+  title: string;
+  renewable: DbBool;
+}
+
+export interface ItemRow {
+  id: string;
+  title_id: string;
+  barcode: string;
+  renewable: DbBool;
+}
+
+export interface LoanRow {
+  id: string;
+  patron_id: string;
+  item_id: string;
+  kind: string;
+  loan_period_days: number;
+  borrowed_on: string;
+  due_date: string;
+  renewals: number;
+  owning_library: string | null;
+  returned_on: string | null;
+  provisional: DbBool;
+  previous_due_date: string | null;
+  updated_at: string;
+}
+
+export interface ReservationRow {
+  id: string;
+  patron_id: string;
+  title_id: string;
+  created_at: string;
+}
+
+export interface InboundRow {
+  id: number;
+  message_sid: string;
+  account_sid: string | null;
+  from_number: string;
+  to_number: string;
+  body: string;
+  command: string;
+  status: string;
+  ignored_reason: string | null;
+  patron_id: string | null;
+  reply_id: number | null;
+  received_at: string;
+  processed_at: string | null;
+}
+
+export interface RenewalResultRow {
+  id: number;
+  inbound_id: number | null;
+  loan_id: string;
+  patron_id: string;
+  outcome: string;
+  reason: string | null;
+  old_due_date: string;
+  new_due_date: string | null;
+  provisional: DbBool;
+  created_at: string;
+}
+
+export interface OutboundRow {
+  id: number;
+  channel: string;
+  kind: string;
+  purpose: string;
+  patron_id: string | null;
+  inbound_id: number | null;
+  to_address: string;
+  from_address: string;
+  subject: string | null;
+  body: string;
+  html: string | null;
+  status: string;
+  send_after: string;
+  dedupe_key: string | null;
+  provider_sid: string | null;
+  attempts: number;
+  send_started_at: string | null;
+  outcome_uncertain: DbBool;
+  sent_at: string | null;
+  status_at: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  superseded_by: number | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface OutboundLoanRow {
+  outbound_id: number;
+  loan_id: string;
+  due_date: string;
+}
+
+export interface StatusEventRow {
+  id: number;
+  provider_sid: string;
+  status: string;
+  error_code: string | null;
+  received_at: string;
+}
+
+export interface ThrottleRow {
+  key: string;
+  last_at: string;
+}
+
+export interface ReminderScanRow {
+  scan_date: string;
+  due_date: string;
+  started_at: string;
+  finished_at: string | null;
+  messages: number;
+}
+
+export interface AuditRow {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  target: string;
+  detail: string | null;
+}
+
+declare module 'knex/types/tables.js' {
+  interface Tables {
+    patrons: PatronRow;
+    titles: TitleRow;
+    items: ItemRow;
+    loans: LoanRow;
+    reservations: ReservationRow;
+    inbound_messages: InboundRow;
+    renewal_results: RenewalResultRow;
+    outbound_messages: OutboundRow;
+    outbound_loans: OutboundLoanRow;
+    message_status_events: StatusEventRow;
+    throttles: ThrottleRow;
+    reminder_scans: ReminderScanRow;
+    audit_log: AuditRow;
+  }
+}

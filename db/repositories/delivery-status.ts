@@ -43,7 +43,7 @@ export async function recordReceipt(db: Db, receipt: { providerSid: string; twil
 export async function applyPendingReceipts(db: Db, providerSid: string, now: Date): Promise<void> {
   const events = await db('message_status_events').where({ provider_sid: providerSid }).select('status', 'error_code');
   const ordered = events
-    .map((event) => ({ status: TWILIO_STATUS[event.status as string], errorCode: event.error_code as string | null }))
+    .map((event) => ({ status: TWILIO_STATUS[event.status], errorCode: event.error_code }))
     .filter((event): event is { status: OutboundStatus; errorCode: string | null } => event.status !== undefined)
     .sort((a, b) => receiptRank(a.status) - receiptRank(b.status));
   for (const event of ordered) await applyReceiptStatus(db, providerSid, event.status, event.errorCode, now);

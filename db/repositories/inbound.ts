@@ -70,7 +70,7 @@ export async function insertInbound(db: Db, message: NewInbound, now: Date): Pro
     .onConflict('message_sid')
     .ignore()
     .returning('*');
-  const row = (inserted as InboundRow[])[0] ?? (await db<InboundRow>('inbound_messages').where({ message_sid: message.messageSid }).first());
+  const row = (inserted)[0] ?? (await db<InboundRow>('inbound_messages').where({ message_sid: message.messageSid }).first());
   if (!row) throw new Error(`inbound message ${message.messageSid} vanished after insert`);
   return { message: toInbound(row), inserted: inserted.length > 0 };
 }

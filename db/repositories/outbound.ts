@@ -88,7 +88,7 @@ export interface NewOutbound {
 /** Stores a message in the outbox: `queued` when it may leave now, `scheduled` when it waits. */
 export async function insertOutbound(db: Db, message: NewOutbound, now: Date): Promise<{ message: OutboundMessage; inserted: boolean }> {
   const query = db('outbound_messages').insert(outboundRow(message, now));
-  const inserted = (await (message.dedupeKey ? query.onConflict('dedupe_key').ignore() : query).returning('*')) as OutboundRow[];
+  const inserted: OutboundRow[] = await (message.dedupeKey ? query.onConflict('dedupe_key').ignore() : query).returning('*');
   const row = inserted[0] ?? (await db<OutboundRow>('outbound_messages').where('dedupe_key', message.dedupeKey ?? '').first());
   if (!row) throw new Error(`outbound message ${message.dedupeKey ?? ''} vanished after insert`);
   return { message: toOutbound(row), inserted: inserted.length > 0 };

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { EVERY_RULE_TODAY, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
-import { eventually, Harness, found } from '../helpers/harness.js';
+import { eventually, Harness } from '../helpers/harness.js';
 import { queuesSettled } from '../helpers/settled.js';
 
 /** The owning library refuses an interlibrary renewal, or recalls the loan (SPEC §2). */

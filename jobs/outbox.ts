@@ -3,8 +3,8 @@ import { countRepliesTo, insertOutbound, type OutboundKind, type OutboundMessage
 import { takeThrottle } from '../db/repositories/throttles.js';
 import type { Db } from '../db/repositories/values.js';
 import type { Config } from '../src/config.js';
-import { unknownNumberReply } from '../src/domain/reply-text.js';
 import { nextSendTime } from '../src/domain/send-window.js';
+import { textsFor } from '../src/texts.js';
 
 /**
  * Replies to one number in 24 hours beyond which forny stops answering it: a patron never gets
@@ -67,7 +67,7 @@ export async function answerNotLinked(trx: Db, config: Config, inbound: InboundM
     await finishInbound(trx, inbound.id, { ignoredReason: 'throttled' });
     return null;
   }
-  return answer(trx, config, inbound, { purpose: 'not-linked', body: unknownNumberReply(), patronId: null }, now);
+  return answer(trx, config, inbound, { purpose: 'not-linked', body: textsFor(config).unknownNumberReply(), patronId: null }, now);
 }
 
 /** Writes a reply and records it on the message, or records that the reply budget stopped it. */

@@ -4,7 +4,7 @@ import { toOutbound } from '../db/repositories/outbound.js';
 import { toBool, toStoredInstant, type Db } from '../db/repositories/values.js';
 import type { Deps } from '../src/deps.js';
 import { addDays, dateIn, type CalendarDate } from '../src/domain/calendar-date.js';
-import { reminderEmail, reminderSms } from '../src/domain/reply-text.js';
+import { textsFor } from '../src/texts.js';
 import { enqueueOutbound } from './enqueue.js';
 import { smsSendAfter } from './outbox.js';
 import type { Queues } from './queues.js';
@@ -97,6 +97,7 @@ function groupByPatron(loans: readonly DueLoan[]): DueLoan[][] {
 }
 
 async function writeReminders(trx: Db, deps: ReminderDeps, patrons: readonly DueLoan[][], dueDate: CalendarDate, now: Date): Promise<OutboundMessage[]> {
+  const texts = textsFor(deps.config);
   const stamp = toStoredInstant(now);
   const smsAfter = toStoredInstant(smsSendAfter(deps.config, 'reminder', now));
   const rows: Record<string, unknown>[] = [];
@@ -113,7 +114,7 @@ async function writeReminders(trx: Db, deps: ReminderDeps, patrons: readonly Due
         channel: 'sms',
         to_address: patron.mobile,
         from_address: deps.config.sms.from,
-        body: reminderSms(loans.length, dueDate),
+        body: texts.reminderSms(loans.length, dueDate),
         status: smsAfter > stamp ? 'scheduled' : 'queued',
         send_after: smsAfter,
         dedupe_key: key,
@@ -121,7 +122,7 @@ async function writeReminders(trx: Db, deps: ReminderDeps, patrons: readonly Due
     }
     if (patron.emailOptIn && patron.email) {
       const key = `reminder:${patron.patronId}:${dueDate}:email`;
-      const email = reminderEmail(patron.patronName, dueDate, loans);
+      const email = texts.reminderEmail(patron.patronName, dueDate, loans, { hasMobile: patron.mobile !== null });
       loansByKey.set(key, loans);
       rows.push({
         ...base,

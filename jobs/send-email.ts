@@ -11,8 +11,8 @@ import {
   UNFINISHED,
 } from '../db/repositories/outbound.js';
 import type { Deps } from '../src/deps.js';
-import { reminderEmail } from '../src/domain/reply-text.js';
 import { MailSendError } from '../src/mail/transport.js';
+import { textsFor } from '../src/texts.js';
 import type { OutboundJob } from './queues.js';
 
 type SendEmailDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'mail'>;
@@ -38,7 +38,7 @@ export async function sendEmail(deps: SendEmailDeps, outboundId: number, attempt
     }
     const patron = message.patronId ? await getPatron(deps.db, message.patronId) : undefined;
     if (due.length < (await countNamedLoans(deps.db, message.id)) && patron && due[0]) {
-      content = reminderEmail(patron.name, due[0].dueDate, due);
+      content = textsFor(deps.config).reminderEmail(patron.name, due[0].dueDate, due, { hasMobile: patron.mobile !== null });
       await deps.db('outbound_messages').where({ id: message.id }).update({ subject: content.subject, body: content.text, html: content.html });
     }
   }

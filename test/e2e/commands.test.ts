@@ -122,7 +122,7 @@ describe('commands (npm scripts as processes)', function () {
       await demo.waitFor(/SMS window: closed; opens 2026-12-01T08:45:00\.000\+01:00/);
       const sms = await runScript('sms.ts', ['HBK FORNY ALLE'], {}, { cwd: dir });
       expect(sms.code, sms.stderr).to.equal(0);
-      expect(sms.stdout).to.match(/← Helsingør Bibliotekerne: 4 af 9 lån er fornyet/);
+      expect(sms.stdout).to.match(/← Helsingør Kommunes Biblioteker: 4 af 9 lån er fornyet/);
       expect(sms.stdout).to.contain('waits for the SMS window; leaves 2026-12-01T08:45:00.000+01:00');
     } finally {
       expect(await demo.stop('SIGINT')).to.equal(0);
@@ -137,7 +137,7 @@ describe('commands (npm scripts as processes)', function () {
       expect(demo.stdout).to.match(new RegExp(`Dashboard: +http://127\\.0\\.0\\.1:${port}/admin +\\(login admin / \\S+\\)`));
       const sms = await runScript('sms.ts', ['HBK FORNY ALLE'], {}, { cwd: dir });
       expect(sms.code, sms.stderr).to.equal(0);
-      expect(sms.stdout).to.match(/← Helsingør Bibliotekerne: 4 af 9 lån er fornyet/);
+      expect(sms.stdout).to.match(/← Helsingør Kommunes Biblioteker: 4 af 9 lån er fornyet/);
     } finally {
       expect(await demo.stop('SIGINT')).to.equal(0);
     }

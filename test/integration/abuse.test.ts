@@ -1,14 +1,14 @@
 import { expect } from 'chai';
 import { REPLY_BUDGET_PER_DAY } from '../../jobs/outbox.js';
 import { RENEW_ALLS_PER_WINDOW } from '../../jobs/renew-all.js';
-import { EVERY_RULE_TODAY, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
+import { NO_LOAN_DUE_DAYS_AHEAD, EVERY_RULE_TODAY, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
 import { eventually, Harness } from '../helpers/harness.js';
 
 /** Per-number limits: a patron never meets them; a script, a prankster or an auto-responder does. */
 describe('abuse limits', function () {
   let h: Harness;
   beforeEach(async () => {
-    h = await Harness.start({ workers: true, fixture: everyRuleLibrary(), now: `${EVERY_RULE_TODAY}T10:00:00+01:00`, env: { REMINDER_DAYS_BEFORE: '40' } });
+    h = await Harness.start({ workers: true, fixture: everyRuleLibrary(), now: `${EVERY_RULE_TODAY}T10:00:00+01:00`, env: { REMINDER_DAYS_BEFORE: NO_LOAN_DUE_DAYS_AHEAD } });
   });
   afterEach(async () => h.stop());
 

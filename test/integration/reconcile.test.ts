@@ -4,14 +4,14 @@ import { insertInbound } from '../../db/repositories/inbound.js';
 import { insertOutbound } from '../../db/repositories/outbound.js';
 import { reconcile } from '../../jobs/reconcile.js';
 import { DEFAULT_KEYWORDS, parseCommand } from '../../src/domain/sms-command.js';
-import { EVERY_RULE_TODAY, EXPECTED_RENEWED, EXPECTED_TOTAL, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
+import { NO_LOAN_DUE_DAYS_AHEAD, EVERY_RULE_TODAY, EXPECTED_RENEWED, EXPECTED_TOTAL, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
 import { deleteQueueKeys, eventually, Harness, newMessageSid } from '../helpers/harness.js';
 
 /** The database says what is unfinished; reconciliation makes the queues agree, without duplicates. */
 describe('reconciliation', function () {
   let h: Harness;
   beforeEach(async () => {
-    h = await Harness.start({ workers: true, fixture: everyRuleLibrary(), now: `${EVERY_RULE_TODAY}T10:00:00+01:00`, env: { REMINDER_DAYS_BEFORE: '40' } });
+    h = await Harness.start({ workers: true, fixture: everyRuleLibrary(), now: `${EVERY_RULE_TODAY}T10:00:00+01:00`, env: { REMINDER_DAYS_BEFORE: NO_LOAN_DUE_DAYS_AHEAD } });
   });
   afterEach(async () => h.stop());
 

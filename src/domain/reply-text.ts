@@ -183,8 +183,8 @@ export const LONGEST_DATE: CalendarDate = '2026-09-30';
 
 /**
  * Every SMS template at its longest (largest counts, the longest Danish date, every optional
- * clause), each as the text it would send, or the reason it cannot be written. Configuration
- * refuses settings for which any of these is not one GSM-7 segment.
+ * clause). Throws SmsTooLongError at the first that is not one GSM-7 segment: configuration
+ * refuses such settings at start.
  */
 export function longestSmsTexts(texts: Texts): string[] {
   const n = LONGEST_COUNT;

@@ -45,6 +45,10 @@ export interface LoanRow {
   returned_on: string | null;
   provisional: DbBool;
   previous_due_date: string | null;
+  /** The owning library recalled this interlibrary loan (rule 2). */
+  recalled_on: string | null;
+  /** The owning library refused its last renewal (rule 3). */
+  ill_refused_on: string | null;
   updated_at: string;
 }
 

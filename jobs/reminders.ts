@@ -5,9 +5,9 @@ import type { Db } from '../db/repositories/values.js';
 import type { Deps } from '../src/deps.js';
 import { isUnfinished } from '../src/domain/message-status.js';
 import { addDays, dateIn, type CalendarDate } from '../src/domain/calendar-date.js';
-import { reminderEmail, reminderSms } from '../src/domain/reply-text.js';
 import { enqueueOutbound } from '../src/queue/enqueue.js';
 import { smsSendAfter } from '../src/outbox/send-after.js';
+import { textsFor } from '../src/texts.js';
 
 type ReminderDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'queues'>;
 
@@ -57,6 +57,7 @@ function groupByPatron(loans: readonly DueLoan[]): DueLoan[][] {
 }
 
 async function writeReminders(trx: Db, deps: ReminderDeps, patrons: readonly DueLoan[][], dueDate: CalendarDate, now: Date): Promise<OutboundMessage[]> {
+  const texts = textsFor(deps.config);
   const smsAfter = smsSendAfter(deps.config, 'reminder', now);
   const messages: NewOutboundWithLoans[] = [];
   for (const loans of patrons) {
@@ -69,13 +70,13 @@ async function writeReminders(trx: Db, deps: ReminderDeps, patrons: readonly Due
         channel: 'sms',
         to: patron.mobile,
         from: deps.config.sms.from,
-        body: reminderSms(loans.length, dueDate),
+        body: texts.reminderSms(loans.length, dueDate),
         sendAfter: smsAfter,
         dedupeKey: `reminder:${patron.patronId}:${dueDate}:sms`,
       });
     }
     if (patron.emailOptIn && patron.email) {
-      const email = reminderEmail(patron.patronName, dueDate, loans);
+      const email = texts.reminderEmail(patron.patronName, dueDate, loans, { hasMobile: patron.mobile !== null });
       messages.push({
         ...base,
         channel: 'email',

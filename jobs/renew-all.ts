@@ -8,7 +8,8 @@ import type { Deps } from '../src/deps.js';
 import { isUnfinished } from '../src/domain/message-status.js';
 import { dateIn } from '../src/domain/calendar-date.js';
 import { decideRenewal } from '../src/domain/renewal-policy.js';
-import { renewAllReply, type RenewAllCounts } from '../src/domain/reply-text.js';
+import type { RenewAllCounts } from '../src/domain/reply-text.js';
+import { textsFor } from '../src/texts.js';
 import { enqueueOutbound } from '../src/queue/enqueue.js';
 import type { InboundJob } from '../src/queue/queues.js';
 import { answerNotLinked, writeReply } from '../src/outbox/replies.js';
@@ -118,7 +119,7 @@ async function writeRenewAllReply(
   const draft = { purpose: 'renew-all', patronId: patrons[0]?.id ?? null } as const;
   const waiting = await findWaitingRenewAllReply(trx, inbound.fromNumber);
   if (!waiting || !(await supersede(trx, waiting.id, now, { reason: 'folded into a later renew-all reply' }))) {
-    return writeReply(trx, deps.config, inbound, { ...draft, body: renewAllReply(counts) }, now);
+    return writeReply(trx, deps.config, inbound, { ...draft, body: textsFor(deps.config).renewAllReply(counts) }, now);
   }
   const answered = [...(await inboundIdsAnsweredBy(trx, waiting.id)), inbound.id];
   const renewed = await renewedActiveLoans(trx, answered);
@@ -127,7 +128,7 @@ async function writeRenewAllReply(
     total: counts.total,
     provisional: renewed.filter((loan) => loan.provisional).length,
   };
-  const reply = await writeReply(trx, deps.config, inbound, { ...draft, body: renewAllReply(folded) }, now);
+  const reply = await writeReply(trx, deps.config, inbound, { ...draft, body: textsFor(deps.config).renewAllReply(folded) }, now);
   if (reply) {
     await recordSupersededBy(trx, waiting.id, reply.id);
     await moveReplies(trx, waiting.id, reply.id);

@@ -12,8 +12,8 @@ import {
 } from '../db/repositories/outbound.js';
 import type { Deps } from '../src/deps.js';
 import { isUnfinished } from '../src/domain/message-status.js';
-import { reminderEmail } from '../src/domain/reply-text.js';
 import { MailSendError } from '../src/mail/transport.js';
+import { textsFor } from '../src/texts.js';
 import type { OutboundJob } from '../src/queue/queues.js';
 
 type SendEmailDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'mail'>;
@@ -39,7 +39,7 @@ export async function sendEmail(deps: SendEmailDeps, outboundId: number, attempt
     }
     const patron = message.patronId ? await getPatron(deps.db, message.patronId) : undefined;
     if (due.length < (await countNamedLoans(deps.db, message.id)) && patron && due[0]) {
-      content = reminderEmail(patron.name, due[0].dueDate, due);
+      content = textsFor(deps.config).reminderEmail(patron.name, due[0].dueDate, due, { hasMobile: patron.mobile !== null });
       await rewriteEmail(deps.db, message.id, content, now);
     }
   }

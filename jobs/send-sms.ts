@@ -17,10 +17,10 @@ import {
 } from '../db/repositories/outbound.js';
 import type { Deps } from '../src/deps.js';
 import { isUnfinished } from '../src/domain/message-status.js';
-import { reminderSms } from '../src/domain/reply-text.js';
 import { isInsideWindow, nextOpening } from '../src/domain/send-window.js';
 import { SmsSendError, type SentSms } from '../src/sms/transport.js';
 import { classifyTwilioError, OPTED_OUT_CODE } from '../src/sms/twilio-errors.js';
+import { textsFor } from '../src/texts.js';
 import { delayUntil } from '../src/queue/enqueue.js';
 import { waitsForWindow } from '../src/outbox/send-after.js';
 import type { OutboundJob } from '../src/queue/queues.js';
@@ -120,7 +120,7 @@ async function reminderIsStale(deps: SendSmsDeps, message: OutboundMessage, now:
   if (due.length === 0) return supersede(deps.db, message.id, now, { reason: 'every loan it names was renewed or returned' });
   if (patron && !patron.smsOptIn) return supersede(deps.db, message.id, now, { reason: 'patron opted out of SMS' });
   if (due.length < (await countNamedLoans(deps.db, message.id)) && due[0]) {
-    await updateBody(deps.db, message.id, reminderSms(due.length, due[0].dueDate), now);
+    await updateBody(deps.db, message.id, textsFor(deps.config).reminderSms(due.length, due[0].dueDate), now);
   }
   return false;
 }

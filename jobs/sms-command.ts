@@ -6,8 +6,8 @@ import { takeThrottle } from '../db/repositories/throttles.js';
 import type { Db } from '../db/repositories/values.js';
 import type { Deps } from '../src/deps.js';
 import { isUnfinished } from '../src/domain/message-status.js';
-import { helpReply, startConfirmation, stopConfirmation } from '../src/domain/reply-text.js';
 import type { Command } from '../src/domain/sms-command.js';
+import { textsFor } from '../src/texts.js';
 import { enqueueOutbound } from '../src/queue/enqueue.js';
 import { answer, answerNotLinked, DAY_MS } from '../src/outbox/replies.js';
 import type { InboundJob } from '../src/queue/queues.js';
@@ -50,6 +50,7 @@ async function handleForPatrons(
   patrons: readonly Patron[],
   now: Date,
 ): Promise<OutboundMessage | null> {
+  const texts = textsFor(deps.config);
   const patronId = patrons[0]?.id ?? null;
   const ids = patrons.map((patron) => patron.id);
   switch (command) {
@@ -61,19 +62,19 @@ async function handleForPatrons(
         await finishInbound(trx, inbound.id, { patronId, ignoredReason: 'no_answer_needed' });
         return null;
       }
-      return answer(trx, deps.config, inbound, { purpose: 'stop', body: stopConfirmation(), patronId }, now);
+      return answer(trx, deps.config, inbound, { purpose: 'stop', body: texts.stopConfirmation(), patronId }, now);
     }
     case 'start':
       await setSmsOptIn(trx, ids, true, now);
-      return answer(trx, deps.config, inbound, { purpose: 'start', body: startConfirmation(), patronId }, now);
+      return answer(trx, deps.config, inbound, { purpose: 'start', body: texts.startConfirmation(), patronId }, now);
     case 'help':
-      return answer(trx, deps.config, inbound, { purpose: 'help', body: helpReply(), patronId }, now);
+      return answer(trx, deps.config, inbound, { purpose: 'help', body: texts.helpReply(), patronId }, now);
     case 'unknown':
       if (!(await takeThrottle(trx, `help:${inbound.fromNumber}`, DAY_MS, now))) {
         await finishInbound(trx, inbound.id, { patronId, ignoredReason: 'throttled' });
         return null;
       }
-      return answer(trx, deps.config, inbound, { purpose: 'help', body: helpReply(), patronId }, now);
+      return answer(trx, deps.config, inbound, { purpose: 'help', body: texts.helpReply(), patronId }, now);
     case 'renew-all':
       throw new Error(`renew-all message ${inbound.id} belongs on the renew-all queue`);
     default:

@@ -3,6 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { IANAZone } from 'luxon';
 import { z } from 'zod';
+import { gsm7Septets } from './domain/gsm7.js';
+import { DEFAULT_TEXT_SETTINGS, MAX_LIBRARY_NAME_LENGTH, textSettingsProblem } from './domain/reply-text.js';
 import { parseTimeOfDay, parseWindow, type DailyWindow, type TimeOfDay } from './domain/send-window.js';
 
 /** The token the sandbox transport signs and checks webhooks with when no Twilio credentials are set. */
@@ -32,6 +34,15 @@ export interface Config {
     /** `defer`: answers to patrons wait for the window too; `send`: they leave at once. */
     readonly repliesOutsideWindow: 'defer' | 'send';
   };
+  /** Who the texts speak for and what patrons text (SPEC §3, §4). */
+  readonly library: {
+    /** Begins every SMS and signs every e-mail. */
+    readonly name: string;
+    /** Where patrons see their loans, e.g. `helsbib.dk` (no scheme). */
+    readonly site: string;
+    /** Keywords of `KEYWORD FORNY ALLE`, upper case, in the order given; texts show the first. */
+    readonly keywords: readonly string[];
+  };
   readonly timeZone: string;
   readonly sendWindow: DailyWindow;
   readonly reminders: {
@@ -57,6 +68,11 @@ export interface Config {
     readonly reconcileIntervalMs: number;
     /** How long SIGTERM lets active jobs finish before closing anyway. */
     readonly shutdownGraceMs: number;
+    /**
+     * A renew-all not done this long after it arrived is given up (SPEC §4): marked failed, the
+     * patron told, never done late.
+     */
+    readonly renewAllGiveUpMs: number;
   };
   /** Where the application clock starts (demos, tests); undefined means the real time. */
   readonly fakeNow: Date | undefined;
@@ -120,7 +136,11 @@ const schema = z.object({
   SMS_SEND_WINDOW: z.string().trim().default('08:45-20:00'),
   SMS_RATE_PER_SECOND: integer(1, 10_000).default(30),
   SMS_REPLIES_OUTSIDE_WINDOW: z.enum(['defer', 'send']).default('defer'),
-  REMINDER_DAYS_BEFORE: integer(0, 60).default(3),
+  // Renewals open 7 days before the due date (SPEC §2): an earlier reminder would invite a
+  // `HBK FORNY ALLE` that the rules can only refuse as too_soon.
+  REMINDER_DAYS_BEFORE: integer(0, 60)
+    .pipe(z.number().max(7, 'at most 7: loans can be renewed from 7 days before the due date, an earlier reminder invites renewals refused as too_soon'))
+    .default(3),
   REMINDER_SCAN_AT: z.string().trim().default('07:00'),
   SMTP_URL: optional.pipe(
     z
@@ -128,7 +148,33 @@ const schema = z.object({
       .refine((value) => /^smtps?:\/\/.+/.test(value) && URL.canParse(value), 'expected smtp://… or smtps://…')
       .optional(),
   ),
-  MAIL_FROM: z.string().trim().min(3).default('Helsingør Bibliotekerne <noreply@helsbib.dk>'),
+  MAIL_FROM: optional.pipe(z.string().min(3, 'expected at least 3 characters').optional()),
+  LIBRARY_NAME: z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(MAX_LIBRARY_NAME_LENGTH, `at most ${MAX_LIBRARY_NAME_LENGTH} characters (every SMS begins with it)`)
+    .refine((name) => !/[\r\n]/.test(name), 'must be one line')
+    .default(DEFAULT_TEXT_SETTINGS.libraryName),
+  LIBRARY_SITE: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(\/[^\s]*)?$/, 'expected a host name with an optional path and no scheme, such as helsbib.dk')
+    .default(DEFAULT_TEXT_SETTINGS.site),
+  LIBRARY_KEYWORDS: z
+    .string()
+    .transform((list) =>
+      list
+        .split(',')
+        .map((keyword) => keyword.trim())
+        .filter((keyword) => keyword !== ''),
+    )
+    .pipe(
+      z
+        .array(z.string().regex(/^[A-Za-z0-9ÆØÅæøå]{1,16}$/, 'expected comma-separated keywords of letters and digits, such as HBK,HKB'))
+        .min(1, 'expected at least one keyword, such as HBK'),
+    )
+    .default(['HBK', 'HKB']),
   ADMIN_USER: z.string().trim().min(1).default('admin'),
   ADMIN_PASSWORD: optional.pipe(z.string().min(8, 'expected at least 8 characters').optional()),
   FAKE_NOW: optional.pipe(
@@ -141,6 +187,7 @@ const schema = z.object({
   SEND_RETRY_DELAY_MS: integer(10, 3_600_000).default(5000),
   RECONCILE_INTERVAL_MS: integer(100, 3_600_000).default(60_000),
   SHUTDOWN_GRACE_MS: integer(0, 600_000).default(10_000),
+  RENEW_ALL_GIVE_UP_MINUTES: integer(1, 7 * 24 * 60).default(60),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -168,6 +215,19 @@ export function loadConfig(env: Env = process.env): Config {
     if (!v.TWILIO_AUTH_TOKEN) throw new ConfigError('Invalid configuration: TWILIO_AUTH_TOKEN (unset): required when SMS_TRANSPORT is twilio');
   }
 
+  const keywords = v.LIBRARY_KEYWORDS.map((keyword) => keyword.toUpperCase());
+  // Texts show these four: a character outside GSM-7 is blamed on its own variable, a text too
+  // long on the name (the longest of them; the message says the others count too).
+  for (const [variable, value] of [['LIBRARY_NAME', v.LIBRARY_NAME], ['SMS_FROM', v.SMS_FROM]] as const) {
+    if (gsm7Septets(value) === null) {
+      throw new ConfigError(`Invalid configuration: ${variable} (${shown(variable, value)}): holds a character outside the GSM-7 alphabet, which would send every SMS as UCS-2`);
+    }
+  }
+  const textProblem = textSettingsProblem({ libraryName: v.LIBRARY_NAME, site: v.LIBRARY_SITE, keyword: keywords[0] ?? '', smsFrom: v.SMS_FROM });
+  if (textProblem) {
+    throw new ConfigError(`Invalid configuration: LIBRARY_NAME (${shown('LIBRARY_NAME', v.LIBRARY_NAME)}): too long together with LIBRARY_SITE, LIBRARY_KEYWORDS and SMS_FROM: ${textProblem}`);
+  }
+
   const password = v.ADMIN_PASSWORD ?? randomBytes(12).toString('base64url');
   const publicBaseUrl = (v.PUBLIC_BASE_URL ?? `http://127.0.0.1:${v.PORT}`).replace(/\/+$/, '');
 
@@ -189,20 +249,28 @@ export function loadConfig(env: Env = process.env): Config {
       ratePerSecond: v.SMS_RATE_PER_SECOND,
       repliesOutsideWindow: v.SMS_REPLIES_OUTSIDE_WINDOW,
     }),
+    library: Object.freeze({ name: v.LIBRARY_NAME, site: v.LIBRARY_SITE, keywords: Object.freeze(keywords) }),
     timeZone: v.LIBRARY_TIMEZONE,
     sendWindow,
     reminders: Object.freeze({ daysBefore: v.REMINDER_DAYS_BEFORE, scanAt }),
-    mail: Object.freeze({ smtpUrl: v.SMTP_URL, from: v.MAIL_FROM }),
+    mail: Object.freeze({ smtpUrl: v.SMTP_URL, from: v.MAIL_FROM ?? defaultMailFrom(v.LIBRARY_NAME, v.LIBRARY_SITE) }),
     admin: Object.freeze({ user: v.ADMIN_USER, password, passwordGenerated: v.ADMIN_PASSWORD === undefined }),
     jobs: Object.freeze({
       sendAttempts: v.SEND_ATTEMPTS,
       retryDelayMs: v.SEND_RETRY_DELAY_MS,
       reconcileIntervalMs: v.RECONCILE_INTERVAL_MS,
       shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
+      renewAllGiveUpMs: v.RENEW_ALL_GIVE_UP_MINUTES * 60_000,
     }),
     fakeNow: v.FAKE_NOW === undefined ? undefined : new Date(v.FAKE_NOW),
     logLevel: v.LOG_LEVEL,
   });
+}
+
+/** `"LIBRARY_NAME" <noreply@SITE's host>`: e-mails carry the same name as the SMS (SPEC §4). */
+function defaultMailFrom(name: string, site: string): string {
+  const host = site.split('/')[0] ?? site;
+  return `"${name.replace(/["\\]/g, '')}" <noreply@${host}>`;
 }
 
 function fieldOrThrow<T>(variable: string, value: string, parse: (text: string) => T): T {

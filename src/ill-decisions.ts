@@ -7,9 +7,9 @@ import { smsSendAfter } from './outbox/send-after.js';
 import { compareDates, dateIn, isCalendarDate, type CalendarDate } from './domain/calendar-date.js';
 import { escapeHtml } from './domain/escape-html.js';
 import type { OutboundPurpose } from './domain/message-status.js';
-import { illRecalledNotice, illRefusedNotice } from './domain/reply-text.js';
 import type { Deps } from './deps.js';
 import { AppError } from './errors.js';
+import { textsFor } from './texts.js';
 
 type DecisionDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'queues' | 'logger'>;
 
@@ -59,11 +59,13 @@ export interface IllDecision {
 
 /**
  * The owning library refused an interlibrary renewal made "med forbehold" (SPEC §2): the due date
- * before the renewal returns, the renewal no longer counts, the result is recorded as `ill_refused`
- * and the patron is told.
+ * before the renewal returns, the renewal no longer counts, the result is recorded as `ill_refused`,
+ * the loan is marked so that no renew-all renews it again (rule 3), and the patron is told: to return
+ * it by the restored date, or at once when that date has already passed.
  */
 export async function refuseIllRenewal(deps: DecisionDeps, loanId: string): Promise<IllDecision> {
   const now = deps.clock.now();
+  const today = dateIn(now, deps.config.timeZone);
   const decision = await deps.db.transaction(async (trx) => {
     const loan = await activeIllLoan(trx, loanId);
     if (!toBool(loan.provisional) || loan.previous_due_date === null) {
@@ -72,7 +74,14 @@ export async function refuseIllRenewal(deps: DecisionDeps, loanId: string): Prom
     const restored = loan.previous_due_date;
     const changed = await trx('loans')
       .where({ id: loanId, due_date: loan.due_date, provisional: true })
-      .update({ due_date: restored, previous_due_date: null, provisional: false, renewals: Math.max(0, Number(loan.renewals) - 1), updated_at: toStoredInstant(now) });
+      .update({
+        due_date: restored,
+        previous_due_date: null,
+        provisional: false,
+        renewals: Math.max(0, Number(loan.renewals) - 1),
+        ill_refused_on: today,
+        updated_at: toStoredInstant(now),
+      });
     if (touched(changed) !== 1) throw new AppError('conflict', 409, `loan ${loanId} changed meanwhile; try again`);
     await insertRenewalResults(
       trx,
@@ -80,7 +89,7 @@ export async function refuseIllRenewal(deps: DecisionDeps, loanId: string): Prom
       now,
     );
     const patron = await getPatron(trx, loan.patron_id);
-    const notice = patron ? await writeNotice(trx, deps, patron, { purpose: 'ill-refused', body: illRefusedNotice(restored), loanId, dueDate: restored }, now) : null;
+    const notice = patron ? await writeNotice(trx, deps, patron, { purpose: 'ill-refused', body: textsFor(deps.config).illRefusedNotice(restored, today), loanId, dueDate: restored }, now) : null;
     return { loanId, dueDate: restored, notice };
   });
   if (decision.notice) await enqueueOutbound(deps.queues, deps.clock, [decision.notice]);
@@ -90,7 +99,8 @@ export async function refuseIllRenewal(deps: DecisionDeps, loanId: string): Prom
 
 /**
  * The owning library recalled an interlibrary loan (SPEC §2): the due date is shortened to
- * `dueDate` (not before today, not after the current due date) and the patron is told.
+ * `dueDate` (not before today, not after the current due date), the loan is marked so that no
+ * renew-all renews it again (rule 2), and the patron is told.
  */
 export async function recallIllLoan(deps: DecisionDeps, loanId: string, dueDate: string): Promise<IllDecision> {
   const now = deps.clock.now();
@@ -100,9 +110,9 @@ export async function recallIllLoan(deps: DecisionDeps, loanId: string, dueDate:
     const loan = await activeIllLoan(trx, loanId);
     if (compareDates(dueDate, today) < 0) throw new AppError('invalid_field', 400, `dueDate ${dueDate} is before today (${today})`);
     if (compareDates(dueDate, loan.due_date) >= 0) throw new AppError('invalid_field', 400, `dueDate ${dueDate} does not shorten the loan (due ${loan.due_date})`);
-    await trx('loans').where({ id: loanId }).update({ due_date: dueDate, updated_at: toStoredInstant(now) });
+    await trx('loans').where({ id: loanId }).update({ due_date: dueDate, recalled_on: today, updated_at: toStoredInstant(now) });
     const patron = await getPatron(trx, loan.patron_id);
-    const notice = patron ? await writeNotice(trx, deps, patron, { purpose: 'ill-recalled', body: illRecalledNotice(dueDate), loanId, dueDate }, now) : null;
+    const notice = patron ? await writeNotice(trx, deps, patron, { purpose: 'ill-recalled', body: textsFor(deps.config).illRecalledNotice(dueDate), loanId, dueDate }, now) : null;
     return { loanId, dueDate, notice };
   });
   if (decision.notice) await enqueueOutbound(deps.queues, deps.clock, [decision.notice]);

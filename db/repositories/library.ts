@@ -78,6 +78,8 @@ export async function activeLoansForRenewal(db: Db, patronIds: readonly string[]
       'l.loan_period_days',
       'l.due_date',
       'l.renewals',
+      'l.recalled_on',
+      'l.ill_refused_on',
       'i.title_id',
       'i.renewable as item_renewable',
       't.renewable as title_renewable',
@@ -95,6 +97,8 @@ export async function activeLoansForRenewal(db: Db, patronIds: readonly string[]
     renewals: Number(row.renewals),
     renewable: toBool(row.item_renewable) && toBool(row.title_renewable),
     reservedByOthers: toBool(row.reserved_by_others),
+    recalled: row.recalled_on !== null,
+    illRefused: row.ill_refused_on !== null,
   }));
 }
 

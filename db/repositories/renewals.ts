@@ -1,10 +1,11 @@
 import type { CalendarDate } from '../../src/domain/calendar-date.js';
 import type { RenewalResultRow } from '../tables.js';
+import type { RefusalReason } from '../../src/domain/renewal-policy.js';
 import { toBool, toStoredInstant, type Db } from './values.js';
 
 export type RenewalOutcome = 'renewed' | 'refused';
-/** SPEC §2's reason codes, plus `ill_refused` when an owning library turns a renewal down later. */
-export type RenewalReason = 'not_renewable' | 'too_late' | 'too_soon' | 'too_many' | 'on_reserve' | 'ill_refused';
+/** SPEC §2's reason codes; `ill_refused` is also recorded when the owning library turns a renewal down. */
+export type RenewalReason = RefusalReason;
 
 export interface RenewalResult {
   readonly id: number;

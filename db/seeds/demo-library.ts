@@ -24,7 +24,9 @@ const titles = [
  * A small library, dated from `today`, whose loans exercise every rule of SPEC §2: Karen Blixen
  * (the default sender) has loans that renew, one of each refusal, an overdue loan, interlibrary
  * loans on time and late, and a returned loan; the others cover reminders by SMS and e-mail,
- * opt-outs, a shared family number and a patron without loans.
+ * opt-outs, a shared family number and a patron without loans. The owning library's recall and
+ * refusal (reasons `recalled`, `ill_refused`) are decisions made later, through the operators' API,
+ * not loan states a fixture can hold.
  */
 export function demoLibrary(today: CalendarDate): FixtureInput {
   const fixture = {
@@ -106,5 +108,6 @@ export function demoLibrary(today: CalendarDate): FixtureInput {
   loan(14, 5, { kind: 'lynlaan', period: 14 });
   loan(18, 10, { kind: 'ill' }); //            interlibrary loan too early
   loan(19, 0, { kind: 'ill', renewals: 2 }); // interlibrary loan out of extra periods
+  loan(19, 2, { kind: 'ill', period: 14, renewals: 1 }); // 14-day interlibrary loan renewed once: too_many, whatever its kind
   return fixture;
 }

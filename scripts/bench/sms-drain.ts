@@ -15,7 +15,7 @@ import type { OutboundMessage } from '../../db/repositories/outbound.js';
 import { enqueueOutbound } from '../../src/queue/enqueue.js';
 import type { Clock } from '../../src/clock.js';
 import { addDays, dateIn } from '../../src/domain/calendar-date.js';
-import { reminderSms } from '../../src/domain/reply-text.js';
+import { createTexts, DEFAULT_TEXT_SETTINGS } from '../../src/domain/reply-text.js';
 import { createSandboxTransport } from '../../src/sms/sandbox.js';
 import { createTwilioTransport } from '../../src/sms/twilio.js';
 import { FakeTwilio } from '../../test/helpers/fake-twilio.js';
@@ -237,7 +237,7 @@ async function writeBacklog(db: Knex, n: number, from: string): Promise<Pick<Out
 
   const stamp = toStoredInstant(scanAt);
   const sendAfter = toStoredInstant(OPENING);
-  const body = reminderSms(1, dueDate);
+  const body = createTexts(DEFAULT_TEXT_SETTINGS).reminderSms(1, dueDate);
   await db.transaction(async (trx) => {
     for (let start = 0; start < n; start += 500) {
       const chunk = patrons.slice(start, start + 500);

@@ -3,9 +3,9 @@ import { addDays, compareDates, laterOf, type CalendarDate } from './calendar-da
 export type LoanKind = 'standard' | 'lynlaan' | 'ill';
 export const LOAN_KINDS: readonly LoanKind[] = ['standard', 'lynlaan', 'ill'];
 
-/** Reason codes of SPEC §2, in the order the rules are tried. `ill_refused` comes later, from the owning library. */
-export type RefusalReason = 'not_renewable' | 'too_late' | 'too_soon' | 'too_many' | 'on_reserve';
-export const REFUSAL_REASONS: readonly RefusalReason[] = ['not_renewable', 'too_late', 'too_soon', 'too_many', 'on_reserve'];
+/** Reason codes of SPEC §2, in the order the rules are tried. */
+export type RefusalReason = 'not_renewable' | 'recalled' | 'ill_refused' | 'too_late' | 'too_soon' | 'too_many' | 'on_reserve';
+export const REFUSAL_REASONS: readonly RefusalReason[] = ['not_renewable', 'recalled', 'ill_refused', 'too_late', 'too_soon', 'too_many', 'on_reserve'];
 
 /** What the rules need to know of one active loan. */
 export interface LoanFacts {
@@ -17,6 +17,10 @@ export interface LoanFacts {
   readonly renewable: boolean;
   /** True when another patron holds an active reservation on the title (the borrower's own does not count). */
   readonly reservedByOthers: boolean;
+  /** True when the owning library has recalled this interlibrary loan. */
+  readonly recalled: boolean;
+  /** True when the owning library refused this interlibrary loan's last renewal. */
+  readonly illRefused: boolean;
 }
 
 export type RenewalDecision =
@@ -24,17 +28,20 @@ export type RenewalDecision =
   | { readonly outcome: 'refused'; readonly reason: RefusalReason };
 
 /**
- * The most renewals a loan may have: one for 7- and 14-day loans, two otherwise; an interlibrary
- * loan gets two extra periods whatever its length (the owning library's rule, not ours).
+ * The most renewals a loan may have: one for 7- and 14-day loans whatever their kind ("Materialer
+ * med 7 og 14 dages lånetid kan du forlænge én gang"), two otherwise (for an interlibrary loan:
+ * its two extra periods).
  */
-export function maxRenewals(loan: Pick<LoanFacts, 'kind' | 'loanPeriodDays'>): number {
-  if (loan.kind === 'ill') return 2;
+export function maxRenewals(loan: Pick<LoanFacts, 'loanPeriodDays'>): number {
   return loan.loanPeriodDays === 7 || loan.loanPeriodDays === 14 ? 1 : 2;
 }
 
 /** The library's rules (SPEC §2) for one active loan on `today`, a date in the library's zone. */
 export function decideRenewal(loan: LoanFacts, today: CalendarDate): RenewalDecision {
   if (!loan.renewable) return refuse('not_renewable');
+  // The owning library has had its say: a recall or a refusal is final for this loan.
+  if (loan.kind === 'ill' && loan.recalled) return refuse('recalled');
+  if (loan.kind === 'ill' && loan.illRefused) return refuse('ill_refused');
   if (loan.kind === 'ill' && compareDates(today, loan.dueDate) > 0) return refuse('too_late');
   if (compareDates(today, addDays(loan.dueDate, -7)) < 0) return refuse('too_soon');
   if (loan.renewals >= maxRenewals(loan)) return refuse('too_many');

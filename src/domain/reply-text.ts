@@ -1,20 +1,28 @@
-import { danishDate, type CalendarDate } from './calendar-date.js';
+import { compareDates, danishDate, type CalendarDate } from './calendar-date.js';
 import { escapeHtml } from './escape-html.js';
-import { fitsOneSegment, gsm7Septets } from './gsm7.js';
+import { fitsOneSegment, gsm7Septets, SINGLE_SEGMENT_SEPTETS } from './gsm7.js';
 
-/** Every SMS says who sends it (SPEC §4). */
-export const SENDER_NAME = 'Helsingør Bibliotekerne';
-
-/**
- * Every SMS template goes through here: a text that would need two segments, or UCS-2, is a bug in
- * this file, so it fails loudly instead of costing the library double.
- */
-function sms(text: string): string {
-  if (!fitsOneSegment(text)) {
-    throw new Error(`SMS text is not one GSM-7 segment (${gsm7Septets(text) ?? 'non-GSM'} septets): ${text}`);
-  }
-  return text;
+/** Who the texts speak for (SPEC §4, §6): built from LIBRARY_NAME, LIBRARY_SITE, LIBRARY_KEYWORDS and SMS_FROM. */
+export interface TextSettings {
+  /** Begins every SMS, signs every e-mail. */
+  readonly libraryName: string;
+  /** Where patrons see their loans and why one was not renewed, e.g. `helsbib.dk`. */
+  readonly site: string;
+  /** The keyword texts show (the first of LIBRARY_KEYWORDS), e.g. `HBK`. */
+  readonly keyword: string;
+  /** The number patrons text. */
+  readonly smsFrom: string;
 }
+
+export const DEFAULT_TEXT_SETTINGS: TextSettings = Object.freeze({
+  libraryName: 'Helsingør Kommunes Biblioteker',
+  site: 'helsbib.dk',
+  keyword: 'HBK',
+  smsFrom: '1910',
+});
+
+/** The longest LIBRARY_NAME allowed (SPEC §4): with it every template still fits one segment. */
+export const MAX_LIBRARY_NAME_LENGTH = 40;
 
 export interface RenewAllCounts {
   /** Loans renewed, provisional interlibrary renewals included. */
@@ -23,43 +31,6 @@ export interface RenewAllCounts {
   readonly total: number;
   /** How many of the renewed are interlibrary loans renewed with reservation. */
   readonly provisional: number;
-}
-
-/** The answer to `HBK FORNY ALLE`: always `N af M lån`; where N < M it points to helsbib.dk for why. */
-export function renewAllReply({ renewed, total, provisional }: RenewAllCounts): string {
-  const head = `${SENDER_NAME}: ${renewed} af ${total} lån er fornyet.`;
-  if (total === 0) return sms(`${head} Du har ingen lån lige nu.`);
-  const ill = provisional > 0 ? ' Fjernlån er fornyet med forbehold.' : '';
-  if (renewed === total) return sms(`${head}${ill}`);
-  return sms(`${head}${ill} Se på helsbib.dk hvilke der ikke kunne fornyes.`);
-}
-
-export function reminderSms(count: number, dueDate: CalendarDate): string {
-  return sms(`${SENDER_NAME}: ${count} lån skal afleveres senest ${danishDate(dueDate)}. Svar HBK FORNY ALLE for at forny.`);
-}
-
-export function helpReply(): string {
-  return sms(`${SENDER_NAME}: Svar HBK FORNY ALLE for at forny dine lån. STOP afmelder sms, START tilmelder igen. Se mere på helsbib.dk.`);
-}
-
-export function unknownNumberReply(): string {
-  return sms(`${SENDER_NAME}: Dette nummer er ikke knyttet til et lånerkort. Tilføj dit mobilnummer under Brugerprofil på helsbib.dk.`);
-}
-
-export function stopConfirmation(): string {
-  return sms(`${SENDER_NAME}: Du er afmeldt sms om dine lån. Skriv START for at tilmelde dig igen.`);
-}
-
-export function startConfirmation(): string {
-  return sms(`${SENDER_NAME}: Du er tilmeldt sms om dine lån igen. Skriv STOP for at afmelde.`);
-}
-
-export function illRefusedNotice(restoredDueDate: CalendarDate): string {
-  return sms(`${SENDER_NAME}: Ejerbiblioteket har afvist fornyelsen af et fjernlån. Det skal afleveres senest ${danishDate(restoredDueDate)}. Se helsbib.dk.`);
-}
-
-export function illRecalledNotice(newDueDate: CalendarDate): string {
-  return sms(`${SENDER_NAME}: Ejerbiblioteket har kaldt et fjernlån hjem. Det skal nu afleveres senest ${danishDate(newDueDate)}. Se helsbib.dk.`);
 }
 
 export interface ReminderEmailLoan {
@@ -73,32 +44,178 @@ export interface Email {
   readonly html: string;
 }
 
-/** The e-mail reminder: the count, the date and each title, with the same invitation as the SMS. */
-export function reminderEmail(patronName: string, dueDate: CalendarDate, loans: readonly ReminderEmailLoan[]): Email {
-  const when = danishDate(dueDate);
-  const subject = `Påmindelse: ${loans.length} lån skal afleveres senest ${when}`;
-  const lines = loans.map((loan) => `- ${loan.title} (afleveres senest ${danishDate(loan.dueDate)})`);
-  const text = [
-    `Kære ${patronName}`,
-    '',
-    `${loans.length} af dine lån skal afleveres senest ${when}:`,
-    '',
-    ...lines,
-    '',
-    'Du kan forny dem på helsbib.dk, eller ved at sende HBK FORNY ALLE til 1910.',
-    'Lån, der er reserveret af andre, kan ikke fornyes.',
-    '',
-    `Venlig hilsen\n${SENDER_NAME}`,
-  ].join('\n');
-  const items = loans
-    .map((loan) => `<li>${escapeHtml(loan.title)} <small>(afleveres senest ${escapeHtml(danishDate(loan.dueDate))})</small></li>`)
-    .join('');
-  const html =
-    `<p>Kære ${escapeHtml(patronName)}</p>` +
-    `<p>${loans.length} af dine lån skal afleveres senest <strong>${escapeHtml(when)}</strong>:</p>` +
-    `<ul>${items}</ul>` +
-    '<p>Du kan forny dem på <a href="https://helsbib.dk">helsbib.dk</a>, eller ved at sende <strong>HBK FORNY ALLE</strong> til 1910.<br>' +
-    'Lån, der er reserveret af andre, kan ikke fornyes.</p>' +
-    `<p>Venlig hilsen<br>${SENDER_NAME}</p>`;
-  return { subject, text, html };
+/** Every text forny writes to patrons, in Danish, for one library. */
+export interface Texts {
+  /** `LIBRARY_NAME`, as it begins every SMS. */
+  readonly sender: string;
+  /** The answer to a renew-all: always `N af M lån`; where N < M it points to the site for why. */
+  renewAllReply(counts: RenewAllCounts): string;
+  /** A renew-all that could not be done (SPEC §4): nothing was renewed; try later or on the site. */
+  renewAllGaveUp(): string;
+  reminderSms(count: number, dueDate: CalendarDate): string;
+  helpReply(): string;
+  unknownNumberReply(): string;
+  stopConfirmation(): string;
+  startConfirmation(): string;
+  /** The owning library refused a renewal; a restored due date before `today` is overdue, never "senest" a past date. */
+  illRefusedNotice(restoredDueDate: CalendarDate, today: CalendarDate): string;
+  illRecalledNotice(newDueDate: CalendarDate): string;
+  /** The e-mail reminder; it invites an SMS only when the patron has a mobile number on file. */
+  reminderEmail(patronName: string, dueDate: CalendarDate, loans: readonly ReminderEmailLoan[], options: { readonly hasMobile: boolean }): Email;
+}
+
+/**
+ * Every SMS template goes through here: a text that would need two segments, or UCS-2, is a bug
+ * (configuration checks the settings against every template at start), so it fails loudly instead
+ * of costing the library double.
+ */
+function sms(text: string): string {
+  if (!fitsOneSegment(text)) throw new SmsTooLongError(text);
+  return text;
+}
+
+/** A template that would not go as one GSM-7 segment. */
+export class SmsTooLongError extends Error {
+  override readonly name = 'SmsTooLongError';
+  /** Septets the text needs, or null when a character is outside GSM-7. */
+  readonly septets: number | null;
+  constructor(readonly text: string) {
+    const septets = gsm7Septets(text);
+    super(`SMS text is not one GSM-7 segment (${septets ?? 'non-GSM'} septets): ${text}`);
+    this.septets = septets;
+  }
+}
+
+export function createTexts(settings: TextSettings): Texts {
+  const { libraryName, site, keyword, smsFrom } = settings;
+  const renewCommand = `${keyword} FORNY ALLE`;
+  const head = (text: string) => sms(`${libraryName}: ${text}`);
+  const seeSite = `Se på ${site}.`;
+
+  return Object.freeze({
+    sender: libraryName,
+
+    renewAllReply({ renewed, total, provisional }: RenewAllCounts): string {
+      const counted = `${renewed} af ${total} lån er fornyet.`;
+      if (total === 0) return head(`${counted} Du har ingen lån lige nu.`);
+      const ill = provisional > 0 ? ' Fjernlån er fornyet med forbehold.' : '';
+      if (renewed === total) return head(`${counted}${ill}`);
+      return head(`${counted}${ill} Se på ${site} hvilke der ikke kunne fornyes.`);
+    },
+
+    renewAllGaveUp(): string {
+      return head(`Vi kunne ikke forny dine lån lige nu. Prøv igen senere med ${renewCommand} til ${smsFrom}, eller forny på ${site}.`);
+    },
+
+    reminderSms(count: number, dueDate: CalendarDate): string {
+      return head(`${count} lån skal afleveres senest ${danishDate(dueDate)}. Svar ${renewCommand} til ${smsFrom} for at forny.`);
+    },
+
+    helpReply(): string {
+      return head(`Send ${renewCommand} til ${smsFrom} for at forny. STOP afmelder sms, START tilmelder dig igen. ${seeSite}`);
+    },
+
+    unknownNumberReply(): string {
+      return head(`Dette nummer er ikke knyttet til et lånerkort. Tilføj dit mobilnummer under Brugerprofil på ${site}.`);
+    },
+
+    stopConfirmation(): string {
+      return head(`Du er afmeldt sms om dine lån. Skriv START til ${smsFrom} for at tilmelde dig igen.`);
+    },
+
+    startConfirmation(): string {
+      return head(`Du er tilmeldt sms om dine lån igen. Skriv STOP til ${smsFrom} for at afmelde dig.`);
+    },
+
+    illRefusedNotice(restoredDueDate: CalendarDate, today: CalendarDate): string {
+      const due =
+        compareDates(restoredDueDate, today) < 0
+          ? 'Fristen er overskredet, så aflever det straks.'
+          : `Det skal afleveres senest ${danishDate(restoredDueDate)}.`;
+      return head(`Ejerbiblioteket afviste fornyelsen af et fjernlån. ${due} ${seeSite}`);
+    },
+
+    illRecalledNotice(newDueDate: CalendarDate): string {
+      return head(`Ejerbiblioteket har kaldt et fjernlån hjem. Det skal nu afleveres senest ${danishDate(newDueDate)}. ${seeSite}`);
+    },
+
+    reminderEmail(patronName: string, dueDate: CalendarDate, loans: readonly ReminderEmailLoan[], options: { readonly hasMobile: boolean }): Email {
+      const when = danishDate(dueDate);
+      const subject = `Påmindelse: ${loans.length} lån skal afleveres senest ${when}`;
+      const lines = loans.map((loan) => `- ${loan.title} (afleveres senest ${danishDate(loan.dueDate)})`);
+      // Only a patron with a mobile number on file can renew by SMS: no invitation to the others.
+      const renewText = options.hasMobile ? `Du kan forny dem på ${site}, eller ved at sende ${renewCommand} til ${smsFrom}.` : `Du kan forny dem på ${site}.`;
+      const link = `<a href="https://${escapeHtml(site)}">${escapeHtml(site)}</a>`;
+      const renewHtml = options.hasMobile
+        ? `Du kan forny dem på ${link}, eller ved at sende <strong>${escapeHtml(renewCommand)}</strong> til ${escapeHtml(smsFrom)}.`
+        : `Du kan forny dem på ${link}.`;
+      const text = [
+        `Kære ${patronName}`,
+        '',
+        `${loans.length} af dine lån skal afleveres senest ${when}:`,
+        '',
+        ...lines,
+        '',
+        renewText,
+        'Lån, der er reserveret af andre, kan ikke fornyes.',
+        '',
+        `Venlig hilsen\n${libraryName}`,
+      ].join('\n');
+      const items = loans
+        .map((loan) => `<li>${escapeHtml(loan.title)} <small>(afleveres senest ${escapeHtml(danishDate(loan.dueDate))})</small></li>`)
+        .join('');
+      const html =
+        `<p>Kære ${escapeHtml(patronName)}</p>` +
+        `<p>${loans.length} af dine lån skal afleveres senest <strong>${escapeHtml(when)}</strong>:</p>` +
+        `<ul>${items}</ul>` +
+        `<p>${renewHtml}<br>` +
+        'Lån, der er reserveret af andre, kan ikke fornyes.</p>' +
+        `<p>Venlig hilsen<br>${escapeHtml(libraryName)}</p>`;
+      return { subject, text, html };
+    },
+  });
+}
+
+/** The largest count a text is written with: three digits (a patron's active loans). */
+export const LONGEST_COUNT = 999;
+/** The longest Danish date forny writes ("30. september"). */
+export const LONGEST_DATE: CalendarDate = '2026-09-30';
+
+/**
+ * Every SMS template at its longest (largest counts, the longest Danish date, every optional
+ * clause). Throws SmsTooLongError at the first that is not one GSM-7 segment: configuration
+ * refuses such settings at start.
+ */
+export function longestSmsTexts(texts: Texts): string[] {
+  const n = LONGEST_COUNT;
+  return [
+    texts.renewAllReply({ renewed: n - 1, total: n, provisional: n - 1 }),
+    texts.renewAllReply({ renewed: n, total: n, provisional: n }),
+    texts.renewAllReply({ renewed: 0, total: 0, provisional: 0 }),
+    texts.renewAllGaveUp(),
+    texts.reminderSms(n, LONGEST_DATE),
+    texts.helpReply(),
+    texts.unknownNumberReply(),
+    texts.stopConfirmation(),
+    texts.startConfirmation(),
+    texts.illRefusedNotice(LONGEST_DATE, LONGEST_DATE),
+    texts.illRefusedNotice('2026-09-29', LONGEST_DATE),
+    texts.illRecalledNotice(LONGEST_DATE),
+  ];
+}
+
+/**
+ * Null when every SMS template fits one GSM-7 segment with these settings, else why not (the first
+ * template that does not, by its septets). For configuration's one-line refusal.
+ */
+export function textSettingsProblem(settings: TextSettings): string | null {
+  try {
+    longestSmsTexts(createTexts(settings));
+    return null;
+  } catch (error) {
+    if (!(error instanceof SmsTooLongError)) throw error;
+    return error.septets === null
+      ? 'an SMS would hold a character outside the GSM-7 alphabet (it would cost UCS-2 segments)'
+      : `the longest SMS would need ${error.septets} septets, more than one segment (${SINGLE_SEGMENT_SEPTETS})`;
+  }
 }

@@ -6,12 +6,63 @@ export type Command = 'renew-all' | 'stop' | 'start' | 'help' | 'unknown';
 
 export const COMMANDS: readonly Command[] = ['renew-all', 'stop', 'start', 'help', 'unknown'];
 
-const phrases: ReadonlyMap<string, Command> = new Map([
-  ['hbk forny alle', 'renew-all'],
-  ['hkb forny alle', 'renew-all'], // the library's own page spells it this way too
-  ['forny alle', 'renew-all'],
+/** The keywords of `KEYWORD FORNY ALLE` when configuration gives none (SPEC §6: `HBK,HKB`). */
+export const DEFAULT_KEYWORDS: readonly string[] = ['HBK', 'HKB'];
+
+/** Line breaks of every kind: only the first line that says anything counts (signatures follow it). */
+const lineBreaks = /\r\n|[\n\v\f\r\u0085\u2028\u2029]/u;
+/** Invisible format characters (zero-width space and joiners, direction marks, BOM, soft hyphen): dropped. */
+const formatCharacters = /\p{Cf}/gu;
+/**
+ * Made spaces: symbols and emoji (with their variation selectors and skin tones), the punctuation
+ * `. , ! ? ; :`, quotes of every kind, hyphens and dashes of every kind, underscores and slashes.
+ */
+const spaced = /[\p{S}\p{Extended_Pictographic}\p{Emoji_Modifier}\uFE0E\uFE0F.,!?;:"'\p{Pi}\p{Pf}„‚«»‹›\p{Pd}\p{Pc}/\\⁄]/gu;
+/** White space of any kind, and control characters such as NUL, count as a space. */
+const spaceLike = /[\s\p{Cc}]+/gu;
+
+/**
+ * One line as SPEC §3 normalises it: NFKC, case folded, symbols and the listed punctuation made
+ * spaces, runs of white space made one space, trimmed. `" Hbk–FORNY\u00a0alle! 🙂"` becomes
+ * `"hbk forny alle"`.
+ */
+function normaliseLine(line: string): string {
+  return (
+    line
+      .normalize('NFKC')
+      .toLowerCase()
+      .replace(formatCharacters, '')
+      .replace(spaced, ' ')
+      .replace(spaceLike, ' ')
+      .trim()
+      // Dropping a format character can bring a letter and a combining mark together: compose them.
+      .normalize('NFKC')
+  );
+}
+
+/** The first line of `body` that is not empty once normalised, normalised; `''` when there is none. */
+export function normaliseBody(body: string): string {
+  for (const line of body.split(lineBreaks)) {
+    const normalised = normaliseLine(line);
+    if (normalised !== '') return normalised;
+  }
+  return '';
+}
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * `KEYWORD forny alle` or `forny alle`, any space between the words optional, followed by nothing
+ * or by a space and anything (`forny alle tak`; `forny allerede` is not a renew-all).
+ */
+function renewAllPattern(keywords: readonly string[]): RegExp {
+  const alternatives = keywords.map((keyword) => normaliseLine(keyword).replace(/ /g, '')).filter((keyword) => keyword !== '');
+  const prefix = alternatives.length > 0 ? `(?:(?:${alternatives.map(escapeRegExp).join('|')}) ?)?` : '';
+  return new RegExp(`^${prefix}forny ?alle(?: |$)`, 'u');
+}
+
+const exactPhrases: ReadonlyMap<string, Command> = new Map([
   ['stop', 'stop'],
-  ['stop hbk', 'stop'],
   ['afmeld', 'stop'],
   ['start', 'start'],
   ['tilmeld', 'start'],
@@ -21,29 +72,17 @@ const phrases: ReadonlyMap<string, Command> = new Map([
   ['info', 'help'],
 ]);
 
-/** Punctuation patrons add without meaning anything by it, and every kind of quote. */
-const droppedPunctuation = /[.,!?;:"'`´‘’‚‛“”„‟«»‹›]/gu;
-/** Invisible format characters (zero-width space, joiners, direction marks, BOM). */
-const formatCharacters = /\p{Cf}/gu;
-/** White space of any kind, and control characters such as NUL, count as a space. */
-const spaceLike = /[\s\p{Cc}]+/gu;
-
 /**
- * NFKC, case folded, the punctuation of SPEC §3 and quotes dropped, runs of white space made one
- * space, trimmed. `" Hbk  FORNY\u00a0alle! "` becomes `"hbk forny alle"`.
+ * The command of an SMS body (SPEC §3). `keywords` are the library's (LIBRARY_KEYWORDS), in any
+ * case; they make `KEYWORD forny alle` a renew-all and `stop KEYWORD` an opt-out.
  */
-export function normaliseBody(body: string): string {
-  return body
-    .normalize('NFKC')
-    .toLowerCase()
-    .replace(formatCharacters, '')
-    .replace(droppedPunctuation, '')
-    .replace(spaceLike, ' ')
-    .trim()
-    // Dropping a character can bring a letter and a combining mark together: compose them again.
-    .normalize('NFKC');
-}
-
-export function parseCommand(body: string): Command {
-  return phrases.get(normaliseBody(body)) ?? 'unknown';
+export function parseCommand(body: string, keywords: readonly string[]): Command {
+  const line = normaliseBody(body);
+  if (renewAllPattern(keywords).test(line)) return 'renew-all';
+  const exact = exactPhrases.get(line);
+  if (exact) return exact;
+  for (const keyword of keywords) {
+    if (line === `stop ${normaliseLine(keyword)}`) return 'stop';
+  }
+  return 'unknown';
 }

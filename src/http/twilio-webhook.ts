@@ -89,7 +89,7 @@ export function twilioWebhookRouter(deps: Pick<Deps, 'config' | 'logger' | 'db' 
         fromNumber: number ?? from.slice(0, 64),
         toNumber: to.slice(0, 64),
         body,
-        command: parseCommand(body),
+        command: parseCommand(body, deps.config.library.keywords),
         ...(number ? { status: 'received' } : { status: 'ignored', ignoredReason: 'not_a_phone_number' }),
       },
       deps.clock.now(),

@@ -4,7 +4,7 @@ import { takeThrottle } from '../../db/repositories/throttles.js';
 import type { Db } from '../../db/repositories/values.js';
 import type { Config } from '../config.js';
 import type { OutboundPurpose } from '../domain/message-status.js';
-import { unknownNumberReply } from '../domain/reply-text.js';
+import { textsFor } from '../texts.js';
 import { smsSendAfter } from './send-after.js';
 
 /**
@@ -54,7 +54,7 @@ export async function answerNotLinked(trx: Db, config: Config, inbound: InboundM
     await finishInbound(trx, inbound.id, { ignoredReason: 'throttled' });
     return null;
   }
-  return answer(trx, config, inbound, { purpose: 'not-linked', body: unknownNumberReply(), patronId: null }, now);
+  return answer(trx, config, inbound, { purpose: 'not-linked', body: textsFor(config).unknownNumberReply(), patronId: null }, now);
 }
 
 /** Writes a reply and records it on the message, or records that the reply budget stopped it. */

@@ -39,7 +39,7 @@ describe('commands (npm scripts as processes)', function () {
     it('loads a fixture, and loading it twice changes nothing', async () => {
       const first = await runScript('db-load.ts', [EVERY_RULE_FILE], { DATABASE_URL: databaseUrl });
       expect(first.code, first.stderr).to.equal(0);
-      expect(first.stdout).to.match(/Loaded .*: 2 patrons, 18 titles, 18 items, 18 loans, 2 reservations\./);
+      expect(first.stdout).to.match(/Loaded .*: 2 patrons, 19 titles, 19 items, 19 loans, 2 reservations\./);
       const once = await dump();
       expect(once.patrons?.find((row: { id: string }) => row.id === 'p-other')).to.include({ mobile: '+4561000002' }); // normalised
       const second = await runScript('db-load.ts', [EVERY_RULE_FILE], { DATABASE_URL: databaseUrl });
@@ -49,7 +49,7 @@ describe('commands (npm scripts as processes)', function () {
 
     const broken: { name: string; change: (fixture: ReturnType<typeof everyRuleLibrary>) => unknown; problem: RegExp }[] = [
       { name: 'an unknown field', change: (f) => ({ ...f, loans: [{ ...f.loans?.[0], dueDat: '2026-12-01' }, ...(f.loans ?? []).slice(1)] }), problem: /loans\[0\]: unknown field "dueDat"/ },
-      { name: 'a missing reference', change: (f) => ({ ...f, loans: [...(f.loans ?? []), { ...f.loans?.[0], id: 'l-new', itemId: 'i-missing' }] }), problem: /loans\[18\]\.itemId: no item "i-missing"/ },
+      { name: 'a missing reference', change: (f) => ({ ...f, loans: [...(f.loans ?? []), { ...f.loans?.[0], id: 'l-new', itemId: 'i-missing' }] }), problem: /loans\[19\]\.itemId: no item "i-missing"/ },
       { name: 'a bad date', change: (f) => ({ ...f, loans: [{ ...f.loans?.[0], dueDate: '2026-02-30' }, ...(f.loans ?? []).slice(1)] }), problem: /loans\[0\]\.dueDate: not a date/ },
       { name: 'a bad loan kind', change: (f) => ({ ...f, loans: [{ ...f.loans?.[0], kind: 'forever' }, ...(f.loans ?? []).slice(1)] }), problem: /loans\[0\]\.kind/ },
     ];
@@ -82,6 +82,8 @@ describe('commands (npm scripts as processes)', function () {
       ['PORT', 'abc'],
       ['SMS_SEND_WINDOW', '20:00-08:45'],
       ['LIBRARY_TIMEZONE', 'Europe/Helsingor'],
+      ['LIBRARY_NAME', 'Łódź Biblioteka'],
+      ['REMINDER_DAYS_BEFORE', '10'],
     ] as const) {
       const result = await runScript('start.ts', [], { DATABASE_URL: databaseUrl, [variable]: value }, { timeoutMs: 20_000 });
       expect(result.code, variable).to.equal(1);
@@ -122,7 +124,7 @@ describe('commands (npm scripts as processes)', function () {
       await demo.waitFor(/SMS window: closed; opens 2026-12-01T08:45:00\.000\+01:00/);
       const sms = await runScript('sms.ts', ['HBK FORNY ALLE'], {}, { cwd: dir });
       expect(sms.code, sms.stderr).to.equal(0);
-      expect(sms.stdout).to.match(/← Helsingør Bibliotekerne: 4 af 9 lån er fornyet/);
+      expect(sms.stdout).to.match(/← Helsingør Kommunes Biblioteker: 4 af 9 lån er fornyet/);
       expect(sms.stdout).to.contain('waits for the SMS window; leaves 2026-12-01T08:45:00.000+01:00');
     } finally {
       expect(await demo.stop('SIGINT')).to.equal(0);
@@ -137,7 +139,7 @@ describe('commands (npm scripts as processes)', function () {
       expect(demo.stdout).to.match(new RegExp(`Dashboard: +http://127\\.0\\.0\\.1:${port}/admin +\\(login admin / \\S+\\)`));
       const sms = await runScript('sms.ts', ['HBK FORNY ALLE'], {}, { cwd: dir });
       expect(sms.code, sms.stderr).to.equal(0);
-      expect(sms.stdout).to.match(/← Helsingør Bibliotekerne: 4 af 9 lån er fornyet/);
+      expect(sms.stdout).to.match(/← Helsingør Kommunes Biblioteker: 4 af 9 lån er fornyet/);
     } finally {
       expect(await demo.stop('SIGINT')).to.equal(0);
     }

@@ -79,7 +79,8 @@ class Rig {
       TWILIO_API_BASE_URL: this.twilio.url,
       ADMIN_PASSWORD: 'operator-password',
       FAKE_NOW: fakeNow,
-      REMINDER_DAYS_BEFORE: '40',
+      // Every loan is due 3 December: a scan for 7 December writes nothing (7 is the most allowed).
+      REMINDER_DAYS_BEFORE: '6',
       RECONCILE_INTERVAL_MS: '500',
       SEND_RETRY_DELAY_MS: '50',
       SHUTDOWN_GRACE_MS: '5000',
@@ -140,7 +141,7 @@ class Rig {
     await this.settled();
     for (const from of senders) {
       const replies = this.twilio.messagesTo(from);
-      expect(replies.map((reply) => reply.body), from).to.deep.equal(['Helsingør Bibliotekerne: 1 af 1 lån er fornyet.']);
+      expect(replies.map((reply) => reply.body), from).to.deep.equal(['Helsingør Kommunes Biblioteker: 1 af 1 lån er fornyet.']);
     }
     const db = createKnex(this.databaseUrl);
     try {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { REPLY_BUDGET_PER_DAY } from '../../src/outbox/replies.js';
 import { RENEW_ALLS_PER_WINDOW } from '../../jobs/renew-all.js';
-import { EVERY_RULE_TODAY, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
+import { NO_LOAN_DUE_DAYS_AHEAD, EVERY_RULE_TODAY, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
 import { eventually, Harness } from '../helpers/harness.js';
 import { queuesSettled } from '../helpers/settled.js';
 
@@ -9,7 +9,7 @@ import { queuesSettled } from '../helpers/settled.js';
 describe('abuse limits', function () {
   let h: Harness;
   beforeEach(async () => {
-    h = await Harness.start({ workers: true, fixture: everyRuleLibrary(), now: `${EVERY_RULE_TODAY}T10:00:00+01:00`, env: { REMINDER_DAYS_BEFORE: '40' } });
+    h = await Harness.start({ workers: true, fixture: everyRuleLibrary(), now: `${EVERY_RULE_TODAY}T10:00:00+01:00`, env: { REMINDER_DAYS_BEFORE: NO_LOAN_DUE_DAYS_AHEAD } });
   });
   afterEach(async () => h.stop());
 

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { EVERY_RULE_TODAY, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
+import type { InboundView } from '../helpers/api-views.js';
 import { eventually, Harness } from '../helpers/harness.js';
 import { queuesSettled } from '../helpers/settled.js';
 
@@ -33,7 +34,7 @@ describe('interlibrary decisions from the owning library', function () {
     expect(await loan('l-ill-ontime')).to.include({ due_date: '2026-12-01', renewals: 1, provisional: 0 });
 
     const notice = await eventually(() => h.twilio.messagesTo(KAREN)[1]);
-    expect(notice.body).to.equal('Helsingør Bibliotekerne: Ejerbiblioteket har afvist fornyelsen af et fjernlån. Det skal afleveres senest 1. december. Se helsbib.dk.');
+    expect(notice.body).to.equal('Helsingør Kommunes Biblioteker: Ejerbiblioteket afviste fornyelsen af et fjernlån. Det skal afleveres senest 1. december. Se på helsbib.dk.');
     const { body } = await h.api<{ loans: { id: string; lastRenewal: { outcome: string; reason: string } | null }[] }>('/api/patrons/p-karen/loans');
     expect(body.loans.find((row) => row.id === 'l-ill-ontime')?.lastRenewal).to.include({ outcome: 'refused', reason: 'ill_refused' });
     expect(await h.deps.db('audit_log').where({ action: 'loan.ill-refused', target: 'l-ill-ontime' })).to.have.length(1);
@@ -54,6 +55,38 @@ describe('interlibrary decisions from the owning library', function () {
     expect(notice).to.include({ status: 'scheduled', send_after: '2026-12-02T07:45:00.000Z', kind: 'notice', to_address: KAREN });
     expect(notice?.body).to.contain('kaldt et fjernlån hjem');
     expect(notice?.body).to.contain('3. december');
+  });
+
+  /** Karen texts HBK FORNY ALLE again; her reply arrives and the loan's result is returned. */
+  const renewAgain = async (loanId: string) => {
+    const replies = h.twilio.messagesTo(KAREN).length;
+    const { messageSid } = await h.text(KAREN, 'HBK FORNY ALLE');
+    await eventually(() => h.twilio.messagesTo(KAREN).length > replies, 10_000, 'the second reply');
+    const { body } = await h.api<InboundView>(`/api/inbound/${messageSid}`);
+    return body.result?.loans.find((row) => row.loanId === loanId);
+  };
+
+  it('a refused interlibrary loan is refused ill_refused by the next renew-all, the same day', async () => {
+    expect((await post('/api/loans/l-ill-ontime/ill-refusal', {})).status).to.equal(200);
+    await eventually(() => h.twilio.messagesTo(KAREN).length === 2);
+    expect(await renewAgain('l-ill-ontime')).to.include({ outcome: 'refused', reason: 'ill_refused', newDueDate: null });
+    expect(await loan('l-ill-ontime')).to.include({ due_date: '2026-12-01', renewals: 1, ill_refused_on: EVERY_RULE_TODAY });
+  });
+
+  it('a recalled interlibrary loan is refused recalled by the next renew-all, not renewed past the recall', async () => {
+    // An interlibrary loan the rules would renew today: on time, within seven days, no renewals yet.
+    await h.deps.db('loans').where({ id: 'l-ill-max' }).update({ renewals: 0 });
+    expect((await post('/api/loans/l-ill-max/ill-recall', { dueDate: '2026-12-03' })).status).to.equal(200);
+    await eventually(() => h.twilio.messagesTo(KAREN).length === 2);
+    expect(await renewAgain('l-ill-max')).to.include({ outcome: 'refused', reason: 'recalled', newDueDate: null });
+    expect(await loan('l-ill-max')).to.include({ due_date: '2026-12-03', renewals: 0, recalled_on: EVERY_RULE_TODAY });
+  });
+
+  it('a refusal whose restored due date has passed asks for the loan back at once, never "senest" a past date', async () => {
+    h.clock.set('2026-12-03T10:00:00+01:00');
+    expect((await post('/api/loans/l-ill-ontime/ill-refusal', {})).status).to.equal(200);
+    const notice = await eventually(() => h.twilio.messagesTo(KAREN)[1]);
+    expect(notice.body).to.equal('Helsingør Kommunes Biblioteker: Ejerbiblioteket afviste fornyelsen af et fjernlån. Fristen er overskredet, så aflever det straks. Se på helsbib.dk.');
   });
 
   const refusals: { name: string; path: string; body: unknown; contentType?: string; status: number; error: string }[] = [

@@ -3,15 +3,15 @@ import { expect } from 'chai';
 import { insertInbound } from '../../db/repositories/inbound.js';
 import { insertOutbound } from '../../db/repositories/outbound.js';
 import { reconcile } from '../../jobs/reconcile.js';
-import { parseCommand } from '../../src/domain/sms-command.js';
-import { EVERY_RULE_TODAY, EXPECTED_RENEWED, EXPECTED_TOTAL, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
+import { DEFAULT_KEYWORDS, parseCommand } from '../../src/domain/sms-command.js';
+import { NO_LOAN_DUE_DAYS_AHEAD, EVERY_RULE_TODAY, EXPECTED_RENEWED, EXPECTED_TOTAL, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
 import { deleteQueueKeys, eventually, Harness, newMessageSid } from '../helpers/harness.js';
 
 /** The database says what is unfinished; reconciliation makes the queues agree, without duplicates. */
 describe('reconciliation', function () {
   let h: Harness;
   beforeEach(async () => {
-    h = await Harness.start({ workers: true, fixture: everyRuleLibrary(), now: `${EVERY_RULE_TODAY}T10:00:00+01:00`, env: { REMINDER_DAYS_BEFORE: '40' } });
+    h = await Harness.start({ workers: true, fixture: everyRuleLibrary(), now: `${EVERY_RULE_TODAY}T10:00:00+01:00`, env: { REMINDER_DAYS_BEFORE: NO_LOAN_DUE_DAYS_AHEAD } });
   });
   afterEach(async () => h.stop());
 
@@ -19,7 +19,7 @@ describe('reconciliation', function () {
     // What the webhook leaves behind when killed between answering Twilio and enqueueing.
     await insertInbound(
       h.deps.db,
-      { messageSid: newMessageSid(), accountSid: null, fromNumber: KAREN, toNumber: '1910', body: 'HBK FORNY ALLE', command: parseCommand('HBK FORNY ALLE'), status: 'received' },
+      { messageSid: newMessageSid(), accountSid: null, fromNumber: KAREN, toNumber: '1910', body: 'HBK FORNY ALLE', command: parseCommand('HBK FORNY ALLE', DEFAULT_KEYWORDS), status: 'received' },
       h.clock.now(),
     );
     const report = await reconcile(h.deps);
@@ -32,7 +32,7 @@ describe('reconciliation', function () {
     const now = h.clock.now();
     await insertOutbound(
       h.deps.db,
-      { channel: 'sms', kind: 'reply', purpose: 'help', patronId: 'p-karen', inboundId: null, to: KAREN, from: '1910', body: 'Helsingør Bibliotekerne: hjælp', sendAfter: now, dedupeKey: 'orphan' },
+      { channel: 'sms', kind: 'reply', purpose: 'help', patronId: 'p-karen', inboundId: null, to: KAREN, from: '1910', body: 'Helsingør Kommunes Biblioteker: hjælp', sendAfter: now, dedupeKey: 'orphan' },
       now,
     );
     expect((await reconcile(h.deps)).outbound).to.equal(1);

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { EVERY_RULE_TODAY, EXPECTED_RENEWED, EXPECTED_TOTAL, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
+import { NO_LOAN_DUE_DAYS_AHEAD, EVERY_RULE_TODAY, EXPECTED_RENEWED, EXPECTED_TOTAL, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
 import { eventually, Harness } from '../helpers/harness.js';
 import { queuesSettled } from '../helpers/settled.js';
 import { RestartableRedis } from '../helpers/restartable-redis.js';
@@ -20,8 +20,8 @@ describe('Redis outages and data loss', function () {
       reconcile: true,
       fixture: everyRuleLibrary(),
       now: `${EVERY_RULE_TODAY}T10:00:00+01:00`,
-      // No loan is due in 40 days: the reminder scan the reconciler catches up on writes nothing here.
-      env: { REDIS_URL: redis.url, REMINDER_DAYS_BEFORE: '40' },
+      // No loan of the fixture is due on 7 December: the reminder scan the reconciler catches up on writes nothing here.
+      env: { REDIS_URL: redis.url, REMINDER_DAYS_BEFORE: NO_LOAN_DUE_DAYS_AHEAD },
     });
   });
   afterEach(async () => {

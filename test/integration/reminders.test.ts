@@ -112,7 +112,7 @@ describe('reminders by SMS and e-mail', function () {
       'sms:sms:+4562000002',
     ]);
     const both = rows.find((row) => row.patron_id === 'both' && row.channel === 'sms');
-    expect(both?.body).to.equal('Helsingør Bibliotekerne: 2 lån skal afleveres senest 4. december. Svar HBK FORNY ALLE for at forny.');
+    expect(both?.body).to.equal('Helsingør Kommunes Biblioteker: 2 lån skal afleveres senest 4. december. Svar HBK FORNY ALLE til 1910 for at forny.');
   });
 
   it('sends e-mail at once and SMS at 08:45, each once', async () => {
@@ -142,6 +142,20 @@ describe('reminders by SMS and e-mail', function () {
     expect(mail.html).to.contain('<strong>4. december</strong>');
   });
 
+  it('e-mails the library\'s name, and invites an SMS only where a mobile number is on file', async () => {
+    await runReminderScan(h.deps);
+    await eventually(() => smtp.mails.length === 3, 10_000, 'three e-mails');
+    const to = (address: string) => smtp.mails.find((m) => m.to && !Array.isArray(m.to) && m.to.text === address);
+    const withMobile = to('both@example.dk');
+    expect(withMobile?.from?.text).to.contain('Helsingør Kommunes Biblioteker');
+    expect(withMobile?.text).to.contain('ved at sende HBK FORNY ALLE til 1910');
+    expect(withMobile?.text).to.contain('Venlig hilsen\nHelsingør Kommunes Biblioteker');
+    const noMobile = to('email@example.dk');
+    expect(noMobile?.text).to.contain('Du kan forny dem på helsbib.dk.');
+    expect(noMobile?.text).to.not.match(/FORNY ALLE|1910/);
+    expect(noMobile?.html).to.not.match(/FORNY ALLE|1910/);
+  });
+
   it('a second scan the same day writes and sends nothing new', async () => {
     const keys = async () => (await outbox()).map((row) => `${row.id} ${row.dedupe_key}`);
     await runReminderScan(h.deps);
@@ -166,7 +180,7 @@ describe('reminders by SMS and e-mail', function () {
     await morning();
     await eventually(() => h.twilio.messages.length === 4, 10_000, 'the sends of the morning');
     const renewer = h.twilio.messagesTo('+4562000007');
-    expect(renewer.map((message) => message.body)).to.deep.equal(['Helsingør Bibliotekerne: 1 af 1 lån er fornyet.']);
+    expect(renewer.map((message) => message.body)).to.deep.equal(['Helsingør Kommunes Biblioteker: 1 af 1 lån er fornyet.']);
     const reminder = await h.deps.db('outbound_messages').where({ patron_id: 'renewer', channel: 'sms', kind: 'reminder' }).first();
     expect(reminder).to.include({ status: 'superseded', error_message: 'every loan it names was renewed or returned' });
     expect(h.twilio.messagesTo('+4562000008')[0]?.body).to.contain(': 1 lån skal afleveres senest 4. december');

@@ -162,3 +162,40 @@ describe('renew-all, end to end (real Redis, temp SQLite, loopback Twilio)', fun
     await eventually(async () => (await h.deps.db('outbound_messages').where({ provider_sid: sent.sid }).first())?.status === 'sent');
   });
 });
+
+describe('renew-all as patrons really type it, and for a library of its own settings', function () {
+  let h: Harness | undefined;
+  afterEach(async () => h?.stop());
+
+  const bodies = ['HBK-FORNY-ALLE', 'HBKFORNYALLE', 'HBK FORNY ALLE 🙂', 'HBK FORNY ALLE\n\nSendt fra min iPhone', 'Forny alle tak'];
+
+  it('renews on each body of issue 8 and answers "N af M lån" from Helsingør Kommunes Biblioteker', async () => {
+    h = await Harness.start({ workers: true, fixture: everyRuleLibrary(), now: `${EVERY_RULE_TODAY}T10:00:00+01:00` });
+    for (const [index, body] of bodies.entries()) {
+      // Past the limit of five renew-alls in ten minutes, which is not what this test is about.
+      h.clock.advance(11 * 60_000);
+      const { messageSid } = await h.text(KAREN, body);
+      const reply = await eventually(() => h?.twilio.messagesTo(KAREN)[index], 10_000, `the reply to ${JSON.stringify(body)}`);
+      expect(reply.body, body).to.match(new RegExp(`^Helsingør Kommunes Biblioteker: \\d+ af ${EXPECTED_TOTAL} lån er fornyet`));
+      const { body: inbound } = await h.api<InboundView>(`/api/inbound/${messageSid}`);
+      expect(inbound, body).to.include({ command: 'renew-all', status: 'processed' });
+    }
+    expect(h.twilio.messagesTo(KAREN)[0]?.body).to.contain(`${EXPECTED_RENEWED} af ${EXPECTED_TOTAL} lån`);
+  });
+
+  it('speaks with LIBRARY_NAME, LIBRARY_SITE, the first of LIBRARY_KEYWORDS and SMS_FROM, and parses with those keywords', async () => {
+    h = await Harness.start({
+      workers: true,
+      fixture: everyRuleLibrary(),
+      now: `${EVERY_RULE_TODAY}T10:00:00+01:00`,
+      env: { LIBRARY_NAME: 'Roskilde Bibliotekerne', LIBRARY_SITE: 'roskildebib.dk', LIBRARY_KEYWORDS: 'RB,ROS', SMS_FROM: '1919' },
+    });
+    await h.text(KAREN, 'ros forny alle');
+    const reply = await eventually(() => h?.twilio.messagesTo(KAREN)[0]);
+    expect(reply.body).to.equal(`Roskilde Bibliotekerne: ${EXPECTED_RENEWED} af ${EXPECTED_TOTAL} lån er fornyet. Fjernlån er fornyet med forbehold. Se på roskildebib.dk hvilke der ikke kunne fornyes.`);
+    expect(reply.from).to.equal('1919');
+    await h.text(KAREN, 'HBK FORNY ALLE'); // not this library's keyword
+    const help = await eventually(() => h?.twilio.messagesTo(KAREN)[1]);
+    expect(help.body).to.equal('Roskilde Bibliotekerne: Send RB FORNY ALLE til 1919 for at forny. STOP afmelder sms, START tilmelder dig igen. Se på roskildebib.dk.');
+  });
+});

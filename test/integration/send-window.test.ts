@@ -112,7 +112,7 @@ describe('the SMS send window (08:45–20:00, Europe/Copenhagen)', function () {
     try {
       await h.text(KAREN, 'HBK FORNY ALLE');
       const sent = await eventually(() => h.twilio.messagesTo(KAREN)[0]);
-      expect(sent.body).to.contain('af 16 lån');
+      expect(sent.body).to.contain(`af ${EXPECTED_TOTAL} lån`);
       const { runReminderScan } = await import('../../jobs/reminders.js');
       await runReminderScan(h.deps);
       const reminders = await h.deps.db('outbound_messages').where({ kind: 'reminder', channel: 'sms' });
@@ -133,7 +133,7 @@ describe('the SMS send window (08:45–20:00, Europe/Copenhagen)', function () {
       for (const to of numbers) {
         const { message } = await insertOutbound(
           h.deps.db,
-          { channel: 'sms', kind: 'notice', purpose: 'reminder', patronId: null, inboundId: null, to, from: '1910', body: 'Helsingør Bibliotekerne: test', sendAfter: h.clock.now(), dedupeKey: `drain:${to}` },
+          { channel: 'sms', kind: 'notice', purpose: 'reminder', patronId: null, inboundId: null, to, from: '1910', body: 'Helsingør Kommunes Biblioteker: test', sendAfter: h.clock.now(), dedupeKey: `drain:${to}` },
           h.clock.now(),
         );
         messages.push(message);

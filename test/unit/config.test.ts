@@ -29,6 +29,11 @@ describe('loadConfig defaults (SPEC §6), with nothing set', () => {
     { name: 'names the operator admin', read: (c) => c.admin.user, expected: 'admin' },
     { name: 'generates the operator password and says so', read: (c) => c.admin.passwordGenerated, expected: true },
     { name: 'runs on the real clock', read: (c) => c.fakeNow, expected: undefined },
+    { name: 'speaks as Helsingør Kommunes Biblioteker', read: (c) => c.library.name, expected: 'Helsingør Kommunes Biblioteker' },
+    { name: 'points patrons to helsbib.dk', read: (c) => c.library.site, expected: 'helsbib.dk' },
+    { name: 'takes HBK and HKB as keywords, HBK first', read: (c) => c.library.keywords, expected: ['HBK', 'HKB'] },
+    { name: 'gives up a renew-all after 60 minutes', read: (c) => c.jobs.renewAllGiveUpMs, expected: 60 * 60_000 },
+    { name: 'sends e-mail in the library\'s name from helsbib.dk', read: (c) => c.mail.from, expected: '"Helsingør Kommunes Biblioteker" <noreply@helsbib.dk>' },
   ];
 
   for (const row of rows) {
@@ -64,6 +69,20 @@ describe('loadConfig with variables set', () => {
     { name: 'another send window', env: { SMS_SEND_WINDOW: '09:00-17:30' }, read: (c) => c.sendWindow, expected: { start: { hour: 9, minute: 0 }, end: { hour: 17, minute: 30 } } },
     { name: 'replies may be sent at any hour', env: { SMS_REPLIES_OUTSIDE_WINDOW: 'send' }, read: (c) => c.sms.repliesOutsideWindow, expected: 'send' },
     { name: 'a given ADMIN_PASSWORD is used and not announced', env: { ADMIN_PASSWORD: 'korrekt-hest' }, read: (c) => [c.admin.password, c.admin.passwordGenerated], expected: ['korrekt-hest', false] },
+    { name: 'LIBRARY_NAME of 40 characters', env: { LIBRARY_NAME: 'Æ'.repeat(40) }, read: (c) => c.library.name, expected: 'Æ'.repeat(40) },
+    { name: 'LIBRARY_NAME is trimmed', env: { LIBRARY_NAME: '  Roskilde Bibliotekerne ' }, read: (c) => c.library.name, expected: 'Roskilde Bibliotekerne' },
+    { name: 'LIBRARY_SITE with a path', env: { LIBRARY_SITE: 'roskildebib.dk/laan' }, read: (c) => c.library.site, expected: 'roskildebib.dk/laan' },
+    { name: 'LIBRARY_KEYWORDS are upper-cased, trimmed and kept in order', env: { LIBRARY_KEYWORDS: ' rb , ROS,' }, read: (c) => c.library.keywords, expected: ['RB', 'ROS'] },
+    {
+      name: 'MAIL_FROM by default carries LIBRARY_NAME and the host of LIBRARY_SITE',
+      env: { LIBRARY_NAME: 'Roskilde Bibliotekerne', LIBRARY_SITE: 'roskildebib.dk/laan' },
+      read: (c) => c.mail.from,
+      expected: '"Roskilde Bibliotekerne" <noreply@roskildebib.dk>',
+    },
+    { name: 'a given MAIL_FROM wins', env: { MAIL_FROM: 'Biblioteket <post@example.dk>' }, read: (c) => c.mail.from, expected: 'Biblioteket <post@example.dk>' },
+    { name: 'RENEW_ALL_GIVE_UP_MINUTES in minutes', env: { RENEW_ALL_GIVE_UP_MINUTES: '1' }, read: (c) => c.jobs.renewAllGiveUpMs, expected: 60_000 },
+    { name: 'REMINDER_DAYS_BEFORE of 7 (the first day renewals are allowed)', env: { REMINDER_DAYS_BEFORE: '7' }, read: (c) => c.reminders.daysBefore, expected: 7 },
+    { name: 'REMINDER_DAYS_BEFORE of 0 (on the due date)', env: { REMINDER_DAYS_BEFORE: '0' }, read: (c) => c.reminders.daysBefore, expected: 0 },
     { name: 'FAKE_NOW starts the clock at that instant', env: { FAKE_NOW: '2026-11-30T21:30:00+01:00' }, read: (c) => c.fakeNow?.toISOString(), expected: '2026-11-30T20:30:00.000Z' },
   ];
 
@@ -75,7 +94,7 @@ describe('loadConfig with variables set', () => {
 });
 
 describe('loadConfig refuses bad values with one line naming the variable', () => {
-  const rows: { name: string; env: Env; variable: string; hidden?: string }[] = [
+  const rows: { name: string; env: Env; variable: string; hidden?: string; says?: RegExp }[] = [
     { name: 'a port that is not a number', env: { PORT: 'abc' }, variable: 'PORT' },
     { name: 'a port above 65535', env: { PORT: '70000' }, variable: 'PORT' },
     { name: 'a send window across midnight', env: { SMS_SEND_WINDOW: '20:00-08:45' }, variable: 'SMS_SEND_WINDOW' },
@@ -96,6 +115,21 @@ describe('loadConfig refuses bad values with one line naming the variable', () =
     // A double-quoted value in .env may span lines; the message must still be one line.
     { name: 'a window that spans two lines', env: { SMS_SEND_WINDOW: '20:00-\n08:45' }, variable: 'SMS_SEND_WINDOW' },
     { name: 'a number that spans two lines', env: { PORT: '30\n00' }, variable: 'PORT' },
+    { name: 'a LIBRARY_NAME of 41 characters', env: { LIBRARY_NAME: 'x'.repeat(41) }, variable: 'LIBRARY_NAME', says: /at most 40/ },
+    { name: 'an empty LIBRARY_NAME', env: { LIBRARY_NAME: ' ' }, variable: 'LIBRARY_NAME' },
+    { name: 'a LIBRARY_NAME with a character outside GSM-7', env: { LIBRARY_NAME: 'Łódź Biblioteka' }, variable: 'LIBRARY_NAME', says: /GSM-7/ },
+    { name: 'a LIBRARY_NAME with an emoji', env: { LIBRARY_NAME: 'Biblioteket 📚' }, variable: 'LIBRARY_NAME', says: /GSM-7/ },
+    { name: 'a LIBRARY_NAME of 40 two-septet characters (80 septets)', env: { LIBRARY_NAME: '€'.repeat(40) }, variable: 'LIBRARY_NAME', says: /septets/ },
+    { name: 'a 40-character LIBRARY_NAME with a long site', env: { LIBRARY_NAME: 'x'.repeat(40), LIBRARY_SITE: 'bibliotek.example-kommune.dk/laan' }, variable: 'LIBRARY_NAME', says: /septets/ },
+    { name: 'an SMS_FROM with a character outside GSM-7', env: { SMS_FROM: 'Biblioteket™' }, variable: 'SMS_FROM', says: /GSM-7/ },
+    { name: 'a LIBRARY_SITE with a scheme', env: { LIBRARY_SITE: 'https://helsbib.dk' }, variable: 'LIBRARY_SITE' },
+    { name: 'a LIBRARY_SITE that is not a host name', env: { LIBRARY_SITE: 'helsbib' }, variable: 'LIBRARY_SITE' },
+    { name: 'LIBRARY_KEYWORDS with no keyword', env: { LIBRARY_KEYWORDS: ' , ' }, variable: 'LIBRARY_KEYWORDS' },
+    { name: 'a keyword with a space', env: { LIBRARY_KEYWORDS: 'H BK' }, variable: 'LIBRARY_KEYWORDS' },
+    { name: 'a RENEW_ALL_GIVE_UP_MINUTES of 0', env: { RENEW_ALL_GIVE_UP_MINUTES: '0' }, variable: 'RENEW_ALL_GIVE_UP_MINUTES' },
+    { name: 'a RENEW_ALL_GIVE_UP_MINUTES that is not a number', env: { RENEW_ALL_GIVE_UP_MINUTES: 'en time' }, variable: 'RENEW_ALL_GIVE_UP_MINUTES' },
+    { name: 'REMINDER_DAYS_BEFORE of 8 invites renewals refused as too soon', env: { REMINDER_DAYS_BEFORE: '8' }, variable: 'REMINDER_DAYS_BEFORE', says: /at most 7.*too_soon/ },
+    { name: 'REMINDER_DAYS_BEFORE of 14', env: { REMINDER_DAYS_BEFORE: '14' }, variable: 'REMINDER_DAYS_BEFORE', says: /at most 7/ },
   ];
 
   for (const row of rows) {
@@ -111,6 +145,7 @@ describe('loadConfig refuses bad values with one line naming the variable', () =
       expect(message).to.contain(row.variable);
       expect(message).to.not.match(/[\r\n]/);
       if (row.hidden) expect(message).to.not.contain(row.hidden);
+      if (row.says) expect(message).to.match(row.says);
     });
   }
 });

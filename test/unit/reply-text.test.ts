@@ -1,19 +1,17 @@
 import { expect } from 'chai';
 import { fitsOneSegment, gsm7Septets } from '../../src/domain/gsm7.js';
 import {
-  helpReply,
-  illRecalledNotice,
-  illRefusedNotice,
-  reminderEmail,
-  reminderSms,
-  renewAllReply,
-  SENDER_NAME,
-  startConfirmation,
-  stopConfirmation,
-  unknownNumberReply,
+  createTexts,
+  DEFAULT_TEXT_SETTINGS,
+  longestSmsTexts,
+  MAX_LIBRARY_NAME_LENGTH,
+  textSettingsProblem,
   type ReminderEmailLoan,
+  type TextSettings,
+  type Texts,
 } from '../../src/domain/reply-text.js';
 
+const texts = createTexts(DEFAULT_TEXT_SETTINGS);
 const counts = Array.from({ length: 1000 }, (_, count) => count);
 
 /** Every date of a common year and of a leap year, so every month's longest date is among them. */
@@ -27,51 +25,107 @@ const dates = ['2026', '2028'].flatMap((year) => {
 // "30. september" is the longest Danish date; it must be among those tried.
 const longestDate = '2026-09-30';
 
-describe('SMS templates', () => {
-  const rows: { name: string; texts: () => string[] }[] = [
+/** The longest LIBRARY_NAME configuration allows, in letters that are GSM-7 (æøå count one septet each). */
+const longestName = 'Æ'.repeat(MAX_LIBRARY_NAME_LENGTH);
+
+/** Every template, at every count up to 999 and every date of two years: what a library with these settings can send. */
+function everySms(t: Texts): { name: string; texts: string[] }[] {
+  return [
     {
       name: 'renew-all replies, every count up to 999 renewed, refused, provisional or not',
-      texts: () =>
-        counts.flatMap((total) =>
-          [0, Math.floor(total / 2), Math.max(total - 1, 0), total].flatMap((renewed) => [
-            renewAllReply({ renewed, total, provisional: 0 }),
-            renewAllReply({ renewed, total, provisional: renewed }),
-          ]),
-        ),
+      texts: counts.flatMap((total) =>
+        [0, Math.floor(total / 2), Math.max(total - 1, 0), total].flatMap((renewed) => [
+          t.renewAllReply({ renewed, total, provisional: 0 }),
+          t.renewAllReply({ renewed, total, provisional: renewed }),
+        ]),
+      ),
     },
-    {
-      name: 'reminders, every count up to 999 with the longest date, and every date with 999 loans',
-      texts: () => [...counts.map((count) => reminderSms(count, longestDate)), ...dates.map((date) => reminderSms(999, date))],
-    },
-    { name: 'interlibrary refusal notices for every date', texts: () => dates.map((date) => illRefusedNotice(date)) },
-    { name: 'interlibrary recall notices for every date', texts: () => dates.map((date) => illRecalledNotice(date)) },
-    { name: 'the help text', texts: () => [helpReply()] },
-    { name: 'the answer to a number that belongs to no patron', texts: () => [unknownNumberReply()] },
-    { name: 'the STOP confirmation', texts: () => [stopConfirmation()] },
-    { name: 'the START confirmation', texts: () => [startConfirmation()] },
+    { name: 'the renew-all give-up', texts: [t.renewAllGaveUp()] },
+    { name: 'reminders, every count up to 999 with the longest date, and every date with 999 loans', texts: [...counts.map((count) => t.reminderSms(count, longestDate)), ...dates.map((date) => t.reminderSms(999, date))] },
+    { name: 'interlibrary refusal notices for every date, due ahead and overdue', texts: dates.flatMap((date) => [t.illRefusedNotice(date, '2026-01-01'), t.illRefusedNotice(date, '2029-01-01')]) },
+    { name: 'interlibrary recall notices for every date', texts: dates.map((date) => t.illRecalledNotice(date)) },
+    { name: 'the help text', texts: [t.helpReply()] },
+    { name: 'the answer to a number that belongs to no patron', texts: [t.unknownNumberReply()] },
+    { name: 'the STOP confirmation', texts: [t.stopConfirmation()] },
+    { name: 'the START confirmation', texts: [t.startConfirmation()] },
   ];
+}
 
+describe('SMS templates', () => {
+  const libraries: { name: string; settings: TextSettings }[] = [
+    { name: 'the defaults', settings: DEFAULT_TEXT_SETTINGS },
+    { name: 'the longest allowed LIBRARY_NAME', settings: { ...DEFAULT_TEXT_SETTINGS, libraryName: longestName } },
+  ];
+  for (const library of libraries) {
+    for (const row of everySms(createTexts(library.settings))) {
+      it(`${library.name}, ${row.name}: one GSM-7 segment, starting with the library's name`, () => {
+        expect(row.texts).to.have.length.above(0);
+        for (const text of row.texts) {
+          const septets = gsm7Septets(text);
+          expect(septets, `GSM-7 only: ${text}`).to.not.equal(null);
+          expect(septets, `at most 160 septets: ${text}`).to.be.at.most(160);
+          expect(text.startsWith(`${library.settings.libraryName}: `), `sender first: ${text}`).to.equal(true);
+        }
+      });
+    }
+  }
+
+  it('longestSmsTexts holds the longest text of every template', () => {
+    const longest = createTexts({ ...DEFAULT_TEXT_SETTINGS, libraryName: longestName });
+    const mostSeptets = Math.max(...everySms(longest).flatMap((row) => row.texts.map((text) => gsm7Septets(text) ?? Infinity)));
+    expect(Math.max(...longestSmsTexts(longest).map((text) => gsm7Septets(text) ?? Infinity))).to.equal(mostSeptets);
+  });
+});
+
+describe('textSettingsProblem', () => {
+  const rows: { name: string; settings: TextSettings; problem: RegExp | null }[] = [
+    { name: 'the defaults fit', settings: DEFAULT_TEXT_SETTINGS, problem: null },
+    { name: 'a 40-character name fits', settings: { ...DEFAULT_TEXT_SETTINGS, libraryName: longestName }, problem: null },
+    { name: 'a name with a character outside GSM-7', settings: { ...DEFAULT_TEXT_SETTINGS, libraryName: 'Łódź Biblioteka' }, problem: /GSM-7 alphabet/ },
+    { name: 'a name of 60 characters', settings: { ...DEFAULT_TEXT_SETTINGS, libraryName: 'x'.repeat(60) }, problem: /septets/ },
+    { name: 'a 40-character name with a long site', settings: { ...DEFAULT_TEXT_SETTINGS, libraryName: longestName, site: 'bibliotek.example-kommune.dk/laan' }, problem: /septets/ },
+  ];
   for (const row of rows) {
-    it(`${row.name}: one GSM-7 segment, starting with the sender's name`, () => {
-      const texts = row.texts();
-      expect(texts).to.have.length.above(0);
-      for (const text of texts) {
-        const septets = gsm7Septets(text);
-        expect(septets, `GSM-7 only: ${text}`).to.not.equal(null);
-        expect(septets, `at most 160 septets: ${text}`).to.be.at.most(160);
-        expect(text.startsWith(`${SENDER_NAME}: `), `sender first: ${text}`).to.equal(true);
-      }
+    it(row.name, () => {
+      const problem = textSettingsProblem(row.settings);
+      if (row.problem === null) expect(problem).to.equal(null);
+      else expect(problem).to.match(row.problem);
     });
   }
 });
 
-describe('renewAllReply', () => {
-  it('words the example of the SPEC exactly', () => {
-    expect(renewAllReply({ renewed: 2, total: 5, provisional: 0 })).to.equal(
-      'Helsingør Bibliotekerne: 2 af 5 lån er fornyet. Se på helsbib.dk hvilke der ikke kunne fornyes.',
-    );
-  });
+describe('the texts of one library', () => {
+  const other = createTexts({ libraryName: 'Roskilde Bibliotekerne', site: 'roskildebib.dk', keyword: 'RB', smsFrom: '1919' });
+  const rows: { name: string; text: () => string; contains: string[]; excludes?: string[] }[] = [
+    { name: 'the SPEC example, word for word', text: () => texts.renewAllReply({ renewed: 2, total: 5, provisional: 0 }), contains: ['Helsingør Kommunes Biblioteker: 2 af 5 lån er fornyet. Se på helsbib.dk hvilke der ikke kunne fornyes.'] },
+    { name: 'a reminder names the count, the date, the keyword and the number', text: () => texts.reminderSms(3, '2026-12-03'), contains: ['3 lån', '3. december', 'HBK FORNY ALLE til 1910'] },
+    { name: 'help invites the keyword at the number and points to the site', text: () => texts.helpReply(), contains: ['HBK FORNY ALLE til 1910', 'START tilmelder dig igen', 'Se på helsbib.dk.'] },
+    { name: 'STOP confirmation names START and the number', text: () => texts.stopConfirmation(), contains: ['Skriv START til 1910 for at tilmelde dig igen'] },
+    { name: 'START confirmation: "for at afmelde dig"', text: () => texts.startConfirmation(), contains: ['Skriv STOP til 1910 for at afmelde dig.'] },
+    { name: 'the give-up says nothing was renewed, to try again later or on the site', text: () => texts.renewAllGaveUp(), contains: ['ikke forny dine lån', 'Prøv igen senere', 'HBK FORNY ALLE til 1910', 'forny på helsbib.dk'] },
+    { name: 'a refusal due ahead names the restored date', text: () => texts.illRefusedNotice('2026-12-03', '2026-12-01'), contains: ['afviste', 'senest 3. december', 'Se på helsbib.dk.'] },
+    { name: 'a refusal due today still names the date', text: () => texts.illRefusedNotice('2026-12-01', '2026-12-01'), contains: ['senest 1. december'] },
+    { name: 'a refusal whose restored date has passed asks for the loan at once', text: () => texts.illRefusedNotice('2026-11-28', '2026-12-01'), contains: ['overskredet', 'aflever det straks'], excludes: ['senest', '28. november'] },
+    { name: 'a recall names the new due date', text: () => texts.illRecalledNotice('2026-12-10'), contains: ['kaldt et fjernlån hjem', 'senest 10. december', 'Se på helsbib.dk.'] },
+    { name: 'another library: its name, site, keyword and number', text: () => other.helpReply(), contains: ['Roskilde Bibliotekerne: ', 'RB FORNY ALLE til 1919', 'Se på roskildebib.dk.'], excludes: ['HBK', 'helsbib', '1910'] },
+    { name: 'another library: the renew-all reply points to its site', text: () => other.renewAllReply({ renewed: 1, total: 2, provisional: 0 }), contains: ['Roskilde Bibliotekerne: 1 af 2 lån', 'Se på roskildebib.dk'] },
+  ];
+  for (const row of rows) {
+    it(row.name, () => {
+      const text = row.text();
+      for (const part of row.contains) expect(text).to.contain(part);
+      for (const part of row.excludes ?? []) expect(text).to.not.contain(part);
+    });
+  }
 
+  it('no text says "Se helsbib.dk" or "Bibliotekerne" (one wording, the library\'s own name)', () => {
+    for (const text of longestSmsTexts(texts)) {
+      expect(text).to.not.match(/Se helsbib|Bibliotekerne/);
+    }
+  });
+});
+
+describe('renewAllReply', () => {
   const rows: { name: string; renewed: number; total: number; provisional: number }[] = [
     { name: 'some renewed, some refused', renewed: 2, total: 5, provisional: 0 },
     { name: 'all renewed', renewed: 5, total: 5, provisional: 0 },
@@ -85,7 +139,7 @@ describe('renewAllReply', () => {
 
   for (const row of rows) {
     it(`${row.name}: ${row.renewed} af ${row.total}, ${row.provisional} provisional`, () => {
-      const text = renewAllReply(row);
+      const text = texts.renewAllReply(row);
       expect(text).to.contain(`${row.renewed} af ${row.total} lån`);
       expect(text.includes('helsbib.dk'), 'points to helsbib.dk exactly when some were not renewed').to.equal(row.renewed < row.total);
       expect(/forbehold/i.test(text), 'mentions the reservation exactly when an ILL was renewed').to.equal(row.provisional > 0);
@@ -94,49 +148,50 @@ describe('renewAllReply', () => {
   }
 });
 
-describe('reminderSms and the interlibrary notices', () => {
-  const rows: { name: string; text: () => string; contains: string[] }[] = [
-    { name: 'a reminder names the count, the date and the command', text: () => reminderSms(3, '2026-12-03'), contains: ['3 lån', '3. december', 'HBK FORNY ALLE'] },
-    { name: 'a reminder for one loan', text: () => reminderSms(1, '2027-01-01'), contains: ['1 lån', '1. januar', 'HBK FORNY ALLE'] },
-    { name: 'a refused interlibrary renewal names the restored due date', text: () => illRefusedNotice('2026-12-03'), contains: ['fjernlån', '3. december'] },
-    { name: 'a recalled interlibrary loan names the new due date', text: () => illRecalledNotice('2026-11-28'), contains: ['fjernlån', '28. november'] },
-  ];
-
-  for (const row of rows) {
-    it(row.name, () => {
-      const text = row.text();
-      for (const part of row.contains) expect(text).to.contain(part);
-    });
-  }
-});
-
 describe('reminderEmail', () => {
   const rows: {
     name: string;
     patron: string;
+    hasMobile: boolean;
     dueDate: string;
     loans: ReminderEmailLoan[];
     subject: string[];
     text: string[];
     html: string[];
+    notInText: string[];
     notInHtml: string[];
   }[] = [
     {
-      name: 'two loans: count and Danish date in the subject, every title with its date in both parts',
+      name: 'two loans to a patron with a mobile: count and date in the subject, every title, the SMS invitation',
       patron: 'Karen Blixen',
+      hasMobile: true,
       dueDate: '2026-12-03',
       loans: [
         { title: 'Babettes gæstebud', dueDate: '2026-12-03' },
         { title: 'Den afrikanske farm', dueDate: '2026-12-03' },
       ],
       subject: ['2 lån', '3. december'],
-      text: ['Karen Blixen', 'Babettes gæstebud', 'Den afrikanske farm', '3. december', 'HBK FORNY ALLE', 'helsbib.dk'],
-      html: ['Karen Blixen', 'Babettes gæstebud', 'Den afrikanske farm', '3. december', 'HBK FORNY ALLE', 'helsbib.dk'],
+      text: ['Karen Blixen', 'Babettes gæstebud', 'Den afrikanske farm', '3. december', 'HBK FORNY ALLE til 1910', 'helsbib.dk', 'Helsingør Kommunes Biblioteker'],
+      html: ['Karen Blixen', 'Babettes gæstebud', 'Den afrikanske farm', '3. december', 'HBK FORNY ALLE', 'helsbib.dk', 'Helsingør Kommunes Biblioteker'],
+      notInText: [],
       notInHtml: [],
+    },
+    {
+      name: 'a patron with no mobile on file is not invited to send an SMS',
+      patron: 'Herman Bang',
+      hasMobile: false,
+      dueDate: '2026-12-03',
+      loans: [{ title: 'Stuk', dueDate: '2026-12-03' }],
+      subject: ['1 lån'],
+      text: ['Du kan forny dem på helsbib.dk.'],
+      html: ['helsbib.dk'],
+      notInText: ['FORNY ALLE', '1910', 'sende'],
+      notInHtml: ['FORNY ALLE', '1910', 'sende'],
     },
     {
       name: 'a title carrying markup is escaped in the html part, shown as written in the text part',
       patron: 'Ole <b>Olsen</b>',
+      hasMobile: true,
       dueDate: '2026-09-30',
       loans: [
         { title: '<script>alert(1)</script>', dueDate: '2026-09-30' },
@@ -145,16 +200,18 @@ describe('reminderEmail', () => {
       subject: ['2 lån', '30. september'],
       text: ['<script>alert(1)</script>', 'Tom & Jerry "Klassikere"', '30. september'],
       html: ['&lt;script&gt;alert(1)&lt;/script&gt;', 'Tom &amp; Jerry &quot;Klassikere&quot;', 'Ole &lt;b&gt;Olsen&lt;/b&gt;', '30. september'],
+      notInText: [],
       notInHtml: ['<script>', '<b>Olsen', 'Tom & Jerry'],
     },
   ];
 
   for (const row of rows) {
     it(row.name, () => {
-      const email = reminderEmail(row.patron, row.dueDate, row.loans);
+      const email = texts.reminderEmail(row.patron, row.dueDate, row.loans, { hasMobile: row.hasMobile });
       for (const part of row.subject) expect(email.subject).to.contain(part);
       for (const part of row.text) expect(email.text).to.contain(part);
       for (const part of row.html) expect(email.html).to.contain(part);
+      for (const part of row.notInText) expect(email.text).to.not.contain(part);
       for (const part of row.notInHtml) expect(email.html).to.not.contain(part);
     });
   }
@@ -165,7 +222,7 @@ describe('gsm7Septets', () => {
     { name: 'an empty text', text: '', expected: 0 },
     { name: 'plain ASCII letters', text: 'abc', expected: 3 },
     { name: 'æ ø å Æ Ø Å are in the alphabet', text: 'æøåÆØÅ', expected: 6 },
-    { name: 'the sender name', text: 'Helsingør Bibliotekerne', expected: 23 },
+    { name: 'the library\'s name', text: 'Helsingør Kommunes Biblioteker', expected: 30 },
     { name: 'a newline is one septet', text: 'a\nb', expected: 3 },
     { name: '€ costs two', text: '€', expected: 2 },
     { name: 'square brackets cost two each', text: '[]', expected: 4 },

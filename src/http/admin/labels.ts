@@ -9,11 +9,12 @@ import type { JobState } from '../queue-reads.js';
 
 export const REASON_TEXT: Readonly<Record<RenewalReason, string>> = {
   not_renewable: 'materialet kan ikke fornys (udlånsbegrænsning)',
+  recalled: 'fjernlånet er kaldt hjem af ejerbiblioteket',
+  ill_refused: 'ejerbiblioteket har afvist fornyelse af fjernlånet',
   too_late: 'fjernlån skal fornys rettidigt',
   too_soon: 'kan først fornys 7 dage før afleveringsfristen',
   too_many: 'fornyet det højeste antal gange',
   on_reserve: 'reserveret af en anden låner',
-  ill_refused: 'ejerbiblioteket afviste fornyelsen',
 };
 
 export const STATUS_TEXT: Readonly<Record<MessageStatus, string>> = {

@@ -17,6 +17,7 @@ export async function up(db: Knex): Promise<void> {
     t.string('outcome', 16).nullable();
     t.string('new_due_date', 64).nullable();
     t.text('system_message').nullable();
+    // When the latest Renew was (about to be) sent: a run finding it recent leaves it to the run waiting for its answer.
     t.string('intended_at', 30).notNullable();
     t.string('finished_at', 30).nullable();
     // One renewal per item and SMS: the key that makes a rerun find the earlier intent.

@@ -12,6 +12,7 @@ export interface IlsRenewal {
   readonly outcome: IlsRenewalOutcome | null;
   readonly newDueDate: string | null;
   readonly systemMessage: string | null;
+  /** When the latest Renew for it was (about to be) sent. */
   readonly intendedAt: string;
   readonly finishedAt: string | null;
 }
@@ -68,6 +69,11 @@ export async function recordIlsIntent(
     old_due_date: intent.oldDueDate,
     intended_at: toStoredInstant(now),
   });
+}
+
+/** Marks a Renew sent again under an unanswered intent, so another run sees it as in flight. */
+export async function restampIlsIntent(db: Db, key: { inboundId: number; itemId: string }, now: Date): Promise<void> {
+  await db('ils_renewals').where({ inbound_id: key.inboundId, item_id: key.itemId }).whereNull('outcome').update({ intended_at: toStoredInstant(now) });
 }
 
 /** Records the system's answer (or what Item Information showed) for an intent that has none yet; false if it had one. */

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Knex } from 'knex';
-import { listIlsRenewals, recordIlsIntent, recordIlsOutcome, type IlsRenewal } from '../../../db/repositories/ils-renewals.js';
+import { listIlsRenewals, recordIlsIntent, recordIlsOutcome, restampIlsIntent, type IlsRenewal } from '../../../db/repositories/ils-renewals.js';
 import type { Clock } from '../../clock.js';
 import type { Logger } from '../../logger.js';
 import { LibrarySystemUnavailable } from '../library-system-unavailable.js';
@@ -61,6 +61,8 @@ export function createSip2LibrarySystem(
   const pageSize = tuning.pageSize ?? 50;
   const pool = new Sip2Pool({ ...options, caPem: readCa(options.ca), ...(tuning.backoff ? { backoff: tuning.backoff } : {}) }, clock);
   const institution = options.institution;
+  // A Renew older than this has had its answer or its time-out: no run is still waiting for it.
+  const inFlightMs = 2 * options.timeoutMs;
 
   /** The items charged to the card, in the system's order; null when the system does not know the patron. */
   async function chargedItems(connection: Sip2Connection, cardNumber: string): Promise<string[] | null> {
@@ -107,7 +109,13 @@ export function createSip2LibrarySystem(
         await recordIlsOutcome(db, key, { outcome: 'renewed', newDueDate: info.dueDate, systemMessage: null, title }, clock.now());
         return { itemId, title, outcome: 'renewed', reason: null, systemMessage: null, oldDueDate: earlier.oldDueDate, newDueDate: info.dueDate };
       }
-      // Unchanged: the renewal did not happen; ask again under the same intent.
+      // Unchanged: the renewal has not happened. If the Renew may still be on its way (another run
+      // of this request waiting for its answer), wait; past that, ask again under the same intent.
+      const sentAgo = clock.now().getTime() - Date.parse(earlier.intendedAt);
+      if (sentAgo < inFlightMs) {
+        throw new LibrarySystemUnavailable(`${describeSip2(options)}: the renewal of ${itemId} may still be awaiting its answer; trying again later`);
+      }
+      await restampIlsIntent(db, key, clock.now());
     } else {
       await recordIlsIntent(db, { inboundId, itemId, title, oldDueDate: info.dueDate }, clock.now());
     }

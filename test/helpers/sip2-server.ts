@@ -232,7 +232,8 @@ export class Sip2Server {
     this.received.push({ connection: session.id, code, text });
 
     if (code === '97') {
-      if (session.last) this.#send(session, session.last);
+      if (this.#takeFault((f) => f.kind === 'resend' && f.on === '97')) this.#send(session, this.#frame('96', null, true));
+      else if (session.last) this.#send(session, session.last);
       return;
     }
     if (code !== '93' && !session.loggedIn) {

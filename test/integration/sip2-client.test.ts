@@ -109,6 +109,16 @@ describe('SIP2 connection and pool against the simulator', () => {
     expect(server.received[2]!.text.slice(0, 20)).to.equal(server.received[3]!.text.slice(0, 20));
   });
 
+  it('a 96 in answer to our 97 repeats the 97, never the Renew it was about', async () => {
+    const port = await startServer();
+    const connection = await open(port);
+    server.faults.push({ kind: 'badChecksum', on: '29' }, { kind: 'resend', on: '97' });
+    const answer = await connection.request({ kind: 'renew', institution: 'HBK', patron: '1111222233', item: 'I-1', at });
+    expect(answer).to.include({ ok: true, renewalOk: true, dueDate: '2026-12-15' });
+    expect(server.codes()).to.deep.equal(['93', '99', '29', '97', '97']);
+    expect(server.item('I-1')!.renewals).to.equal(1);
+  });
+
   it('no answer within the time-out is Sip2Timeout, and the connection is given up', async () => {
     const port = await startServer();
     const connection = await open(port, { timeoutMs: 200 });

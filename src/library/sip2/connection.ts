@@ -3,6 +3,7 @@ import tls from 'node:tls';
 import {
   Sip2DecodeError,
   decodeFrame,
+  type DecodedFrame,
   encodeFrame,
   parseResponse,
   requestFrame,
@@ -108,40 +109,47 @@ export class Sip2Connection {
 
   async #exchange(request: Sip2Request): Promise<Sip2Response> {
     if (this.#closedBy) throw this.#closedBy;
+    // Anything already waiting was sent before this request existed: it cannot be its answer.
+    this.#frames.length = 0;
     const frame = requestFrame(request);
+    const acsResend = encodeFrame(requestFrame({ kind: 'requestAcsResend' }), this.#encodeOptions(null));
     let sequence = this.#nextSequence();
-    this.#write(encodeFrame(frame, this.#encodeOptions(sequence)));
+    let lastSent = encodeFrame(frame, this.#encodeOptions(sequence));
+    this.#write(lastSent);
     let acsResends = 0;
     let scResends = 0;
     for (;;) {
       const raw = await this.#read(frame.code);
+      let decoded: DecodedFrame;
       let response: Sip2Response;
-      let answerSequence: number | null;
       try {
-        const decoded = decodeFrame(raw, { encoding: this.#options.encoding, checksums: this.#options.checksums });
-        answerSequence = decoded.sequence;
+        decoded = decodeFrame(raw, { encoding: this.#options.encoding, checksums: this.#options.checksums });
         response = parseResponse(decoded);
       } catch (error) {
         if (error instanceof Sip2DecodeError && error.badChecksum && acsResends < MAX_ACS_RESENDS) {
           acsResends += 1;
-          this.#write(encodeFrame(requestFrame({ kind: 'requestAcsResend' }), this.#encodeOptions(null)));
+          lastSent = acsResend;
+          this.#write(lastSent);
           continue;
         }
         throw this.#fail(new Sip2ProtocolError(`${this.description}: answer to ${frame.code}: ${(error as Error).message}`));
       }
       if (response.kind === 'requestScResend') {
-        // The system could not read our message: send it again (a new sequence number is allowed).
         if (scResends >= MAX_SC_RESENDS) throw this.#fail(new Sip2ProtocolError(`${this.description}: ${frame.code} asked again (96) ${scResends + 1} times`));
         scResends += 1;
-        sequence = this.#nextSequence();
-        this.#write(encodeFrame(frame, this.#encodeOptions(sequence)));
+        // The system could not read what we sent last. If that was our 97, the request itself
+        // arrived and was acted on (a Renew!): repeat the 97, never the request.
+        if (lastSent !== acsResend) {
+          sequence = this.#nextSequence(); // a new sequence number is allowed
+          lastSent = encodeFrame(frame, this.#encodeOptions(sequence));
+        }
+        this.#write(lastSent);
         continue;
       }
       const expected = ANSWER_CODE[request.kind];
-      const code = raw.subarray(0, 2).toString('latin1');
-      if (code !== expected) throw this.#fail(new Sip2ProtocolError(`${this.description}: answer to ${frame.code} was ${code}, expected ${expected}`));
-      if (this.#options.checksums && answerSequence !== null && answerSequence !== sequence) {
-        throw this.#fail(new Sip2ProtocolError(`${this.description}: answer to ${frame.code} has sequence AY${answerSequence}, sent AY${sequence}`));
+      if (decoded.code !== expected) throw this.#fail(new Sip2ProtocolError(`${this.description}: answer to ${frame.code} was ${decoded.code}, expected ${expected}`));
+      if (this.#options.checksums && decoded.sequence !== null && decoded.sequence !== sequence) {
+        throw this.#fail(new Sip2ProtocolError(`${this.description}: answer to ${frame.code} has sequence AY${decoded.sequence}, sent AY${sequence}`));
       }
       return response;
     }

@@ -191,6 +191,18 @@ describe('SIP2 connection and pool against the simulator', () => {
     expect(await rejection(pool.use(async () => 1))).to.be.instanceOf(Sip2ConnectionLost);
   });
 
+  it('close() also ends a connection still logging in', async () => {
+    const port = await startServer();
+    const pool = new Sip2Pool({ ...options(port, { timeoutMs: 30_000 }), poolSize: 1 }, new ManualClock(at));
+    server.faults.push({ kind: 'late', on: '93', ms: 20_000 });
+    const using = pool.use((c) => c.request({ kind: 'scStatus' }));
+    while (!server.codes().includes('93')) await new Promise((resolve) => setImmediate(resolve));
+    const started = Date.now();
+    pool.close();
+    expect(await rejection(using)).to.be.instanceOf(Sip2ConnectionLost);
+    expect(Date.now() - started).to.be.below(1000);
+  });
+
   for (const encoding of ['utf8', 'latin1'] as const) {
     it(`titles and names with æøå arrive intact in ${encoding}`, async () => {
       const port = await startServer({ encoding });

@@ -67,9 +67,12 @@ export class Sip2Connection {
   }
 
   /** Connects, logs in (`93` → `94` ok) and checks `98`'s supported messages; throws a Sip2Error. */
-  static async open(options: Sip2ConnectionOptions): Promise<Sip2Connection> {
-    const socket = await connectSocket(options);
+  static async open(options: Sip2ConnectionOptions, signal?: AbortSignal): Promise<Sip2Connection> {
+    const socket = await connectSocket(options, signal);
     const connection = new Sip2Connection(socket, options);
+    // Closing mid-login (the pool shutting down) ends the socket now, not at the time-out.
+    const onAbort = () => connection.close();
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const login = await connection.request({ kind: 'login', user: options.user, password: options.password, location: options.location });
       if (!login.ok) {
@@ -86,6 +89,8 @@ export class Sip2Connection {
     } catch (error) {
       connection.close();
       throw error;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
     }
   }
 
@@ -224,9 +229,13 @@ export class Sip2Connection {
 }
 
 /** A connected socket, or Sip2ConnectionLost naming why not (refused, unreachable, TLS failure, time-out). */
-function connectSocket(options: Sip2ConnectionOptions): Promise<net.Socket> {
+function connectSocket(options: Sip2ConnectionOptions, signal?: AbortSignal): Promise<net.Socket> {
   const description = describeSip2(options);
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new Sip2ConnectionLost(`${description}: connection closed by forny`));
+      return;
+    }
     const socket = options.tls
       ? tls.connect({
           host: options.host,
@@ -244,9 +253,11 @@ function connectSocket(options: Sip2ConnectionOptions): Promise<net.Socket> {
       resolve(socket);
     };
     const timer = setTimeout(() => fail(new Sip2ConnectionLost(`${description}: no connection within ${options.timeoutMs} ms`)), options.timeoutMs);
+    const onAbort = () => fail(new Sip2ConnectionLost(`${description}: connection closed by forny`));
     // Only our own listeners come off: a TLS socket has listeners of its own.
     const settle = () => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       socket.off('error', onError);
       socket.off(connectedEvent, onConnected);
     };
@@ -258,5 +269,6 @@ function connectSocket(options: Sip2ConnectionOptions): Promise<net.Socket> {
     };
     socket.once('error', onError);
     socket.once(connectedEvent, onConnected);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -27,6 +27,8 @@ export class Sip2Pool {
   #opening = 0;
   readonly #waiters: Waiter[] = [];
   #closed = false;
+  /** Aborts connections still being made when the pool closes. */
+  readonly #closing = new AbortController();
   #failures = 0;
   #retryAt = 0;
   #lastError: Sip2Error | null = null;
@@ -49,6 +51,7 @@ export class Sip2Pool {
   /** Closes every connection at once, in use or idle; requests in flight fail with Sip2ConnectionLost. */
   close(): void {
     this.#closed = true;
+    this.#closing.abort();
     const error = new Sip2ConnectionLost('SIP2 pool closed');
     for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
     for (const connection of this.#all) connection.close();
@@ -74,7 +77,7 @@ export class Sip2Pool {
     }
     this.#opening += 1;
     try {
-      const connection = await Sip2Connection.open(this.#options);
+      const connection = await Sip2Connection.open(this.#options, this.#closing.signal);
       this.#failures = 0;
       this.#lastError = null;
       if (this.#closed) {

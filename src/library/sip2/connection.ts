@@ -24,19 +24,21 @@ const NEEDED: readonly SupportedMessageName[] = ['patron information', 'item inf
 const MAX_ACS_RESENDS = 3;
 const MAX_SC_RESENDS = 3;
 
-const ANSWER_CODE: Readonly<Record<Sip2Request['kind'], string>> = {
+const ANSWER_CODE: Readonly<Record<Sip2Question['kind'], string>> = {
   login: '94',
   scStatus: '98',
   patronInformation: '64',
   itemInformation: '18',
   renew: '30',
-  requestAcsResend: '',
 };
 
-type ResponseOf<K extends Sip2Request['kind']> = Extract<
+/** What callers may ask; `97` is the connection's own business. */
+export type Sip2Question = Exclude<Sip2Request, { kind: 'requestAcsResend' }>;
+
+type ResponseOf<K extends Sip2Question['kind']> = Extract<
   Sip2Response,
   {
-    kind: { login: 'loginResponse'; scStatus: 'acsStatus'; patronInformation: 'patronInformationResponse'; itemInformation: 'itemInformationResponse'; renew: 'renewResponse'; requestAcsResend: never }[K];
+    kind: { login: 'loginResponse'; scStatus: 'acsStatus'; patronInformation: 'patronInformationResponse'; itemInformation: 'itemInformationResponse'; renew: 'renewResponse' }[K];
   }
 >;
 
@@ -100,7 +102,7 @@ export class Sip2Connection {
   }
 
   /** Sends one request and resolves with its answer; queued behind any request in flight. */
-  request<R extends Sip2Request>(request: R): Promise<ResponseOf<R['kind']>> {
+  request<R extends Sip2Question>(request: R): Promise<ResponseOf<R['kind']>> {
     const run = this.#queue.then(() => this.#exchange(request));
     this.#queue = run.catch(() => undefined);
     return run as Promise<ResponseOf<R['kind']>>;
@@ -112,7 +114,7 @@ export class Sip2Connection {
     this.#socket.destroy();
   }
 
-  async #exchange(request: Sip2Request): Promise<Sip2Response> {
+  async #exchange(request: Sip2Question): Promise<Sip2Response> {
     if (this.#closedBy) throw this.#closedBy;
     // Anything already waiting was sent before this request existed: it cannot be its answer.
     this.#frames.length = 0;

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as initial from './001-initial.js';
 import * as reportingIndexes from './002-reporting-indexes.js';
 import * as loanDecisions from './003-loan-decisions.js';
+import * as ilsRenewals from './004-ils-renewals.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -13,6 +14,7 @@ const migrations: ReadonlyArray<readonly [string, Migration]> = [
   ['001-initial', initial],
   ['002-reporting-indexes', reportingIndexes],
   ['003-loan-decisions', loanDecisions],
+  ['004-ils-renewals', ilsRenewals],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

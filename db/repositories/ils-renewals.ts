@@ -1,0 +1,97 @@
+import { toStoredInstant, touched, type Db } from './values.js';
+
+export type IlsRenewalOutcome = 'renewed' | 'refused';
+
+/** One item's renewal at the library's own system for one renew-all request (see 004-ils-renewals). */
+export interface IlsRenewal {
+  readonly inboundId: number;
+  readonly itemId: string;
+  readonly title: string | null;
+  readonly oldDueDate: string | null;
+  /** Null: the Renew was (or was about to be) sent and no answer was recorded. */
+  readonly outcome: IlsRenewalOutcome | null;
+  readonly newDueDate: string | null;
+  readonly systemMessage: string | null;
+  /** When the latest Renew for it was (about to be) sent. */
+  readonly intendedAt: string;
+  readonly finishedAt: string | null;
+}
+
+interface IlsRenewalRecord {
+  inbound_id: number;
+  item_id: string;
+  title: string | null;
+  old_due_date: string | null;
+  outcome: string | null;
+  new_due_date: string | null;
+  system_message: string | null;
+  intended_at: string;
+  finished_at: string | null;
+}
+
+const toOutcome = (value: string | null): IlsRenewalOutcome | null => {
+  if (value === null || value === 'renewed' || value === 'refused') return value;
+  throw new Error(`ils_renewals.outcome ${JSON.stringify(value)} is not renewed or refused`);
+};
+
+const toIlsRenewal = (row: IlsRenewalRecord): IlsRenewal => ({
+  inboundId: Number(row.inbound_id),
+  itemId: row.item_id,
+  title: row.title,
+  oldDueDate: row.old_due_date,
+  outcome: toOutcome(row.outcome),
+  newDueDate: row.new_due_date,
+  systemMessage: row.system_message,
+  intendedAt: row.intended_at,
+  finishedAt: row.finished_at,
+});
+
+/** Every item a request has touched at the system, in the order it was first tried. */
+export async function listIlsRenewals(db: Db, inboundId: number): Promise<IlsRenewal[]> {
+  const rows = await db<IlsRenewalRecord>('ils_renewals').where({ inbound_id: inboundId }).orderBy('id');
+  return rows.map(toIlsRenewal);
+}
+
+/**
+ * Records that a Renew for this item is about to be sent. Written (and committed) before the `29`
+ * leaves, so the intent survives a worker killed while the answer is on its way. The unique key
+ * (inbound_id, item_id) makes a second intent for the same item and request fail loudly.
+ */
+export async function recordIlsIntent(
+  db: Db,
+  intent: { inboundId: number; itemId: string; title: string | null; oldDueDate: string | null },
+  now: Date,
+): Promise<void> {
+  await db('ils_renewals').insert({
+    inbound_id: intent.inboundId,
+    item_id: intent.itemId,
+    title: intent.title,
+    old_due_date: intent.oldDueDate,
+    intended_at: toStoredInstant(now),
+  });
+}
+
+/** Marks a Renew sent again under an unanswered intent, so another run sees it as in flight. */
+export async function restampIlsIntent(db: Db, key: { inboundId: number; itemId: string }, now: Date): Promise<void> {
+  await db('ils_renewals').where({ inbound_id: key.inboundId, item_id: key.itemId }).whereNull('outcome').update({ intended_at: toStoredInstant(now) });
+}
+
+/** Records the system's answer (or what Item Information showed) for an intent that has none yet; false if it had one. */
+export async function recordIlsOutcome(
+  db: Db,
+  key: { inboundId: number; itemId: string },
+  result: { outcome: IlsRenewalOutcome; newDueDate: string | null; systemMessage: string | null; title?: string | null },
+  now: Date,
+): Promise<boolean> {
+  const changed = await db('ils_renewals')
+    .where({ inbound_id: key.inboundId, item_id: key.itemId })
+    .whereNull('outcome')
+    .update({
+      outcome: result.outcome,
+      new_due_date: result.newDueDate,
+      system_message: result.systemMessage,
+      ...(result.title === undefined || result.title === null ? {} : { title: result.title }),
+      finished_at: toStoredInstant(now),
+    });
+  return touched(changed) > 0;
+}

@@ -1,0 +1,217 @@
+import { readFileSync } from 'node:fs';
+import type { Knex } from 'knex';
+import { listIlsRenewals, recordIlsIntent, recordIlsOutcome, restampIlsIntent, type IlsRenewal } from '../../../db/repositories/ils-renewals.js';
+import type { Clock } from '../../clock.js';
+import type { Logger } from '../../logger.js';
+import { LibrarySystemUnavailable } from '../library-system-unavailable.js';
+import type { Sip2Connection } from './connection.js';
+import { Sip2Error } from './errors.js';
+import { Sip2Pool } from './pool.js';
+import { Sip2UrlError, describeSip2, type Sip2Options } from './url.js';
+
+export interface Sip2Loan {
+  readonly itemId: string;
+  readonly title: string | null;
+  readonly outcome: 'renewed' | 'refused';
+  readonly reason: 'ils_refused' | null;
+  readonly systemMessage: string | null;
+  /** `YYYY-MM-DD`, or the system's own text. */
+  readonly oldDueDate: string | null;
+  readonly newDueDate: string | null;
+}
+
+export interface Sip2RenewAllReport {
+  /** `64` valid patron `BL` = `N` → false (the caller sends the unknown-number answer). */
+  readonly patronKnown: boolean;
+  readonly loans: readonly Sip2Loan[];
+}
+
+export interface Sip2LibrarySystem {
+  /** Renews every item charged to the card, each at most once per inboundId however often this runs (SPEC §10). */
+  renewAll(request: { inboundId: number; cardNumber: string }): Promise<Sip2RenewAllReport>;
+  /** For the send-time stale check of reminders: the current due date of each item (null: not on loan / unknown). */
+  dueDates(itemIds: readonly string[]): Promise<Map<string, string | null>>;
+  /** For /readyz: can forny log in and ask the system's status? The reason names the system, never the password. */
+  check(): Promise<{ ok: true } | { ok: false; reason: string }>;
+  close(): Promise<void>;
+}
+
+/** Knobs the URL does not carry; tests shorten them. */
+export interface Sip2Tuning {
+  /** Charged items asked per `63` (BP..BQ); the system may send fewer. */
+  readonly pageSize?: number;
+  readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
+}
+
+/** Circulation statuses (18) that mean the item is on no one's loan, whatever AH says. */
+const NOT_ON_LOAN = new Set(['02', '03', '09', '10']);
+
+/**
+ * The library's own system over SIP2: `63` paged for the charged items, then per item `17` and
+ * `29`. Exactly once: the intent is committed before each `29`; a rerun that finds an intent with
+ * no outcome asks `17` first and sends `29` again only when the due date has not moved.
+ */
+export function createSip2LibrarySystem(
+  options: Sip2Options,
+  deps: { db: Knex; clock: Clock; logger: Logger },
+  tuning: Sip2Tuning = {},
+): Sip2LibrarySystem {
+  const { db, clock } = deps;
+  const logger = deps.logger.child({ librarySystem: describeSip2(options) });
+  const pageSize = tuning.pageSize ?? 50;
+  const pool = new Sip2Pool({ ...options, caPem: readCa(options.ca), ...(tuning.backoff ? { backoff: tuning.backoff } : {}) }, clock);
+  const institution = options.institution;
+  // A Renew older than this has had its answer or its time-out: no run is still waiting for it.
+  const inFlightMs = 2 * options.timeoutMs;
+
+  /** The items charged to the card, in the system's order; null when the system does not know the patron. */
+  async function chargedItems(connection: Sip2Connection, cardNumber: string): Promise<string[] | null> {
+    const items: string[] = [];
+    const seen = new Set<string>();
+    const take = (ids: readonly string[]) => ids.filter((id) => !seen.has(id)).forEach((id) => (seen.add(id), items.push(id)));
+    const first = await connection.request({ kind: 'patronInformation', institution, patron: cardNumber, at: clock.now(), start: 1, end: pageSize });
+    if (first.valid === false) return null;
+    take(first.chargedItems);
+    while (items.length < first.chargedCount) {
+      const before = items.length;
+      const page = await connection.request({
+        kind: 'patronInformation',
+        institution,
+        patron: cardNumber,
+        at: clock.now(),
+        start: before + 1,
+        end: before + pageSize,
+      });
+      take(page.chargedItems);
+      if (items.length === before) {
+        // The count promised more than the list holds; the list is what can be renewed.
+        logger.warn({ charged: first.chargedCount, listed: items.length }, 'sip2: fewer charged items listed than counted');
+        break;
+      }
+    }
+    return items;
+  }
+
+  async function renewItem(connection: Sip2Connection, inboundId: number, cardNumber: string, itemId: string, earlier: IlsRenewal | undefined): Promise<Sip2Loan> {
+    if (earlier && earlier.outcome !== null) return fromRecord(earlier);
+    const info = await connection.request({ kind: 'itemInformation', institution, item: itemId, at: clock.now() });
+    const title = info.title ?? earlier?.title ?? null;
+    const key = { inboundId, itemId };
+    if (earlier) {
+      // A Renew went out (or was about to) and no answer was recorded: did it happen?
+      if (earlier.oldDueDate === null || info.dueDate === null) {
+        // Without a due date before and now there is no telling; a second Renew could renew twice.
+        logger.warn({ inboundId, itemId }, 'sip2: cannot tell whether an unanswered renewal happened; not renewing again');
+        await recordIlsOutcome(db, key, { outcome: 'refused', newDueDate: null, systemMessage: null, title }, clock.now());
+        return { itemId, title, outcome: 'refused', reason: 'ils_refused', systemMessage: null, oldDueDate: earlier.oldDueDate, newDueDate: null };
+      }
+      if (info.dueDate !== earlier.oldDueDate) {
+        await recordIlsOutcome(db, key, { outcome: 'renewed', newDueDate: info.dueDate, systemMessage: null, title }, clock.now());
+        return { itemId, title, outcome: 'renewed', reason: null, systemMessage: null, oldDueDate: earlier.oldDueDate, newDueDate: info.dueDate };
+      }
+      // Unchanged: the renewal has not happened. If the Renew may still be on its way (another run
+      // of this request waiting for its answer), wait; past that, ask again under the same intent.
+      const sentAgo = clock.now().getTime() - Date.parse(earlier.intendedAt);
+      if (sentAgo < inFlightMs) {
+        throw new LibrarySystemUnavailable(`${describeSip2(options)}: the renewal of ${itemId} may still be awaiting its answer; trying again later`);
+      }
+      await restampIlsIntent(db, key, clock.now());
+    } else {
+      await recordIlsIntent(db, { inboundId, itemId, title, oldDueDate: info.dueDate }, clock.now());
+    }
+    const answer = await connection.request({ kind: 'renew', institution, patron: cardNumber, item: itemId, at: clock.now() });
+    const renewed = answer.ok && answer.renewalOk;
+    const loan: Sip2Loan = {
+      itemId,
+      title: title ?? answer.title,
+      outcome: renewed ? 'renewed' : 'refused',
+      reason: renewed ? null : 'ils_refused',
+      systemMessage: answer.screenMessage,
+      oldDueDate: info.dueDate,
+      newDueDate: renewed ? answer.dueDate : null,
+    };
+    await recordIlsOutcome(db, key, { outcome: loan.outcome, newDueDate: loan.newDueDate, systemMessage: loan.systemMessage, title: loan.title }, clock.now());
+    return loan;
+  }
+
+  return {
+    async renewAll({ inboundId, cardNumber }) {
+      const earlier = new Map((await listIlsRenewals(db, inboundId)).map((row) => [row.itemId, row] as const));
+      const report = await unavailableOnSip2Error(() =>
+        pool.use(async (connection): Promise<Sip2RenewAllReport> => {
+          const items = await chargedItems(connection, cardNumber);
+          if (items === null) return { patronKnown: false, loans: [] };
+          const loans: Sip2Loan[] = [];
+          for (const itemId of items) loans.push(await renewItem(connection, inboundId, cardNumber, itemId, earlier.get(itemId)));
+          // Finished in an earlier run and no longer charged (returned since): still part of this SMS's answer.
+          for (const row of earlier.values()) if (row.outcome !== null && !items.includes(row.itemId)) loans.push(fromRecord(row));
+          return { patronKnown: true, loans };
+        }),
+      );
+      logger.info(
+        { inboundId, patronKnown: report.patronKnown, charged: report.loans.length, renewed: report.loans.filter((loan) => loan.outcome === 'renewed').length },
+        'sip2: renew-all done',
+      );
+      return report;
+    },
+
+    async dueDates(itemIds) {
+      return unavailableOnSip2Error(() =>
+        pool.use(async (connection) => {
+          const dates = new Map<string, string | null>();
+          for (const item of new Set(itemIds)) {
+            const info = await connection.request({ kind: 'itemInformation', institution, item, at: clock.now() });
+            dates.set(item, NOT_ON_LOAN.has(info.circulationStatus) ? null : info.dueDate);
+          }
+          return dates;
+        }),
+      );
+    },
+
+    async check() {
+      try {
+        await pool.use((connection) => connection.request({ kind: 'scStatus' }));
+        return { ok: true };
+      } catch (error) {
+        if (error instanceof Sip2Error) return { ok: false, reason: error.message };
+        throw error;
+      }
+    },
+
+    async close() {
+      pool.close();
+    },
+  };
+}
+
+function fromRecord(row: IlsRenewal): Sip2Loan {
+  const renewed = row.outcome === 'renewed';
+  return {
+    itemId: row.itemId,
+    title: row.title,
+    outcome: renewed ? 'renewed' : 'refused',
+    reason: renewed ? null : 'ils_refused',
+    systemMessage: row.systemMessage,
+    oldDueDate: row.oldDueDate,
+    newDueDate: row.newDueDate,
+  };
+}
+
+/** SIP2 failures become LibrarySystemUnavailable (retry later); anything else (the database) stays what it is. */
+async function unavailableOnSip2Error<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof Sip2Error) throw new LibrarySystemUnavailable(error.message, { cause: error });
+    throw error;
+  }
+}
+
+function readCa(path: string | null): string | null {
+  if (path === null) return null;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new Sip2UrlError(`ca file ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}

@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -13,7 +11,8 @@ import { startWorkers, type RunningWorkers } from '../../jobs/start-workers.js';
 import { ManualClock } from '../../src/clock.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createDeps, redisReady, type Deps } from '../../src/deps.js';
-import { createApp } from '../../src/http/create-app.js';
+import type { LockoutOptions } from '../../src/http/basic-auth.js';
+import { HTTP_TIMEOUTS, serve, type HttpTimeouts, type Serving } from '../../src/http/serve.js';
 import { createLogger } from '../../src/logger.js';
 import { FakeTwilio } from './fake-twilio.js';
 
@@ -32,7 +31,16 @@ export interface HarnessOptions {
   readonly fixture?: FixtureInput;
   /** A database URL instead of a temp SQLite file (the PostgreSQL suite). */
   readonly databaseUrl?: string;
+  /** The server's time-outs; the production ones by default. */
+  readonly timeouts?: HttpTimeouts;
+  /** The login lockout's delays; short ones by default, so tests that fail logins stay quick. */
+  readonly lockout?: Partial<LockoutOptions>;
+  /** Where the server listens (a test of non-loopback clients uses 0.0.0.0). */
+  readonly host?: string;
 }
+
+/** The lockout as production has it, with delays short enough for tests. */
+export const TEST_LOCKOUT: Partial<LockoutOptions> = { firstDelayMs: 20, maxDelayMs: 200 };
 
 /** Deletes this test's keys only: other tests and other installs share the Redis. */
 export async function deleteQueueKeys(redisUrl: string, prefix: string): Promise<void> {
@@ -57,7 +65,7 @@ export async function deleteQueueKeys(redisUrl: string, prefix: string): Promise
  * loopback Twilio, a manual clock, and (optionally) the real workers.
  */
 export class Harness {
-  private server: Server | undefined;
+  private http: Serving | undefined;
   private dir: string | undefined;
   workers: RunningWorkers | undefined;
   baseUrl = '';
@@ -95,18 +103,27 @@ export class Harness {
     await redisReady(deps.redis, 5000);
     if (options.fixture) await loadFixture(deps.db, options.fixture, clock.now());
     if (options.workers) harness.workers = startWorkers(deps, { reconcile: options.reconcile ?? false });
-    const app = createApp(deps);
-    harness.server = await new Promise<Server>((resolve) => {
-      const server = app.listen(0, '127.0.0.1', () => resolve(server));
-    });
-    harness.baseUrl = `http://127.0.0.1:${(harness.server.address() as AddressInfo).port}`;
+    harness.http = await serve(deps, { port: 0, host: options.host ?? '127.0.0.1', timeouts: options.timeouts ?? HTTP_TIMEOUTS, app: { lockout: options.lockout ?? TEST_LOCKOUT } });
+    harness.baseUrl = harness.http.url.replace('0.0.0.0', '127.0.0.1');
     return harness;
+  }
+
+  /** The HTTP server (its address, its connections). */
+  get server() {
+    if (!this.http) throw new Error('harness not started');
+    return this.http.server;
+  }
+
+  /** Reads the /metrics figures now instead of waiting for the background refresh. */
+  async refreshMetrics(): Promise<void> {
+    await this.http?.refreshMetrics();
   }
 
   async stop(): Promise<void> {
     await this.workers?.close(2000);
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    const closed = this.http?.close();
+    this.http?.server.closeAllConnections();
+    await closed;
     await this.deps.close();
     await this.twilio.stop();
     await deleteQueueKeys(this.config.redisUrl, this.config.queuePrefix);

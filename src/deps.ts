@@ -90,7 +90,8 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps 
     mail,
     async close() {
       // Closing a queue waits for Redis; when Redis is away there is nothing left to wait for.
-      await Promise.race([Promise.allSettled(queues.all.map((queue) => queue.close())), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+      const patience = redis.status === 'ready' ? 2000 : 100;
+      await Promise.race([Promise.allSettled(queues.all.map((queue) => queue.close())), new Promise((resolve) => setTimeout(resolve, patience).unref())]);
       queueConnection.disconnect();
       redis.disconnect();
       mail.close();

@@ -10,7 +10,7 @@ import { loadFixture } from '../../db/load-fixture.js';
 import { startWorkers, type RunningWorkers } from '../../jobs/start-workers.js';
 import { ManualClock } from '../../src/clock.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import { createDeps, redisReady, type Deps } from '../../src/deps.js';
+import { configuredSecrets, createDeps, redisReady, type Deps } from '../../src/deps.js';
 import type { LockoutOptions } from '../../src/http/basic-auth.js';
 import { HTTP_TIMEOUTS, serve, type HttpTimeouts, type Serving } from '../../src/http/serve.js';
 import { createLogger } from '../../src/logger.js';
@@ -37,6 +37,10 @@ export interface HarnessOptions {
   readonly lockout?: Partial<LockoutOptions>;
   /** Where the server listens (a test of non-loopback clients uses 0.0.0.0). */
   readonly host?: string;
+  /** How often /metrics figures are refreshed in the background; production's 15 s by default. */
+  readonly metricsRefreshMs?: number;
+  /** Where log lines go (a test reading the log); silent by default. */
+  readonly log?: { readonly level: string; readonly destination: NodeJS.WritableStream };
 }
 
 /** The lockout as production has it, with delays short enough for tests. */
@@ -96,14 +100,23 @@ export class Harness {
       ...options.env,
     });
     const clock = new ManualClock(options.now ?? '2026-12-01T10:00:00+01:00');
-    const deps = createDeps(config, { clock, logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent') });
+    const logger = options.log
+      ? createLogger(options.log.level, options.log.destination, { secrets: configuredSecrets(config) })
+      : createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
+    const deps = createDeps(config, { clock, logger });
     const harness = new Harness(config, deps, clock, fake);
     harness.dir = dir;
     await migrateToLatest(deps.db);
     await redisReady(deps.redis, 5000);
     if (options.fixture) await loadFixture(deps.db, options.fixture, clock.now());
     if (options.workers) harness.workers = startWorkers(deps, { reconcile: options.reconcile ?? false });
-    harness.http = await serve(deps, { port: 0, host: options.host ?? '127.0.0.1', timeouts: options.timeouts ?? HTTP_TIMEOUTS, app: { lockout: options.lockout ?? TEST_LOCKOUT } });
+    harness.http = await serve(deps, {
+      port: 0,
+      host: options.host ?? '127.0.0.1',
+      timeouts: options.timeouts ?? HTTP_TIMEOUTS,
+      app: { lockout: options.lockout ?? TEST_LOCKOUT },
+      ...(options.metricsRefreshMs ? { metrics: { refreshMs: options.metricsRefreshMs } } : {}),
+    });
     harness.baseUrl = harness.http.url.replace('0.0.0.0', '127.0.0.1');
     return harness;
   }

@@ -1,4 +1,5 @@
 /** Control characters but tab, line feed and carriage return (which patrons' texts may hold). */
+// eslint-disable-next-line no-control-regex -- control characters are what this pattern is for
 const STRIPPED = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g;
 
 /**

@@ -98,7 +98,7 @@ export function createMetrics(deps: MetricsDeps, options: MetricsOptions = {}): 
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[], read: () => Promise<readonly Sample<L>[]>) => {
     const metric = new Gauge<L>({ name, help, labelNames, registers: [registry] });
     cached.push({
-      read: read as () => Promise<readonly Sample<string>[]>,
+      read,
       publish(samples) {
         metric.reset();
         for (const [labels, value] of (samples ?? []) as readonly Sample<L>[]) metric.set(labels, value);

@@ -73,8 +73,8 @@ export function createApp(deps: Deps, options: AppOptions = {}): Express {
       res.status(status).json({ error: code, message });
       return;
     }
-    // The router's own 400s (a parameter it could not decode) are the client's fault, not ours.
-    if (error instanceof URIError || error?.status === 400) {
+    // A parameter the router could not decode (rejectMalformedUrl catches these first).
+    if (error instanceof URIError) {
       res.status(400).json({ error: 'malformed_url', message: 'malformed URL: bad percent-encoding in the path' });
       return;
     }

@@ -7,8 +7,8 @@ export const REDACTED = '[redacted]';
  */
 const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@"'<>\\]*)@/gi;
 
-/** `Authorization: Bearer …`, `Basic …` wherever they appear in text. */
-const AUTH_SCHEMES = /\b(Bearer|Basic|Token)(\s+)[A-Za-z0-9._~+/=-]{4,}/g;
+/** `Authorization: Bearer …`, `Basic …` wherever they appear in text (not `Basic realm=`). */
+const AUTH_SCHEMES = /\b(Bearer|Basic|Token)(\s+)[A-Za-z0-9._~+/=-]{8,}/g;
 
 /** `"password":"…"` and friends in JSON (a log line is JSON: this covers nested objects too). */
 const SECRET_FIELDS =

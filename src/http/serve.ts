@@ -58,6 +58,7 @@ export async function serve(deps: Deps, options: ServeOptions): Promise<Serving>
     },
     app,
   );
+  server.keepAliveTimeout = timeouts.keepAliveTimeoutMs;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {

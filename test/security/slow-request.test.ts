@@ -60,8 +60,9 @@ describe('security: slow requests', function () {
     expect(ms).to.be.lessThan(SHORT.headersTimeoutMs + SHORT.connectionsCheckingIntervalMs + 1500);
   });
 
-  it('keeps serving everyone else meanwhile', async () => {
+  it('keeps serving everyone else meanwhile, and closes idle keep-alive connections after their time-out', async () => {
     expect((await fetch(`${h.baseUrl}/healthz`)).status).to.equal(200);
+    expect(h.server.keepAliveTimeout).to.equal(SHORT.keepAliveTimeoutMs);
   });
 
   it('runs production with SPEC §7 time-outs: 30 s for a request, checked often enough to close a byte-every-5-s request within 45 s', async () => {

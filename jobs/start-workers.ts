@@ -9,6 +9,9 @@ import { createSendEmailProcessor } from './send-email.js';
 import { createSendSmsProcessor } from './send-sms.js';
 import { createSmsCommandProcessor } from './sms-command.js';
 
+/** How long a forced close of the workers may take after the grace (it needs Redis). */
+const FORCED_CLOSE_MS = 1000;
+
 export interface RunningWorkers {
   readonly workers: readonly Worker[];
   /** Runs reconciliation at once (tests, and after an operator's bulk action). */
@@ -61,12 +64,17 @@ export function startWorkers(deps: Deps, options: WorkerOptions = {}): RunningWo
     workers,
     reconcileNow: async () => reconciler?.runNow(),
     async close(graceMs = 10_000) {
-      await reconciler?.stop();
-      const graceful = Promise.all(workers.map((worker) => worker.close()));
       const timeout = new Promise<'timeout'>((resolve) => setTimeout(resolve, graceMs, 'timeout').unref());
+      // The reconciler may be waiting on Redis too: it shares the grace with the jobs.
+      const graceful = (async () => {
+        await reconciler?.stop();
+        await Promise.all(workers.map((worker) => worker.close()));
+      })();
       if ((await Promise.race([graceful, timeout])) === 'timeout') {
         deps.logger.warn({ graceMs }, 'jobs still active at shutdown; they will be retried (stalled) after restart');
-        await Promise.all(workers.map((worker) => worker.close(true)));
+        // A forced close still talks to Redis; with Redis unreachable it would never end.
+        const forced = new Promise((resolve) => setTimeout(resolve, FORCED_CLOSE_MS).unref());
+        await Promise.race([Promise.allSettled(workers.map((worker) => worker.close(true))), forced]);
       }
       connection.disconnect();
     },

@@ -1,11 +1,14 @@
-import type { Server } from 'node:http';
 import { URL } from 'node:url';
 import { migrateToLatest } from '../db/knexfile.js';
 import { startWorkers, type RunningWorkers } from '../jobs/start-workers.js';
 import { ConfigError, loadConfig, readEnvironment, type Config } from '../src/config.js';
 import { createDeps, redisReady, type Deps, type DepsOverrides } from '../src/deps.js';
-import { createApp } from '../src/http/create-app.js';
+import { serve, type Serving } from '../src/http/serve.js';
 import { answers, startPrivateRedis, type PrivateRedis } from '../src/private-redis.js';
+import { redactUrl } from '../src/redact.js';
+
+/** After the grace period, closing connections gets this long before the process exits anyway. */
+const CLOSE_BUDGET_MS = 3000;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -42,7 +45,8 @@ export interface Running {
 /**
  * Starts forny in this process: migrate, then workers (whose reconciler re-enqueues what the
  * database says is unfinished), then HTTP. SIGTERM or SIGINT stops HTTP first, lets active jobs
- * finish, then closes Redis and the database.
+ * and open requests finish for up to SHUTDOWN_GRACE_MS, then closes Redis and the database; the
+ * process exits at the latest a few seconds after the grace, whether or not they answer.
  */
 export async function runForny(options: RunOptions): Promise<Running> {
   let config = options.config;
@@ -57,23 +61,16 @@ export async function runForny(options: RunOptions): Promise<Running> {
   const deps = createDeps(config, options.overrides);
   await migrateToLatest(deps.db);
   // Without Redis forny still starts: webhooks store messages and reconciliation enqueues them later.
-  if (!(await redisReady(deps.redis, 5000))) deps.logger.warn({ redis: config.redisUrl }, 'redis is not answering; starting anyway');
+  if (!(await redisReady(deps.redis, 5000))) deps.logger.warn({ redis: redactUrl(config.redisUrl) }, 'redis is not answering; starting anyway');
   await options.beforeStart?.(deps);
 
   const workers: RunningWorkers | undefined = options.workers ? startWorkers(deps) : undefined;
-  let server: Server | undefined;
-  let url: string | undefined;
+  let http: Serving | undefined;
   if (options.web) {
-    const app = createApp(deps);
-    server = await new Promise<Server>((resolve, reject) => {
-      const listening = app.listen(config.port, config.host, () => resolve(listening));
-      listening.once('error', reject);
-    });
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : config.port;
-    url = `http://${config.host}:${port}`;
-    deps.logger.info({ url }, 'forny listening');
+    http = await serve(deps, { port: config.port, host: config.host });
+    deps.logger.info({ url: http.url }, 'forny listening');
   }
+  const url = http?.url;
   if (config.admin.passwordGenerated && options.web) {
     process.stdout.write(`Operator login: ${config.admin.user} / ${config.admin.password}  (random for this run; set ADMIN_PASSWORD to choose one)\n`);
   }
@@ -82,16 +79,25 @@ export async function runForny(options: RunOptions): Promise<Running> {
   const stop = () =>
     (stopping ??= (async () => {
       deps.logger.info('shutting down');
-      const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
-      server?.closeIdleConnections();
+      const graceOver = new Promise((resolve) => setTimeout(resolve, config.jobs.shutdownGraceMs).unref());
+      const closed = http?.close() ?? Promise.resolve();
       await workers?.close(config.jobs.shutdownGraceMs);
-      await closed;
+      // Requests still open after the grace (a slow client) are cut rather than waited for.
+      await Promise.race([closed, graceOver]);
+      http?.server.closeAllConnections();
       await deps.close();
       await privateRedis?.stop();
     })());
 
   const onSignal = (signal: NodeJS.Signals) => {
     deps.logger.info({ signal }, 'signal received');
+    // Whatever Redis, the database or a client do, the process ends: the grace for active jobs, a
+    // little for closing connections, then exit (a job cut off is retried as stalled after restart).
+    const deadline = config.jobs.shutdownGraceMs + CLOSE_BUDGET_MS;
+    setTimeout(() => {
+      deps.logger.error({ deadlineMs: deadline }, 'shutdown did not finish in time; exiting anyway');
+      process.exit(1);
+    }, deadline).unref();
     void stop().then(
       () => process.exit(0),
       (error: unknown) => {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
+import { isIP } from 'node:net';
 import { IANAZone } from 'luxon';
 import { z } from 'zod';
 import { gsm7Septets } from './domain/gsm7.js';
@@ -73,6 +74,16 @@ export interface Config {
      * patron told, never done late.
      */
     readonly renewAllGiveUpMs: number;
+  };
+  readonly http: {
+    /**
+     * Express's `trust proxy`: how many proxies stand before forny (a hop count) or which addresses
+     * may speak for a client (addresses, subnets, `loopback`…); false trusts none, so the client
+     * address is the socket's and X-Forwarded-For cannot be forged past the login lockout.
+     */
+    readonly trustProxy: number | readonly string[] | false;
+    /** Bearer token `/metrics` demands; undefined: loopback clients only. */
+    readonly metricsToken: string | undefined;
   };
   /** Where the application clock starts (demos, tests); undefined means the real time. */
   readonly fakeNow: Date | undefined;
@@ -177,6 +188,8 @@ const schema = z.object({
     .default(['HBK', 'HKB']),
   ADMIN_USER: z.string().trim().min(1).default('admin'),
   ADMIN_PASSWORD: optional.pipe(z.string().min(8, 'expected at least 8 characters').optional()),
+  TRUST_PROXY: optional.pipe(z.string().refine(validTrustProxy, 'expected a number of proxies, or addresses/subnets separated by commas (e.g. 10.0.0.0/8,loopback)').optional()),
+  METRICS_TOKEN: optional.pipe(z.string().min(32, 'expected at least 32 characters').optional()),
   FAKE_NOW: optional.pipe(
     z
       .string()
@@ -262,6 +275,7 @@ export function loadConfig(env: Env = process.env): Config {
       shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
       renewAllGiveUpMs: v.RENEW_ALL_GIVE_UP_MINUTES * 60_000,
     }),
+    http: Object.freeze({ trustProxy: parseTrustProxy(v.TRUST_PROXY), metricsToken: v.METRICS_TOKEN }),
     fakeNow: v.FAKE_NOW === undefined ? undefined : new Date(v.FAKE_NOW),
     logLevel: v.LOG_LEVEL,
   });
@@ -273,6 +287,27 @@ function defaultMailFrom(name: string, site: string): string {
   return `"${name.replace(/["\\]/g, '')}" <noreply@${host}>`;
 }
 
+/** proxy-addr's names for address ranges, which Express's `trust proxy` accepts besides addresses. */
+const NAMED_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function validTrustProxy(value: string): boolean {
+  if (/^\d+$/.test(value)) return Number(value) <= 32;
+  return value.split(',').every((part) => {
+    const entry = part.trim();
+    if (NAMED_RANGES.has(entry)) return true;
+    const [address = '', bits, ...rest] = entry.split('/');
+    const family = isIP(address);
+    if (family === 0 || rest.length > 0) return false;
+    return bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+  });
+}
+
+function parseTrustProxy(value: string | undefined): number | readonly string[] | false {
+  if (value === undefined || value === '0') return false;
+  if (/^\d+$/.test(value)) return Number(value);
+  return Object.freeze(value.split(',').map((part) => part.trim()));
+}
+
 function fieldOrThrow<T>(variable: string, value: string, parse: (text: string) => T): T {
   try {
     return parse(value);
@@ -282,7 +317,7 @@ function fieldOrThrow<T>(variable: string, value: string, parse: (text: string) 
 }
 
 /** Values that may hold a secret: the error line goes to the logs, so it never repeats them. */
-const secretVariables = new Set(['ADMIN_PASSWORD', 'TWILIO_AUTH_TOKEN', 'SMTP_URL']);
+const secretVariables = new Set(['ADMIN_PASSWORD', 'TWILIO_AUTH_TOKEN', 'SMTP_URL', 'METRICS_TOKEN']);
 
 /** A value as the error line shows it: quoted and escaped (a value from .env may span lines), or hidden. */
 function shown(variable: string, value: string | undefined): string {

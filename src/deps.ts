@@ -5,6 +5,7 @@ import { createQueues, type Queues } from './queue/queues.js';
 import { clockFor, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
+import { secretsOf } from './redact.js';
 import { createSandboxMailTransport, createSmtpTransport, type MailTransport } from './mail/transport.js';
 import { createSandboxTransport } from './sms/sandbox.js';
 import type { SmsTransport } from './sms/transport.js';
@@ -47,9 +48,14 @@ export function createSmsTransport(config: Config): SmsTransport {
   });
 }
 
+/** Every secret in the configuration, for the logger to take out of any line that repeats one. */
+export function configuredSecrets(config: Config): string[] {
+  return secretsOf([config.admin.password, config.sms.authToken, config.http.metricsToken, config.redisUrl, config.databaseUrl, config.mail.smtpUrl]);
+}
+
 /** The composition root: nothing else in forny creates connections. */
 export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps {
-  const logger = overrides.logger ?? createLogger(config.logLevel);
+  const logger = overrides.logger ?? createLogger(config.logLevel, undefined, { secrets: configuredSecrets(config) });
   const db = overrides.db ?? createKnex(config.databaseUrl);
   const redis = new Redis(config.redisUrl, {
     enableOfflineQueue: false,
@@ -84,11 +90,13 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps 
     mail,
     async close() {
       // Closing a queue waits for Redis; when Redis is away there is nothing left to wait for.
-      await Promise.race([Promise.allSettled(queues.all.map((queue) => queue.close())), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+      const patience = redis.status === 'ready' ? 2000 : 100;
+      await Promise.race([Promise.allSettled(queues.all.map((queue) => queue.close())), new Promise((resolve) => setTimeout(resolve, patience).unref())]);
       queueConnection.disconnect();
       redis.disconnect();
       mail.close();
-      await db.destroy();
+      // A database that does not answer must not hold the process: the pool is dropped either way.
+      await Promise.race([db.destroy(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
     },
   };
 }

@@ -1,6 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { RequestHandler } from 'express';
 import type { Logger } from '../logger.js';
+import { failureKey, type LoginFailures } from './login-failures.js';
 
 const digest = (text: string) => createHash('sha256').update(text, 'utf8').digest();
 
@@ -9,60 +11,96 @@ export function safeEqual(given: string, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected));
 }
 
+export interface LockoutOptions {
+  /** Failed logins a user name may have from one address before its attempts are slowed down. */
+  readonly freeFailures: number;
+  /** The first delay; each further failure doubles it, up to `maxDelayMs`. */
+  readonly firstDelayMs: number;
+  readonly maxDelayMs: number;
+  /** Slowed-down attempts one key may have waiting at once in this process; more get 429. */
+  readonly maxWaiting: number;
+  /** Failures are forgotten this long after the last one. */
+  readonly windowMs: number;
+}
+
+export const DEFAULT_LOCKOUT: LockoutOptions = { freeFailures: 5, firstDelayMs: 1000, maxDelayMs: 15_000, maxWaiting: 4, windowMs: 15 * 60 * 1000 };
+
+/** How long an attempt waits before its password is checked, after `failures` recent failures. */
+export function loginDelayMs(failures: number, lockout: LockoutOptions = DEFAULT_LOCKOUT): number {
+  if (failures < lockout.freeFailures) return 0;
+  return Math.min(lockout.maxDelayMs, lockout.firstDelayMs * 2 ** Math.min(30, failures - lockout.freeFailures));
+}
+
 export interface BasicAuthOptions {
   readonly user: string;
   readonly password: string;
   readonly logger: Logger;
-  /** Failed logins allowed per client address in `windowMs` before it gets 429s. */
-  readonly maxFailures?: number;
-  readonly windowMs?: number;
-  readonly now?: () => number;
+  /** Where failed logins are counted (Redis, shared by every web process, or memory). */
+  readonly failures: LoginFailures;
+  readonly lockout?: Partial<LockoutOptions>;
 }
 
 /**
- * HTTP basic auth for operators. A wrong password is never logged, only that a login failed and
- * from where; an address that keeps failing is refused for a while (429) instead of guessing on.
+ * HTTP basic auth for operators. Failed logins are counted per user name and client address
+ * (`req.ip`, which trusts X-Forwarded-For only as far as TRUST_PROXY says). After a few failures
+ * every further attempt of that key waits before its password is checked, longer after each
+ * failure: guessing slows to one try per `maxDelayMs` or so, while the right password still gets
+ * in after the wait — someone hammering wrong passwords from the same NAT or proxy cannot lock
+ * the operators out. A right password takes the count back to just under the delays (the
+ * operator's next pages are quick; an attacker gains one free try, not a fresh allowance). Only a
+ * flood of simultaneous attempts from one key gets 429s, since each waiting attempt holds a socket.
+ * A wrong password is never logged, only that a login failed and from where.
  */
 export function basicAuth(options: BasicAuthOptions): RequestHandler {
-  const maxFailures = options.maxFailures ?? 10;
-  const windowMs = options.windowMs ?? 15 * 60 * 1000;
-  const now = options.now ?? Date.now;
-  const failures = new Map<string, { count: number; since: number }>();
+  const lockout = { ...DEFAULT_LOCKOUT, ...options.lockout };
+  const waiting = new Map<string, number>();
 
-  // Forget failures whose window has passed, so addresses that fail once and never return do not pile up.
-  const sweep = () => {
-    for (const [address, record] of failures) if (now() - record.since > windowMs) failures.delete(address);
-  };
-
-  return (req, res, next) => {
-    if (failures.size > 10_000) sweep();
-    const address = req.ip ?? 'unknown';
-    const record = failures.get(address);
-    if (record && now() - record.since > windowMs) failures.delete(address);
-    if ((failures.get(address)?.count ?? 0) >= maxFailures) {
-      res.status(429).set('Retry-After', String(Math.ceil(windowMs / 1000))).json({ error: 'too_many_failed_logins', message: 'too many failed logins from this address; try again later' });
-      return;
-    }
+  return async (req, res, next) => {
     const header = req.get('authorization') ?? '';
     const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header);
     const decoded = match?.[1] ? Buffer.from(match[1], 'base64').toString('utf8') : '';
     const separator = decoded.indexOf(':');
-    const user = separator >= 0 ? decoded.slice(0, separator) : '';
-    const password = separator >= 0 ? decoded.slice(separator + 1) : '';
+    if (!match || separator < 0) {
+      res.status(401).set('WWW-Authenticate', 'Basic realm="forny", charset="UTF-8"').json({ error: 'unauthorized', message: 'operator login required' });
+      return;
+    }
+    const user = decoded.slice(0, separator);
+    const password = decoded.slice(separator + 1);
+    const address = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    const key = failureKey(user, address);
+
+    const failures = await options.failures.count(key);
+    const delay = loginDelayMs(failures, lockout);
+    if (delay > 0) {
+      const queued = waiting.get(key) ?? 0;
+      if (queued >= lockout.maxWaiting) {
+        res
+          .status(429)
+          .set('Retry-After', String(Math.ceil(delay / 1000)))
+          .json({ error: 'too_many_login_attempts', message: 'too many login attempts at once from this address; try again in a moment' });
+        return;
+      }
+      waiting.set(key, queued + 1);
+      try {
+        await sleep(delay);
+      } finally {
+        const left = (waiting.get(key) ?? 1) - 1;
+        if (left > 0) waiting.set(key, left);
+        else waiting.delete(key);
+      }
+    }
+
     // Both comparisons always run, so timing does not tell whether the user name was right.
     const userOk = safeEqual(user, options.user);
     const passwordOk = safeEqual(password, options.password);
-    if (match && userOk && passwordOk) {
-      failures.delete(address);
+    if (userOk && passwordOk) {
+      if (failures >= lockout.freeFailures) await options.failures.lower(key, lockout.freeFailures - 1);
       res.locals.operator = user;
       next();
       return;
     }
-    if (match) {
-      const current = failures.get(address) ?? { count: 0, since: now() };
-      failures.set(address, { count: current.count + 1, since: current.since });
-      options.logger.warn({ address, path: req.path }, 'operator login failed');
-    }
+    const count = await options.failures.fail(key);
+    options.logger.warn({ address, path: req.path, failures: count, nextDelayMs: loginDelayMs(count, lockout) }, 'operator login failed');
     res.status(401).set('WWW-Authenticate', 'Basic realm="forny", charset="UTF-8"').json({ error: 'unauthorized', message: 'operator login required' });
   };
 }

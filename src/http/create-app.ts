@@ -5,9 +5,11 @@ import { adminAssets } from './admin/assets.js';
 import { bullBoardRouter } from './admin/bull-board.js';
 import { dashboardRouter } from './admin/dashboard-router.js';
 import { apiRouter } from './api.js';
-import { basicAuth } from './basic-auth.js';
+import { basicAuth, DEFAULT_LOCKOUT, type LockoutOptions } from './basic-auth.js';
 import { healthRouter } from './health.js';
-import { createMetrics } from './metrics.js';
+import { redisLoginFailures } from './login-failures.js';
+import { rejectMalformedUrl } from './malformed-url.js';
+import { createMetrics, type AppMetrics } from './metrics.js';
 import { captureRoute } from './request-route.js';
 import { noStore, securityHeaders } from './security-headers.js';
 import { BODY_LIMIT, twilioWebhookRouter } from './twilio-webhook.js';
@@ -22,23 +24,38 @@ const BODY_ERRORS: Readonly<Record<string, { status: number; code: string }>> = 
   'request.aborted': { status: 400, code: 'request_aborted' },
 };
 
+export interface AppOptions {
+  /** The metrics (and their background refresh) to serve; by default the app makes its own. */
+  readonly metrics?: AppMetrics;
+  /** The login lockout's delays (tests shorten them). */
+  readonly lockout?: Partial<LockoutOptions>;
+}
+
 /** The Express app, not listening: webhooks, operators' API and dashboard, probes, metrics. */
-export function createApp(deps: Deps): Express {
+export function createApp(deps: Deps, options: AppOptions = {}): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  // SPEC §6 TRUST_PROXY: none by default, so req.ip is the socket's and X-Forwarded-For is ignored.
+  app.set('trust proxy', deps.config.http.trustProxy);
 
-  const metrics = createMetrics(deps);
-  app.use(captureRoute, metrics.observeRequests, securityHeaders());
+  const metrics = options.metrics ?? createMetrics(deps);
+  app.use(captureRoute, metrics.observeRequests, securityHeaders(deps.config.publicBaseUrl), rejectMalformedUrl);
 
   app.use(healthRouter(deps));
-  // Unauthenticated, as Prometheus targets usually are: keep /metrics off the public internet.
+  // METRICS_TOKEN, or loopback clients only (SPEC §7).
   app.use(metrics.router);
   app.use(twilioWebhookRouter(deps));
 
   // One login for the API, the dashboard and Bull Board (and one count of failed attempts).
-  const operators = basicAuth({ user: deps.config.admin.user, password: deps.config.admin.password, logger: deps.logger });
-  app.use('/api', operators, express.json({ limit: BODY_LIMIT }), apiRouter(deps));
+  const lockout = options.lockout;
+  const operators = basicAuth({
+    user: deps.config.admin.user,
+    password: deps.config.admin.password,
+    logger: deps.logger,
+    failures: redisLoginFailures(deps.redis, deps.config.queuePrefix, lockout?.windowMs ?? DEFAULT_LOCKOUT.windowMs, deps.logger),
+    ...(lockout ? { lockout } : {}),
+  });
+  app.use('/api', noStore, operators, express.json({ limit: BODY_LIMIT }), apiRouter(deps));
   app.use('/admin/assets', adminAssets());
   app.use('/admin', operators, noStore);
   app.use('/admin/queues', bullBoardRouter(deps, '/admin/queues'));
@@ -54,6 +71,11 @@ export function createApp(deps: Deps): Express {
       const message = error instanceof AppError ? error.message : `${code.replaceAll('_', ' ')}: ${String(error.message)}`;
       if (status >= 500) deps.logger.error({ err: error, path: req.path }, message);
       res.status(status).json({ error: code, message });
+      return;
+    }
+    // A parameter the router could not decode (rejectMalformedUrl catches these first).
+    if (error instanceof URIError) {
+      res.status(400).json({ error: 'malformed_url', message: 'malformed URL: bad percent-encoding in the path' });
       return;
     }
     deps.logger.error({ err: error, path: req.path }, 'request failed');

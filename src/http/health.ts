@@ -1,38 +1,73 @@
 import express, { type Router } from 'express';
 import type { Deps } from '../deps.js';
 
+/** Raised when a check has not answered in time. */
+class NotAnswering extends Error {}
+
 /** Rejects when `promise` has not settled within `ms` (a probe must answer even when a dependency hangs). */
 const withTimeout = <T>(promise: Promise<T>, ms: number, what: string) =>
-  Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms).unref())]);
+  Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new NotAnswering(`${what} did not answer within ${ms} ms`)), ms).unref())]);
+
+/** What a failed check says in /readyz: a kind of failure, never a host, port, path or credential. */
+export type DownReason = 'not answering' | 'login refused' | 'failing';
+
+/**
+ * Sorts a driver's error into what an operator can act on: the service is unreachable (or slow),
+ * it refused forny's credentials, or something else. The driver's own message, which names hosts
+ * and ports, goes to the log only.
+ */
+export function downReason(error: unknown): DownReason {
+  if (error instanceof NotAnswering) return 'not answering';
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  const text = typeof message === 'string' ? message : '';
+  // PostgreSQL: invalid_password, invalid_authorization_specification; Redis: NOAUTH, WRONGPASS.
+  if (code === '28P01' || code === '28000' || /\b(NOAUTH|WRONGPASS)\b|invalid password|authentication failed/i.test(text)) return 'login refused';
+  if (typeof code === 'string' && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE)$/.test(code)) return 'not answering';
+  if (/connection is closed|isn't writeable|ECONNREFUSED|ETIMEDOUT|timeout|not connected/i.test(text)) return 'not answering';
+  return 'failing';
+}
 
 export interface Readiness {
   readonly ready: boolean;
   readonly checks: { readonly database: string; readonly redis: string };
+  /** The drivers' own messages of failed checks, for the log (never for an answer). */
+  readonly details: { readonly database?: string; readonly redis?: string };
 }
 
-/** Whether the database and Redis answer now; each check says why when it fails. */
+/** Whether the database and Redis answer now; each failed check says what kind of failure it is. */
 export async function checkReadiness(deps: Pick<Deps, 'db' | 'redis'>): Promise<Readiness> {
-  const [database, redis] = await Promise.all([
-    withTimeout(deps.db.raw('select 1'), 2000, 'database').then(
-      () => 'ok',
-      (error: Error) => `down: ${error.message}`,
-    ),
-    withTimeout(deps.redis.ping(), 1000, 'redis').then(
-      () => 'ok',
-      (error: Error) => `down: ${error.message}`,
-    ),
-  ]);
-  return { ready: database === 'ok' && redis === 'ok', checks: { database, redis } };
+  const check = (promise: Promise<unknown>): Promise<{ result: string; detail?: string }> =>
+    promise.then(
+      () => ({ result: 'ok' }),
+      (error: unknown) => ({ result: `down: ${downReason(error)}`, detail: String((error as Error)?.message ?? error) }),
+    );
+  const [database, redis] = await Promise.all([check(withTimeout(deps.db.raw('select 1'), 2000, 'database')), check(withTimeout(deps.redis.ping(), 1000, 'redis'))]);
+  return {
+    ready: database.result === 'ok' && redis.result === 'ok',
+    checks: { database: database.result, redis: redis.result },
+    details: { ...(database.detail ? { database: database.detail } : {}), ...(redis.detail ? { redis: redis.detail } : {}) },
+  };
 }
 
-/** `/healthz`: the process answers. `/readyz`: it can do its work (503 naming what is down). */
-export function healthRouter(deps: Pick<Deps, 'db' | 'redis'>): Router {
+/**
+ * `/healthz`: the process answers. `/readyz`: it can do its work (503 naming what is down and how,
+ * SPEC §7: no hosts or credentials). The drivers' details go to the log at warn, once per change,
+ * so a probe every few seconds does not repeat them.
+ */
+export function healthRouter(deps: Pick<Deps, 'db' | 'redis' | 'logger'>): Router {
   const router = express.Router();
+  let lastLogged = '';
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
   router.get('/readyz', async (_req, res) => {
     const readiness = await checkReadiness(deps);
+    const logged = JSON.stringify(readiness.details);
+    if (logged !== lastLogged) {
+      if (!readiness.ready) deps.logger.warn({ checks: readiness.checks, details: readiness.details }, 'not ready');
+      lastLogged = logged;
+    }
+    res.set('Cache-Control', 'no-store');
     res.status(readiness.ready ? 200 : 503).json({ status: readiness.ready ? 'ready' : 'not ready', checks: readiness.checks });
   });
   return router;

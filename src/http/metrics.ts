@@ -1,50 +1,110 @@
+import { isIP } from 'node:net';
 import express, { type RequestHandler, type Router } from 'express';
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { dueUnsentSms, messageCounts, renewalResultCounts, sendErrorCounts } from '../../db/repositories/message-stats.js';
 import { countSmsWaitingForWindow } from '../../db/repositories/outbound.js';
 import type { Deps } from '../deps.js';
+import { AppError } from '../errors.js';
+import { safeEqual } from './basic-auth.js';
 import { checkReadiness } from './health.js';
 import { queueCounts } from './queue-reads.js';
 import { routeOf } from './request-route.js';
 
-type MetricsDeps = Pick<Deps, 'db' | 'redis' | 'queues' | 'clock' | 'logger'>;
+type MetricsDeps = Pick<Deps, 'db' | 'redis' | 'queues' | 'clock' | 'logger'> & { readonly config: Pick<Deps['config'], 'http'> };
 
 /** How far back `forny_send_errors` looks. */
 const SEND_ERRORS_WINDOW_MS = 24 * 3600 * 1000;
 
+/** SPEC §7: a scrape shows figures at most this old. */
+export const METRICS_REFRESH_MS = 15_000;
+
+/** A refresh whose reads have not all answered by then publishes what it has (the rest empty). */
+const REFRESH_TIMEOUT_MS = 10_000;
+
+export interface MetricsOptions {
+  /** How often the database and Redis figures are read again (tests use less). */
+  readonly refreshMs?: number;
+}
+
 export interface AppMetrics {
   /** Times every request by the route it matched; mount before the routes, after `captureRoute`. */
   readonly observeRequests: RequestHandler;
-  /** `GET /metrics`: one Prometheus exposition of everything below. */
+  /** `GET /metrics`: the bearer or loopback check, then one Prometheus exposition of the cache. */
   readonly router: Router;
+  /** Starts the background refresh (the first scrape starts it too); idempotent. */
+  start(): void;
+  /** Reads every figure now (or joins the refresh under way) and publishes them. */
+  refreshNow(): Promise<void>;
+  /** Stops the background refresh; an app being closed calls it. */
+  stop(): void;
+}
+
+const isLoopback = (address: string | undefined): boolean => {
+  if (!address) return false;
+  const plain = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return plain === '::1' || (isIP(plain) === 4 && plain.startsWith('127.'));
+};
+
+/**
+ * SPEC §7: with METRICS_TOKEN set, only `Authorization: Bearer METRICS_TOKEN` (compared in constant
+ * time); unset, loopback clients only. Loopback is judged by the socket, never by X-Forwarded-For;
+ * and a loopback request that carries a forwarding header came through a proxy on this host, so
+ * it is someone else's and refused (else a local reverse proxy would publish /metrics).
+ */
+export function metricsAccess(metricsToken: string | undefined): RequestHandler {
+  return (req, res, next) => {
+    if (metricsToken !== undefined) {
+      const match = /^Bearer (\S+)$/i.exec(req.get('authorization') ?? '');
+      if (!match?.[1] || !safeEqual(match[1], metricsToken)) {
+        res.set('WWW-Authenticate', 'Bearer realm="forny metrics"');
+        next(new AppError('unauthorized', 401, 'metrics need Authorization: Bearer METRICS_TOKEN'));
+        return;
+      }
+      next();
+      return;
+    }
+    const proxied = req.get('x-forwarded-for') !== undefined || req.get('forwarded') !== undefined;
+    if (!isLoopback(req.socket.remoteAddress) || proxied) {
+      next(new AppError('forbidden', 403, 'metrics answer loopback clients only unless METRICS_TOKEN is set'));
+      return;
+    }
+    next();
+  };
+}
+
+type Sample<L extends string> = readonly [Record<L, string>, number];
+
+interface CachedGauge {
+  /** Reads the figures (database, Redis); the only slow part, run by the refresh, never by a scrape. */
+  read(): Promise<readonly Sample<string>[]>;
+  /** Replaces the published figures; `undefined` (the read failed) leaves the gauge empty. */
+  publish(samples: readonly Sample<string>[] | undefined): void;
 }
 
 /**
  * The app's metrics, in a registry of its own (not prom-client's global one, so several apps in one
- * process — tests — never register a name twice). Besides the process and HTTP metrics, every gauge
- * is read at scrape time from the database or Redis: the workers may run in other processes, and
- * the database, being the source of truth, has the numbers for all of them.
+ * process — tests — never register a name twice). The database and Redis figures are read in the
+ * background, one refresh at a time, every `refreshMs` (SPEC §7: at most 15 s old), and published
+ * together when all are read; a scrape only serialises what is there. Whole-table counts at scrape
+ * time blocked the event loop for ~200 ms per scrape at 300k messages, and anyone could ask for them.
+ * The workers may run in other processes: the database, the source of truth, has the numbers for all.
  */
-export function createMetrics(deps: MetricsDeps): AppMetrics {
+export function createMetrics(deps: MetricsDeps, options: MetricsOptions = {}): AppMetrics {
+  const refreshMs = options.refreshMs ?? METRICS_REFRESH_MS;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  const cached: CachedGauge[] = [];
 
-  /** A failing source leaves its gauge empty for this scrape instead of failing the whole scrape. */
-  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[], read: (set: (labels: Record<L, string>, value: number) => void) => Promise<void>) =>
-    new Gauge<L>({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      async collect() {
-        this.reset();
-        try {
-          await read((labels, value) => this.set(labels, value));
-        } catch (error) {
-          deps.logger.debug({ metric: name, err: (error as Error).message }, 'metric not collected');
-        }
+  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[], read: () => Promise<readonly Sample<L>[]>) => {
+    const metric = new Gauge<L>({ name, help, labelNames, registers: [registry] });
+    cached.push({
+      read,
+      publish(samples) {
+        metric.reset();
+        for (const [labels, value] of (samples ?? []) as readonly Sample<L>[]) metric.set(labels, value);
       },
     });
+  };
 
   const requestDuration = new Histogram({
     name: 'forny_http_request_duration_seconds',
@@ -54,36 +114,94 @@ export function createMetrics(deps: MetricsDeps): AppMetrics {
     registers: [registry],
   });
 
-  gauge('forny_queue_jobs', 'Jobs in each BullMQ queue by state; absent while Redis does not answer.', ['queue', 'state'], async (set) => {
-    for (const { queue, counts } of (await queueCounts(deps)) ?? []) {
-      for (const [state, count] of Object.entries(counts)) set({ queue, state }, count);
-    }
+  let refreshedAt: number | undefined;
+  new Gauge({
+    name: 'forny_metrics_age_seconds',
+    help: 'How old the database and Redis figures of this scrape are (they are read in the background).',
+    registers: [registry],
+    collect() {
+      this.set(refreshedAt === undefined ? 0 : (Date.now() - refreshedAt) / 1000);
+    },
   });
-  gauge('forny_messages', 'Messages stored, by direction, channel, kind and current status.', ['direction', 'channel', 'kind', 'status'], async (set) => {
-    for (const { count, ...labels } of await messageCounts(deps.db)) set(labels, count);
+
+  gauge('forny_queue_jobs', 'Jobs in each BullMQ queue by state; absent while Redis does not answer.', ['queue', 'state'], async () => {
+    const counts = await queueCounts(deps);
+    if (counts === undefined) throw new Error('redis not answering');
+    return counts.flatMap(({ queue, counts: byState }) => Object.entries(byState).map(([state, count]) => [{ queue, state }, count] as const));
   });
-  gauge('forny_renewal_results', 'Loan renewal results recorded, by outcome and reason ("none" for a renewal).', ['outcome', 'reason'], async (set) => {
-    for (const row of await renewalResultCounts(deps.db)) set({ outcome: row.outcome, reason: row.reason ?? 'none' }, row.count);
-  });
-  gauge('forny_sms_waiting_for_window', 'SMS waiting for a later opening of the send window.', [], async (set) => {
-    set({}, await countSmsWaitingForWindow(deps.db, deps.clock.now()));
-  });
-  gauge('forny_sms_due_unsent', 'SMS whose send time has come (the window is open) that have not left yet.', [], async (set) => {
-    set({}, (await dueUnsentSms(deps.db, deps.clock.now())).count);
-  });
-  gauge('forny_sms_oldest_due_seconds', 'How long the oldest due but unsent SMS has been due; 0 when none.', [], async (set) => {
+  gauge('forny_messages', 'Messages stored, by direction, channel, kind and current status.', ['direction', 'channel', 'kind', 'status'], async () =>
+    (await messageCounts(deps.db)).map(({ count, ...labels }) => [labels, count] as const),
+  );
+  gauge('forny_renewal_results', 'Loan renewal results recorded, by outcome and reason ("none" for a renewal).', ['outcome', 'reason'], async () =>
+    (await renewalResultCounts(deps.db)).map((row) => [{ outcome: row.outcome, reason: row.reason ?? 'none' }, row.count] as const),
+  );
+  gauge('forny_sms_waiting_for_window', 'SMS waiting for a later opening of the send window.', [], async () => [[{}, await countSmsWaitingForWindow(deps.db, deps.clock.now())]]);
+  // One read of the due SMS feeds both gauges below.
+  let due: Promise<Awaited<ReturnType<typeof dueUnsentSms>>> | undefined;
+  gauge('forny_sms_due_unsent', 'SMS whose send time has come (the window is open) that have not left yet.', [], async () => [[{}, (await due)?.count ?? 0]]);
+  gauge('forny_sms_oldest_due_seconds', 'How long the oldest due but unsent SMS has been due; 0 when none.', [], async () => {
     const now = deps.clock.now();
-    const { oldestSendAfter } = await dueUnsentSms(deps.db, now);
-    set({}, oldestSendAfter === null ? 0 : Math.max(0, (now.getTime() - Date.parse(oldestSendAfter)) / 1000));
+    const oldest = (await due)?.oldestSendAfter ?? null;
+    return [[{}, oldest === null ? 0 : Math.max(0, (now.getTime() - Date.parse(oldest)) / 1000)]];
   });
-  gauge('forny_send_errors', 'Messages whose last send attempt failed, by channel and error code (Twilio or mail server), among messages changed in the last 24 h.', ['channel', 'code'], async (set) => {
+  gauge('forny_send_errors', 'Messages whose last send attempt failed, by channel and error code (Twilio or mail server), among messages changed in the last 24 h.', ['channel', 'code'], async () => {
     const since = new Date(deps.clock.now().getTime() - SEND_ERRORS_WINDOW_MS);
-    for (const { count, ...labels } of await sendErrorCounts(deps.db, since)) set(labels, count);
+    return (await sendErrorCounts(deps.db, since)).map(({ count, ...labels }) => [labels, count] as const);
   });
-  gauge('forny_ready', 'What /readyz reports: 1 while the check (database, redis) answers, else 0.', ['check'], async (set) => {
+  gauge('forny_ready', 'What /readyz reports: 1 while the check (database, redis) answers, else 0.', ['check'], async () => {
     const { checks } = await checkReadiness(deps);
-    for (const [check, result] of Object.entries(checks)) set({ check }, result === 'ok' ? 1 : 0);
+    return Object.entries(checks).map(([check, result]) => [{ check }, result === 'ok' ? 1 : 0] as const);
   });
+
+  let running: Promise<void> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let started = false;
+
+  const refresh = async () => {
+    due = dueUnsentSms(deps.db, deps.clock.now());
+    due.catch(() => undefined); // the gauges reading it report the failure
+    const deadline = new Promise<'timeout'>((resolve) => setTimeout(resolve, REFRESH_TIMEOUT_MS, 'timeout').unref());
+    const results = await Promise.all(
+      cached.map(async (source) => {
+        try {
+          const samples = await Promise.race([source.read(), deadline]);
+          return samples === 'timeout' ? undefined : samples;
+        } catch (error) {
+          deps.logger.debug({ err: (error as Error).message }, 'metric not collected');
+          return undefined;
+        }
+      }),
+    );
+    // Published together, so a scrape never mixes two refreshes.
+    cached.forEach((source, index) => source.publish(results[index]));
+    refreshedAt = Date.now();
+  };
+
+  const refreshNow = () =>
+    (running ??= refresh().finally(() => {
+      running = undefined;
+    }));
+
+  const schedule = () => {
+    timer = setTimeout(() => {
+      void refreshNow().finally(() => {
+        if (started) schedule();
+      });
+    }, refreshMs);
+    timer.unref();
+  };
+
+  const start = () => {
+    if (started) return;
+    started = true;
+    void refreshNow();
+    schedule();
+  };
+
+  const stop = () => {
+    started = false;
+    clearTimeout(timer);
+  };
 
   const observeRequests: RequestHandler = (req, res, next) => {
     const end = requestDuration.startTimer();
@@ -92,9 +210,11 @@ export function createMetrics(deps: MetricsDeps): AppMetrics {
   };
 
   const router = express.Router();
-  router.get('/metrics', async (_req, res) => {
-    res.set('Content-Type', registry.contentType).send(await registry.metrics());
+  router.get('/metrics', metricsAccess(deps.config.http.metricsToken), async (_req, res) => {
+    start();
+    if (refreshedAt === undefined) await running; // only the first scrape after start waits
+    res.set('Content-Type', registry.contentType).set('Cache-Control', 'no-store').send(await registry.metrics());
   });
 
-  return { observeRequests, router };
+  return { observeRequests, router, start, refreshNow, stop };
 }

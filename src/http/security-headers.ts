@@ -18,13 +18,18 @@ const STRICT_DIRECTIVES = {
 
 /**
  * helmet's headers on every response, with a CSP that allows only forny's own files. No
- * `upgrade-insecure-requests`: the demo and a LAN install answer on plain HTTP, and TLS (with HSTS)
- * is the reverse proxy's job. Referrer-Policy `same-origin` rather than helmet's `no-referrer`:
+ * `upgrade-insecure-requests`: the demo and a LAN install answer on plain HTTP. HSTS only when
+ * PUBLIC_BASE_URL is https: sent over plain HTTP it means nothing, and a browser that once saw it
+ * for a host would refuse the plain-HTTP install on it. Referrer-Policy `same-origin` rather than helmet's `no-referrer`:
  * under `no-referrer` browsers send `Origin: null` with the dashboard's own form posts, and the CSRF
  * check needs the real origin; other sites still learn nothing (the URLs hold patrons' numbers).
  */
-export const securityHeaders = (): RequestHandler =>
-  helmet({ contentSecurityPolicy: { useDefaults: false, directives: STRICT_DIRECTIVES }, referrerPolicy: { policy: 'same-origin' } });
+export const securityHeaders = (publicBaseUrl: string): RequestHandler =>
+  helmet({
+    contentSecurityPolicy: { useDefaults: false, directives: STRICT_DIRECTIVES },
+    referrerPolicy: { policy: 'same-origin' },
+    strictTransportSecurity: publicBaseUrl.startsWith('https:'),
+  });
 
 /**
  * Bull Board's page carries inline style attributes and a `<style>` element, so its CSP also allows
@@ -34,7 +39,7 @@ export const securityHeaders = (): RequestHandler =>
 export const bullBoardCsp = (): RequestHandler =>
   helmet.contentSecurityPolicy({ useDefaults: false, directives: { ...STRICT_DIRECTIVES, styleSrc: ["'self'", "'unsafe-inline'"] } });
 
-/** Operators' pages show patrons' numbers and messages: never kept by a browser or a proxy. */
+/** Operators' pages and the API show patrons' numbers and messages: never kept by a browser or a proxy. */
 export const noStore: RequestHandler = (_req, res, next) => {
   res.set('Cache-Control', 'no-store');
   next();

@@ -6,6 +6,7 @@ import { enqueueInbound } from '../queue/enqueue.js';
 import type { Deps } from '../deps.js';
 import { normalisePhoneNumber } from '../domain/phone-number.js';
 import { parseCommand } from '../domain/sms-command.js';
+import { storableErrorCode, storableText } from '../domain/stored-text.js';
 import { AppError } from '../errors.js';
 import { whenRedisUp } from '../redis-gate.js';
 
@@ -40,14 +41,18 @@ function verifySignature(deps: Pick<Deps, 'config' | 'logger'>): RequestHandler 
     const url = `${deps.config.publicBaseUrl}${req.originalUrl}`;
     if (!twilio.validateRequest(deps.config.sms.authToken, signature, url, req.body as Record<string, string>)) {
       deps.logger.warn({ path: req.path }, 'webhook with a wrong signature refused');
-      next(new AppError('bad_signature', 403, `X-Twilio-Signature does not match ${url}`));
+      // Never the URL it was checked against: that would tell anyone PUBLIC_BASE_URL (SPEC §7).
+      next(new AppError('bad_signature', 403, 'X-Twilio-Signature does not match this request'));
       return;
     }
     next();
   };
 }
 
-/** A required single form field; a repeated or missing one is a 400 naming it. */
+/**
+ * A single form field, without control characters (checked after the signature, which covers the
+ * text as sent); a repeated or missing required one is a 400 naming it.
+ */
 function field(req: Request, name: string, { required }: { required: boolean }): string | undefined {
   const value = (req.body as Record<string, unknown>)[name];
   if (value === undefined) {
@@ -55,7 +60,7 @@ function field(req: Request, name: string, { required }: { required: boolean }):
     return undefined;
   }
   if (typeof value !== 'string') throw new AppError('invalid_field', 400, `form field ${name} must appear once`);
-  return value;
+  return storableText(value);
 }
 
 function sid(req: Request, name: string): string {
@@ -112,7 +117,7 @@ export function twilioWebhookRouter(deps: Pick<Deps, 'config' | 'logger' | 'db' 
   router.post('/sms/status', requireForm, form, verifySignature(deps), async (req, res) => {
     const messageSid = sid(req, 'MessageSid');
     const status = field(req, 'MessageStatus', { required: true }) ?? '';
-    const errorCode = field(req, 'ErrorCode', { required: false }) || null;
+    const errorCode = storableErrorCode(field(req, 'ErrorCode', { required: false }));
     const result = await recordReceipt(deps.db, { providerSid: messageSid, twilioStatus: status, errorCode }, deps.clock.now());
     deps.logger.info({ messageSid, status, result }, 'delivery receipt');
     res.status(200).type('text/xml').send(EMPTY_TWIML);

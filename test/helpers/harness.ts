@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -12,8 +10,9 @@ import { loadFixture } from '../../db/load-fixture.js';
 import { startWorkers, type RunningWorkers } from '../../jobs/start-workers.js';
 import { ManualClock } from '../../src/clock.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import { createDeps, redisReady, type Deps } from '../../src/deps.js';
-import { createApp } from '../../src/http/create-app.js';
+import { configuredSecrets, createDeps, redisReady, type Deps } from '../../src/deps.js';
+import type { LockoutOptions } from '../../src/http/basic-auth.js';
+import { HTTP_TIMEOUTS, serve, type HttpTimeouts, type Serving } from '../../src/http/serve.js';
 import { createLogger } from '../../src/logger.js';
 import { FakeTwilio } from './fake-twilio.js';
 
@@ -32,7 +31,20 @@ export interface HarnessOptions {
   readonly fixture?: FixtureInput;
   /** A database URL instead of a temp SQLite file (the PostgreSQL suite). */
   readonly databaseUrl?: string;
+  /** The server's time-outs; the production ones by default. */
+  readonly timeouts?: HttpTimeouts;
+  /** The login lockout's delays; short ones by default, so tests that fail logins stay quick. */
+  readonly lockout?: Partial<LockoutOptions>;
+  /** Where the server listens (a test of non-loopback clients uses 0.0.0.0). */
+  readonly host?: string;
+  /** How often /metrics figures are refreshed in the background; production's 15 s by default. */
+  readonly metricsRefreshMs?: number;
+  /** Where log lines go (a test reading the log); silent by default. */
+  readonly log?: { readonly level: string; readonly destination: NodeJS.WritableStream };
 }
+
+/** The lockout as production has it, with delays short enough for tests. */
+export const TEST_LOCKOUT: Partial<LockoutOptions> = { firstDelayMs: 20, maxDelayMs: 200 };
 
 /** Deletes this test's keys only: other tests and other installs share the Redis. */
 export async function deleteQueueKeys(redisUrl: string, prefix: string): Promise<void> {
@@ -57,7 +69,7 @@ export async function deleteQueueKeys(redisUrl: string, prefix: string): Promise
  * loopback Twilio, a manual clock, and (optionally) the real workers.
  */
 export class Harness {
-  private server: Server | undefined;
+  private http: Serving | undefined;
   private dir: string | undefined;
   workers: RunningWorkers | undefined;
   baseUrl = '';
@@ -88,25 +100,43 @@ export class Harness {
       ...options.env,
     });
     const clock = new ManualClock(options.now ?? '2026-12-01T10:00:00+01:00');
-    const deps = createDeps(config, { clock, logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent') });
+    const logger = options.log
+      ? createLogger(options.log.level, options.log.destination, { secrets: configuredSecrets(config) })
+      : createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
+    const deps = createDeps(config, { clock, logger });
     const harness = new Harness(config, deps, clock, fake);
     harness.dir = dir;
     await migrateToLatest(deps.db);
     await redisReady(deps.redis, 5000);
     if (options.fixture) await loadFixture(deps.db, options.fixture, clock.now());
     if (options.workers) harness.workers = startWorkers(deps, { reconcile: options.reconcile ?? false });
-    const app = createApp(deps);
-    harness.server = await new Promise<Server>((resolve) => {
-      const server = app.listen(0, '127.0.0.1', () => resolve(server));
+    harness.http = await serve(deps, {
+      port: 0,
+      host: options.host ?? '127.0.0.1',
+      timeouts: options.timeouts ?? HTTP_TIMEOUTS,
+      app: { lockout: options.lockout ?? TEST_LOCKOUT },
+      ...(options.metricsRefreshMs ? { metrics: { refreshMs: options.metricsRefreshMs } } : {}),
     });
-    harness.baseUrl = `http://127.0.0.1:${(harness.server.address() as AddressInfo).port}`;
+    harness.baseUrl = harness.http.url.replace('0.0.0.0', '127.0.0.1');
     return harness;
+  }
+
+  /** The HTTP server (its address, its connections). */
+  get server() {
+    if (!this.http) throw new Error('harness not started');
+    return this.http.server;
+  }
+
+  /** Reads the /metrics figures now instead of waiting for the background refresh. */
+  async refreshMetrics(): Promise<void> {
+    await this.http?.refreshMetrics();
   }
 
   async stop(): Promise<void> {
     await this.workers?.close(2000);
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    const closed = this.http?.close();
+    this.http?.server.closeAllConnections();
+    await closed;
     await this.deps.close();
     await this.twilio.stop();
     await deleteQueueKeys(this.config.redisUrl, this.config.queuePrefix);

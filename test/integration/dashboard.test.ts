@@ -287,13 +287,13 @@ describe("operators' login", () => {
   });
   after(async () => h.stop());
 
-  it('refuses an address with 429 after 10 failed logins, even with the right password then', async () => {
+  it('slows an address down after failed logins, yet lets the right password in on every operator page', async () => {
+    const started = Date.now();
     for (let attempt = 0; attempt < 10; attempt += 1) {
       expect((await fetch(`${h.baseUrl}/admin`, { headers: basic(LOGIN.user, `wrong-${attempt}`) })).status).to.equal(401);
     }
-    const refused = await fetch(`${h.baseUrl}/admin`, { headers: operator });
-    expect(refused.status).to.equal(429);
-    expect(refused.headers.get('retry-after')).to.equal('900');
-    expect((await fetch(`${h.baseUrl}/admin/queues`, { headers: operator })).status).to.equal(429); // one count for every operator page
+    expect(Date.now() - started).to.be.at.least(20 + 40 + 80 + 160 + 200); // the harness's short delays, growing
+    expect((await fetch(`${h.baseUrl}/admin`, { headers: operator })).status).to.equal(200);
+    expect((await fetch(`${h.baseUrl}/admin/queues`, { headers: operator })).status).to.equal(200);
   });
 });

@@ -8,12 +8,16 @@ import { migrateToLatest } from '../../db/knexfile.js';
 import { loadConfig } from '../../src/config.js';
 import { createDeps, type Deps } from '../../src/deps.js';
 import { createApp } from '../../src/http/create-app.js';
+import { createMetrics } from '../../src/http/metrics.js';
 import { createLogger } from '../../src/logger.js';
 import { EVERY_RULE_TODAY, KAREN, OTHER_PATRON, everyRuleLibrary } from '../fixtures/every-rule.js';
 import { eventually, Harness } from '../helpers/harness.js';
 import { parseExposition, sampleValue, type Family } from '../helpers/prometheus-text.js';
 
-const scrape = async (baseUrl: string) => {
+/** Scrapes; given a harness, after refreshing the cached figures (else they may be up to 15 s old). */
+const scrape = async (target: Harness | string) => {
+  if (typeof target !== 'string') await target.refreshMetrics();
+  const baseUrl = typeof target === 'string' ? target : target.baseUrl;
   const response = await fetch(`${baseUrl}/metrics`);
   expect(response.status).to.equal(200);
   expect(response.headers.get('content-type')).to.equal('text/plain; version=0.0.4; charset=utf-8');
@@ -34,7 +38,7 @@ describe('/metrics', function () {
     after(async () => h.stop());
 
     it('is one valid exposition with the process metrics and every queue by state', async () => {
-      const families = await scrape(h.baseUrl);
+      const families = await scrape(h);
       expect(families.get('process_cpu_seconds_total')?.type).to.equal('counter');
       expect(families.get('forny_queue_jobs')?.type).to.equal('gauge');
       expect(labelValues(families, 'forny_queue_jobs', 'queue')).to.deep.equal(new Set(['renew-all', 'sms-command', 'send-sms', 'send-email', 'reminders']));
@@ -44,7 +48,7 @@ describe('/metrics', function () {
     });
 
     it('counts messages by direction, channel, kind and status, and renewals by outcome and reason', async () => {
-      const families = await scrape(h.baseUrl);
+      const families = await scrape(h);
       expect(sampleValue(families, 'forny_messages', { direction: 'in', channel: 'sms', kind: 'command', status: 'processed' })).to.equal(1);
       expect(sampleValue(families, 'forny_messages', { direction: 'out', channel: 'sms', kind: 'reply', status: 'sent' })).to.equal(1);
       const recorded = await h.deps.db('renewal_results').groupBy('outcome', 'reason').select<{ outcome: string; reason: string | null; n: unknown }[]>('outcome', 'reason', h.deps.db.raw('count(*) as n'));
@@ -59,7 +63,7 @@ describe('/metrics', function () {
       await h.api(`/api/inbound/${messageSid}`);
       await h.api('/api/inbound/SM00000000000000000000000000000000'); // 404 from inside the route
       await fetch(`${h.baseUrl}/no/such/${messageSid}`);
-      const families = await scrape(h.baseUrl);
+      const families = await scrape(h);
       const count = (route: string, status: string) => sampleValue(families, 'forny_http_request_duration_seconds_count', { method: 'GET', route, status_code: status });
       expect(families.get('forny_http_request_duration_seconds')?.type).to.equal('histogram');
       expect(sampleValue(families, 'forny_http_request_duration_seconds_count', { method: 'POST', route: '/sms/inbound', status_code: '200' })).to.equal(1);
@@ -74,14 +78,15 @@ describe('/metrics', function () {
       h.twilio.failNext({ kind: 'http', status: 400, code: 21211 });
       await h.text(OTHER_PATRON, 'HJÆLP');
       await eventually(async () => (await h.deps.db('outbound_messages').where({ status: 'failed' }).first()) !== undefined);
-      const families = await scrape(h.baseUrl);
+      const families = await scrape(h);
       expect(sampleValue(families, 'forny_send_errors', { channel: 'sms', code: '21211' })).to.equal(1);
       expect(sampleValue(families, 'forny_messages', { direction: 'out', kind: 'reply', status: 'failed' })).to.equal(1);
       expect(sampleValue(families, 'forny_ready', { check: 'redis' })).to.equal(1);
     });
 
     it('lets one process build several apps, each with its own registry', async () => {
-      const again = createApp(h.deps);
+      const metrics = createMetrics(h.deps);
+      const again = createApp(h.deps, { metrics });
       const server = await new Promise<Server>((resolve) => {
         const listening = again.listen(0, '127.0.0.1', () => resolve(listening));
       });
@@ -89,6 +94,7 @@ describe('/metrics', function () {
         const families = await scrape(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
         expect(sampleValue(families, 'forny_http_request_duration_seconds_count', { method: 'POST', route: '/sms/inbound', status_code: '200' })).to.equal(undefined);
       } finally {
+        metrics.stop();
         server.close();
       }
     });
@@ -104,7 +110,7 @@ describe('/metrics', function () {
     it('shows the reply waiting for the window, in the gauge and on the overview', async () => {
       await h.text(KAREN, 'HBK FORNY ALLE');
       await eventually(async () => (await h.deps.db('outbound_messages').where({ to_address: KAREN, status: 'scheduled' }).first()) !== undefined);
-      const families = await scrape(h.baseUrl);
+      const families = await scrape(h);
       expect(sampleValue(families, 'forny_sms_waiting_for_window')).to.equal(1);
       expect(sampleValue(families, 'forny_sms_due_unsent')).to.equal(0);
       expect(sampleValue(families, 'forny_queue_jobs', { queue: 'send-sms', state: 'delayed' })).to.equal(1);
@@ -117,7 +123,7 @@ describe('/metrics', function () {
 
     it('reports SMS whose time has come but that have not left, and for how long', async () => {
       h.clock.set('2026-12-02T09:15:00+01:00'); // the worker's delayed job still waits on the real clock
-      const families = await scrape(h.baseUrl);
+      const families = await scrape(h);
       expect(sampleValue(families, 'forny_sms_waiting_for_window')).to.equal(0);
       expect(sampleValue(families, 'forny_sms_due_unsent')).to.equal(1);
       expect(sampleValue(families, 'forny_sms_oldest_due_seconds')).to.equal(30 * 60);

@@ -1,4 +1,4 @@
-import { hkdfSync, createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import type { Config } from '../../config.js';
 import { AppError } from '../../errors.js';
@@ -27,11 +27,14 @@ export interface Csrf {
 /**
  * Browsers send basic-auth credentials with every request to the site, including one a foreign page
  * makes them send, so each dashboard form also carries a token only forny's pages show: an HMAC of
- * the operator's name. Its key is derived from the admin password, so every web process behind a
- * load balancer accepts the others' tokens, and a new password retires the old tokens.
+ * the operator's name under a random key made when the app is built. The key has nothing to do
+ * with the password (a token derived from it let a leaked token — a saved page, a HAR file — be
+ * used to test passwords offline), and a restart retires every token. Several web processes behind
+ * a load balancer each have their own key: the dashboard then needs sticky sessions, or an operator
+ * whose form lands on another process is asked to reload the page.
  */
-export function createCsrf(config: Pick<Config, 'admin' | 'publicBaseUrl'>): Csrf {
-  const key = Buffer.from(hkdfSync('sha256', config.admin.password, 'forny', 'dashboard csrf token', 32));
+export function createCsrf(config: Pick<Config, 'publicBaseUrl'>): Csrf {
+  const key = randomBytes(32);
   const tokenFor = (operator: string) => createHmac('sha256', key).update(operator, 'utf8').digest('base64url');
   return {
     tokenFor,

@@ -73,19 +73,27 @@ export interface InboundRow {
   reply_id: number | null;
   received_at: string;
   processed_at: string | null;
+  /** An operator's retry of a renew-all that had been given up: its give-up time counts from here. */
+  retried_at: string | null;
 }
 
 export interface RenewalResultRow {
   id: number;
   inbound_id: number | null;
+  /** forny's loan id (embedded), or the library system's item id (SIP2 `AB`). */
   loan_id: string;
   patron_id: string;
   outcome: string;
   reason: string | null;
-  old_due_date: string;
+  /** `YYYY-MM-DD`, or the library system's own text; null when the system gave none. */
+  old_due_date: string | null;
   new_due_date: string | null;
   provisional: DbBool;
   created_at: string;
+  /** Kept for results from the library's own system (SPEC §10): the item, its title, its words. */
+  item_id: string | null;
+  title: string | null;
+  system_message: string | null;
 }
 
 export interface OutboundRow {

@@ -43,7 +43,11 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
         messages.map((message) => inboundJobId(message.id)),
       );
       for (const [index, message] of messages.entries()) {
-        if (states[index] !== 'unknown') continue;
+        const state = states[index];
+        if (state !== 'unknown' && state !== 'failed' && state !== 'completed') continue;
+        // A job that ended without settling its message (its process died before the give-up was
+        // written, say) runs again: the job itself gives up a request that is too old.
+        if (state !== 'unknown') await queue.remove(inboundJobId(message.id));
         await enqueueInbound(deps.queues, message);
         inbound += 1;
       }

@@ -1,14 +1,23 @@
 import type { Job } from 'bullmq';
-import { claimInbound, countAnsweredRenewAlls, finishInbound, getInbound, inboundIdsAnsweredBy, moveReplies, type InboundMessage } from '../db/repositories/inbound.js';
-import { activeLoansForRenewal, findPatronsByMobile, renewLoan, type Patron } from '../db/repositories/library.js';
+import {
+  claimInbound,
+  countAnsweredRenewAlls,
+  finishInbound,
+  getInbound,
+  giveUpInbound,
+  inboundIdsAnsweredBy,
+  moveReplies,
+  recordFailureReply,
+  type InboundMessage,
+} from '../db/repositories/inbound.js';
+import { findPatronsByMobile, type Patron } from '../db/repositories/library.js';
 import { findWaitingRenewAllReply, getOutbound, recordSupersededBy, supersede, type OutboundMessage } from '../db/repositories/outbound.js';
-import { insertRenewalResults, renewedActiveLoans, type NewRenewalResult } from '../db/repositories/renewals.js';
+import { insertRenewalResults, renewedActiveLoans } from '../db/repositories/renewals.js';
 import type { Db } from '../db/repositories/values.js';
 import type { Deps } from '../src/deps.js';
 import { isUnfinished } from '../src/domain/message-status.js';
-import { dateIn } from '../src/domain/calendar-date.js';
-import { decideRenewal } from '../src/domain/renewal-policy.js';
 import type { RenewAllCounts } from '../src/domain/reply-text.js';
+import type { RenewAllReport } from '../src/library/library-system.js';
 import { textsFor } from '../src/texts.js';
 import { enqueueOutbound } from '../src/queue/enqueue.js';
 import type { InboundJob } from '../src/queue/queues.js';
@@ -22,33 +31,45 @@ export type RenewAllOutcome =
   | { readonly state: 'renewed'; readonly counts: RenewAllCounts; readonly reply: OutboundMessage | null }
   | { readonly state: 'not-linked'; readonly reply: OutboundMessage | null }
   | { readonly state: 'ignored'; readonly reason: string }
-  | { readonly state: 'already-processed'; readonly reply: OutboundMessage | null };
+  | { readonly state: 'already-processed'; readonly reply: OutboundMessage | null }
+  | { readonly state: 'gave-up'; readonly reply: OutboundMessage | null };
 
-type RenewAllDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'queues'>;
+type RenewAllDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'queues' | 'library'>;
 
 /**
- * Handles one `HBK FORNY ALLE`: claims the message, applies the rules to every active loan of the
- * number's patrons, records a result per loan and writes the reply, all in one transaction; then
- * enqueues the reply. Running it twice for one message renews nothing twice and writes no second
- * reply: the second run finds the message claimed and only makes sure its reply is on its way.
+ * Handles one `HBK FORNY ALLE`: claims the message, renews through the library system every
+ * active loan of the number's patrons that it allows, records a result per loan and writes the
+ * reply, in one transaction; then enqueues the reply. Running it twice for one message renews
+ * nothing twice and writes no second reply: the second run finds the message claimed and only makes
+ * sure its reply is on its way. A system outside forny's database (SIP2) is asked before the
+ * transaction; its own records make the ask safe to repeat (SPEC §10).
+ *
+ * A request older than RENEW_ALL_GIVE_UP_MINUTES is never done (SPEC §4): it is given up and the
+ * patron is told that nothing was renewed.
  */
 export async function handleRenewAll(deps: RenewAllDeps, inboundId: number): Promise<RenewAllOutcome> {
   const now = deps.clock.now();
+  const inbound = await getInbound(deps.db, inboundId);
+  if (!inbound) throw new Error(`inbound message ${inboundId} does not exist`);
+  if (inbound.status === 'received' && pastGiveUp(deps, inbound, now)) return giveUpRenewAll(deps, inboundId, 'too late');
+
+  let asked: RenewAllReport | undefined;
+  if (inbound.status === 'received' && !deps.library.transactional) {
+    const patrons = await findPatronsByMobile(deps.db, inbound.fromNumber);
+    if (patrons.length > 0 && !(await rateLimited(deps.db, inbound, now))) {
+      asked = await deps.library.renewAll({ db: deps.db, inboundId, patrons, now });
+    }
+  }
+
   const outcome = await deps.db.transaction(async (trx) => {
     if (!(await claimInbound(trx, inboundId, now))) {
-      const inbound = await getInbound(trx, inboundId);
-      if (!inbound) throw new Error(`inbound message ${inboundId} does not exist`);
-      const reply = inbound.replyId === null ? null : ((await getOutbound(trx, inbound.replyId)) ?? null);
+      const current = await getInbound(trx, inboundId);
+      const reply = !current || current.replyId === null ? null : ((await getOutbound(trx, current.replyId)) ?? null);
       return { state: 'already-processed', reply } as const;
     }
-    const inbound = await getInbound(trx, inboundId);
-    if (!inbound) throw new Error(`inbound message ${inboundId} does not exist`);
-    return renewAllInTransaction(trx, deps, inbound, now);
+    return renewAllInTransaction(trx, deps, inbound, now, asked);
   });
-
-  if (outcome.state !== 'ignored' && outcome.reply && isUnfinished(outcome.reply.status)) {
-    await enqueueOutbound(deps.queues, deps.clock, [outcome.reply]);
-  }
+  await enqueueReply(deps, outcome);
   deps.logger.info(
     { inboundId, state: outcome.state, ...(outcome.state === 'renewed' ? outcome.counts : {}), replyId: 'reply' in outcome ? outcome.reply?.id : undefined },
     'renew-all handled',
@@ -56,20 +77,65 @@ export async function handleRenewAll(deps: RenewAllDeps, inboundId: number): Pro
   return outcome;
 }
 
-async function renewAllInTransaction(trx: Db, deps: RenewAllDeps, inbound: InboundMessage, now: Date): Promise<RenewAllOutcome> {
-  const patrons = await findPatronsByMobile(trx, inbound.fromNumber);
-  if (patrons.length === 0) {
-    const reply = await answerNotLinked(trx, deps.config, inbound, now);
-    return reply ? { state: 'not-linked', reply } : { state: 'ignored', reason: 'throttled' };
+async function enqueueReply(deps: RenewAllDeps, outcome: RenewAllOutcome): Promise<void> {
+  if (outcome.state !== 'ignored' && outcome.reply && isUnfinished(outcome.reply.status)) {
+    await enqueueOutbound(deps.queues, deps.clock, [outcome.reply]);
   }
+}
 
+/** The request's give-up time has passed: counted from its arrival, or from an operator's retry. */
+function pastGiveUp(deps: RenewAllDeps, inbound: InboundMessage, now: Date): boolean {
+  const since = Date.parse(inbound.retriedAt ?? inbound.receivedAt);
+  return now.getTime() - since >= deps.config.jobs.renewAllGiveUpMs;
+}
+
+/** Renew-alls from this number answered in the last ten minutes reached the limit (SPEC §3). */
+async function rateLimited(db: Db, inbound: InboundMessage, now: Date): Promise<boolean> {
   const since = new Date(now.getTime() - RENEW_ALL_LIMIT_WINDOW_MS);
-  if ((await countAnsweredRenewAlls(trx, inbound.fromNumber, since, inbound.id)) >= RENEW_ALLS_PER_WINDOW) {
+  return (await countAnsweredRenewAlls(db, inbound.fromNumber, since, inbound.id)) >= RENEW_ALLS_PER_WINDOW;
+}
+
+/**
+ * Gives a renew-all up (SPEC §4): the message is `failed`, nothing is renewed, and the patron gets
+ * one SMS saying so. Only a message still waiting is given up; one done meanwhile is left alone.
+ */
+export async function giveUpRenewAll(deps: RenewAllDeps, inboundId: number, why: string): Promise<RenewAllOutcome> {
+  const now = deps.clock.now();
+  const outcome = await deps.db.transaction(async (trx): Promise<RenewAllOutcome> => {
+    const inbound = await getInbound(trx, inboundId);
+    if (!inbound || !(await giveUpInbound(trx, inboundId, now))) return { state: 'already-processed', reply: null };
+    const patrons = await findPatronsByMobile(trx, inbound.fromNumber);
+    const patronId = patrons[0]?.id ?? null;
+    const reply = patrons.length === 0 ? null : await writeReply(
+      trx,
+      deps.config,
+      inbound,
+      { purpose: 'renew-all-failed', body: textsFor(deps.config).renewAllGaveUp(), patronId, dedupeKey: `gave-up:in-${inbound.id}` },
+      now,
+    );
+    await recordFailureReply(trx, inboundId, reply?.id ?? null, patronId);
+    return { state: 'gave-up', reply };
+  });
+  await enqueueReply(deps, outcome);
+  if (outcome.state === 'gave-up') deps.logger.warn({ inboundId, why }, 'renew-all given up; the patron is told nothing was renewed');
+  return outcome;
+}
+
+async function renewAllInTransaction(trx: Db, deps: RenewAllDeps, inbound: InboundMessage, now: Date, asked: RenewAllReport | undefined): Promise<RenewAllOutcome> {
+  const patrons = await findPatronsByMobile(trx, inbound.fromNumber);
+  if (patrons.length === 0) return notLinked(trx, deps, inbound, now);
+
+  // Renewals the library system has already made are recorded and answered, limit or not.
+  if (!asked && (await rateLimited(trx, inbound, now))) {
     await finishInbound(trx, inbound.id, { patronId: patrons[0]?.id ?? null, ignoredReason: 'rate_limited' });
     return { state: 'ignored', reason: 'rate_limited' };
   }
 
-  const counts = await renewLoans(trx, deps, inbound, patrons, now);
+  const report = asked ?? (await deps.library.renewAll({ db: trx, inboundId: inbound.id, patrons, now }));
+  if (!report.patronKnown) return notLinked(trx, deps, inbound, now);
+  await insertRenewalResults(trx, report.results, now);
+  const renewed = report.results.filter((result) => result.outcome === 'renewed');
+  const counts: RenewAllCounts = { renewed: renewed.length, total: report.results.length, provisional: renewed.filter((result) => result.provisional).length };
   const reply = await writeRenewAllReply(trx, deps, inbound, patrons, counts, now);
   await finishInbound(trx, inbound.id, {
     patronId: patrons[0]?.id ?? null,
@@ -79,28 +145,9 @@ async function renewAllInTransaction(trx: Db, deps: RenewAllDeps, inbound: Inbou
   return { state: 'renewed', counts, reply };
 }
 
-async function renewLoans(trx: Db, deps: RenewAllDeps, inbound: InboundMessage, patrons: readonly Patron[], now: Date): Promise<RenewAllCounts> {
-  const today = dateIn(now, deps.config.timeZone);
-  const loans = await activeLoansForRenewal(
-    trx,
-    patrons.map((patron) => patron.id),
-  );
-  const results: NewRenewalResult[] = [];
-  for (const loan of loans) {
-    const decision = decideRenewal(loan, today);
-    const base = { inboundId: inbound.id, loanId: loan.id, patronId: loan.patronId, oldDueDate: loan.dueDate };
-    if (decision.outcome === 'refused') {
-      results.push({ ...base, outcome: 'refused', reason: decision.reason, newDueDate: null, provisional: false });
-      continue;
-    }
-    const renewal = { id: loan.id, oldDueDate: loan.dueDate, newDueDate: decision.newDueDate, provisional: decision.provisional };
-    // The rows were read in this transaction; a miss means a concurrent writer, and the job retries.
-    if (!(await renewLoan(trx, renewal, now))) throw new Error(`loan ${loan.id} changed while it was being renewed`);
-    results.push({ ...base, outcome: 'renewed', reason: null, newDueDate: decision.newDueDate, provisional: decision.provisional });
-  }
-  await insertRenewalResults(trx, results, now);
-  const renewed = results.filter((result) => result.outcome === 'renewed');
-  return { renewed: renewed.length, total: loans.length, provisional: renewed.filter((result) => result.provisional).length };
+async function notLinked(trx: Db, deps: RenewAllDeps, inbound: InboundMessage, now: Date): Promise<RenewAllOutcome> {
+  const reply = await answerNotLinked(trx, deps.config, inbound, now);
+  return reply ? { state: 'not-linked', reply } : { state: 'ignored', reason: 'throttled' };
 }
 
 /**
@@ -136,6 +183,20 @@ async function writeRenewAllReply(
   return reply;
 }
 
+/**
+ * The renew-all job. The library system away (or anything else failing) is retried with backoff;
+ * the last attempt gives the request up instead of failing silently, so the patron always hears.
+ */
 export function createRenewAllProcessor(deps: RenewAllDeps) {
-  return async (job: Job<InboundJob>): Promise<string> => (await handleRenewAll(deps, job.data.inboundId)).state;
+  return async (job: Job<InboundJob>): Promise<string> => {
+    try {
+      return (await handleRenewAll(deps, job.data.inboundId)).state;
+    } catch (error) {
+      if (job.attemptsMade + 1 < (job.opts.attempts ?? 1)) throw error;
+      // A job naming no stored message stays failed, for operators to see; there is no patron to tell.
+      if (!(await getInbound(deps.db, job.data.inboundId))) throw error;
+      deps.logger.error({ inboundId: job.data.inboundId, err: (error as Error).message }, 'renew-all failed its last attempt');
+      return (await giveUpRenewAll(deps, job.data.inboundId, 'failed every attempt')).state;
+    }
+  };
 }

@@ -1,7 +1,7 @@
 import { Worker, type Job, type Processor } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Deps } from '../src/deps.js';
-import { QUEUE, smsRateLimiter, type QueueName } from '../src/queue/queues.js';
+import { cappedBackoff, QUEUE, smsRateLimiter, type QueueName } from '../src/queue/queues.js';
 import { startReconciler } from './reconcile.js';
 import { createReminderProcessor } from './reminders.js';
 import { createRenewAllProcessor } from './renew-all.js';
@@ -38,7 +38,7 @@ export function startWorkers(deps: Deps, options: WorkerOptions = {}): RunningWo
     // Jobs here take milliseconds; a short lock lets BullMQ hand the job of a killed process to
     // another worker within seconds (locks of running jobs are renewed, so long jobs are safe).
     // Every job is idempotent, so a job that stalls more than once may simply run again.
-    const worker = new Worker<T>(name, processor, { connection, prefix, lockDuration: 10_000, stalledInterval: 5_000, maxStalledCount: 5, ...extra });
+    const worker = new Worker<T>(name, processor, { connection, prefix, lockDuration: 10_000, stalledInterval: 5_000, maxStalledCount: 5, settings: { backoffStrategy: cappedBackoff }, ...extra });
     worker.on('failed', (job: Job<T> | undefined, error: Error) => {
       deps.logger.warn({ queue: name, jobId: job?.id, attemptsMade: job?.attemptsMade, err: error.message }, 'job failed');
     });

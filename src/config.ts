@@ -4,6 +4,7 @@ import { parseEnv } from 'node:util';
 import { isIP } from 'node:net';
 import { IANAZone } from 'luxon';
 import { z } from 'zod';
+import { parseSip2Url, Sip2UrlError, type Sip2Options } from './library/sip2/url.js';
 import { gsm7Septets } from './domain/gsm7.js';
 import { DEFAULT_TEXT_SETTINGS, MAX_LIBRARY_NAME_LENGTH, textSettingsProblem } from './domain/reply-text.js';
 import { parseTimeOfDay, parseWindow, type DailyWindow, type TimeOfDay } from './domain/send-window.js';
@@ -44,6 +45,8 @@ export interface Config {
     /** Keywords of `KEYWORD FORNY ALLE`, upper case, in the order given; texts show the first. */
     readonly keywords: readonly string[];
   };
+  /** Where loans are renewed (SPEC §10): forny's own tables, or the library's system over SIP2. */
+  readonly librarySystem: { readonly kind: 'embedded' } | { readonly kind: 'sip2'; readonly sip2: Sip2Options };
   readonly timeZone: string;
   readonly sendWindow: DailyWindow;
   readonly reminders: {
@@ -201,6 +204,7 @@ const schema = z.object({
   RECONCILE_INTERVAL_MS: integer(100, 3_600_000).default(60_000),
   SHUTDOWN_GRACE_MS: integer(0, 600_000).default(10_000),
   RENEW_ALL_GIVE_UP_MINUTES: integer(1, 7 * 24 * 60).default(60),
+  LIBRARY_SYSTEM_URL: optional,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -241,6 +245,7 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`Invalid configuration: LIBRARY_NAME (${shown('LIBRARY_NAME', v.LIBRARY_NAME)}): too long together with LIBRARY_SITE, LIBRARY_KEYWORDS and SMS_FROM: ${textProblem}`);
   }
 
+  const librarySystem = parseLibrarySystem(v.LIBRARY_SYSTEM_URL);
   const password = v.ADMIN_PASSWORD ?? randomBytes(12).toString('base64url');
   const publicBaseUrl = (v.PUBLIC_BASE_URL ?? `http://127.0.0.1:${v.PORT}`).replace(/\/+$/, '');
 
@@ -263,6 +268,7 @@ export function loadConfig(env: Env = process.env): Config {
       repliesOutsideWindow: v.SMS_REPLIES_OUTSIDE_WINDOW,
     }),
     library: Object.freeze({ name: v.LIBRARY_NAME, site: v.LIBRARY_SITE, keywords: Object.freeze(keywords) }),
+    librarySystem,
     timeZone: v.LIBRARY_TIMEZONE,
     sendWindow,
     reminders: Object.freeze({ daysBefore: v.REMINDER_DAYS_BEFORE, scanAt }),
@@ -279,6 +285,18 @@ export function loadConfig(env: Env = process.env): Config {
     fakeNow: v.FAKE_NOW === undefined ? undefined : new Date(v.FAKE_NOW),
     logLevel: v.LOG_LEVEL,
   });
+}
+
+/** `embedded:` or nothing is forny's own tables; `sip2://` and `sips2://` the library's system (SPEC §10). */
+function parseLibrarySystem(url: string | undefined): Config['librarySystem'] {
+  if (url === undefined || url === 'embedded:') return { kind: 'embedded' };
+  try {
+    return { kind: 'sip2', sip2: parseSip2Url(url) };
+  } catch (error) {
+    // The URL holds a password: the line names the parameter at fault, never the value.
+    const reason = error instanceof Sip2UrlError ? error.message.replace(/^LIBRARY_SYSTEM_URL: /, '') : 'expected embedded:, sip2://… or sips2://…';
+    throw new ConfigError(`Invalid configuration: LIBRARY_SYSTEM_URL (value hidden): ${reason}`);
+  }
 }
 
 /** `"LIBRARY_NAME" <noreply@SITE's host>`: e-mails carry the same name as the SMS (SPEC §4). */
@@ -317,7 +335,7 @@ function fieldOrThrow<T>(variable: string, value: string, parse: (text: string) 
 }
 
 /** Values that may hold a secret: the error line goes to the logs, so it never repeats them. */
-const secretVariables = new Set(['ADMIN_PASSWORD', 'TWILIO_AUTH_TOKEN', 'SMTP_URL', 'METRICS_TOKEN']);
+const secretVariables = new Set(['ADMIN_PASSWORD', 'TWILIO_AUTH_TOKEN', 'SMTP_URL', 'METRICS_TOKEN', 'LIBRARY_SYSTEM_URL']);
 
 /** A value as the error line shows it: quoted and escaped (a value from .env may span lines), or hidden. */
 function shown(variable: string, value: string | undefined): string {

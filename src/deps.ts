@@ -4,6 +4,11 @@ import { createKnex } from '../db/knexfile.js';
 import { createQueues, type Queues } from './queue/queues.js';
 import { clockFor, type Clock } from './clock.js';
 import type { Config } from './config.js';
+import { createEmbeddedLibrarySystem } from './library/embedded.js';
+import type { LibrarySystem } from './library/library-system.js';
+import { createSip2LibrarySystem } from './library/sip2/adapter.js';
+import { describeSip2 } from './library/sip2/url.js';
+import { sip2LibrarySystem } from './library/sip2-library-system.js';
 import { createLogger, type Logger } from './logger.js';
 import { secretsOf } from './redact.js';
 import { createSandboxMailTransport, createSmtpTransport, type MailTransport } from './mail/transport.js';
@@ -26,6 +31,8 @@ export interface Deps {
   readonly queues: Queues;
   readonly sms: SmsTransport;
   readonly mail: MailTransport;
+  /** Where loans are renewed: forny's own tables, or the library's system (SPEC §10). */
+  readonly library: LibrarySystem;
   close(): Promise<void>;
 }
 
@@ -35,6 +42,7 @@ export interface DepsOverrides {
   readonly db?: Knex;
   readonly sms?: SmsTransport;
   readonly mail?: MailTransport;
+  readonly library?: LibrarySystem;
 }
 
 export function createSmsTransport(config: Config): SmsTransport {
@@ -50,7 +58,15 @@ export function createSmsTransport(config: Config): SmsTransport {
 
 /** Every secret in the configuration, for the logger to take out of any line that repeats one. */
 export function configuredSecrets(config: Config): string[] {
-  return secretsOf([config.admin.password, config.sms.authToken, config.http.metricsToken, config.redisUrl, config.databaseUrl, config.mail.smtpUrl]);
+  return secretsOf([
+    config.admin.password,
+    config.sms.authToken,
+    config.http.metricsToken,
+    config.redisUrl,
+    config.databaseUrl,
+    config.mail.smtpUrl,
+    config.librarySystem.kind === 'sip2' ? config.librarySystem.sip2.password : undefined,
+  ]);
 }
 
 /** The composition root: nothing else in forny creates connections. */
@@ -79,16 +95,20 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps 
   // Without a listener BullMQ prints queue errors to stderr; the outage is already logged above.
   for (const queue of queues.all) queue.on('error', (error) => logger.debug({ queue: queue.name, err: error.message }, 'queue error'));
   const mail = overrides.mail ?? (config.mail.smtpUrl ? createSmtpTransport(config.mail.smtpUrl) : createSandboxMailTransport());
+  const clock = overrides.clock ?? clockFor(config.fakeNow);
+  const library = overrides.library ?? createLibrarySystem(config, { db, clock, logger });
   return {
     config,
-    clock: overrides.clock ?? clockFor(config.fakeNow),
+    clock,
     logger,
     db,
     redis,
     queues,
     sms: overrides.sms ?? createSmsTransport(config),
     mail,
+    library,
     async close() {
+      await library.close();
       // Closing a queue waits for Redis; when Redis is away there is nothing left to wait for.
       const patience = redis.status === 'ready' ? 2000 : 100;
       await Promise.race([Promise.allSettled(queues.all.map((queue) => queue.close())), new Promise((resolve) => setTimeout(resolve, patience).unref())]);
@@ -99,6 +119,13 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps 
       await Promise.race([db.destroy(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
     },
   };
+}
+
+/** The library system LIBRARY_SYSTEM_URL names (SPEC §10). */
+export function createLibrarySystem(config: Config, deps: { db: Knex; clock: Clock; logger: Logger }): LibrarySystem {
+  if (config.librarySystem.kind === 'embedded') return createEmbeddedLibrarySystem({ timeZone: config.timeZone });
+  const options = config.librarySystem.sip2;
+  return sip2LibrarySystem(createSip2LibrarySystem(options, deps), describeSip2(options));
 }
 
 /** Resolves true once the client is connected, false after `timeoutMs` (Redis may be down: carry on). */

@@ -4,7 +4,8 @@ import type { InboundRow } from '../tables.js';
 import { toStoredInstant, touched, type Db } from './values.js';
 
 /** Why a valid message got no answer; shown to operators. */
-export type IgnoredReason = 'not_a_phone_number' | 'rate_limited' | 'throttled' | 'reply_budget' | 'no_answer_needed';
+/** Why a valid message got no answer (or, `gave_up`, why a renew-all failed); shown to operators. */
+export type IgnoredReason = 'not_a_phone_number' | 'rate_limited' | 'throttled' | 'reply_budget' | 'no_answer_needed' | 'gave_up';
 
 export interface InboundMessage {
   readonly id: number;
@@ -19,6 +20,8 @@ export interface InboundMessage {
   readonly replyId: number | null;
   readonly receivedAt: string;
   readonly processedAt: string | null;
+  /** When an operator last asked for a given-up renew-all to be tried again. */
+  readonly retriedAt: string | null;
 }
 
 
@@ -35,6 +38,7 @@ const toInbound = (row: InboundRow): InboundMessage => ({
   replyId: row.reply_id === null ? null : Number(row.reply_id),
   receivedAt: row.received_at,
   processedAt: row.processed_at,
+  retriedAt: row.retried_at,
 });
 
 export interface NewInbound {
@@ -136,4 +140,35 @@ export async function moveReplies(db: Db, fromReplyId: number, toReplyId: number
 export async function inboundIdsAnsweredBy(db: Db, replyId: number): Promise<number[]> {
   const rows = await db('inbound_messages').where({ reply_id: replyId }).select('id');
   return rows.map((row) => Number(row.id));
+}
+
+/**
+ * Gives up a renew-all that could not be done in time (SPEC §4): `failed`, nothing renewed. Only
+ * from `received`, so a request that was done meanwhile is never marked failed. True when it changed.
+ */
+export async function giveUpInbound(db: Db, id: number, now: Date): Promise<boolean> {
+  const { from, to } = INBOUND_TRANSITIONS.giveUp;
+  const changed = await db('inbound_messages').where({ id }).whereIn('status', from).update({ status: to, ignored_reason: 'gave_up', processed_at: toStoredInstant(now) });
+  return touched(changed) === 1;
+}
+
+/** Records the answer to a given-up request (the SMS saying nothing was renewed). */
+export async function recordFailureReply(db: Db, id: number, replyId: number | null, patronId: string | null): Promise<void> {
+  await db('inbound_messages').where({ id, status: INBOUND_TRANSITIONS.giveUp.to }).update({ reply_id: replyId, patron_id: patronId });
+}
+
+/** An operator's retry of a given-up renew-all: `received` again, its give-up time counted from now. */
+export async function retryFailedInbound(db: Db, id: number, now: Date): Promise<boolean> {
+  const { from, to } = INBOUND_TRANSITIONS.retry;
+  const changed = await db('inbound_messages')
+    .where({ id })
+    .whereIn('status', from)
+    .update({ status: to, ignored_reason: null, processed_at: null, retried_at: toStoredInstant(now) });
+  return touched(changed) === 1;
+}
+
+/** Renew-alls given up, newest first (the dashboard's failures). */
+export async function failedInbound(db: Db, limit: number): Promise<InboundMessage[]> {
+  const rows = await db('inbound_messages').where({ status: INBOUND_TRANSITIONS.giveUp.to }).orderBy('id', 'desc').limit(limit);
+  return rows.map(toInbound);
 }

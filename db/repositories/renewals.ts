@@ -4,8 +4,11 @@ import type { RefusalReason } from '../../src/domain/renewal-policy.js';
 import { toBool, toStoredInstant, type Db } from './values.js';
 
 export type RenewalOutcome = 'renewed' | 'refused';
-/** SPEC §2's reason codes; `ill_refused` is also recorded when the owning library turns a renewal down. */
-export type RenewalReason = RefusalReason;
+/**
+ * SPEC §2's reason codes (`ill_refused` is also recorded when the owning library turns a renewal
+ * down), and `ils_refused`: the library's own system said no (SPEC §10).
+ */
+export type RenewalReason = RefusalReason | 'ils_refused';
 
 export interface RenewalResult {
   readonly id: number;
@@ -14,13 +17,19 @@ export interface RenewalResult {
   readonly patronId: string;
   readonly outcome: RenewalOutcome;
   readonly reason: RenewalReason | null;
-  readonly oldDueDate: CalendarDate;
-  readonly newDueDate: CalendarDate | null;
+  /** A calendar date, or the library system's own text for it (SPEC §10); null when it gave none. */
+  readonly oldDueDate: CalendarDate | string | null;
+  readonly newDueDate: CalendarDate | string | null;
   readonly provisional: boolean;
+  /** The library system's item id, the title it gave, and its own words (SIP2 `AB`, `AJ`, `AF`); null in the embedded mode. */
+  readonly itemId: string | null;
+  readonly title: string | null;
+  readonly systemMessage: string | null;
   readonly createdAt: string;
 }
 
-export type NewRenewalResult = Omit<RenewalResult, 'id' | 'createdAt'>;
+export type NewRenewalResult = Omit<RenewalResult, 'id' | 'createdAt' | 'itemId' | 'title' | 'systemMessage'> &
+  Partial<Pick<RenewalResult, 'itemId' | 'title' | 'systemMessage'>>;
 
 
 const toResult = (row: RenewalResultRow): RenewalResult => ({
@@ -33,6 +42,9 @@ const toResult = (row: RenewalResultRow): RenewalResult => ({
   oldDueDate: row.old_due_date,
   newDueDate: row.new_due_date,
   provisional: toBool(row.provisional),
+  itemId: row.item_id,
+  title: row.title,
+  systemMessage: row.system_message,
   createdAt: row.created_at,
 });
 
@@ -47,6 +59,9 @@ export async function insertRenewalResults(db: Db, results: readonly NewRenewalR
     old_due_date: result.oldDueDate,
     new_due_date: result.newDueDate,
     provisional: result.provisional,
+    item_id: result.itemId ?? null,
+    title: result.title ?? null,
+    system_message: result.systemMessage ?? null,
     created_at: toStoredInstant(now),
   }));
   // Chunked: SQLite caps the number of bound parameters in one statement.
@@ -58,15 +73,18 @@ export async function resultsOfInbound(db: Db, inboundId: number): Promise<Renew
   return rows.map(toResult);
 }
 
-/** The loans renewed by any of these requests, each once, that are still on loan. */
+/**
+ * The loans renewed by any of these requests, each once, that are still on loan. A renewal made in
+ * the library's own system (no loan of forny's tables) counts as on loan: forny cannot see returns.
+ */
 export async function renewedActiveLoans(db: Db, inboundIds: readonly number[]): Promise<{ loanId: string; provisional: boolean }[]> {
   if (inboundIds.length === 0) return [];
   const rows = await db('renewal_results as r')
-    .join('loans as l', 'l.id', 'r.loan_id')
+    .leftJoin('loans as l', 'l.id', 'r.loan_id')
     .whereIn('r.inbound_id', inboundIds)
     .andWhere('r.outcome', 'renewed')
     .whereNull('l.returned_on')
-    .select('r.loan_id', 'l.provisional')
+    .select<{ loan_id: string; provisional: unknown }[]>('r.loan_id', 'l.provisional')
     .distinct();
   const byLoan = new Map<string, boolean>();
   for (const row of rows) byLoan.set(row.loan_id, toBool(row.provisional) || (byLoan.get(row.loan_id) ?? false));

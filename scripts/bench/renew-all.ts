@@ -10,6 +10,7 @@
  * End to end: signed webhooks to the real app, the real workers, sandbox SMS; from the first POST
  * to the last reply sent. Its baseline is the direct rate above.
  */
+import { createEmbeddedLibrarySystem } from '../../src/library/embedded.js';
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -133,7 +134,7 @@ export async function benchRenewAllDirect(plan: RenewAllPlan): Promise<DirectRes
     const numbers = Array.from({ length: patrons }, (_, index) => benchMobile(index));
     const renewIds = await storeInbound(db, numbers, clock.now());
     const claimIds = await storeInbound(db, numbers, clock.now());
-    const deps = { db, config, logger, clock, queues: idleQueues() };
+    const deps = { db, config, logger, clock, queues: idleQueues(), library: createEmbeddedLibrarySystem({ timeZone: config.timeZone }) };
 
     const renewTimes: number[] = [];
     const claimTimes: number[] = [];

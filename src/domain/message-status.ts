@@ -19,18 +19,19 @@ export const MESSAGE_KINDS = ['command', ...OUTBOUND_KINDS] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];
 
 /** Finer than kind: why this message was written. */
-export const OUTBOUND_PURPOSES = ['renew-all', 'help', 'not-linked', 'stop', 'start', 'reminder', 'ill-refused', 'ill-recalled'] as const;
+export const OUTBOUND_PURPOSES = ['renew-all', 'renew-all-failed', 'help', 'not-linked', 'stop', 'start', 'reminder', 'ill-refused', 'ill-recalled'] as const;
 export type OutboundPurpose = (typeof OUTBOUND_PURPOSES)[number];
 
-export const INBOUND_STATUSES = ['received', 'processed', 'ignored'] as const;
+/** `failed`: a renew-all that could not be done in time (SPEC §4); nothing was renewed, the patron was told. */
+export const INBOUND_STATUSES = ['received', 'processed', 'ignored', 'failed'] as const;
 export type InboundStatus = (typeof INBOUND_STATUSES)[number];
 
 export const OUTBOUND_STATUSES = ['scheduled', 'queued', 'sent', 'delivered', 'undelivered', 'failed', 'superseded'] as const;
 export type OutboundStatus = (typeof OUTBOUND_STATUSES)[number];
 
 /** Every status a message of either direction can have (the API's `status` filter). */
-export const MESSAGE_STATUSES = [...INBOUND_STATUSES, ...OUTBOUND_STATUSES] as const;
-export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
+export const MESSAGE_STATUSES = [...new Set([...INBOUND_STATUSES, ...OUTBOUND_STATUSES])] as readonly (InboundStatus | OutboundStatus)[];
+export type MessageStatus = InboundStatus | OutboundStatus;
 
 /** Statuses in which an outbound message still has to leave. */
 export const UNFINISHED = ['scheduled', 'queued'] as const satisfies readonly OutboundStatus[];
@@ -53,6 +54,10 @@ export const INBOUND_TRANSITIONS = {
   claim: { from: ['received'], to: 'processed' },
   /** A taken message that needs no answer (throttled, rate-limited, no reply budget). */
   ignore: { from: ['processed'], to: 'ignored' },
+  /** A renew-all that could not be done in time: given up before anything was renewed (SPEC §4). */
+  giveUp: { from: ['received'], to: 'failed' },
+  /** An operator asks for a given-up renew-all to be tried again. */
+  retry: { from: ['failed'], to: 'received' },
 } as const satisfies Record<string, Transition<InboundStatus>>;
 
 /** Each change of an outbound message, and the statuses it may start from. */

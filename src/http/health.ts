@@ -29,23 +29,46 @@ export function downReason(error: unknown): DownReason {
 
 export interface Readiness {
   readonly ready: boolean;
-  readonly checks: { readonly database: string; readonly redis: string };
+  readonly checks: { readonly database: string; readonly redis: string; readonly librarySystem: string };
   /** The drivers' own messages of failed checks, for the log (never for an answer). */
-  readonly details: { readonly database?: string; readonly redis?: string };
+  readonly details: { readonly database?: string; readonly redis?: string; readonly librarySystem?: string };
+}
+
+/** The library system's own reason, sorted like the drivers' (its text may name the host: log only). */
+function libraryDownReason(reason: string): DownReason {
+  if (/login|refused the login|94/i.test(reason) && !/connection refused|ECONNREFUSED/i.test(reason)) return 'login refused';
+  if (/unsupported|does not support|missing/i.test(reason)) return 'failing';
+  return 'not answering';
 }
 
 /** Whether the database and Redis answer now; each failed check says what kind of failure it is. */
-export async function checkReadiness(deps: Pick<Deps, 'db' | 'redis'>): Promise<Readiness> {
+export async function checkReadiness(deps: Pick<Deps, 'db' | 'redis' | 'library'>): Promise<Readiness> {
   const check = (promise: Promise<unknown>): Promise<{ result: string; detail?: string }> =>
     promise.then(
       () => ({ result: 'ok' }),
       (error: unknown) => ({ result: `down: ${downReason(error)}`, detail: String((error as Error)?.message ?? error) }),
     );
-  const [database, redis] = await Promise.all([check(withTimeout(deps.db.raw('select 1'), 2000, 'database')), check(withTimeout(deps.redis.ping(), 1000, 'redis'))]);
+  const library = async (): Promise<{ result: string; detail?: string }> => {
+    try {
+      const state = await withTimeout(deps.library.check(), 3000, 'library system');
+      return state.ok ? { result: 'ok' } : { result: `down: ${libraryDownReason(state.reason)}`, detail: state.reason };
+    } catch (error) {
+      return { result: `down: ${downReason(error)}`, detail: String((error as Error)?.message ?? error) };
+    }
+  };
+  const [database, redis, librarySystem] = await Promise.all([
+    check(withTimeout(deps.db.raw('select 1'), 2000, 'database')),
+    check(withTimeout(deps.redis.ping(), 1000, 'redis')),
+    library(),
+  ]);
   return {
-    ready: database.result === 'ok' && redis.result === 'ok',
-    checks: { database: database.result, redis: redis.result },
-    details: { ...(database.detail ? { database: database.detail } : {}), ...(redis.detail ? { redis: redis.detail } : {}) },
+    ready: database.result === 'ok' && redis.result === 'ok' && librarySystem.result === 'ok',
+    checks: { database: database.result, redis: redis.result, librarySystem: librarySystem.result },
+    details: {
+      ...(database.detail ? { database: database.detail } : {}),
+      ...(redis.detail ? { redis: redis.detail } : {}),
+      ...(librarySystem.detail ? { librarySystem: librarySystem.detail } : {}),
+    },
   };
 }
 
@@ -54,7 +77,7 @@ export async function checkReadiness(deps: Pick<Deps, 'db' | 'redis'>): Promise<
  * SPEC §7: no hosts or credentials). The drivers' details go to the log at warn, once per change,
  * so a probe every few seconds does not repeat them.
  */
-export function healthRouter(deps: Pick<Deps, 'db' | 'redis' | 'logger'>): Router {
+export function healthRouter(deps: Pick<Deps, 'db' | 'redis' | 'logger' | 'library'>): Router {
   const router = express.Router();
   let lastLogged = '';
   router.get('/healthz', (_req, res) => {

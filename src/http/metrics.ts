@@ -10,7 +10,7 @@ import { checkReadiness } from './health.js';
 import { queueCounts } from './queue-reads.js';
 import { routeOf } from './request-route.js';
 
-type MetricsDeps = Pick<Deps, 'db' | 'redis' | 'queues' | 'clock' | 'logger'> & { readonly config: Pick<Deps['config'], 'http'> };
+type MetricsDeps = Pick<Deps, 'db' | 'redis' | 'queues' | 'clock' | 'logger' | 'library'> & { readonly config: Pick<Deps['config'], 'http'> };
 
 /** How far back `forny_send_errors` looks. */
 const SEND_ERRORS_WINDOW_MS = 24 * 3600 * 1000;

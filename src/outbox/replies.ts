@@ -18,6 +18,8 @@ export interface ReplyDraft {
   readonly purpose: OutboundPurpose;
   readonly body: string;
   readonly patronId: string | null;
+  /** One reply per cause; by default the answer to this message (`reply:in-N`). */
+  readonly dedupeKey?: string;
 }
 
 /**
@@ -38,7 +40,7 @@ export async function writeReply(trx: Db, config: Config, inbound: InboundMessag
       from: config.sms.from,
       body: draft.body,
       sendAfter: smsSendAfter(config, 'reply', now),
-      dedupeKey: `reply:in-${inbound.id}`,
+      dedupeKey: draft.dedupeKey ?? `reply:in-${inbound.id}`,
     },
     now,
   );

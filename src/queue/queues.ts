@@ -43,7 +43,9 @@ const keep: DefaultJobOptions = {
 export function jobOptions(config: Config): Record<QueueName, DefaultJobOptions> {
   const backoff = { type: 'exponential', delay: config.jobs.retryDelayMs, jitter: 0.5 } as const;
   return {
-    [QUEUE.renewAll]: { ...keep, attempts: 8, backoff: { ...backoff, delay: Math.min(1000, config.jobs.retryDelayMs) } },
+    // The library system away: retried, each wait doubling up to a minute, until the give-up time
+    // has passed (SPEC §4); the job then tells the patron instead of renewing late.
+    [QUEUE.renewAll]: { ...keep, attempts: renewAllAttempts(config), backoff: { type: CAPPED_BACKOFF, delay: Math.min(1000, config.jobs.retryDelayMs) } },
     [QUEUE.smsCommand]: { ...keep, attempts: 8, backoff: { ...backoff, delay: Math.min(1000, config.jobs.retryDelayMs) } },
     [QUEUE.sendSms]: { ...keep, attempts: config.jobs.sendAttempts, backoff },
     [QUEUE.sendEmail]: { ...keep, attempts: config.jobs.sendAttempts, backoff },
@@ -67,6 +69,27 @@ export function createQueues(connection: ConnectionOptions, config: Config): Que
     reminders: make<ReminderScanJob>(QUEUE.reminders),
   };
   return { ...queues, all: Object.values(queues) as Queue[] };
+}
+
+/** The longest wait between two tries of a renew-all. */
+export const CAPPED_BACKOFF_MAX_MS = 60_000;
+const CAPPED_BACKOFF = 'capped';
+
+/** Enough tries that the waits (doubling from the first delay, at most a minute) outlast the give-up time. */
+export function renewAllAttempts(config: Config): number {
+  return Math.max(8, Math.ceil(config.jobs.renewAllGiveUpMs / CAPPED_BACKOFF_MAX_MS) + 8);
+}
+
+/**
+ * BullMQ's backoff for the `capped` type (the worker's `backoffStrategy`): exponential with jitter
+ * like BullMQ's own, but never longer than CAPPED_BACKOFF_MAX_MS, so a library system that comes
+ * back is noticed within a minute.
+ */
+export function cappedBackoff(attemptsMade: number, type?: string, _error?: Error, job?: { opts: { backoff?: unknown } }): number {
+  const delay = Number((job?.opts.backoff as { delay?: number } | undefined)?.delay ?? 1000);
+  if (type !== CAPPED_BACKOFF) return delay;
+  const full = Math.min(CAPPED_BACKOFF_MAX_MS, delay * 2 ** Math.max(0, attemptsMade - 1));
+  return Math.floor(full * (0.5 + Math.random() * 0.5));
 }
 
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));

@@ -101,6 +101,6 @@ describe('operators API and probes', function () {
     expect(await (await fetch(`${h.baseUrl}/healthz`)).json()).to.deep.equal({ status: 'ok' });
     const ready = await fetch(`${h.baseUrl}/readyz`);
     expect(ready.status).to.equal(200);
-    expect(await ready.json()).to.deep.equal({ status: 'ready', checks: { database: 'ok', redis: 'ok' } });
+    expect(await ready.json()).to.deep.equal({ status: 'ready', checks: { database: 'ok', redis: 'ok', librarySystem: 'ok' } });
   });
 });

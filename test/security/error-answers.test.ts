@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { createEmbeddedLibrarySystem } from '../../src/library/embedded.js';
 import { Writable } from 'node:stream';
 import { createKnex } from '../../db/knexfile.js';
 import { Redis } from 'ioredis';
@@ -112,7 +113,7 @@ describe('security: /readyz with a dependency down', function () {
       const ready = await fetch(`${h.baseUrl}/readyz`);
       expect(ready.status).to.equal(503);
       const text = await ready.text();
-      expect(JSON.parse(text)).to.deep.equal({ status: 'not ready', checks: { database: 'ok', redis: 'down: not answering' } });
+      expect(JSON.parse(text)).to.deep.equal({ status: 'not ready', checks: { database: 'ok', redis: 'down: not answering', librarySystem: 'ok' } });
       for (const part of ['127.0.0.1', String(port), 'redis-secret-pw']) expect(text).not.to.contain(part);
       // The details are the log's, at warn, without the password.
       const warned = log.lines.find((line) => line.msg === 'not ready');
@@ -131,8 +132,8 @@ describe('security: /readyz with a dependency down', function () {
     const redis = new Redis('redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 1 });
     try {
       await redis.connect();
-      const readiness = await checkReadiness({ db, redis });
-      expect(readiness.checks).to.deep.equal({ database: 'down: login refused', redis: 'ok' });
+      const readiness = await checkReadiness({ db, redis, library: createEmbeddedLibrarySystem({ timeZone: 'Europe/Copenhagen' }) });
+      expect(readiness.checks).to.deep.equal({ database: 'down: login refused', redis: 'ok', librarySystem: 'ok' });
       expect(readiness.details.database).to.contain('no_such_forny_role');
     } finally {
       redis.disconnect();

@@ -15,6 +15,7 @@ export const REASON_TEXT: Readonly<Record<RenewalReason, string>> = {
   too_soon: 'kan først fornys 7 dage før afleveringsfristen',
   too_many: 'fornyet det højeste antal gange',
   on_reserve: 'reserveret af en anden låner',
+  ils_refused: 'bibliotekssystemet afviste fornyelsen',
 };
 
 export const STATUS_TEXT: Readonly<Record<MessageStatus, string>> = {
@@ -51,6 +52,7 @@ export const COMMAND_TEXT: Readonly<Record<Command, string>> = {
 
 export const PURPOSE_TEXT: Readonly<Record<OutboundPurpose, string>> = {
   'renew-all': 'svar på FORNY ALLE',
+  'renew-all-failed': 'FORNY ALLE kunne ikke udføres',
   help: 'hjælpetekst',
   'not-linked': 'ukendt nummer',
   stop: 'afmelding bekræftet',
@@ -66,6 +68,7 @@ export const IGNORED_TEXT: Readonly<Record<IgnoredReason, string>> = {
   throttled: 'allerede besvaret inden for et døgn',
   reply_budget: 'nummeret har fået det højeste antal svar i døgnet',
   no_answer_needed: 'kræver intet svar',
+  gave_up: 'opgivet: kunne ikke fornyes i tide (låneren har fået besked)',
 };
 
 export const JOB_STATE_TEXT: Readonly<Record<JobState, string>> = {

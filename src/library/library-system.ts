@@ -1,0 +1,42 @@
+import type { Patron } from '../../db/repositories/library.js';
+import type { NewRenewalResult } from '../../db/repositories/renewals.js';
+import type { Db } from '../../db/repositories/values.js';
+
+/**
+ * The library system loans are renewed in (SPEC §10), as the renew-all job sees it: forny's own
+ * tables and rules (`embedded`), or the library's own system over SIP2. The job does not know which.
+ */
+export interface LibrarySystem {
+  readonly kind: 'embedded' | 'sip2';
+  /** One line for people: what it is and where (never a password). */
+  readonly description: string;
+  /**
+   * True when renewals happen in forny's database: `renewAll` then runs inside the job's
+   * transaction (claim, renewals, results and reply commit together). Otherwise it runs before that
+   * transaction, and its own records make a rerun for the same request renew nothing twice.
+   */
+  readonly transactional: boolean;
+  /**
+   * Renews every active loan of these patrons (the cards on the texting number) that the system
+   * allows, once per request (`inboundId`). Throws LibrarySystemUnavailable when it cannot be asked.
+   */
+  renewAll(request: RenewAllRequest): Promise<RenewAllReport>;
+  /** For /readyz and the dashboard: whether it can be asked now, and if not, why (no host, no password). */
+  check(): Promise<{ ok: true } | { ok: false; reason: string }>;
+  close(): Promise<void>;
+}
+
+export interface RenewAllRequest {
+  /** The job's transaction when the system is transactional, else the database itself. */
+  readonly db: Db;
+  readonly inboundId: number;
+  readonly patrons: readonly Patron[];
+  readonly now: Date;
+}
+
+export interface RenewAllReport {
+  /** False when the library system knows none of these cards (the unknown-number answer of SPEC §3). */
+  readonly patronKnown: boolean;
+  /** One result per active loan, renewed or refused with its reason; recorded by the job. */
+  readonly results: readonly NewRenewalResult[];
+}

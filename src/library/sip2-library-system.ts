@@ -1,0 +1,43 @@
+import type { NewRenewalResult } from '../../db/repositories/renewals.js';
+import type { LibrarySystem, RenewAllReport } from './library-system.js';
+import type { Sip2LibrarySystem } from './sip2/adapter.js';
+
+/**
+ * The library's own system over SIP2 (SPEC §10) behind the port: each card on the texting number is
+ * asked in turn; its items are the patron's active loans, and the system's answer is the rule
+ * (a refusal is `ils_refused`, with the system's words kept beside it).
+ */
+export function sip2LibrarySystem(sip2: Sip2LibrarySystem, description: string): LibrarySystem {
+  return {
+    kind: 'sip2',
+    description,
+    transactional: false,
+    async renewAll({ inboundId, patrons }): Promise<RenewAllReport> {
+      let patronKnown = false;
+      const results: NewRenewalResult[] = [];
+      for (const patron of patrons) {
+        const report = await sip2.renewAll({ inboundId, cardNumber: patron.cardNumber });
+        if (!report.patronKnown) continue;
+        patronKnown = true;
+        for (const loan of report.loans) {
+          results.push({
+            inboundId,
+            loanId: loan.itemId,
+            patronId: patron.id,
+            outcome: loan.outcome,
+            reason: loan.reason,
+            oldDueDate: loan.oldDueDate,
+            newDueDate: loan.newDueDate,
+            provisional: false,
+            itemId: loan.itemId,
+            title: loan.title,
+            systemMessage: loan.systemMessage,
+          });
+        }
+      }
+      return { patronKnown, results };
+    },
+    check: () => sip2.check(),
+    close: () => sip2.close(),
+  };
+}

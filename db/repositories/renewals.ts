@@ -18,8 +18,8 @@ export interface RenewalResult {
   readonly outcome: RenewalOutcome;
   readonly reason: RenewalReason | null;
   /** A calendar date, or the library system's own text for it (SPEC §10); null when it gave none. */
-  readonly oldDueDate: CalendarDate | string | null;
-  readonly newDueDate: CalendarDate | string | null;
+  readonly oldDueDate: CalendarDate   | null;
+  readonly newDueDate: CalendarDate   | null;
   readonly provisional: boolean;
   /** The library system's item id, the title it gave, and its own words (SIP2 `AB`, `AJ`, `AF`); null in the embedded mode. */
   readonly itemId: string | null;

@@ -4,7 +4,9 @@ import { createKnex } from '../db/knexfile.js';
 import { createQueues, type Queues } from '../jobs/queues.js';
 import { clockFor, type Clock } from './clock.js';
 import type { Config } from './config.js';
+import { describeError } from './describe-error.js';
 import { createLogger, type Logger } from './logger.js';
+import { addressOf } from './startup-lines.js';
 import { createSandboxMailTransport, createSmtpTransport, type MailTransport } from './mail/transport.js';
 import { createSandboxTransport } from './sms/sandbox.js';
 import type { SmsTransport } from './sms/transport.js';
@@ -50,7 +52,7 @@ export function createSmsTransport(config: Config): SmsTransport {
 /** The composition root: nothing else in forny creates connections. */
 export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps {
   const logger = overrides.logger ?? createLogger(config.logLevel);
-  const db = overrides.db ?? createKnex(config.databaseUrl);
+  const db = overrides.db ?? createKnex(config.databaseUrl, (message) => logger.debug({ knex: message }, 'database driver message'));
   const redis = new Redis(config.redisUrl, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
@@ -60,7 +62,10 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps 
   // ioredis reports every failed reconnect; one warning per outage is enough.
   let redisDown = false;
   redis.on('error', (error) => {
-    if (!redisDown) logger.warn({ err: error.message }, 'redis unavailable; messages are stored and enqueued once it is back');
+    if (!redisDown) {
+      logger.warn(`${redisProblem(config, error)}; messages are stored and enqueued once it is back`);
+      logger.debug({ err: error }, 'redis error');
+    }
     redisDown = true;
   });
   redis.on('ready', () => {
@@ -91,6 +96,11 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps 
       await db.destroy();
     },
   };
+}
+
+/** One line for a Redis error, naming the address (never the password in REDIS_URL). */
+export function redisProblem(config: Pick<Config, 'redisUrl'>, error: unknown): string {
+  return describeError(error, 'Redis', addressOf(config.redisUrl, 6379));
 }
 
 /** Resolves true once the client is connected, false after `timeoutMs` (Redis may be down: carry on). */

@@ -1,3 +1,4 @@
+/* global process */
 // `npm start`, `npm run web`, `npm run worker`: run the compiled JavaScript in dist/ (built by
 // `npm run build`), not TypeScript through tsx. Plain JavaScript, so it runs before any build: with
 // no build, or one older than the source (a pull without a build), it says so in one line instead of

@@ -80,7 +80,10 @@ describe("operators' dashboard (/admin)", function () {
     expect(cells(rowsWith(overview, '<th scope="row">SMS</th>')[0] ?? '')).to.deep.equal(['SMS', '1', '0', '0']);
     const results = await h.deps.db('renewal_results').select('outcome');
     const renewed = results.filter((row) => row.outcome === 'renewed').length;
-    expect(overview).to.contain(`${renewed} af ${results.length} lån fornyet`);
+    // Requests and loans are counted apart, each under its own name.
+    expect(cells(rowsWith(overview, 'Anmodninger fra lånere')[0] ?? '')).to.deep.equal(['Anmodninger fra lånere', '1']);
+    expect(cells(rowsWith(overview, 'Lån vurderet i alt')[0] ?? '')).to.deep.equal(['Lån vurderet i alt', String(results.length)]);
+    expect(cells(rowsWith(overview, 'Heraf fornyet')[0] ?? '')[1]).to.match(new RegExp(`^${renewed} \\(\\d+\\s%\\)$`));
     expect(overview).to.match(/<canvas id="hourly-chart"/);
     const chart = JSON.parse(/<script type="application\/json" id="hourly-data">(.*?)<\/script>/.exec(overview)?.[1] ?? 'null');
     expect(chart.labels).to.have.length(24);
@@ -94,7 +97,8 @@ describe("operators' dashboard (/admin)", function () {
     expect(found).to.contain(`href="/admin/conversations/${encodeURIComponent(KAREN)}"`);
     expect(rowsWith(found, 'HBK FORNY ALLE')).to.have.length(1);
     expect(rowsWith(found, 'svar på FORNY ALLE')).to.have.length(1);
-    expect(found).not.to.contain(OTHER_PATRON);
+    expect(found).to.contain('+45 61 00 00 01</a> <span class="muted">Karen Blixen</span>');
+    expect(found).not.to.contain(encodeURIComponent(OTHER_PATRON));
   });
 
   it("shows a patron's conversation in order: the request, each loan with its reason in Danish, the reply", async () => {

@@ -4,7 +4,7 @@ import { getPatron } from '../../../db/repositories/library.js';
 import { getOutbound, UNFINISHED, type OutboundMessage } from '../../../db/repositories/outbound.js';
 import type { Deps } from '../../deps.js';
 import { AppError } from '../../errors.js';
-import { showInstant } from './display.js';
+import { showInstant, showParty } from './display.js';
 import { html, type Html } from './html.js';
 import { IGNORED_TEXT, label } from './labels.js';
 import { layout } from './layout.js';
@@ -21,7 +21,7 @@ function result(summary: RenewAllSummary): string {
 }
 
 /** `/admin/renewals`: the latest renew-alls, newest first. */
-export async function renewalsPage(deps: Pick<Deps, 'db' | 'config'>, offset: number): Promise<Html> {
+export async function renewalsPage(deps: Pick<Deps, 'db' | 'config' | 'clock'>, offset: number): Promise<Html> {
   const found = await recentRenewAlls(deps.db, { limit: PAGE_SIZE + 1, offset });
   const summaries = found.slice(0, PAGE_SIZE);
   const zone = deps.config.timeZone;
@@ -45,7 +45,7 @@ ${summaries.map(
 </table>`
   }
 ${pager('/admin/renewals', new URLSearchParams(), { limit: PAGE_SIZE, offset, hasNext: found.length > PAGE_SIZE })}`;
-  return layout({ title: 'Fornyelser', section: 'renewals', body });
+  return layout({ title: 'Fornyelser', section: 'renewals', updated: { at: deps.clock.now(), zone }, body });
 }
 
 function replyTime(reply: OutboundMessage, zone: string): string {
@@ -81,5 +81,5 @@ ${
 <p>${statusTag(reply.status)} <span class="muted">${replyTime(reply, zone)}</span></p>`
     : html`<p class="muted">Intet svar skrevet.</p>`
 }`;
-  return layout({ title: `FORNY ALLE fra ${inbound.fromNumber}`, section: 'renewals', body });
+  return layout({ title: `FORNY ALLE fra ${showParty(inbound.fromNumber)}`, section: 'renewals', body });
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createKnex } from '../../db/knexfile.js';
 import { EVERY_RULE_FILE, EXPECTED_RENEWED, EXPECTED_TOTAL, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
 import { deleteQueueKeys, TEST_REDIS_URL } from '../helpers/harness.js';
-import { freePort, FornyProcess, runScript } from '../helpers/processes.js';
+import { freePort, FornyProcess, runCommand, runScript } from '../helpers/processes.js';
 
 /** The npm scripts of SPEC §8 as a user runs them: real processes, real exit codes, real output. */
 describe('commands (npm scripts as processes)', function () {
@@ -197,6 +197,25 @@ describe('commands (npm scripts as processes)', function () {
       expect(sms.code).to.equal(1);
       expect(sms.stderr.trim().split('\n'), sms.stderr).to.have.length(1);
       expect(sms.stderr).to.match(/refused the operator login "admin" \(401\)/);
+    } finally {
+      expect(await server.stop('SIGTERM')).to.equal(0);
+    }
+  });
+  it('npm run build, then the compiled dist/scripts/start.js serves the webhook and the dashboard (no tsx)', async function () {
+    this.timeout(400_000);
+    const build = await runCommand('npm', ['run', 'build'], {}, { timeoutMs: 360_000 });
+    expect(build.code, build.stderr).to.equal(0);
+    expect((await runScript('db-load.ts', [EVERY_RULE_FILE], { DATABASE_URL: databaseUrl })).code).to.equal(0);
+    const port = String(await freePort());
+    const env = { DATABASE_URL: databaseUrl, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, PORT: port, ADMIN_PASSWORD: 'operator-password', FAKE_NOW: '2026-12-01T10:00:00+01:00' };
+    const server = FornyProcess.spawnCompiled('start', env);
+    try {
+      await server.waitFor(/forny listening/);
+      const sms = await runScript('sms.ts', ['--from', KAREN, 'HBK FORNY ALLE'], env);
+      expect(sms.code, sms.stderr).to.equal(0);
+      expect(sms.stdout).to.contain(`${EXPECTED_RENEWED} af ${EXPECTED_TOTAL} lån`);
+      const css = await fetch(`http://127.0.0.1:${port}/admin/assets/admin.css`);
+      expect(css.status).to.equal(200);
     } finally {
       expect(await server.stop('SIGTERM')).to.equal(0);
     }

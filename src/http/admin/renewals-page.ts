@@ -54,7 +54,7 @@ function replyTime(reply: OutboundMessage, zone: string): string {
 }
 
 /** `/admin/renewals/:messageSid`: one renew-all, loan by loan, and the reply it got. */
-export async function renewalPage(deps: Pick<Deps, 'db' | 'config'>, messageSid: string): Promise<Html> {
+export async function renewalPage(deps: Pick<Deps, 'db' | 'config' | 'clock'>, messageSid: string): Promise<Html> {
   const inbound = await getInboundBySid(deps.db, messageSid);
   if (!inbound || inbound.command !== 'renew-all') throw new AppError('not_found', 404, `Ingen FORNY ALLE med MessageSid ${messageSid}.`);
   const [lines, patron, reply] = await Promise.all([
@@ -81,5 +81,5 @@ ${
 <p>${statusTag(reply.status)} <span class="muted">${replyTime(reply, zone)}</span></p>`
     : html`<p class="muted">Intet svar skrevet.</p>`
 }`;
-  return layout({ title: `FORNY ALLE fra ${showParty(inbound.fromNumber)}`, section: 'renewals', body });
+  return layout({ title: `FORNY ALLE fra ${showParty(inbound.fromNumber)}`, section: 'renewals', updated: { at: deps.clock.now(), zone }, body });
 }

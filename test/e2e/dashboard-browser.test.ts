@@ -154,6 +154,15 @@ describe('dashboard in headless Chromium', function () {
     await page.getByRole('link', { name: 'renew-all' }).first().click();
     await page.getByText('in-1').first().waitFor();
     await shoot('bull-board');
+    // Bull Board's own layout fits a phone too; its way back to /admin is in its top-right menu.
+    for (const width of [390, 1280]) {
+      await page.setViewportSize({ width, height: 800 });
+      const size = await page.evaluate(() => {
+        const browser = globalThis as unknown as { document: { documentElement: { scrollWidth: number } }; innerWidth: number };
+        return { document: browser.document.documentElement.scrollWidth, window: browser.innerWidth };
+      });
+      expect(size.document, `Bull Board at ${width} px`).to.be.at.most(size.window);
+    }
     problems = problems.filter((problem) => !BLOCKED_GOOGLE_FONTS.test(problem.replace(/^console error: /, '')));
   });
 

@@ -20,7 +20,7 @@ const DEMO_DATABASE = './data/demo.sqlite';
  * The demo's own queue prefix: one per folder it runs in, so demos of two checkouts on one Redis
  * never meet, and clearing the demo's queues at start touches nothing else.
  */
-export const demoQueuePrefix = (folder: string): string => `forny-demo-${createHash('sha256').update(folder).digest('hex').slice(0, 8)}`;
+const demoQueuePrefix = (folder: string): string => `forny-demo-${createHash('sha256').update(folder).digest('hex').slice(0, 8)}`;
 
 const env = readEnvironment();
 const config = configOrExit({

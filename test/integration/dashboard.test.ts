@@ -216,6 +216,22 @@ describe("operators' dashboard (/admin)", function () {
       expect((await auditRows()).at(-1)).to.deep.equal({ actor: 'operator', action: 'message.cancel', target: `out-${id}` });
     });
 
+    it('lists a failed message and its failed send job until an operator acts on it, then neither', async () => {
+      const id = await failNextReply(KAREN, 'HJÆLP');
+      await eventually(async () => (await h.deps.queues.sendSms.getJob(`out-${id}`))?.isFailed(), 10_000, 'the send job to fail');
+      const before = await page('/admin/failures');
+      expect(before).to.contain(`<tr id="out-${id}">`);
+      expect(rowsWith(before, `/send-sms/out-${id}"`), 'the failed send job').to.have.length(1);
+      expect(before).to.contain('<summary>vis detaljer</summary>');
+
+      const token = tokenOf(before, `/admin/failures/messages/${id}/cancel`) ?? '';
+      expect((await post(`/admin/failures/messages/${id}/cancel`, { _csrf: token })).status).to.equal(303);
+      const after = await page('/admin/failures');
+      expect(after).not.to.contain(`<tr id="out-${id}">`);
+      expect(rowsWith(after, `/send-sms/out-${id}"`), 'the failed send job').to.have.length(0);
+      expect(await h.deps.queues.sendSms.getJob(`out-${id}`)).to.not.equal(undefined); // still in BullMQ, only no longer listed
+    });
+
     it('runs a failed job again on "Prøv igen" and records it', async () => {
       await h.deps.queues.renewAll.add('renew-all', { inboundId: 999_999 }, { jobId: 'in-999999', attempts: 1 });
       const job = await eventually(async () => {

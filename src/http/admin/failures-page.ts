@@ -77,17 +77,17 @@ function sendError(message: OutboundMessage): Html {
 
 function failedMessagesTable(messages: readonly OutboundMessage[], zone: string, csrfToken: string, names: PatronNames): Html {
   if (messages.length === 0) return html`<p class="muted">Ingen fejlede beskeder.</p>`;
-  return html`<table id="failed-messages">
+  return html`<table id="failed-messages" class="cards-on-phone">
 <thead><tr><th>Besked</th><th>Fejlet</th><th>Til</th><th>Hvad</th><th>Fejl</th><th>Forsøg</th><th>Handling</th></tr></thead>
 <tbody>
 ${messages.map(
   (message) => html`<tr id="${outboundApiId(message.id)}">
-<td>${outboundApiId(message.id)}</td>
-<td>${showInstant(message.statusAt, zone)}<br>${statusTag(message.status)}</td>
-<td>${partyLink(message.to, names)}</td>
-<td>${label(PURPOSE_TEXT, message.purpose)}</td>
-<td>${sendError(message)}</td>
-<td>${message.attempts}</td>
+<td data-label="Besked">${outboundApiId(message.id)}</td>
+<td data-label="Fejlet">${showInstant(message.statusAt, zone)}<br>${statusTag(message.status)}</td>
+<td data-label="Til">${partyLink(message.to, names)}</td>
+<td data-label="Hvad">${label(PURPOSE_TEXT, message.purpose)}</td>
+<td data-label="Fejl">${sendError(message)}</td>
+<td data-label="Forsøg">${message.attempts}</td>
 <td class="actions">
 ${actionButton(`/admin/failures/messages/${message.id}/retry`, 'Prøv igen', csrfToken)}
 ${actionButton(`/admin/failures/messages/${message.id}/cancel`, 'Annullér', csrfToken, 'secondary')}

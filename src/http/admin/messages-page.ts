@@ -26,14 +26,15 @@ ${Object.entries(options).map(([value, text]) => html`<option value="${value}"${
 /** One message; the patron's end links to the conversation (forny's own sender would list everything). */
 function row(message: LoggedMessage, zone: string, names: PatronNames): Html {
   const renewAll = message.direction === 'in' && message.purpose === 'renew-all' && message.providerSid;
+  // data-label: on a phone each row becomes a card, and the cells name themselves (admin.css).
   return html`<tr class="${message.direction}">
-<td>${showInstant(message.createdAt, zone)}</td>
-<td>${DIRECTION_TEXT[message.direction]}</td>
-<td>${message.direction === 'in' ? partyLink(message.from, names) : message.from}</td>
-<td>${message.direction === 'out' ? partyLink(message.to, names) : message.to}</td>
-<td>${messagePurpose(message)}${renewAll && html` · <a href="/admin/renewals/${encodeURIComponent(renewAll)}">fornyelser</a>`}</td>
-<td>${messageState(message, zone)}</td>
-<td class="body">${shortBody(message.body)}</td>
+<td data-label="Tid">${showInstant(message.createdAt, zone)}</td>
+<td data-label="Retning">${DIRECTION_TEXT[message.direction]}</td>
+<td data-label="Fra">${message.direction === 'in' ? partyLink(message.from, names) : message.from}</td>
+<td data-label="Til">${message.direction === 'out' ? partyLink(message.to, names) : message.to}</td>
+<td data-label="Hvad">${messagePurpose(message)}${renewAll && html` · <a href="/admin/renewals/${encodeURIComponent(renewAll)}">fornyelser</a>`}</td>
+<td data-label="Status">${messageState(message, zone)}</td>
+<td data-label="Tekst" class="body">${shortBody(message.body)}</td>
 </tr>`;
 }
 
@@ -65,7 +66,7 @@ ${party && html`<p>Se <a href="${conversationHref(party)}">hele samtalen med ${s
 ${
   messages.length === 0
     ? html`<p class="muted">Ingen beskeder passer på søgningen.</p>`
-    : html`<table class="messages">
+    : html`<table class="messages cards-on-phone">
 <thead><tr><th>Tid</th><th>Retning</th><th>Fra</th><th>Til</th><th>Hvad</th><th>Status</th><th>Tekst</th></tr></thead>
 <tbody>
 ${messages.map((message) => row(message, zone, names))}

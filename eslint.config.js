@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', '.tmp/', 'test/e2e/screenshots/', 'src/http/public/vendor/'] },
+  { ignores: ['node_modules/', 'dist/', 'data/', '.tmp/', 'test/e2e/screenshots/', 'src/http/public/vendor/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

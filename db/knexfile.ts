@@ -16,10 +16,13 @@ export function sqliteFilename(databaseUrl: string): string {
 }
 
 /** The knex configuration for a DATABASE_URL; migrations are compiled in, not looked up on disk. */
-export function knexConfig(databaseUrl: string): Knex.Config {
+export function knexConfig(databaseUrl: string, log?: KnexLog): Knex.Config {
   const migrations = { migrationSource, tableName: 'knex_migrations' };
+  // Knex prints its own warnings (a refused connection, with the driver's stack) to the console
+  // unless given a sink; forny's caller summarises the error in one line and logs these at debug.
+  const logging = log ? { log: { warn: log, error: log, deprecate: log, debug: log } } : {};
   if (dialectOf(databaseUrl) === 'postgres') {
-    return { client: 'pg', connection: databaseUrl, pool: { min: 0, max: 10 }, migrations };
+    return { client: 'pg', connection: databaseUrl, pool: { min: 0, max: 10 }, migrations, ...logging };
   }
   const filename = sqliteFilename(databaseUrl);
   if (filename !== ':memory:') mkdirSync(dirname(filename), { recursive: true });
@@ -41,11 +44,15 @@ export function knexConfig(databaseUrl: string): Knex.Config {
       },
     },
     migrations,
+    ...logging,
   };
 }
 
-export function createKnex(databaseUrl: string): Knex {
-  return knex(knexConfig(databaseUrl));
+/** Where knex's own warnings go (forny's logger at debug); unset, knex writes to the console. */
+export type KnexLog = (message: unknown) => void;
+
+export function createKnex(databaseUrl: string, log?: KnexLog): Knex {
+  return knex(knexConfig(databaseUrl, log));
 }
 
 export async function migrateToLatest(db: Knex): Promise<void> {

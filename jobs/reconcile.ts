@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import { listUnprocessedInbound } from '../db/repositories/inbound.js';
 import { listUnfinishedOutbound, recordSendFailure, type OutboundMessage } from '../db/repositories/outbound.js';
-import type { Deps } from '../src/deps.js';
+import { redisProblem, type Deps } from '../src/deps.js';
 import { enqueueInbound, enqueueOutbound } from '../src/queue/enqueue.js';
 import { inboundJobId, outboundJobId } from '../src/queue/queues.js';
 import { catchUpReminderScan, ensureReminderSchedule } from '../src/queue/reminder-schedule.js';
@@ -123,7 +123,8 @@ export function startReconciler(deps: ReconcileDeps): { stop(): Promise<void>; r
       } catch (error) {
         failures += 1;
         const delay = Math.min(interval, 1000 * 2 ** Math.min(failures - 1, 10));
-        deps.logger.warn({ err: (error as Error).message, retryInMs: delay }, 'reconciliation failed; trying again');
+        deps.logger.warn({ retryInMs: delay }, `reconciliation failed (${deps.redis.status === 'ready' ? (error as Error).message : redisProblem(deps.config, error)}); trying again`);
+        deps.logger.debug({ err: error }, 'reconciliation failed');
         if (!stopped) retry = setTimeout(() => void run(), delay).unref();
       } finally {
         running = undefined;

@@ -2,37 +2,50 @@
  * `npm run demo`: a newcomer's first run. A fresh demo database seeded with the demo library,
  * sandbox SMS (nothing leaves the machine), everything in one process; prints where to look.
  */
+import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { loadFixture } from '../db/load-fixture.js';
 import { demoLibrary, DEMO_PATRON_MOBILE } from '../db/seeds/demo-library.js';
 import { readEnvironment } from '../src/config.js';
 import { dateIn } from '../src/domain/calendar-date.js';
-import { formatInstant } from '../src/http/format.js';
 import { nextSendTime } from '../src/domain/send-window.js';
+import { formatInstant } from '../src/http/format.js';
+import { addressOf, describeDatabase } from '../src/startup-lines.js';
 import { removeDemoSession, writeDemoSession } from './demo-session.js';
 import { configOrExit, runForny } from './run-forny.js';
 
 const DEMO_DATABASE = './data/demo.sqlite';
 
+/**
+ * The demo's own queue prefix: one per folder it runs in, so demos of two checkouts on one Redis
+ * never meet, and clearing the demo's queues at start touches nothing else.
+ */
+const demoQueuePrefix = (folder: string): string => `forny-demo-${createHash('sha256').update(folder).digest('hex').slice(0, 8)}`;
+
 const env = readEnvironment();
 const config = configOrExit({
   LOG_LEVEL: 'warn',
   ...env,
-  // The demo never talks to Twilio and never touches the real database or queues.
+  // The demo never talks to Twilio or a mail server and never touches the real database.
   DATABASE_URL: `sqlite:${DEMO_DATABASE}`,
-  QUEUE_PREFIX: env.DEMO_QUEUE_PREFIX ?? 'forny-demo',
+  QUEUE_PREFIX: env.QUEUE_PREFIX || demoQueuePrefix(process.cwd()),
   SMS_TRANSPORT: 'sandbox',
   SMTP_URL: '',
 });
-for (const suffix of ['', '-wal', '-shm']) rmSync(`${DEMO_DATABASE}${suffix}`, { force: true });
 
 const running = await runForny({
   web: true,
   workers: true,
   privateRedis: true,
   config,
+  printStartup: false,
+  // Only once the port is ours: a second demo on a taken port must not delete the first one's data.
+  prepare() {
+    for (const suffix of ['', '-wal', '-shm']) rmSync(`${DEMO_DATABASE}${suffix}`, { force: true });
+  },
   async beforeStart(deps) {
-    // Queues from an earlier demo would refer to rows of the database just deleted.
+    // Queues from an earlier demo would refer to rows of the database just deleted. Obliterating
+    // removes this prefix's keys of these queues and nothing else.
     for (const queue of deps.queues.all) await queue.obliterate({ force: true });
     const today = dateIn(deps.clock.now(), config.timeZone);
     await loadFixture(deps.db, demoLibrary(today), deps.clock.now());
@@ -41,17 +54,21 @@ const running = await runForny({
 
 const now = running.deps.clock.now();
 const opens = nextSendTime(now, config.sendWindow, config.timeZone);
-writeDemoSession({
+const session = {
   pid: process.pid,
+  port: config.port,
   baseUrl: running.url ?? `http://${config.host}:${config.port}`,
   publicBaseUrl: config.publicBaseUrl,
   adminUser: config.admin.user,
   adminPassword: config.admin.password,
   authToken: config.sms.authToken,
   defaultFrom: DEMO_PATRON_MOBILE,
-});
-process.on('exit', () => removeDemoSession(process.pid));
+};
+writeDemoSession(session);
+process.on('exit', () => removeDemoSession(session));
 
+const redis = `${addressOf(running.deps.config.redisUrl, 6379)}, queue prefix "${config.queuePrefix}"${running.privateRedis ? ' (a private redis-server for this run)' : ''}`;
+const smsLine = config.port === 3000 ? '  npm run sms -- "HBK FORNY ALLE"' : `  PORT=${config.port} npm run sms -- "HBK FORNY ALLE"`;
 process.stdout.write(
   [
     '',
@@ -60,9 +77,11 @@ process.stdout.write(
     `  SMS window: ${opens.getTime() === now.getTime() ? 'open now' : `closed; opens ${formatInstant(opens.toISOString(), config.timeZone)}`}`,
     `  Dashboard:  ${running.url}/admin  (login ${config.admin.user} / ${config.admin.password})`,
     `  Queues:     ${running.url}/admin/queues`,
+    `  Database:   ${describeDatabase(config.databaseUrl)} (fresh for every demo)`,
+    `  Redis:      ${redis}`,
     '',
     'In another shell, text forny as the demo patron Karen Blixen:',
-    '  npm run sms -- "HBK FORNY ALLE"',
+    smsLine,
     '',
     'Ctrl-C stops the demo.',
     '',

@@ -7,8 +7,12 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import twilio from 'twilio';
 import { DEMO_PATRON_MOBILE } from '../db/seeds/demo-library.js';
-import { loadConfig, readEnvironment } from '../src/config.js';
-import { readDemoSession } from './demo-session.js';
+import { readEnvironment } from '../src/config.js';
+import { normalisePhoneNumber } from '../src/domain/phone-number.js';
+import { readDemoSession, runningDemoSessions, type DemoSession } from './demo-session.js';
+import { configOrExit, stopWith } from './exit-with.js';
+
+const onlyOne = (sessions: DemoSession[]): DemoSession | undefined => (sessions.length === 1 ? sessions[0] : undefined);
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -26,14 +30,18 @@ if (positionals.length === 0) {
 }
 
 const env = readEnvironment();
-const config = loadConfig({ LOG_LEVEL: 'silent', ...env });
-const demo = readDemoSession();
-// Explicit settings win; otherwise a running demo's; otherwise the defaults of SPEC §6.
-const baseUrl = (values.url ?? (env.PORT || env.PUBLIC_BASE_URL ? undefined : demo?.baseUrl) ?? `http://127.0.0.1:${config.port}`).replace(/\/+$/, '');
-const publicBaseUrl = values.url ?? (env.PUBLIC_BASE_URL || env.PORT ? config.publicBaseUrl : (demo?.publicBaseUrl ?? config.publicBaseUrl));
-const authToken = env.TWILIO_AUTH_TOKEN ? config.sms.authToken : (demo?.authToken ?? config.sms.authToken);
+const config = configOrExit({ LOG_LEVEL: 'silent', ...env });
+const target = values.url ? new URL(values.url) : undefined;
+const port = target ? Number(target.port || 80) : config.port;
+// A demo on the chosen port (PORT, or the default 3000); with no PORT given, the one demo running here.
+const demo = readDemoSession(port) ?? (target || env.PORT ? undefined : onlyOne(runningDemoSessions()));
+const baseUrl = (values.url ?? demo?.baseUrl ?? `http://127.0.0.1:${port}`).replace(/\/+$/, '');
+const publicBaseUrl = values.url?.replace(/\/+$/, '') ?? (env.PUBLIC_BASE_URL ? config.publicBaseUrl : (demo?.publicBaseUrl ?? config.publicBaseUrl));
+const authToken = demo?.authToken ?? config.sms.authToken;
 const admin = env.ADMIN_PASSWORD ? { user: config.admin.user, password: config.admin.password } : demo ? { user: demo.adminUser, password: demo.adminPassword } : undefined;
-const from = values.from ?? demo?.defaultFrom ?? DEMO_PATRON_MOBILE;
+// Numbers as SPEC §3 takes them: 20000003 is +4520000003. Anything else (an alphanumeric sender) goes as typed.
+const typedFrom = values.from ?? demo?.defaultFrom ?? DEMO_PATRON_MOBILE;
+const from = normalisePhoneNumber(typedFrom) ?? typedFrom;
 
 const messageSid = `SM${randomBytes(16).toString('hex')}`;
 const params: Record<string, string> = {
@@ -57,13 +65,12 @@ try {
     body: new URLSearchParams(params),
   });
 } catch (error) {
-  process.stderr.write(`Could not reach forny at ${baseUrl} (${(error as Error).message}). Is \`npm run demo\` or \`npm start\` running?\n`);
-  process.exit(1);
+  stopWith(`Could not reach forny at ${baseUrl} (${(error as Error).message}). Is \`npm run demo\` or \`npm start\` running on port ${port}? (set PORT to its port)`);
 }
-if (response.status !== 200) {
-  process.stderr.write(`forny answered ${response.status}: ${await response.text()}\n`);
-  process.exit(1);
+if (response.status === 403) {
+  stopWith(`forny at ${baseUrl} refused the signature (403): set TWILIO_AUTH_TOKEN and PUBLIC_BASE_URL as the server on port ${port} has them.`);
 }
+if (response.status !== 200) stopWith(`forny at ${baseUrl} answered ${response.status}: ${(await response.text()).split('\n')[0]}`);
 process.stdout.write(`→ ${from} to ${params.To}: ${JSON.stringify(body)} (${messageSid})\n`);
 
 if (!admin) {
@@ -73,7 +80,12 @@ if (!admin) {
 const authorization = `Basic ${Buffer.from(`${admin.user}:${admin.password}`).toString('base64')}`;
 const api = async <T>(path: string): Promise<T> => {
   const answer = await fetch(`${baseUrl}/api${path}`, { headers: { authorization } });
-  if (!answer.ok) throw new Error(`GET /api${path} answered ${answer.status}: ${await answer.text()}`);
+  if (answer.status === 401) {
+    stopWith(
+      `forny at ${baseUrl} refused the operator login "${admin.user}" (401), so the reply cannot be shown: set ADMIN_PASSWORD (and ADMIN_USER) to the login of the server on port ${port}. The SMS was delivered.`,
+    );
+  }
+  if (!answer.ok) stopWith(`GET /api${path} answered ${answer.status}: ${(await answer.text()).split('\n')[0]}`);
   return (await answer.json()) as T;
 };
 
@@ -117,8 +129,7 @@ for (;;) {
     }
   }
   if (Date.now() > deadline) {
-    process.stderr.write(`No reply within ${values.timeout} s. Are the workers running (npm start, or npm run worker)?\n`);
-    process.exit(1);
+    stopWith(`No reply within ${values.timeout} s. Are the workers running (npm start, or npm run worker)?`);
   }
   await new Promise((wake) => setTimeout(wake, 150));
 }

@@ -27,6 +27,8 @@ export interface Config {
   readonly queuePrefix: string;
   readonly sms: {
     readonly transport: SmsTransportName;
+    /** Why this transport, in words for the start-up lines ("sandbox because TWILIO_ACCOUNT_SID is unset"). */
+    readonly transportReason: string;
     readonly accountSid: string | undefined;
     readonly authToken: string;
     readonly apiBaseUrl: string | undefined;
@@ -56,6 +58,8 @@ export interface Config {
   readonly mail: {
     readonly smtpUrl: string | undefined;
     readonly from: string;
+    /** Which e-mail transport and why, for the start-up lines. */
+    readonly transportReason: string;
   };
   readonly admin: {
     readonly user: string;
@@ -226,11 +230,8 @@ export function loadConfig(env: Env = process.env): Config {
   const sendWindow = fieldOrThrow('SMS_SEND_WINDOW', v.SMS_SEND_WINDOW, parseWindow);
   const scanAt = fieldOrThrow('REMINDER_SCAN_AT', v.REMINDER_SCAN_AT, parseTimeOfDay);
 
-  const transport: SmsTransportName = v.SMS_TRANSPORT ?? (v.TWILIO_ACCOUNT_SID ? 'twilio' : 'sandbox');
-  if (transport === 'twilio') {
-    if (!v.TWILIO_ACCOUNT_SID) throw new ConfigError('Invalid configuration: TWILIO_ACCOUNT_SID (unset): required when SMS_TRANSPORT is twilio');
-    if (!v.TWILIO_AUTH_TOKEN) throw new ConfigError('Invalid configuration: TWILIO_AUTH_TOKEN (unset): required when SMS_TRANSPORT is twilio');
-  }
+  const { transport, reason: smsReason } = smsTransportOf(v);
+  const mailReason = mailTransportOf(v.SMTP_URL);
 
   const keywords = v.LIBRARY_KEYWORDS.map((keyword) => keyword.toUpperCase());
   // Texts show these four: a character outside GSM-7 is blamed on its own variable, a text too
@@ -259,6 +260,7 @@ export function loadConfig(env: Env = process.env): Config {
     queuePrefix: v.QUEUE_PREFIX,
     sms: Object.freeze({
       transport,
+      transportReason: smsReason,
       accountSid: v.TWILIO_ACCOUNT_SID,
       authToken: v.TWILIO_AUTH_TOKEN ?? SANDBOX_AUTH_TOKEN,
       apiBaseUrl: v.TWILIO_API_BASE_URL?.replace(/\/+$/, ''),
@@ -272,7 +274,7 @@ export function loadConfig(env: Env = process.env): Config {
     timeZone: v.LIBRARY_TIMEZONE,
     sendWindow,
     reminders: Object.freeze({ daysBefore: v.REMINDER_DAYS_BEFORE, scanAt }),
-    mail: Object.freeze({ smtpUrl: v.SMTP_URL, from: v.MAIL_FROM ?? defaultMailFrom(v.LIBRARY_NAME, v.LIBRARY_SITE) }),
+    mail: Object.freeze({ smtpUrl: v.SMTP_URL, from: v.MAIL_FROM ?? defaultMailFrom(v.LIBRARY_NAME, v.LIBRARY_SITE), transportReason: mailReason }),
     admin: Object.freeze({ user: v.ADMIN_USER, password, passwordGenerated: v.ADMIN_PASSWORD === undefined }),
     jobs: Object.freeze({
       sendAttempts: v.SEND_ATTEMPTS,
@@ -324,6 +326,38 @@ function parseTrustProxy(value: string | undefined): number | readonly string[] 
   if (value === undefined || value === '0') return false;
   if (/^\d+$/.test(value)) return Number(value);
   return Object.freeze(value.split(',').map((part) => part.trim()));
+}
+
+/**
+ * The SMS transport and why. Half a Twilio configuration is refused rather than guessed at: a token
+ * without its account sid would otherwise run the sandbox, show messages as sent, and reach nobody.
+ * SMS_TRANSPORT=sandbox with only a token is deliberate (the sandbox then signs with that token).
+ */
+function smsTransportOf(v: { SMS_TRANSPORT?: SmsTransportName | undefined; TWILIO_ACCOUNT_SID?: string | undefined; TWILIO_AUTH_TOKEN?: string | undefined }): {
+  transport: SmsTransportName;
+  reason: string;
+} {
+  if (v.SMS_TRANSPORT === 'sandbox') return { transport: 'sandbox', reason: 'sandbox because SMS_TRANSPORT is sandbox: SMS are stored as sent, nobody is called' };
+  if (v.SMS_TRANSPORT === 'twilio' || v.TWILIO_ACCOUNT_SID) {
+    const why = v.SMS_TRANSPORT === 'twilio' ? 'SMS_TRANSPORT is twilio' : 'TWILIO_ACCOUNT_SID is set';
+    if (!v.TWILIO_ACCOUNT_SID) throw new ConfigError('Invalid configuration: TWILIO_ACCOUNT_SID (unset): required when SMS_TRANSPORT is twilio');
+    if (!v.TWILIO_AUTH_TOKEN) throw new ConfigError(`Invalid configuration: TWILIO_AUTH_TOKEN (unset): required with TWILIO_ACCOUNT_SID (Twilio needs both)`);
+    return { transport: 'twilio', reason: `twilio (account ${v.TWILIO_ACCOUNT_SID}) because ${why}` };
+  }
+  if (v.TWILIO_AUTH_TOKEN) {
+    throw new ConfigError('Invalid configuration: TWILIO_ACCOUNT_SID (unset): TWILIO_AUTH_TOKEN is set without it; set both for Twilio, or neither for the sandbox');
+  }
+  return { transport: 'sandbox', reason: 'sandbox because TWILIO_ACCOUNT_SID is unset: SMS are stored as sent, nobody is called' };
+}
+
+/** The e-mail transport and why; an SMTP login with only half of user and password is refused. */
+function mailTransportOf(smtpUrl: string | undefined): string {
+  if (smtpUrl === undefined) return 'sandbox because SMTP_URL is unset: e-mails are stored as sent, nothing leaves';
+  const url = new URL(smtpUrl);
+  if (url.username !== '' && url.password === '') throw new ConfigError('Invalid configuration: SMTP_URL (value hidden): has a user but no password; write smtp://USER:PASSWORD@HOST:PORT, or neither');
+  if (url.username === '' && url.password !== '') throw new ConfigError('Invalid configuration: SMTP_URL (value hidden): has a password but no user; write smtp://USER:PASSWORD@HOST:PORT, or neither');
+  const port = url.port || (url.protocol === 'smtps:' ? '465' : '587');
+  return `SMTP to ${url.hostname}:${port}${url.username ? ` as ${decodeURIComponent(url.username)}` : ''} because SMTP_URL is set`;
 }
 
 function fieldOrThrow<T>(variable: string, value: string, parse: (text: string) => T): T {

@@ -9,8 +9,10 @@ import type { LibrarySystem } from './library/library-system.js';
 import { createSip2LibrarySystem } from './library/sip2/adapter.js';
 import { describeSip2 } from './library/sip2/url.js';
 import { sip2LibrarySystem } from './library/sip2-library-system.js';
-import { createLogger, type Logger } from './logger.js';
 import { secretsOf } from './redact.js';
+import { describeError } from './describe-error.js';
+import { createLogger, type Logger } from './logger.js';
+import { addressOf } from './startup-lines.js';
 import { createSandboxMailTransport, createSmtpTransport, type MailTransport } from './mail/transport.js';
 import { createSandboxTransport } from './sms/sandbox.js';
 import type { SmsTransport } from './sms/transport.js';
@@ -72,7 +74,7 @@ export function configuredSecrets(config: Config): string[] {
 /** The composition root: nothing else in forny creates connections. */
 export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps {
   const logger = overrides.logger ?? createLogger(config.logLevel, undefined, { secrets: configuredSecrets(config) });
-  const db = overrides.db ?? createKnex(config.databaseUrl);
+  const db = overrides.db ?? createKnex(config.databaseUrl, (message) => logger.debug({ knex: message }, 'database driver message'));
   const redis = new Redis(config.redisUrl, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
@@ -82,7 +84,10 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps 
   // ioredis reports every failed reconnect; one warning per outage is enough.
   let redisDown = false;
   redis.on('error', (error) => {
-    if (!redisDown) logger.warn({ err: error.message }, 'redis unavailable; messages are stored and enqueued once it is back');
+    if (!redisDown) {
+      logger.warn(`${redisProblem(config, error)}; messages are stored and enqueued once it is back`);
+      logger.debug({ err: error }, 'redis error');
+    }
     redisDown = true;
   });
   redis.on('ready', () => {
@@ -126,6 +131,11 @@ export function createLibrarySystem(config: Config, deps: { db: Knex; clock: Clo
   if (config.librarySystem.kind === 'embedded') return createEmbeddedLibrarySystem({ timeZone: config.timeZone });
   const options = config.librarySystem.sip2;
   return sip2LibrarySystem(createSip2LibrarySystem(options, deps), describeSip2(options));
+}
+
+/** One line for a Redis error, naming the address (never the password in REDIS_URL). */
+export function redisProblem(config: Pick<Config, 'redisUrl'>, error: unknown): string {
+  return describeError(error, 'Redis', addressOf(config.redisUrl, 6379));
 }
 
 /** Resolves true once the client is connected, false after `timeoutMs` (Redis may be down: carry on). */

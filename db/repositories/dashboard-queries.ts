@@ -97,3 +97,20 @@ export async function uncertainMessages(db: Db, limit: number): Promise<Outbound
   const rows = await db('outbound_messages').where('outcome_uncertain', true).orderBy('id', 'desc').limit(limit);
   return rows.map(toOutbound);
 }
+
+/** Patrons' names by mobile number, for showing a name beside a number (several patrons may share one). */
+export async function patronNamesByMobile(db: Db, numbers: readonly string[]): Promise<Map<string, string>> {
+  const unique = [...new Set(numbers)];
+  if (unique.length === 0) return new Map();
+  const rows: { mobile: string; name: string }[] = await db('patrons').whereIn('mobile', unique).orderBy('id').select('mobile', 'name');
+  const names = new Map<string, string[]>();
+  for (const row of rows) names.set(row.mobile, [...(names.get(row.mobile) ?? []), row.name]);
+  return new Map([...names].map(([mobile, list]) => [mobile, list.join(', ')]));
+}
+
+/** The current status of each outbound message, by id (messages that no longer exist are absent). */
+export async function outboundStatuses(db: Db, ids: readonly number[]): Promise<Map<number, string>> {
+  if (ids.length === 0) return new Map();
+  const rows: { id: number | string; status: string }[] = await db('outbound_messages').whereIn('id', [...new Set(ids)]).select('id', 'status');
+  return new Map(rows.map((row) => [Number(row.id), row.status]));
+}

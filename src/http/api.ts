@@ -7,6 +7,7 @@ import { lastResultsOfLoans, resultsOfInbound } from '../../db/repositories/rene
 import type { Deps } from '../deps.js';
 import { CHANNELS, DIRECTIONS, MESSAGE_KINDS, MESSAGE_STATUSES } from '../domain/message-status.js';
 import { AppError } from '../errors.js';
+import { normalisePhoneNumber } from '../domain/phone-number.js';
 import { recallIllLoan, refuseIllRenewal, type IllDecision } from '../ill-decisions.js';
 import { formatInstant, inboundApiId, outboundApiId } from './format.js';
 
@@ -34,13 +35,19 @@ function whole(req: Request, name: string, fallback: number, max: number): numbe
   return Number(value);
 }
 
+/**
+ * A number as a patron or operator types it (`20000003`, `+45 20 00 00 03`) in the E.164 form
+ * messages are stored in (SPEC §3); an e-mail address or anything else is kept as written.
+ */
+const asTyped = (value: string | undefined): string | undefined => (value === undefined ? undefined : (normalisePhoneNumber(value) ?? value.trim()));
+
 /** Reads the message filters shared by the API and the dashboard. */
 export function messageFilter(req: Request, defaults: { limit: number }): MessageFilter {
-  const party = text(req, 'number');
+  const party = asTyped(text(req, 'number'));
   return {
     direction: oneOf(req, 'direction', DIRECTIONS),
     channel: oneOf(req, 'channel', CHANNELS),
-    to: text(req, 'to'),
+    to: asTyped(text(req, 'to')),
     status: oneOf(req, 'status', MESSAGE_STATUSES),
     kind: oneOf(req, 'kind', MESSAGE_KINDS),
     ...(party ? { party } : {}),

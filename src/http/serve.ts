@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Deps } from '../deps.js';
 import { createApp, type AppOptions } from './create-app.js';
@@ -44,11 +44,29 @@ export interface Serving {
   close(): Promise<void>;
 }
 
-/** forny's HTTP server with its time-outs, listening: what `npm start`, `npm run web` and the tests run. */
-export async function serve(deps: Deps, options: ServeOptions): Promise<Serving> {
+export interface Bound {
+  readonly server: Server;
+  readonly url: string;
+  /** Starts answering with forny's app; until then every request gets a 503 "starting". */
+  attach(deps: Deps, options?: Pick<ServeOptions, 'metrics' | 'app'>): Serving;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** Not serving yet (migrating, seeding): a clear 503 rather than a hung connection. */
+const starting: Handler = (_req, res) => {
+  res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '1' });
+  res.end('forny is starting\n');
+};
+
+/**
+ * Takes the port first, with forny's time-outs, before anything else happens: a taken port stops a
+ * process before it deletes a database, touches a queue or prints a login. Rejects with the
+ * listener's own error (EADDRINUSE, …).
+ */
+export async function listen(options: Pick<ServeOptions, 'port' | 'host' | 'timeouts'>): Promise<Bound> {
   const timeouts = options.timeouts ?? HTTP_TIMEOUTS;
-  const metrics = createMetrics(deps, options.metrics);
-  const app = createApp(deps, { ...options.app, metrics });
+  let handler: Handler = starting;
   const server = createServer(
     {
       requestTimeout: timeouts.requestTimeoutMs,
@@ -56,7 +74,7 @@ export async function serve(deps: Deps, options: ServeOptions): Promise<Serving>
       keepAliveTimeout: timeouts.keepAliveTimeoutMs,
       connectionsCheckingInterval: timeouts.connectionsCheckingIntervalMs,
     },
-    app,
+    (req, res) => handler(req, res),
   );
   server.keepAliveTimeout = timeouts.keepAliveTimeoutMs;
   await new Promise<void>((resolve, reject) => {
@@ -66,19 +84,33 @@ export async function serve(deps: Deps, options: ServeOptions): Promise<Serving>
       resolve();
     });
   });
-  metrics.start();
   const { port } = server.address() as AddressInfo;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
-  let closing: Promise<void> | undefined;
+  const url = `http://${host}:${port}`;
   return {
     server,
-    url: `http://${host}:${port}`,
-    refreshMetrics: () => metrics.refreshNow(),
-    close: () =>
-      (closing ??= new Promise<void>((resolve) => {
-        metrics.stop();
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      })),
+    url,
+    attach(deps, attachOptions = {}) {
+      const metrics = createMetrics(deps, attachOptions.metrics);
+      handler = createApp(deps, { ...attachOptions.app, metrics });
+      metrics.start();
+      let closing: Promise<void> | undefined;
+      return {
+        server,
+        url,
+        refreshMetrics: () => metrics.refreshNow(),
+        close: () =>
+          (closing ??= new Promise<void>((resolve) => {
+            metrics.stop();
+            server.close(() => resolve());
+            server.closeIdleConnections();
+          })),
+      };
+    },
   };
+}
+
+/** forny's HTTP server with its time-outs, listening and serving: what the tests run. */
+export async function serve(deps: Deps, options: ServeOptions): Promise<Serving> {
+  return (await listen(options)).attach(deps, options);
 }

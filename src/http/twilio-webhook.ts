@@ -3,7 +3,7 @@ import twilio from 'twilio';
 import { recordReceipt } from '../../db/repositories/delivery-status.js';
 import { insertInbound } from '../../db/repositories/inbound.js';
 import { enqueueInbound } from '../queue/enqueue.js';
-import type { Deps } from '../deps.js';
+import { redisProblem, type Deps } from '../deps.js';
 import { normalisePhoneNumber } from '../domain/phone-number.js';
 import { parseCommand } from '../domain/sms-command.js';
 import { storableErrorCode, storableText } from '../domain/stored-text.js';
@@ -108,7 +108,8 @@ export function twilioWebhookRouter(deps: Pick<Deps, 'config' | 'logger' | 'db' 
       try {
         await whenRedisUp(deps.redis, () => enqueueInbound(deps.queues, message));
       } catch (error) {
-        deps.logger.warn({ messageSid, err: (error as Error).message }, 'stored; enqueue failed and is left to reconciliation');
+        deps.logger.warn({ messageSid }, `stored; enqueue failed (${redisProblem(deps.config, error)}) and is left to reconciliation`);
+        deps.logger.debug({ messageSid, err: error }, 'enqueue failed');
       }
     }
     res.status(200).type('text/xml').send(EMPTY_TWIML);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createKnex } from '../../db/knexfile.js';
 import { EVERY_RULE_FILE, EXPECTED_RENEWED, EXPECTED_TOTAL, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
 import { deleteQueueKeys, TEST_REDIS_URL } from '../helpers/harness.js';
-import { freePort, FornyProcess, runScript } from '../helpers/processes.js';
+import { freePort, FornyProcess, runCommand, runScript } from '../helpers/processes.js';
 
 /** The npm scripts of SPEC §8 as a user runs them: real processes, real exit codes, real output. */
 describe('commands (npm scripts as processes)', function () {
@@ -93,6 +93,29 @@ describe('commands (npm scripts as processes)', function () {
     }
   });
 
+  it('npm start states what it runs (SMS transport and why); half a Twilio configuration stops it', async () => {
+    const port = String(await freePort());
+    const env = { DATABASE_URL: databaseUrl, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, PORT: port, ADMIN_PASSWORD: 'operator-password' };
+    const server = FornyProcess.spawn('start.ts', env);
+    try {
+      await server.waitFor(/Library system: /);
+      expect(server.stdout).to.contain(`HTTP:           http://127.0.0.1:${port}`);
+      expect(server.stdout).to.match(/SMS: +sandbox because TWILIO_ACCOUNT_SID is unset/);
+      expect(server.stdout).to.match(/E-mail: +sandbox because SMTP_URL is unset/);
+      expect(server.stdout).to.contain(`Redis:          127.0.0.1:6379, queue prefix "${prefix}"`);
+      expect(server.stdout).to.match(/Database: +SQLite \S+forny\.sqlite/);
+      expect(server.stdout).not.to.contain('operator-password');
+    } finally {
+      expect(await server.stop('SIGTERM')).to.equal(0);
+    }
+
+    const halfTwilio = await runScript('start.ts', [], { ...env, TWILIO_AUTH_TOKEN: 'a-real-looking-token' }, { timeoutMs: 20_000 });
+    expect(halfTwilio.code).to.equal(1);
+    expect(halfTwilio.stderr.trim().split('\n'), halfTwilio.stderr).to.have.length(1);
+    expect(halfTwilio.stderr).to.match(/^Invalid configuration: TWILIO_ACCOUNT_SID \(unset\): TWILIO_AUTH_TOKEN is set without it/);
+    expect(halfTwilio.stderr + halfTwilio.stdout).not.to.contain('a-real-looking-token');
+  });
+
   it('npm start + npm run sms: a signed SMS in, the reply printed with when it leaves, SIGTERM stops cleanly', async () => {
     expect((await runScript('db-load.ts', [EVERY_RULE_FILE], { DATABASE_URL: databaseUrl })).code).to.equal(0);
     const port = String(await freePort());
@@ -119,7 +142,7 @@ describe('commands (npm scripts as processes)', function () {
 
   it('FAKE_NOW=…T21:30 npm run demo: the reply is written at once and waits for 08:45', async () => {
     const port = String(await freePort());
-    const demo = FornyProcess.spawn('demo.ts', { PORT: port, REDIS_URL: TEST_REDIS_URL, DEMO_QUEUE_PREFIX: prefix, FAKE_NOW: '2026-11-30T21:30:00+01:00' }, { cwd: dir });
+    const demo = FornyProcess.spawn('demo.ts', { PORT: port, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, FAKE_NOW: '2026-11-30T21:30:00+01:00' }, { cwd: dir });
     try {
       await demo.waitFor(/SMS window: closed; opens 2026-12-01T08:45:00\.000\+01:00/);
       const sms = await runScript('sms.ts', ['HBK FORNY ALLE'], {}, { cwd: dir });
@@ -133,7 +156,7 @@ describe('commands (npm scripts as processes)', function () {
 
   it('npm run demo + npm run sms with no settings: the demo patron gets "N af M lån"', async () => {
     const port = String(await freePort());
-    const demo = FornyProcess.spawn('demo.ts', { PORT: port, REDIS_URL: TEST_REDIS_URL, DEMO_QUEUE_PREFIX: prefix }, { cwd: dir });
+    const demo = FornyProcess.spawn('demo.ts', { PORT: port, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix }, { cwd: dir });
     try {
       await demo.waitFor(/npm run sms -- "HBK FORNY ALLE"/);
       expect(demo.stdout).to.match(new RegExp(`Dashboard: +http://127\\.0\\.0\\.1:${port}/admin +\\(login admin / \\S+\\)`));
@@ -142,6 +165,61 @@ describe('commands (npm scripts as processes)', function () {
       expect(sms.stdout).to.match(/← Helsingør Kommunes Biblioteker: 4 af 9 lån er fornyet/);
     } finally {
       expect(await demo.stop('SIGINT')).to.equal(0);
+    }
+  });
+  it('a second demo on a taken port stops with one line naming the port; the first keeps working', async () => {
+    const port = String(await freePort());
+    const first = FornyProcess.spawn('demo.ts', { PORT: port, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix }, { cwd: dir });
+    try {
+      await first.waitFor(/npm run sms -- "HBK FORNY ALLE"/);
+      const second = await runScript('demo.ts', [], { PORT: port, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix }, { cwd: dir, timeoutMs: 30_000 });
+      expect(second.code).to.equal(1);
+      expect(second.stderr.trim().split('\n'), second.stderr).to.have.length(1);
+      expect(second.stderr).to.contain(`Port ${port} is already in use`);
+      expect(second.stdout).not.to.contain('Dashboard');
+
+      // The first demo's database and queues are untouched: patron 3 (20000003, typed without +45) is answered.
+      const sms = await runScript('sms.ts', ['--from', '20000003', 'HBK FORNY ALLE'], { PORT: port }, { cwd: dir });
+      expect(sms.code, sms.stderr).to.equal(0);
+      expect(sms.stdout).to.contain('→ +4520000003 to 1910');
+      expect(sms.stdout).to.match(/← Helsingør Bibliotekerne: /);
+    } finally {
+      expect(await first.stop('SIGINT')).to.equal(0);
+    }
+  });
+
+  it('npm run sms against a server whose login it does not have: one line about the 401, no stack trace', async () => {
+    expect((await runScript('db-load.ts', [EVERY_RULE_FILE], { DATABASE_URL: databaseUrl })).code).to.equal(0);
+    const port = String(await freePort());
+    const env = { DATABASE_URL: databaseUrl, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, PORT: port, ADMIN_PASSWORD: 'operator-password' };
+    const server = FornyProcess.spawn('start.ts', env);
+    try {
+      await server.waitFor(/forny listening/);
+      const sms = await runScript('sms.ts', ['--from', KAREN, 'HJÆLP'], { ...env, ADMIN_PASSWORD: 'not-the-password' });
+      expect(sms.code).to.equal(1);
+      expect(sms.stderr.trim().split('\n'), sms.stderr).to.have.length(1);
+      expect(sms.stderr).to.match(/refused the operator login "admin" \(401\)/);
+    } finally {
+      expect(await server.stop('SIGTERM')).to.equal(0);
+    }
+  });
+  it('npm run build, then the compiled dist/scripts/start.js serves the webhook and the dashboard (no tsx)', async function () {
+    this.timeout(400_000);
+    const build = await runCommand('npm', ['run', 'build'], {}, { timeoutMs: 360_000 });
+    expect(build.code, build.stderr).to.equal(0);
+    expect((await runScript('db-load.ts', [EVERY_RULE_FILE], { DATABASE_URL: databaseUrl })).code).to.equal(0);
+    const port = String(await freePort());
+    const env = { DATABASE_URL: databaseUrl, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, PORT: port, ADMIN_PASSWORD: 'operator-password', FAKE_NOW: '2026-12-01T10:00:00+01:00' };
+    const server = FornyProcess.spawnCompiled('start', env);
+    try {
+      await server.waitFor(/forny listening/);
+      const sms = await runScript('sms.ts', ['--from', KAREN, 'HBK FORNY ALLE'], env);
+      expect(sms.code, sms.stderr).to.equal(0);
+      expect(sms.stdout).to.contain(`${EXPECTED_RENEWED} af ${EXPECTED_TOTAL} lån`);
+      const css = await fetch(`http://127.0.0.1:${port}/admin/assets/admin.css`);
+      expect(css.status).to.equal(200);
+    } finally {
+      expect(await server.stop('SIGTERM')).to.equal(0);
     }
   });
 });

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { mkdirSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { EVERY_RULE_TODAY, KAREN, OTHER_PATRON, everyRuleLibrary } from '../fixtures/every-rule.js';
+import { showParty } from '../../src/http/admin/display.js';
 import { eventually, Harness } from '../helpers/harness.js';
 
 const SCREENSHOTS = new URL('./screenshots/', import.meta.url).pathname;
@@ -76,15 +77,15 @@ describe('dashboard in headless Chromium', function () {
     await open('/admin/messages');
     await page.getByLabel('Nummer eller e-mail').fill('61 00 00 01');
     await page.getByRole('button', { name: 'Søg' }).click();
-    await page.getByRole('link', { name: `hele samtalen med ${KAREN}` }).click();
-    expect(await page.getByRole('heading', { level: 1 }).textContent()).to.equal(`Samtale med ${KAREN}`);
+    await page.getByRole('link', { name: `hele samtalen med ${showParty(KAREN)}` }).click();
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).to.equal(`Samtale med ${showParty(KAREN)}`);
     expect(await page.getByText(reply, { exact: true }).isVisible()).to.equal(true);
     const reservedTitle = (await h.deps.db('renewal_results as r').join('loans as l', 'l.id', 'r.loan_id').join('items as i', 'i.id', 'l.item_id').join('titles as t', 't.id', 'i.title_id').where('r.reason', 'on_reserve').first('t.title')).title as string;
     expect(await page.getByRole('row').filter({ hasText: reservedTitle }).textContent()).to.contain('reserveret af en anden låner');
     await shoot('conversation');
 
     await page.getByRole('link', { name: 'Åbn fornyelsen' }).click();
-    expect(await page.getByRole('heading', { level: 1 }).textContent()).to.equal(`FORNY ALLE fra ${KAREN}`);
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).to.equal(`FORNY ALLE fra ${showParty(KAREN)}`);
     const reasons = await page.locator('table.renewals tbody tr td:nth-child(5)').allTextContents();
     expect(reasons).to.include.members(['reserveret af en anden låner', 'fornyet det højeste antal gange', 'fjernlån skal fornys rettidigt', 'kan først fornys 7 dage før afleveringsfristen', 'materialet kan ikke fornys (udlånsbegrænsning)']);
     await shoot('renewal');
@@ -110,12 +111,58 @@ describe('dashboard in headless Chromium', function () {
     await shoot('failures-after-retry');
   });
 
+  it('fits a phone (390 px) and a desk (1280 px) on every page, in Danish only', async () => {
+    // Something on every page: a failed SMS with Twilio's English words, a superseded reply with a
+    // stored English reason, and a long text that must wrap by words.
+    h.twilio.failNext({ kind: 'http', status: 400, code: 21211, message: 'The To number is not a valid phone number.' });
+    await h.text(OTHER_PATRON, 'HJÆLP');
+    await eventually(() => h.deps.db('outbound_messages').where({ to_address: OTHER_PATRON, status: 'failed' }).first(), 10_000, 'the reply to fail');
+    await h.text(OTHER_PATRON, `Hej biblioteket, jeg har et spørgsmål om mine lån og om hvornår bøgerne skal afleveres, for jeg rejser væk i tre uger fra næste mandag ${'og kommer først hjem igen sidst på måneden '.repeat(3)}`);
+    const folded = await eventually(() => h.deps.db('outbound_messages').where({ to_address: KAREN, purpose: 'renew-all' }).first(), 10_000, 'a reply to Karen');
+    await h.deps.db('outbound_messages').where({ id: folded.id }).update({ status: 'superseded', error_message: 'folded into a later renew-all reply' });
+    const sid = (await h.deps.db('inbound_messages').where({ from_number: KAREN, command: 'renew-all' }).first())?.message_sid ?? '';
+    const pages = ['/admin', '/admin/messages', `/admin/conversations/${encodeURIComponent(KAREN)}`, `/admin/conversations/${encodeURIComponent(OTHER_PATRON)}`, '/admin/renewals', `/admin/renewals/${sid}`, '/admin/failures'];
+    const english = ['folded into a later renew-all reply', 'patron opted out of SMS', 'The To number is not a valid phone number', 'superseded', 'failed', 'delivered'];
+
+    for (const width of [390, 1280]) {
+      await page.setViewportSize({ width, height: 800 });
+      for (const path of pages) {
+        await open(path);
+        const size = await page.evaluate(() => {
+          const browser = globalThis as unknown as { document: { documentElement: { scrollWidth: number } }; innerWidth: number };
+          return { document: browser.document.documentElement.scrollWidth, window: browser.innerWidth };
+        });
+        expect(size.document, `${path} at ${width} px`).to.be.at.most(size.window);
+        const text = await page.locator('body').innerText();
+        for (const words of english) expect(text, `${path} at ${width} px`).not.to.contain(words);
+        expect(text, path).to.match(/opdateret kl\. \d\d:\d\d:\d\d/);
+        if (width === 390) await shoot(`phone${path.replace(/[^a-z0-9]+/gi, '-')}`);
+      }
+    }
+    // The provider's words are there for whoever asks.
+    await open('/admin/failures');
+    await page.getByText('vis detaljer').first().click();
+    expect(await page.locator('body').innerText()).to.contain('The To number is not a valid phone number');
+    // The superseded reply's reason, in Danish, on Karen's conversation.
+    await open(`/admin/conversations/${encodeURIComponent(KAREN)}`);
+    expect(await page.locator('body').innerText()).to.contain('lagt sammen med et senere svar på FORNY ALLE');
+  });
+
   it('opens Bull Board on every queue', async () => {
     await open('/admin/queues');
     await page.getByRole('link', { name: 'send-sms' }).first().waitFor();
     await page.getByRole('link', { name: 'renew-all' }).first().click();
     await page.getByText('in-1').first().waitFor();
     await shoot('bull-board');
+    // Bull Board's own layout fits a phone too; its way back to /admin is in its top-right menu.
+    for (const width of [390, 1280]) {
+      await page.setViewportSize({ width, height: 800 });
+      const size = await page.evaluate(() => {
+        const browser = globalThis as unknown as { document: { documentElement: { scrollWidth: number } }; innerWidth: number };
+        return { document: browser.document.documentElement.scrollWidth, window: browser.innerWidth };
+      });
+      expect(size.document, `Bull Board at ${width} px`).to.be.at.most(size.window);
+    }
     problems = problems.filter((problem) => !BLOCKED_GOOGLE_FONTS.test(problem.replace(/^console error: /, '')));
   });
 

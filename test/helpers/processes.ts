@@ -31,8 +31,13 @@ function cleanEnv(env: Record<string, string>): NodeJS.ProcessEnv {
 
 /** Runs one of forny's scripts (as `npm run` would, through tsx) to the end. */
 export function runScript(script: string, args: readonly string[], env: Record<string, string>, options: { cwd?: string; timeoutMs?: number } = {}): Promise<Finished> {
+  return runCommand(process.execPath, ['--import', TSX, `${PROJECT}scripts/${script}`, ...args], env, options);
+}
+
+/** Runs a command (`npm run build`) to the end, in the project unless told otherwise. */
+export function runCommand(command: string, args: readonly string[], env: Record<string, string>, options: { cwd?: string; timeoutMs?: number } = {}): Promise<Finished> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', TSX, `${PROJECT}scripts/${script}`, ...args], { cwd: options.cwd ?? PROJECT, env: cleanEnv(env) });
+    const child = spawn(command, args, { cwd: options.cwd ?? PROJECT, env: cleanEnv(env) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -60,6 +65,11 @@ export class FornyProcess {
 
   static spawn(script: string, env: Record<string, string>, options: { cwd?: string } = {}): FornyProcess {
     return new FornyProcess(spawn(process.execPath, ['--import', TSX, `${PROJECT}scripts/${script}`], { cwd: options.cwd ?? PROJECT, env: cleanEnv(env) }));
+  }
+
+  /** A compiled entry point (`dist/scripts/NAME.js`, after `npm run build`), run by plain node as `npm start` does. */
+  static spawnCompiled(name: string, env: Record<string, string>): FornyProcess {
+    return new FornyProcess(spawn(process.execPath, [`${PROJECT}dist/scripts/${name}.js`], { cwd: PROJECT, env: cleanEnv(env) }));
   }
 
   /** Waits until the process has printed something matching `pattern` (stdout or stderr). */

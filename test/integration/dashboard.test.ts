@@ -80,7 +80,10 @@ describe("operators' dashboard (/admin)", function () {
     expect(cells(rowsWith(overview, '<th scope="row">SMS</th>')[0] ?? '')).to.deep.equal(['SMS', '1', '0', '0']);
     const results = await h.deps.db('renewal_results').select('outcome');
     const renewed = results.filter((row) => row.outcome === 'renewed').length;
-    expect(overview).to.contain(`${renewed} af ${results.length} lån fornyet`);
+    // Requests and loans are counted apart, each under its own name.
+    expect(cells(rowsWith(overview, 'Anmodninger fra lånere')[0] ?? '')).to.deep.equal(['Anmodninger fra lånere', '1']);
+    expect(cells(rowsWith(overview, 'Lån vurderet i alt')[0] ?? '')).to.deep.equal(['Lån vurderet i alt', String(results.length)]);
+    expect(cells(rowsWith(overview, 'Heraf fornyet')[0] ?? '')[1]).to.match(new RegExp(`^${renewed} \\(\\d+\\s%\\)$`));
     expect(overview).to.match(/<canvas id="hourly-chart"/);
     const chart = JSON.parse(/<script type="application\/json" id="hourly-data">(.*?)<\/script>/.exec(overview)?.[1] ?? 'null');
     expect(chart.labels).to.have.length(24);
@@ -94,7 +97,8 @@ describe("operators' dashboard (/admin)", function () {
     expect(found).to.contain(`href="/admin/conversations/${encodeURIComponent(KAREN)}"`);
     expect(rowsWith(found, 'HBK FORNY ALLE')).to.have.length(1);
     expect(rowsWith(found, 'svar på FORNY ALLE')).to.have.length(1);
-    expect(found).not.to.contain(OTHER_PATRON);
+    expect(found).to.contain('+45 61 00 00 01</a> <span class="muted">Karen Blixen</span>');
+    expect(found).not.to.contain(encodeURIComponent(OTHER_PATRON));
   });
 
   it("shows a patron's conversation in order: the request, each loan with its reason in Danish, the reply", async () => {
@@ -210,6 +214,22 @@ describe("operators' dashboard (/admin)", function () {
       expect(cancelled.headers.get('location')).to.equal(`/admin/failures?done=message-cancelled&target=out-${id}`);
       expect(await h.deps.db('outbound_messages').where({ id }).first())?.to.include({ status: 'superseded', error_code: '21211' });
       expect((await auditRows()).at(-1)).to.deep.equal({ actor: 'operator', action: 'message.cancel', target: `out-${id}` });
+    });
+
+    it('lists a failed message and its failed send job until an operator acts on it, then neither', async () => {
+      const id = await failNextReply(KAREN, 'HJÆLP');
+      await eventually(async () => (await h.deps.queues.sendSms.getJob(`out-${id}`))?.isFailed(), 10_000, 'the send job to fail');
+      const before = await page('/admin/failures');
+      expect(before).to.contain(`<tr id="out-${id}">`);
+      expect(rowsWith(before, `/send-sms/out-${id}"`), 'the failed send job').to.have.length(1);
+      expect(before).to.contain('<summary>vis detaljer</summary>');
+
+      const token = tokenOf(before, `/admin/failures/messages/${id}/cancel`) ?? '';
+      expect((await post(`/admin/failures/messages/${id}/cancel`, { _csrf: token })).status).to.equal(303);
+      const after = await page('/admin/failures');
+      expect(after).not.to.contain(`<tr id="out-${id}">`);
+      expect(rowsWith(after, `/send-sms/out-${id}"`), 'the failed send job').to.have.length(0);
+      expect(await h.deps.queues.sendSms.getJob(`out-${id}`)).to.not.equal(undefined); // still in BullMQ, only no longer listed
     });
 
     it('runs a failed job again on "Prøv igen" and records it', async () => {

@@ -46,6 +46,9 @@ describe('operators API and probes', function () {
   const filters: { query: string; expect: (messages: MessageView[]) => void }[] = [
     { query: 'direction=in', expect: (messages) => expect(messages.map((m) => m.direction)).to.deep.equal(['in', 'in']) },
     { query: 'direction=out&to=%2B4561000001', expect: (messages) => expect(messages.map((m) => m.to)).to.deep.equal([KAREN]) },
+    // Numbers as patrons type them (SPEC §3): without +45, with spaces.
+    { query: 'direction=out&to=61000001', expect: (messages) => expect(messages.map((m) => m.to)).to.deep.equal([KAREN]) },
+    { query: `direction=in&number=${encodeURIComponent('61 00 00 01')}`, expect: (messages) => expect(messages.map((m) => m.from)).to.deep.equal([KAREN]) },
     { query: 'status=processed', expect: (messages) => expect(messages.every((m) => m.status === 'processed')).to.equal(true) },
     { query: 'channel=email', expect: (messages) => expect(messages).to.deep.equal([]) },
     { query: 'kind=reply&limit=1', expect: (messages) => expect(messages.map((m) => `${m.kind}:${m.to}`)).to.deep.equal(['reply:+4561000002']) },

@@ -108,6 +108,10 @@ describe('loadConfig refuses bad values with one line naming the variable', () =
     { name: 'an unknown transport', env: { SMS_TRANSPORT: 'carrier-pigeon' }, variable: 'SMS_TRANSPORT' },
     { name: 'the twilio transport without credentials', env: { SMS_TRANSPORT: 'twilio' }, variable: 'TWILIO_ACCOUNT_SID' },
     { name: 'a Twilio account SID without its auth token', env: { TWILIO_ACCOUNT_SID: SID }, variable: 'TWILIO_AUTH_TOKEN' },
+    // Half a Twilio configuration would otherwise run the sandbox: messages shown as sent, nobody texted.
+    { name: 'a Twilio auth token without its account SID', env: { TWILIO_AUTH_TOKEN: 'secret-token' }, variable: 'TWILIO_ACCOUNT_SID', hidden: 'secret-token' },
+    { name: 'an SMTP login with a user and no password', env: { SMTP_URL: 'smtp://forny@mail.helsbib.dk:587' }, variable: 'SMTP_URL', hidden: 'mail.helsbib.dk' },
+    { name: 'an SMTP login with a password and no user', env: { SMTP_URL: 'smtp://:hemmelig@mail.helsbib.dk:587' }, variable: 'SMTP_URL', hidden: 'hemmelig' },
     { name: 'a malformed Twilio account SID', env: { TWILIO_ACCOUNT_SID: 'AC123', TWILIO_AUTH_TOKEN: 'secret-token' }, variable: 'TWILIO_ACCOUNT_SID' },
     { name: 'a PUBLIC_BASE_URL that is not http(s)', env: { PUBLIC_BASE_URL: 'forny.helsbib.dk' }, variable: 'PUBLIC_BASE_URL' },
     // The line goes to the logs: a rejected password must not be written there.
@@ -181,4 +185,23 @@ describe('readEnvironment', () => {
     const config = loadConfig(readEnvironment(file, {}));
     expect([config.port, config.publicBaseUrl]).to.deep.equal([4000, 'http://127.0.0.1:4000']);
   });
+});
+
+describe('loadConfig says which transports it chose and why (the start-up lines)', () => {
+  const rows: { name: string; env: Env; read: (config: Config) => string; expected: RegExp }[] = [
+    { name: 'SMS: sandbox because no account SID', env: {}, read: (c) => c.sms.transportReason, expected: /^sandbox because TWILIO_ACCOUNT_SID is unset/ },
+    { name: 'SMS: sandbox because asked for, even with credentials', env: { SMS_TRANSPORT: 'sandbox', TWILIO_ACCOUNT_SID: SID, TWILIO_AUTH_TOKEN: 'secret-token' }, read: (c) => c.sms.transportReason, expected: /^sandbox because SMS_TRANSPORT is sandbox/ },
+    { name: 'SMS: sandbox with a token of its own is deliberate, not half a configuration', env: { SMS_TRANSPORT: 'sandbox', TWILIO_AUTH_TOKEN: 'secret-token' }, read: (c) => c.sms.transportReason, expected: /^sandbox because SMS_TRANSPORT is sandbox/ },
+    { name: 'SMS: twilio because the SID is set, naming the account', env: { TWILIO_ACCOUNT_SID: SID, TWILIO_AUTH_TOKEN: 'secret-token' }, read: (c) => c.sms.transportReason, expected: new RegExp(`^twilio \\(account ${SID}\\) because TWILIO_ACCOUNT_SID is set$`) },
+    { name: 'e-mail: sandbox because SMTP_URL is unset', env: {}, read: (c) => c.mail.transportReason, expected: /^sandbox because SMTP_URL is unset/ },
+    { name: 'e-mail: SMTP host, port and user, never the password', env: { SMTP_URL: 'smtp://forny:hemmelig@mail.helsbib.dk:2525' }, read: (c) => c.mail.transportReason, expected: /^SMTP to mail\.helsbib\.dk:2525 as forny because SMTP_URL is set$/ },
+  ];
+  for (const row of rows) {
+    it(row.name, () => {
+      const reason = row.read(loadConfig(row.env));
+      expect(reason).to.match(row.expected);
+      expect(reason).not.to.contain('secret-token');
+      expect(reason).not.to.contain('hemmelig');
+    });
+  }
 });

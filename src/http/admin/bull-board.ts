@@ -44,7 +44,13 @@ export function bullBoardRouter(deps: Deps, basePath: string): Router {
       uiConfig: {
         boardTitle: 'forny · køer',
         locale: { lng: 'da-DK' },
-        miscLinks: [{ text: 'Tilbage til dashboardet', url: '/admin' }],
+        miscLinks: [{ text: '← Tilbage til dashboardet', url: '/admin' }],
+        // Times in the library's zone, as on the dashboard, not the browser's.
+        dateFormats: {
+          short: { hour: '2-digit', minute: '2-digit', second: '2-digit', timeZone: deps.config.timeZone },
+          common: { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', second: '2-digit', timeZone: deps.config.timeZone },
+          full: { year: 'numeric', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', second: '2-digit', timeZone: deps.config.timeZone },
+        },
       },
     },
   });

@@ -2,7 +2,7 @@ import { renewalLines, type RenewalLine } from '../../../db/repositories/dashboa
 import { findPatronsByMobile } from '../../../db/repositories/library.js';
 import { listMessages, type LoggedMessage } from '../../../db/repositories/message-log.js';
 import type { Deps } from '../../deps.js';
-import { showInstant } from './display.js';
+import { showInstant, showParty } from './display.js';
 import { html, type Html } from './html.js';
 import { layout } from './layout.js';
 import { messagePurpose, messageState } from './message-row.js';
@@ -32,7 +32,7 @@ ${message.providerSid && html`<p><a href="/admin/renewals/${encodeURIComponent(m
 }
 
 /** `/admin/conversations/:number`: what a patron wrote and what forny did and answered, in order. */
-export async function conversationPage(deps: Pick<Deps, 'db' | 'config'>, party: string): Promise<Html> {
+export async function conversationPage(deps: Pick<Deps, 'db' | 'config' | 'clock'>, party: string): Promise<Html> {
   const newestFirst = await listMessages(deps.db, { party, limit: SHOWN, offset: 0 });
   const messages = [...newestFirst].reverse();
   const renewAllIds = messages.filter((message) => message.direction === 'in' && message.purpose === 'renew-all').map((message) => message.id);
@@ -43,7 +43,7 @@ export async function conversationPage(deps: Pick<Deps, 'db' | 'config'>, party:
 ${newestFirst.length === SHOWN && html`<p class="muted">Viser de seneste ${SHOWN} beskeder. Ældre findes under <a href="/admin/messages?number=${encodeURIComponent(party)}">Beskeder</a>.</p>`}
 ${
   messages.length === 0
-    ? html`<p class="muted">Ingen beskeder til eller fra ${party}.</p>`
+    ? html`<p class="muted">Ingen beskeder til eller fra ${showParty(party)}.</p>`
     : messages.map((message) =>
         entry(
           message,
@@ -52,5 +52,5 @@ ${
         ),
       )
 }`;
-  return layout({ title: `Samtale med ${party}`, section: 'messages', body });
+  return layout({ title: `Samtale med ${showParty(party)}`, section: 'messages', updated: { at: deps.clock.now(), zone }, body });
 }

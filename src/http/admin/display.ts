@@ -21,3 +21,15 @@ export const showCount = (count: number): string => integer.format(count);
 
 /** A share as a whole percentage, or a dash when there is nothing to divide. */
 export const showShare = (part: number, whole: number): string => (whole === 0 ? '–' : percent.format(part / whole));
+
+/**
+ * A number as people read it: a Danish one in pairs (`+45 20 00 00 01`), others as stored. E-mail
+ * addresses and anything else pass through unchanged.
+ */
+export const showParty = (party: string): string => {
+  const danish = /^\+45(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(party);
+  return danish ? `+45 ${danish.slice(1).join(' ')}` : party;
+};
+
+/** `opdateret kl. 10:00:05`: when the page's numbers were read, on the library's clock. */
+export const showUpdatedAt = (instant: Date, zone: string): string => `opdateret kl. ${at(instant, zone).toFormat('HH:mm:ss')}`;

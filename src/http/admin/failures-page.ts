@@ -1,4 +1,4 @@
-import { failedMessages, uncertainMessages } from '../../../db/repositories/dashboard-queries.js';
+import { failedMessages, outboundStatuses, patronNamesByMobile, uncertainMessages } from '../../../db/repositories/dashboard-queries.js';
 import { recentAudit } from '../../../db/repositories/operator-actions.js';
 import type { OutboundMessage } from '../../../db/repositories/outbound.js';
 import { QUEUE } from '../../queue/queues.js';
@@ -9,10 +9,10 @@ import { showInstant } from './display.js';
 import { html, type Html } from './html.js';
 import { AUDIT_TEXT, label, PURPOSE_TEXT } from './labels.js';
 import { layout } from './layout.js';
-import { partyLink, statusTag } from './parts.js';
+import { details, partyLink, statusTag, type PatronNames } from './parts.js';
 import { explainSendError, twilioErrorUrl } from './twilio-codes.js';
 
-type FailuresDeps = Pick<Deps, 'db' | 'queues' | 'redis' | 'config' | 'logger'>;
+type FailuresDeps = Pick<Deps, 'db' | 'queues' | 'redis' | 'config' | 'logger' | 'clock'>;
 
 /**
  * A send job only carries a message's id, and re-running it finds the message failed and does
@@ -32,7 +32,10 @@ interface FailedJob {
   readonly finishedOn: number | undefined;
 }
 
-/** Failed jobs of every queue, newest first, or undefined when Redis does not answer. */
+/**
+ * Failed jobs of every queue, newest first, or undefined when Redis does not answer. A send job whose
+ * message an operator has since retried, cancelled or seen sent is done with: it leaves the list.
+ */
 async function failedJobs(deps: FailuresDeps): Promise<FailedJob[] | undefined> {
   const lists = await fromQueues(deps, 'failed jobs', () =>
     Promise.all(
@@ -48,33 +51,43 @@ async function failedJobs(deps: FailuresDeps): Promise<FailedJob[] | undefined> 
       ),
     ),
   );
-  return lists?.flat().sort((a, b) => (b.finishedOn ?? 0) - (a.finishedOn ?? 0));
+  if (!lists) return undefined;
+  const jobs = lists.flat();
+  const messageIdOf = (job: FailedJob) => (MESSAGE_QUEUES.has(job.queue) ? /^out-(\d+)$/.exec(job.id)?.[1] : undefined);
+  const statuses = await outboundStatuses(deps.db, jobs.map(messageIdOf).filter((id): id is string => id !== undefined).map(Number));
+  return jobs
+    .filter((job) => {
+      const id = messageIdOf(job);
+      return id === undefined || statuses.get(Number(id)) === 'failed';
+    })
+    .sort((a, b) => (b.finishedOn ?? 0) - (a.finishedOn ?? 0));
 }
 
 /** A POST button; every action carries the operator's CSRF token. */
 const actionButton = (action: string, text: string, csrfToken: string, style = ''): Html =>
   html`<form method="post" action="${action}" class="inline"><input type="hidden" name="_csrf" value="${csrfToken}"><button type="submit"${style ? html` class="${style}"` : ''}>${text}</button></form>`;
 
+/** The code and its Danish meaning; the provider's own (English) words folded away beneath. */
 function sendError(message: OutboundMessage): Html {
-  if (message.errorCode === null) return html`${message.errorMessage}`;
+  const raw = message.errorMessage && details(message.errorMessage);
+  if (message.errorCode === null) return html`Ukendt fejl.${raw}`;
   const url = twilioErrorUrl(message.errorCode);
-  return html`<strong>${url ? html`<a href="${url}" rel="noreferrer">${message.errorCode}</a>` : message.errorCode}</strong> ${explainSendError(message.errorCode)}
-<br><span class="muted">${message.errorMessage}</span>`;
+  return html`<strong>${url ? html`<a href="${url}" rel="noreferrer">${message.errorCode}</a>` : message.errorCode}</strong> ${explainSendError(message.errorCode)}${raw}`;
 }
 
-function failedMessagesTable(messages: readonly OutboundMessage[], zone: string, csrfToken: string): Html {
+function failedMessagesTable(messages: readonly OutboundMessage[], zone: string, csrfToken: string, names: PatronNames): Html {
   if (messages.length === 0) return html`<p class="muted">Ingen fejlede beskeder.</p>`;
-  return html`<table id="failed-messages">
+  return html`<table id="failed-messages" class="cards-on-phone">
 <thead><tr><th>Besked</th><th>Fejlet</th><th>Til</th><th>Hvad</th><th>Fejl</th><th>Forsøg</th><th>Handling</th></tr></thead>
 <tbody>
 ${messages.map(
   (message) => html`<tr id="${outboundApiId(message.id)}">
-<td>${outboundApiId(message.id)}</td>
-<td>${showInstant(message.statusAt, zone)}<br>${statusTag(message.status)}</td>
-<td>${partyLink(message.to)}</td>
-<td>${label(PURPOSE_TEXT, message.purpose)}</td>
-<td>${sendError(message)}</td>
-<td>${message.attempts}</td>
+<td data-label="Besked">${outboundApiId(message.id)}</td>
+<td data-label="Fejlet">${showInstant(message.statusAt, zone)}<br>${statusTag(message.status)}</td>
+<td data-label="Til">${partyLink(message.to, names)}</td>
+<td data-label="Hvad">${label(PURPOSE_TEXT, message.purpose)}</td>
+<td data-label="Fejl">${sendError(message)}</td>
+<td data-label="Forsøg">${message.attempts}</td>
 <td class="actions">
 ${actionButton(`/admin/failures/messages/${message.id}/retry`, 'Prøv igen', csrfToken)}
 ${actionButton(`/admin/failures/messages/${message.id}/cancel`, 'Annullér', csrfToken, 'secondary')}
@@ -85,7 +98,7 @@ ${actionButton(`/admin/failures/messages/${message.id}/cancel`, 'Annullér', csr
 </table>`;
 }
 
-function uncertainTable(messages: readonly OutboundMessage[], zone: string): Html {
+function uncertainTable(messages: readonly OutboundMessage[], zone: string, names: PatronNames): Html {
   if (messages.length === 0) return html`<p class="muted">Ingen.</p>`;
   return html`<table>
 <thead><tr><th>Besked</th><th>Oprettet</th><th>Til</th><th>Hvad</th><th>Status</th><th>Forsøg</th></tr></thead>
@@ -94,7 +107,7 @@ ${messages.map(
   (message) => html`<tr>
 <td>${outboundApiId(message.id)}</td>
 <td>${showInstant(message.createdAt, zone)}</td>
-<td>${partyLink(message.to)}</td>
+<td>${partyLink(message.to, names)}</td>
 <td>${label(PURPOSE_TEXT, message.purpose)}</td>
 <td>${statusTag(message.status)}</td>
 <td>${message.attempts}</td>
@@ -115,7 +128,7 @@ ${jobs.map(
 <td>${job.queue}</td>
 <td><a href="/admin/queues/queue/${encodeURIComponent(job.queue)}/${encodeURIComponent(job.id)}">${job.id}</a> <span class="muted">${job.name}</span></td>
 <td>${job.finishedOn === undefined ? '' : showInstant(new Date(job.finishedOn).toISOString(), zone)}</td>
-<td>${job.reason}</td>
+<td>Jobbet blev opgivet.${job.reason && details(job.reason)}</td>
 <td>${job.attempts}</td>
 <td class="actions">${
     MESSAGE_QUEUES.has(job.queue)
@@ -132,15 +145,16 @@ ${jobs.map(
 export async function failuresPage(deps: FailuresDeps, page: { csrfToken: string; flash: string | undefined }): Promise<Html> {
   const [failed, uncertain, jobs, audit] = await Promise.all([failedMessages(deps.db, SHOWN), uncertainMessages(deps.db, SHOWN), failedJobs(deps), recentAudit(deps.db, SHOWN)]);
   const zone = deps.config.timeZone;
+  const names = await patronNamesByMobile(deps.db, [...failed, ...uncertain].map((message) => message.to));
   const body = html`<section>
 <h2>Fejlede beskeder</h2>
 <p class="muted">Beskeder, der ikke nåede frem. <em>Prøv igen</em> sender beskeden igen (en SMS venter dog på sendevinduet); <em>Annullér</em> opgiver den.</p>
-${failedMessagesTable(failed, zone, page.csrfToken)}
+${failedMessagesTable(failed, zone, page.csrfToken, names)}
 </section>
 <section>
 <h2>Måske sendt to gange</h2>
 <p class="muted">Et forsøg blev afbrudt midt i kaldet til Twilio og derefter gentaget, så låneren kan have fået beskeden to gange.</p>
-${uncertainTable(uncertain, zone)}
+${uncertainTable(uncertain, zone, names)}
 </section>
 <section>
 <h2>Fejlede jobs</h2>
@@ -155,10 +169,10 @@ ${
     : html`<table id="audit-log">
 <thead><tr><th>Tid</th><th>Operatør</th><th>Handling</th><th>Hvad</th><th>Detaljer</th></tr></thead>
 <tbody>
-${audit.map((entry) => html`<tr><td>${showInstant(entry.at, zone)}</td><td>${entry.actor}</td><td>${label(AUDIT_TEXT, entry.action)}</td><td>${entry.target}</td><td>${entry.detail}</td></tr>`)}
+${audit.map((entry) => html`<tr><td>${showInstant(entry.at, zone)}</td><td>${entry.actor}</td><td>${label(AUDIT_TEXT, entry.action)}</td><td>${entry.target}</td><td>${entry.detail && details(entry.detail)}</td></tr>`)}
 </tbody>
 </table>`
 }
 </section>`;
-  return layout({ title: 'Fejl', section: 'failures', ...(page.flash ? { flash: page.flash } : {}), body });
+  return layout({ title: 'Fejl', section: 'failures', ...(page.flash ? { flash: page.flash } : {}), updated: { at: deps.clock.now(), zone }, body });
 }

@@ -98,3 +98,40 @@ export const AUDIT_TEXT: Readonly<Record<AuditAction, string>> = {
   'loan.ill-refused': 'registrerede at ejerbiblioteket afviste en fornyelse af et fjernlån',
   'loan.ill-recalled': 'registrerede at ejerbiblioteket kaldte et fjernlån hjem',
 };
+
+/**
+ * Why a message was superseded. The jobs store the reason as English text (it predates this table);
+ * the dashboard shows it in Danish. A text not listed here is shown as the Danish status alone, the
+ * stored text behind "vis detaljer".
+ */
+export const SUPERSEDED_TEXT: Readonly<Record<string, string>> = {
+  'folded into a later renew-all reply': 'lagt sammen med et senere svar på FORNY ALLE',
+  'every loan it names was renewed or returned': 'alle lånene i beskeden er fornyet eller afleveret',
+  'patron opted out of SMS': 'låneren har frameldt sig SMS',
+  'patron opted out (STOP)': 'låneren har frameldt sig SMS (STOP)',
+};
+
+/** The Danish reason a superseded message carries, or undefined when it is not one forny knows. */
+export function supersededReason(stored: string | null): string | undefined {
+  if (stored === null) return undefined;
+  const known = SUPERSEDED_TEXT[stored];
+  if (known) return known;
+  const cancelledBy = /^cancelled by operator (.+)$/.exec(stored);
+  return cancelledBy ? `annulleret af operatøren ${cancelledBy[1]}` : undefined;
+}
+
+/** Every table of Danish words the dashboard shows, for checks that none of them is English. */
+export const ALL_LABELS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  REASON_TEXT,
+  STATUS_TEXT,
+  KIND_TEXT,
+  DIRECTION_TEXT,
+  CHANNEL_TEXT,
+  COMMAND_TEXT,
+  PURPOSE_TEXT,
+  IGNORED_TEXT,
+  JOB_STATE_TEXT,
+  QUEUE_TEXT,
+  AUDIT_TEXT,
+  SUPERSEDED_TEXT,
+};

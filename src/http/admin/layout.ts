@@ -1,3 +1,4 @@
+import { showUpdatedAt } from './display.js';
 import { html, type Html } from './html.js';
 
 export type Section = 'overview' | 'messages' | 'renewals' | 'failures';
@@ -16,8 +17,15 @@ export interface Page {
   readonly flash?: string;
   /** Page scripts under /admin/assets, loaded deferred (never inline: the CSP forbids it). */
   readonly scripts?: readonly string[];
+  /**
+   * When the page's numbers were read. A page that has it says so ("opdateret kl. 10:00:05") and
+   * reloads itself every 30 s while nobody is typing in it (refresh.js).
+   */
+  readonly updated?: { readonly at: Date; readonly zone: string };
   readonly body: Html;
 }
+
+const REFRESH_SECONDS = 30;
 
 /** The page shell every dashboard page shares: head, navigation, flash line. */
 export function layout(page: Page): Html {
@@ -30,18 +38,19 @@ export function layout(page: Page): Html {
 <title>${page.title} · forny</title>
 <link rel="icon" type="image/svg+xml" href="/admin/assets/favicon.svg">
 <link rel="stylesheet" href="/admin/assets/admin.css">
-${(page.scripts ?? []).map((script) => html`<script defer src="/admin/assets/${script}"></script>`)}
+${[...(page.scripts ?? []), ...(page.updated ? ['refresh.js'] : [])].map((script) => html`<script defer src="/admin/assets/${script}"></script>`)}
 </head>
 <body>
 <header class="top">
 <a class="brand" href="/admin">forny</a>
 <nav aria-label="Dashboard">
 ${NAVIGATION.map((item) => html`<a href="${item.href}"${item.section === page.section ? html` aria-current="page"` : ''}>${item.text}</a>`)}
-<a href="/admin/queues">Køer (Bull Board)</a>
+<a href="/admin/queues">Køer</a>
 </nav>
 </header>
 <main>
 <h1>${page.title}</h1>
+${page.updated && html`<p class="updated muted" id="updated-at" data-refresh-seconds="${REFRESH_SECONDS}">${showUpdatedAt(page.updated.at, page.updated.zone)}; siden opdateres af sig selv hvert ${REFRESH_SECONDS}. sekund</p>`}
 ${page.flash && html`<p class="flash" role="status">${page.flash}</p>`}
 ${page.body}
 </main>

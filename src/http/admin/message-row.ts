@@ -1,8 +1,8 @@
 import type { LoggedMessage } from '../../../db/repositories/message-log.js';
 import { showInstant } from './display.js';
 import { html, type Html } from './html.js';
-import { CHANNEL_TEXT, COMMAND_TEXT, IGNORED_TEXT, label, PURPOSE_TEXT } from './labels.js';
-import { statusTag } from './parts.js';
+import { CHANNEL_TEXT, COMMAND_TEXT, IGNORED_TEXT, label, PURPOSE_TEXT, supersededReason } from './labels.js';
+import { details, statusTag } from './parts.js';
 
 /** How one message is described on the Beskeder and conversation pages. */
 
@@ -19,8 +19,9 @@ export function messageState(message: LoggedMessage, zone: string): Html {
         ? `sendes ${showInstant(message.sendAfter, zone)}`
         : message.errorCode
           ? `fejlkode ${message.errorCode}`
-          : message.status === 'superseded' && message.errorMessage;
-  return html`${statusTag(message.status)}${note && html` <span class="muted">${note}</span>`}`;
+          : message.status === 'superseded' && supersededReason(message.errorMessage);
+  const unexplained = message.direction === 'out' && message.status === 'superseded' && !message.errorCode && !note && message.errorMessage;
+  return html`${statusTag(message.status)}${note && html` <span class="muted">${note}</span>`}${unexplained && details(unexplained)}`;
 }
 
 /** Long bodies (e-mails) are cut: the list is an overview, the conversation shows them whole. */

@@ -39,12 +39,19 @@ function queueTable(counts: readonly QueueCounts[] | undefined): Html {
 ${counts.map(
   ({ queue, counts: byState }) => html`<tr>
 <th scope="row"><a href="/admin/queues/queue/${encodeURIComponent(queue)}">${queue}</a> <span class="muted">${label(QUEUE_TEXT, queue)}</span></th>
-${JOB_STATES.map((state) => html`<td${state === 'failed' && byState.failed > 0 ? html` class="alert"` : ''}>${showCount(byState[state])}</td>`)}
+${JOB_STATES.map((state) =>
+  state === 'failed' && byState.failed > 0
+    ? html`<td class="alert"><a class="alert" href="/admin/failures" title="Se de fejlede jobs under Fejl">${showCount(byState.failed)}</a></td>`
+    : html`<td>${showCount(byState[state])}</td>`,
+)}
 </tr>`,
 )}
 </tbody>
 </table>`;
 }
+
+/** A count that opens the list behind it; zero links nowhere. */
+const countLink = (count: number, href: string): Html => (count > 0 ? html`<a href="${href}">${showCount(count)}</a>` : html`${showCount(count)}`);
 
 /** `/admin`: are the queues draining, what waits for the window, how today went. */
 export async function overviewPage(deps: OverviewDeps): Promise<Html> {
@@ -73,25 +80,35 @@ ${queueTable(queues)}
 </section>
 <div class="cards">
 <section class="card">
-<h2>Sendevinduet</h2>
-<p class="big" id="waiting-for-window">${showCount(waiting)}</p>
-<p>SMS venter på sendevinduet (${window}).</p>
+<h2>Sendevinduet (${window})</h2>
+<p class="big"><a id="waiting-for-window" href="/admin/messages?direction=out&amp;status=scheduled">${showCount(waiting)}</a></p>
+<p>SMS venter på, at sendevinduet åbner.</p>
 <p>${opens.getTime() === now.getTime() ? html`Vinduet er <strong>åbent nu</strong>.` : html`Vinduet åbner ${showMoment(opens, zone)}.`}</p>
 ${due.count > 0 && html`<p class="alert">${showCount(due.count)} SMS skulle være sendt, men er ikke sendt endnu (den ældste siden ${showInstant(due.oldestSendAfter, zone)}).</p>`}
 </section>
 <section class="card">
-<h2>Udgående i dag</h2>
+<h2>Udgående beskeder i dag</h2>
 <table class="numbers">
 <thead><tr><th></th><th>Sendt</th><th>Leveret</th><th>Fejlet</th></tr></thead>
 <tbody>
-${channels.map((row) => html`<tr><th scope="row">${CHANNEL_TEXT[row.channel]}</th><td>${showCount(row.sent)}</td><td>${showCount(row.delivered)}</td><td${row.failed > 0 ? html` class="alert"` : ''}>${showCount(row.failed)}</td></tr>`)}
+${channels.map(
+  (row) =>
+    html`<tr><th scope="row">${CHANNEL_TEXT[row.channel]}</th><td>${countLink(row.sent, `/admin/messages?direction=out&channel=${row.channel}&status=sent`)}</td><td>${countLink(row.delivered, `/admin/messages?direction=out&channel=${row.channel}&status=delivered`)}</td>${
+      row.failed > 0 ? html`<td class="alert"><a class="alert" href="/admin/failures">${showCount(row.failed)}</a></td>` : html`<td>0</td>`
+    }</tr>`,
+)}
 </tbody>
 </table>
 </section>
 <section class="card">
 <h2>FORNY ALLE i dag</h2>
-<p class="big">${showCount(renewAlls.requests)}</p>
-<p>${renewAlls.requests === 1 ? 'anmodning' : 'anmodninger'}${renewAlls.loans > 0 ? html`: ${showCount(renewAlls.renewed)} af ${showCount(renewAlls.loans)} lån fornyet (${showShare(renewAlls.renewed, renewAlls.loans)}).` : '.'}</p>
+<table class="numbers" id="renew-all-today">
+<tbody>
+<tr><th scope="row">Anmodninger fra lånere</th><td><a href="/admin/renewals">${showCount(renewAlls.requests)}</a></td></tr>
+<tr><th scope="row">Lån vurderet i alt</th><td>${showCount(renewAlls.loans)}</td></tr>
+<tr><th scope="row">Heraf fornyet</th><td>${showCount(renewAlls.renewed)} <span class="muted">(${showShare(renewAlls.renewed, renewAlls.loans)})</span></td></tr>
+</tbody>
+</table>
 </section>
 </div>
 <section>
@@ -103,5 +120,5 @@ Modtaget ${showCount(series.received.reduce((a, b) => a + b, 0))}, sendt ${showC
 </div>
 ${jsonScript('hourly-data', series)}
 </section>`;
-  return layout({ title: 'Overblik', section: 'overview', scripts: ['chart.umd.js', 'overview-chart.js'], body });
+  return layout({ title: 'Overblik', section: 'overview', scripts: ['chart.umd.js', 'overview-chart.js'], updated: { at: now, zone }, body });
 }

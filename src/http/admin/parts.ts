@@ -1,5 +1,5 @@
 import type { RenewalLine } from '../../../db/repositories/dashboard-queries.js';
-import { showDate } from './display.js';
+import { showDate, showParty } from './display.js';
 import { html, type Html } from './html.js';
 import { label, REASON_TEXT, STATUS_TEXT } from './labels.js';
 
@@ -8,10 +8,20 @@ import { label, REASON_TEXT, STATUS_TEXT } from './labels.js';
 /** Where a number's (or address's) conversation is shown. */
 export const conversationHref = (party: string): string => `/admin/conversations/${encodeURIComponent(party)}`;
 
-export const partyLink = (party: string): Html => html`<a href="${conversationHref(party)}">${party}</a>`;
+/** Patrons' names by their numbers, where known (see patronNamesByMobile). */
+export type PatronNames = ReadonlyMap<string, string>;
+
+/** A number, grouped for reading and linked to its conversation, with the patron's name when known. */
+export const partyLink = (party: string, names?: PatronNames): Html => {
+  const name = names?.get(party);
+  return html`<a class="party" href="${conversationHref(party)}">${showParty(party)}</a>${name && html` <span class="muted">${name}</span>`}`;
+};
 
 /** A status as a coloured tag; the class is the stored code, the text Danish. */
 export const statusTag = (status: string): Html => html`<span class="tag tag-${status}">${label(STATUS_TEXT, status)}</span>`;
+
+/** Text in another language or for specialists (a provider's error, a job's stack): folded away. */
+export const details = (text: string): Html => html`<details class="details"><summary>vis detaljer</summary><span class="detail-text">${text}</span></details>`;
 
 /** "Forrige" and "Næste" for a list read with limit and offset; the other query parameters are kept. */
 export function pager(path: string, query: URLSearchParams, page: { limit: number; offset: number; hasNext: boolean }): Html {

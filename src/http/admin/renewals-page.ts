@@ -5,7 +5,7 @@ import { getOutbound, type OutboundMessage } from '../../../db/repositories/outb
 import { isUnfinished } from '../../domain/message-status.js';
 import type { Deps } from '../../deps.js';
 import { AppError } from '../../errors.js';
-import { showInstant } from './display.js';
+import { showInstant, showParty } from './display.js';
 import { html, type Html } from './html.js';
 import { IGNORED_TEXT, label } from './labels.js';
 import { layout } from './layout.js';
@@ -22,7 +22,7 @@ function result(summary: RenewAllSummary): string {
 }
 
 /** `/admin/renewals`: the latest renew-alls, newest first. */
-export async function renewalsPage(deps: Pick<Deps, 'db' | 'config'>, offset: number): Promise<Html> {
+export async function renewalsPage(deps: Pick<Deps, 'db' | 'config' | 'clock'>, offset: number): Promise<Html> {
   const found = await recentRenewAlls(deps.db, { limit: PAGE_SIZE + 1, offset });
   const summaries = found.slice(0, PAGE_SIZE);
   const zone = deps.config.timeZone;
@@ -46,7 +46,7 @@ ${summaries.map(
 </table>`
   }
 ${pager('/admin/renewals', new URLSearchParams(), { limit: PAGE_SIZE, offset, hasNext: found.length > PAGE_SIZE })}`;
-  return layout({ title: 'Fornyelser', section: 'renewals', body });
+  return layout({ title: 'Fornyelser', section: 'renewals', updated: { at: deps.clock.now(), zone }, body });
 }
 
 function replyTime(reply: OutboundMessage, zone: string): string {
@@ -55,7 +55,7 @@ function replyTime(reply: OutboundMessage, zone: string): string {
 }
 
 /** `/admin/renewals/:messageSid`: one renew-all, loan by loan, and the reply it got. */
-export async function renewalPage(deps: Pick<Deps, 'db' | 'config'>, messageSid: string): Promise<Html> {
+export async function renewalPage(deps: Pick<Deps, 'db' | 'config' | 'clock'>, messageSid: string): Promise<Html> {
   const inbound = await getInboundBySid(deps.db, messageSid);
   if (!inbound || inbound.command !== 'renew-all') throw new AppError('not_found', 404, `Ingen FORNY ALLE med MessageSid ${messageSid}.`);
   const [lines, patron, reply] = await Promise.all([
@@ -82,5 +82,5 @@ ${
 <p>${statusTag(reply.status)} <span class="muted">${replyTime(reply, zone)}</span></p>`
     : html`<p class="muted">Intet svar skrevet.</p>`
 }`;
-  return layout({ title: `FORNY ALLE fra ${inbound.fromNumber}`, section: 'renewals', body });
+  return layout({ title: `FORNY ALLE fra ${showParty(inbound.fromNumber)}`, section: 'renewals', updated: { at: deps.clock.now(), zone }, body });
 }

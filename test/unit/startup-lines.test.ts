@@ -1,0 +1,56 @@
+import { expect } from 'chai';
+import { loadConfig } from '../../src/config.js';
+import { describeError } from '../../src/describe-error.js';
+import { addressOf, describeDatabase, startupLines } from '../../src/startup-lines.js';
+
+describe('start-up lines: what a process runs, never a secret', () => {
+  const config = loadConfig({
+    DATABASE_URL: 'postgres://forny:db-secret@db.helsbib.dk:5433/forny',
+    REDIS_URL: 'redis://:redis-secret@cache.helsbib.dk:6380/2',
+    QUEUE_PREFIX: 'helsingor',
+    SMTP_URL: 'smtps://forny:mail-secret@mail.helsbib.dk',
+    ADMIN_PASSWORD: 'operator-secret',
+  });
+  const lines = startupLines(config, { roles: 'web, workers and scheduler in one process', url: 'http://127.0.0.1:3000', privateRedis: false });
+
+  const expected: { label: string; line: RegExp }[] = [
+    { label: 'HTTP', line: /^ {2}HTTP: +http:\/\/127\.0\.0\.1:3000 \(Twilio webhook http:\/\/127\.0\.0\.1:3000\/sms\/inbound\)$/ },
+    { label: 'Database', line: /^ {2}Database: +PostgreSQL forny@db\.helsbib\.dk:5433\/forny$/ },
+    { label: 'Redis', line: /^ {2}Redis: +cache\.helsbib\.dk:6380\/2, queue prefix "helsingor"$/ },
+    { label: 'SMS', line: /^ {2}SMS: +sandbox because TWILIO_ACCOUNT_SID is unset/ },
+    { label: 'E-mail', line: /^ {2}E-mail: +SMTP to mail\.helsbib\.dk:465 as forny because SMTP_URL is set$/ },
+    { label: 'Library system', line: /^ {2}Library system: embedded \(forny's own tables\)$/ },
+  ];
+  for (const row of expected) {
+    it(`has one ${row.label} line`, () => expect(lines.filter((line) => row.line.test(line)), lines.join('\n')).to.have.length(1));
+  }
+
+  it('contains no password', () => {
+    for (const secret of ['db-secret', 'redis-secret', 'mail-secret', 'operator-secret']) expect(lines.join('\n')).not.to.contain(secret);
+  });
+
+  it('shows a SQLite file and a URL without a user', () => {
+    expect(describeDatabase('sqlite:./data/forny.sqlite')).to.equal('SQLite ./data/forny.sqlite');
+    expect(addressOf('redis://127.0.0.1:6379', 6379)).to.equal('127.0.0.1:6379');
+    expect(addressOf('redis://127.0.0.1', 6379)).to.equal('127.0.0.1:6379');
+  });
+});
+
+describe('describeError: one line naming the address', () => {
+  const rows: { name: string; error: unknown; expected: string }[] = [
+    { name: 'Redis down', error: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' }), expected: 'Redis at 127.0.0.1:6379: nothing is listening there (connection refused)' },
+    { name: "ioredis's offline words", error: new Error("Stream isn't writeable and enableOfflineQueue options is false"), expected: 'Redis at 127.0.0.1:6379: not connected' },
+    { name: 'a missing PostgreSQL database', error: Object.assign(new Error('database "forny" does not exist'), { code: '3D000' }), expected: 'PostgreSQL at 127.0.0.1:6379: the database does not exist (create it, or fix DATABASE_URL)' },
+    { name: 'a refused password', error: Object.assign(new Error('password authentication failed for user "forny"'), { code: '28P01' }), expected: 'PostgreSQL at 127.0.0.1:6379: the password was refused' },
+    { name: 'a long multi-line message', error: new Error(`first line\n${'x'.repeat(500)}`), expected: 'Redis at 127.0.0.1:6379: first line' },
+    { name: 'one of several addresses refused', error: Object.assign(new AggregateError([Object.assign(new Error('x'), { code: 'ECONNREFUSED' })]), {}), expected: 'Redis at 127.0.0.1:6379: nothing is listening there (connection refused)' },
+  ];
+  for (const row of rows) {
+    it(row.name, () => {
+      const service = row.expected.split(' at ')[0] ?? 'Redis';
+      const line = describeError(row.error, service, '127.0.0.1:6379');
+      expect(line).to.equal(row.expected);
+      expect(line).not.to.match(/\n/);
+    });
+  }
+});

@@ -1,4 +1,5 @@
 import { relative, isAbsolute } from 'node:path';
+import { describeSip2 } from './library/sip2/url.js';
 import { dialectOf, sqliteFilename } from '../db/knexfile.js';
 import type { Config } from './config.js';
 
@@ -34,8 +35,10 @@ export function addressOf(url: string, defaultPort: number): string {
  * The library system this process renews in. Today always the embedded one; the SIP2 adapter
  * (SPEC §10) extends this with its own line (host, port, institution; never the password).
  */
-export function describeLibrarySystem(_config: Config): string {
-  return "embedded (forny's own tables)";
+export function describeLibrarySystem(config: Config): string {
+  if (config.librarySystem.kind === 'embedded') return "embedded (forny's own tables) because LIBRARY_SYSTEM_URL is unset";
+  const sip2 = config.librarySystem.sip2;
+  return `SIP2 at ${describeSip2(sip2)} (institution ${sip2.institution}, ${sip2.tls ? 'TLS' : 'plain TCP'}) because LIBRARY_SYSTEM_URL is set`;
 }
 
 export interface StartupFacts {

@@ -1,6 +1,6 @@
 import type { CalendarDate } from '../../src/domain/calendar-date.js';
 import type { LoanFacts, LoanKind } from '../../src/domain/renewal-policy.js';
-import type { PatronRow } from '../tables.js';
+import type { DbBool, LoanRow, PatronRow } from '../tables.js';
 import { isSqlite, toBool, toStoredInstant, touched, type Db } from './values.js';
 
 export interface Patron {
@@ -63,6 +63,22 @@ export interface LoanForRenewal extends LoanFacts {
   readonly titleId: string;
 }
 
+/** An active loan joined with its item's and title's renewability and whether others reserved the title. */
+interface LoanForRenewalRow {
+  id: string;
+  patron_id: string;
+  kind: string;
+  loan_period_days: number;
+  due_date: string;
+  renewals: number;
+  recalled_on: string | null;
+  ill_refused_on: string | null;
+  title_id: string;
+  item_renewable: DbBool;
+  title_renewable: DbBool;
+  reserved_by_others: DbBool;
+}
+
 export async function activeLoansForRenewal(db: Db, patronIds: readonly string[]): Promise<LoanForRenewal[]> {
   if (patronIds.length === 0) return [];
   const rows = await db('loans as l')
@@ -71,7 +87,7 @@ export async function activeLoansForRenewal(db: Db, patronIds: readonly string[]
     .whereIn('l.patron_id', patronIds)
     .whereNull('l.returned_on')
     .orderBy([{ column: 'l.due_date' }, { column: 'l.id' }])
-    .select(
+    .select<LoanForRenewalRow[]>(
       'l.id',
       'l.patron_id',
       'l.kind',
@@ -144,13 +160,16 @@ export interface PatronLoan {
   readonly returnedOn: CalendarDate | null;
 }
 
+/** A loan with its title's id and name. */
+type PatronLoanRow = LoanRow & { title_id: string; title: string };
+
 export async function loansOfPatron(db: Db, patronId: string): Promise<PatronLoan[]> {
   const rows = await db('loans as l')
     .join('items as i', 'i.id', 'l.item_id')
     .join('titles as t', 't.id', 'i.title_id')
     .where('l.patron_id', patronId)
     .orderBy([{ column: 'l.due_date' }, { column: 'l.id' }])
-    .select('l.*', 'i.title_id', 't.title');
+    .select<PatronLoanRow[]>('l.*', 'i.title_id', 't.title');
   return rows.map((row) => ({
     id: row.id,
     itemId: row.item_id,

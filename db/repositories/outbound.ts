@@ -176,7 +176,7 @@ export async function stillDueLoans(db: Db, outboundId: number): Promise<{ loanI
     .where('o.outbound_id', outboundId)
     .whereNull('l.returned_on')
     .orderBy('l.id')
-    .select('l.id', 'l.due_date', 't.title');
+    .select<{ id: string; due_date: CalendarDate; title: string }[]>('l.id', 'l.due_date', 't.title');
   return rows.map((row) => ({ loanId: row.id, dueDate: row.due_date, title: row.title }));
 }
 

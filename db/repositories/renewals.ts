@@ -1,5 +1,5 @@
 import type { CalendarDate } from '../../src/domain/calendar-date.js';
-import type { RenewalResultRow } from '../tables.js';
+import type { DbBool, RenewalResultRow } from '../tables.js';
 import type { RefusalReason } from '../../src/domain/renewal-policy.js';
 import { toBool, toStoredInstant, type Db } from './values.js';
 
@@ -66,8 +66,7 @@ export async function renewedActiveLoans(db: Db, inboundIds: readonly number[]):
     .whereIn('r.inbound_id', inboundIds)
     .andWhere('r.outcome', 'renewed')
     .whereNull('l.returned_on')
-    .select('r.loan_id', 'l.provisional')
-    .distinct();
+    .distinct<{ loan_id: string; provisional: DbBool }[]>('r.loan_id', 'l.provisional');
   const byLoan = new Map<string, boolean>();
   for (const row of rows) byLoan.set(row.loan_id, toBool(row.provisional) || (byLoan.get(row.loan_id) ?? false));
   return [...byLoan].map(([loanId, provisional]) => ({ loanId, provisional }));

@@ -1,4 +1,4 @@
-import type { CalendarDate } from '../../src/domain/calendar-date.js';
+import { parseCalendarDate, type CalendarDate } from '../../src/domain/calendar-date.js';
 import type { DbBool, RenewalResultRow } from '../tables.js';
 import type { RefusalReason } from '../../src/domain/renewal-policy.js';
 import { toBool, toStoredInstant, type Db } from './values.js';
@@ -30,8 +30,8 @@ const toResult = (row: RenewalResultRow): RenewalResult => ({
   patronId: row.patron_id,
   outcome: row.outcome as RenewalOutcome,
   reason: row.reason as RenewalReason | null,
-  oldDueDate: row.old_due_date,
-  newDueDate: row.new_due_date,
+  oldDueDate: parseCalendarDate(row.old_due_date),
+  newDueDate: row.new_due_date === null ? null : parseCalendarDate(row.new_due_date),
   provisional: toBool(row.provisional),
   createdAt: row.created_at,
 });

@@ -9,7 +9,12 @@ import { LOAN_KINDS } from '../src/domain/renewal-policy.js';
  */
 
 const id = z.string().trim().min(1, 'must not be empty').max(64, 'at most 64 characters');
-const date = z.string().refine(isCalendarDate, { error: (issue) => `not a date (YYYY-MM-DD): ${JSON.stringify(issue.input)}` });
+// Validated into the CalendarDate brand, so a loaded fixture carries dates the rules can take as they are.
+const date = z.string().transform((value, context) => {
+  if (isCalendarDate(value)) return value;
+  context.addIssue({ code: 'custom', message: `not a date (YYYY-MM-DD): ${JSON.stringify(value)}`, input: value });
+  return z.NEVER;
+});
 const instant = z
   .string()
   .refine((value) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(value) && !Number.isNaN(Date.parse(value)), {

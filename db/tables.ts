@@ -151,6 +151,19 @@ export interface ReminderScanRow {
   messages: number;
 }
 
+export interface IlsRenewalRow {
+  id: number;
+  inbound_id: number;
+  item_id: string;
+  title: string | null;
+  old_due_date: string | null;
+  outcome: string | null;
+  new_due_date: string | null;
+  system_message: string | null;
+  intended_at: string;
+  finished_at: string | null;
+}
+
 export interface AuditRow {
   id: number;
   at: string;
@@ -175,5 +188,6 @@ declare module 'knex/types/tables.js' {
     throttles: ThrottleRow;
     reminder_scans: ReminderScanRow;
     audit_log: AuditRow;
+    ils_renewals: IlsRenewalRow;
   }
 }

@@ -71,7 +71,11 @@ export function configuredSecrets(config: Config): string[] {
   ]);
 }
 
-/** The composition root: nothing else in forny creates connections. */
+/**
+ * The composition root of a process: the database pool and the Redis connections of the web side.
+ * Not the only place connections are made: the workers open their own (jobs/start-workers.ts), the
+ * SIP2 client keeps a pool to the library's system, and `npm start` may run a private redis-server.
+ */
 export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps {
   const logger = overrides.logger ?? createLogger(config.logLevel, undefined, { secrets: configuredSecrets(config) });
   const db = overrides.db ?? createKnex(config.databaseUrl, (message) => logger.debug({ knex: message }, 'database driver message'));

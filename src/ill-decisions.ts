@@ -1,7 +1,7 @@
-import { getPatron, type Patron } from '../db/repositories/library.js';
+import { getLoan, getPatron, type Loan, type Patron } from '../db/repositories/library.js';
 import { attachLoans, insertOutbound, type OutboundMessage } from '../db/repositories/outbound.js';
 import { insertRenewalResults } from '../db/repositories/renewals.js';
-import { toBool, toStoredInstant, touched, type Db } from '../db/repositories/values.js';
+import { toStoredInstant, touched, type Db } from '../db/repositories/values.js';
 import { enqueueOutbound } from './queue/enqueue.js';
 import { smsSendAfter } from './outbox/send-after.js';
 import { compareDates, dateIn, isCalendarDate, type CalendarDate } from './domain/calendar-date.js';
@@ -13,22 +13,11 @@ import { textsFor } from './texts.js';
 
 type DecisionDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'queues' | 'logger'>;
 
-interface IllLoan {
-  id: string;
-  patron_id: string;
-  kind: string;
-  due_date: CalendarDate;
-  previous_due_date: CalendarDate | null;
-  renewals: number;
-  provisional: unknown;
-  returned_on: CalendarDate | null;
-}
-
-async function activeIllLoan(trx: Db, loanId: string): Promise<IllLoan> {
-  const loan = (await trx('loans').where({ id: loanId }).first()) as IllLoan | undefined;
+async function activeIllLoan(trx: Db, loanId: string): Promise<Loan> {
+  const loan = await getLoan(trx, loanId);
   if (!loan) throw new AppError('not_found', 404, `no loan with id ${loanId}`);
   if (loan.kind !== 'ill') throw new AppError('not_interlibrary', 409, `loan ${loanId} is not an interlibrary loan`);
-  if (loan.returned_on !== null) throw new AppError('returned', 409, `loan ${loanId} was returned on ${loan.returned_on}`);
+  if (loan.returnedOn !== null) throw new AppError('returned', 409, `loan ${loanId} was returned on ${loan.returnedOn}`);
   return loan;
 }
 
@@ -68,27 +57,27 @@ export async function refuseIllRenewal(deps: DecisionDeps, loanId: string): Prom
   const today = dateIn(now, deps.config.timeZone);
   const decision = await deps.db.transaction(async (trx) => {
     const loan = await activeIllLoan(trx, loanId);
-    if (!toBool(loan.provisional) || loan.previous_due_date === null) {
+    if (!loan.provisional || loan.previousDueDate === null) {
       throw new AppError('not_provisional', 409, `loan ${loanId} has no renewal awaiting the owning library`);
     }
-    const restored = loan.previous_due_date;
+    const restored = loan.previousDueDate;
     const changed = await trx('loans')
-      .where({ id: loanId, due_date: loan.due_date, provisional: true })
+      .where({ id: loanId, due_date: loan.dueDate, provisional: true })
       .update({
         due_date: restored,
         previous_due_date: null,
         provisional: false,
-        renewals: Math.max(0, Number(loan.renewals) - 1),
+        renewals: Math.max(0, loan.renewals - 1),
         ill_refused_on: today,
         updated_at: toStoredInstant(now),
       });
     if (touched(changed) !== 1) throw new AppError('conflict', 409, `loan ${loanId} changed meanwhile; try again`);
     await insertRenewalResults(
       trx,
-      [{ inboundId: null, loanId, patronId: loan.patron_id, outcome: 'refused', reason: 'ill_refused', oldDueDate: loan.due_date, newDueDate: restored, provisional: false }],
+      [{ inboundId: null, loanId, patronId: loan.patronId, outcome: 'refused', reason: 'ill_refused', oldDueDate: loan.dueDate, newDueDate: restored, provisional: false }],
       now,
     );
-    const patron = await getPatron(trx, loan.patron_id);
+    const patron = await getPatron(trx, loan.patronId);
     const notice = patron ? await writeNotice(trx, deps, patron, { purpose: 'ill-refused', body: textsFor(deps.config).illRefusedNotice(restored, today), loanId, dueDate: restored }, now) : null;
     return { loanId, dueDate: restored, notice };
   });
@@ -109,9 +98,9 @@ export async function recallIllLoan(deps: DecisionDeps, loanId: string, dueDate:
   const decision = await deps.db.transaction(async (trx) => {
     const loan = await activeIllLoan(trx, loanId);
     if (compareDates(dueDate, today) < 0) throw new AppError('invalid_field', 400, `dueDate ${dueDate} is before today (${today})`);
-    if (compareDates(dueDate, loan.due_date) >= 0) throw new AppError('invalid_field', 400, `dueDate ${dueDate} does not shorten the loan (due ${loan.due_date})`);
+    if (compareDates(dueDate, loan.dueDate) >= 0) throw new AppError('invalid_field', 400, `dueDate ${dueDate} does not shorten the loan (due ${loan.dueDate})`);
     await trx('loans').where({ id: loanId }).update({ due_date: dueDate, recalled_on: today, updated_at: toStoredInstant(now) });
-    const patron = await getPatron(trx, loan.patron_id);
+    const patron = await getPatron(trx, loan.patronId);
     const notice = patron ? await writeNotice(trx, deps, patron, { purpose: 'ill-recalled', body: textsFor(deps.config).illRecalledNotice(dueDate), loanId, dueDate }, now) : null;
     return { loanId, dueDate, notice };
   });

@@ -1,6 +1,7 @@
 import { FAILED_STATUSES } from '../../src/domain/message-status.js';
 import { toOutbound, type OutboundMessage } from './outbound.js';
 import type { RenewalOutcome, RenewalReason } from './renewals.js';
+import type { DbBool } from '../tables.js';
 import { toBool, toCount, type Db } from './values.js';
 
 /** The rows the operators' dashboard lists; plain rows, newest first unless said otherwise. */
@@ -18,6 +19,18 @@ export interface RenewAllSummary {
   readonly replyStatus: string | null;
 }
 
+/** A renew-all request joined with its patron's name and its reply's status (absent without a patron or reply). */
+interface RenewAllRow {
+  id: number;
+  message_sid: string;
+  from_number: string;
+  received_at: string;
+  status: string;
+  ignored_reason: string | null;
+  patron_name: string | null;
+  reply_status: string | null;
+}
+
 /** Renew-all requests, newest first, each with how many loans it renewed and where its reply is. */
 export async function recentRenewAlls(db: Db, page: { limit: number; offset: number }): Promise<RenewAllSummary[]> {
   const rows = await db('inbound_messages as i')
@@ -27,7 +40,7 @@ export async function recentRenewAlls(db: Db, page: { limit: number; offset: num
     .orderBy('i.id', 'desc')
     .limit(page.limit)
     .offset(page.offset)
-    .select('i.id', 'i.message_sid', 'i.from_number', 'i.received_at', 'i.status', 'i.ignored_reason', 'p.name as patron_name', 'o.status as reply_status');
+    .select<RenewAllRow[]>('i.id', 'i.message_sid', 'i.from_number', 'i.received_at', 'i.status', 'i.ignored_reason', 'p.name as patron_name', 'o.status as reply_status');
   const ids = rows.map((row) => Number(row.id));
   const counts = ids.length
     ? await db('renewal_results')
@@ -63,6 +76,19 @@ export interface RenewalLine {
   readonly provisional: boolean;
 }
 
+/** A renewal result joined with its loan's kind and its title. */
+interface RenewalLineRow {
+  inbound_id: number;
+  loan_id: string;
+  title: string;
+  kind: string;
+  outcome: string;
+  reason: string | null;
+  old_due_date: string;
+  new_due_date: string | null;
+  provisional: DbBool;
+}
+
 /** The per-loan results of these renew-alls, in the order they were decided. */
 export async function renewalLines(db: Db, inboundIds: readonly number[]): Promise<RenewalLine[]> {
   if (inboundIds.length === 0) return [];
@@ -72,7 +98,7 @@ export async function renewalLines(db: Db, inboundIds: readonly number[]): Promi
     .join('titles as t', 't.id', 'i.title_id')
     .whereIn('r.inbound_id', inboundIds)
     .orderBy('r.id')
-    .select('r.inbound_id', 'r.loan_id', 't.title', 'l.kind', 'r.outcome', 'r.reason', 'r.old_due_date', 'r.new_due_date', 'r.provisional');
+    .select<RenewalLineRow[]>('r.inbound_id', 'r.loan_id', 't.title', 'l.kind', 'r.outcome', 'r.reason', 'r.old_due_date', 'r.new_due_date', 'r.provisional');
   return rows.map((row) => ({
     inboundId: Number(row.inbound_id),
     loanId: row.loan_id,

@@ -1,3 +1,4 @@
+import type { IlsRenewalRow } from '../tables.js';
 import { toStoredInstant, touched, type Db } from './values.js';
 
 export type IlsRenewalOutcome = 'renewed' | 'refused';
@@ -17,24 +18,12 @@ export interface IlsRenewal {
   readonly finishedAt: string | null;
 }
 
-interface IlsRenewalRecord {
-  inbound_id: number;
-  item_id: string;
-  title: string | null;
-  old_due_date: string | null;
-  outcome: string | null;
-  new_due_date: string | null;
-  system_message: string | null;
-  intended_at: string;
-  finished_at: string | null;
-}
-
 const toOutcome = (value: string | null): IlsRenewalOutcome | null => {
   if (value === null || value === 'renewed' || value === 'refused') return value;
   throw new Error(`ils_renewals.outcome ${JSON.stringify(value)} is not renewed or refused`);
 };
 
-const toIlsRenewal = (row: IlsRenewalRecord): IlsRenewal => ({
+const toIlsRenewal = (row: IlsRenewalRow): IlsRenewal => ({
   inboundId: Number(row.inbound_id),
   itemId: row.item_id,
   title: row.title,
@@ -48,7 +37,7 @@ const toIlsRenewal = (row: IlsRenewalRecord): IlsRenewal => ({
 
 /** Every item a request has touched at the system, in the order it was first tried. */
 export async function listIlsRenewals(db: Db, inboundId: number): Promise<IlsRenewal[]> {
-  const rows = await db<IlsRenewalRecord>('ils_renewals').where({ inbound_id: inboundId }).orderBy('id');
+  const rows = await db('ils_renewals').where({ inbound_id: inboundId }).orderBy('id');
   return rows.map(toIlsRenewal);
 }
 

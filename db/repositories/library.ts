@@ -1,6 +1,6 @@
-import type { CalendarDate } from '../../src/domain/calendar-date.js';
+import { parseCalendarDate, type CalendarDate } from '../../src/domain/calendar-date.js';
 import type { LoanFacts, LoanKind } from '../../src/domain/renewal-policy.js';
-import type { PatronRow } from '../tables.js';
+import type { DbBool, LoanRow, PatronRow } from '../tables.js';
 import { isSqlite, toBool, toStoredInstant, touched, type Db } from './values.js';
 
 export interface Patron {
@@ -56,11 +56,58 @@ export async function optOutMobile(db: Db, mobile: string, now: Date): Promise<n
   return touched(await db('patrons').where({ mobile, sms_opt_in: true }).update({ sms_opt_in: false, updated_at: toStoredInstant(now) }));
 }
 
+/** One loan as stored, for decisions about that loan (the owning library's refusal or recall). */
+export interface Loan {
+  readonly id: string;
+  readonly patronId: string;
+  readonly kind: string;
+  readonly dueDate: CalendarDate;
+  /** The due date before a renewal that awaits the owning library; what a refusal restores. */
+  readonly previousDueDate: CalendarDate | null;
+  readonly renewals: number;
+  readonly provisional: boolean;
+  readonly returnedOn: CalendarDate | null;
+}
+
+const optionalDate = (text: string | null): CalendarDate | null => (text === null ? null : parseCalendarDate(text));
+
+const toLoan = (row: LoanRow): Loan => ({
+  id: row.id,
+  patronId: row.patron_id,
+  kind: row.kind,
+  dueDate: parseCalendarDate(row.due_date),
+  previousDueDate: optionalDate(row.previous_due_date),
+  renewals: Number(row.renewals),
+  provisional: toBool(row.provisional),
+  returnedOn: optionalDate(row.returned_on),
+});
+
+export async function getLoan(db: Db, id: string): Promise<Loan | undefined> {
+  const row = await db('loans').where({ id }).first();
+  return row ? toLoan(row) : undefined;
+}
+
 /** An active loan with everything the renewal rules ask about it. */
 export interface LoanForRenewal extends LoanFacts {
   readonly id: string;
   readonly patronId: string;
   readonly titleId: string;
+}
+
+/** An active loan joined with its item's and title's renewability and whether others reserved the title. */
+interface LoanForRenewalRow {
+  id: string;
+  patron_id: string;
+  kind: string;
+  loan_period_days: number;
+  due_date: string;
+  renewals: number;
+  recalled_on: string | null;
+  ill_refused_on: string | null;
+  title_id: string;
+  item_renewable: DbBool;
+  title_renewable: DbBool;
+  reserved_by_others: DbBool;
 }
 
 export async function activeLoansForRenewal(db: Db, patronIds: readonly string[]): Promise<LoanForRenewal[]> {
@@ -71,7 +118,7 @@ export async function activeLoansForRenewal(db: Db, patronIds: readonly string[]
     .whereIn('l.patron_id', patronIds)
     .whereNull('l.returned_on')
     .orderBy([{ column: 'l.due_date' }, { column: 'l.id' }])
-    .select(
+    .select<LoanForRenewalRow[]>(
       'l.id',
       'l.patron_id',
       'l.kind',
@@ -93,7 +140,7 @@ export async function activeLoansForRenewal(db: Db, patronIds: readonly string[]
     titleId: row.title_id,
     kind: row.kind as LoanKind,
     loanPeriodDays: Number(row.loan_period_days),
-    dueDate: row.due_date,
+    dueDate: parseCalendarDate(row.due_date),
     renewals: Number(row.renewals),
     renewable: toBool(row.item_renewable) && toBool(row.title_renewable),
     reservedByOthers: toBool(row.reserved_by_others),
@@ -144,25 +191,28 @@ export interface PatronLoan {
   readonly returnedOn: CalendarDate | null;
 }
 
+/** A loan with its title's id and name. */
+type PatronLoanRow = LoanRow & { title_id: string; title: string };
+
 export async function loansOfPatron(db: Db, patronId: string): Promise<PatronLoan[]> {
   const rows = await db('loans as l')
     .join('items as i', 'i.id', 'l.item_id')
     .join('titles as t', 't.id', 'i.title_id')
     .where('l.patron_id', patronId)
     .orderBy([{ column: 'l.due_date' }, { column: 'l.id' }])
-    .select('l.*', 'i.title_id', 't.title');
+    .select<PatronLoanRow[]>('l.*', 'i.title_id', 't.title');
   return rows.map((row) => ({
     id: row.id,
     itemId: row.item_id,
     titleId: row.title_id,
     title: row.title,
     kind: row.kind as LoanKind,
-    dueDate: row.due_date,
+    dueDate: parseCalendarDate(row.due_date),
     loanPeriodDays: Number(row.loan_period_days),
     renewals: Number(row.renewals),
     active: row.returned_on === null,
     provisional: toBool(row.provisional),
-    returnedOn: row.returned_on,
+    returnedOn: optionalDate(row.returned_on),
   }));
 }
 
@@ -198,7 +248,8 @@ export async function activeLoansDueOn(db: Db, dueDate: CalendarDate): Promise<D
     email: row.email,
     emailOptIn: toBool(row.email_opt_in),
     title: row.title,
-    dueDate: row.due_date,
+    // Every row matched `l.due_date = dueDate`: the stored text is the date asked for.
+    dueDate,
   }));
 }
 
@@ -211,5 +262,5 @@ interface DueLoanRow {
   email: string | null;
   email_opt_in: unknown;
   title: string;
-  due_date: CalendarDate;
+  due_date: string;
 }

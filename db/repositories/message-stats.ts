@@ -74,7 +74,7 @@ export async function messagesPerHour(db: Db, from: Date): Promise<{ received: H
     db(table)
       .where(column, '>=', toStoredInstant(from))
       .groupBy('hour')
-      .select(db.raw(`substr(${column}, 1, 13) as hour`), db.raw('count(*) as n'))
+      .select<{ hour: string; n: unknown }[]>(db.raw(`substr(${column}, 1, 13) as hour`), db.raw('count(*) as n'))
       .then((rows) => rows.map((row) => ({ hour: String(row.hour), count: toCount(row.n) })));
   const [received, sent] = await Promise.all([perHour('inbound_messages', 'received_at'), perHour('outbound_messages', 'sent_at')]);
   return { received, sent };

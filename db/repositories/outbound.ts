@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { CalendarDate } from '../../src/domain/calendar-date.js';
+import { parseCalendarDate, type CalendarDate } from '../../src/domain/calendar-date.js';
 import {
   OUTBOUND_TRANSITIONS,
   receiptSources,
@@ -176,8 +176,8 @@ export async function stillDueLoans(db: Db, outboundId: number): Promise<{ loanI
     .where('o.outbound_id', outboundId)
     .whereNull('l.returned_on')
     .orderBy('l.id')
-    .select('l.id', 'l.due_date', 't.title');
-  return rows.map((row) => ({ loanId: row.id, dueDate: row.due_date, title: row.title }));
+    .select<{ id: string; due_date: string; title: string }[]>('l.id', 'l.due_date', 't.title');
+  return rows.map((row) => ({ loanId: row.id, dueDate: parseCalendarDate(row.due_date), title: row.title }));
 }
 
 export async function countNamedLoans(db: Db, outboundId: number): Promise<number> {

@@ -1,5 +1,5 @@
-import type { CalendarDate } from '../../src/domain/calendar-date.js';
-import type { RenewalResultRow } from '../tables.js';
+import { isCalendarDate, parseCalendarDate, type CalendarDate } from '../../src/domain/calendar-date.js';
+import type { DbBool, RenewalResultRow } from '../tables.js';
 import type { RefusalReason } from '../../src/domain/renewal-policy.js';
 import { toBool, toStoredInstant, type Db } from './values.js';
 
@@ -18,8 +18,8 @@ export interface RenewalResult {
   readonly outcome: RenewalOutcome;
   readonly reason: RenewalReason | null;
   /** A calendar date, or the library system's own text for it (SPEC §10); null when it gave none. */
-  readonly oldDueDate: CalendarDate   | null;
-  readonly newDueDate: CalendarDate   | null;
+  readonly oldDueDate: CalendarDate | string | null;
+  readonly newDueDate: CalendarDate | string | null;
   readonly provisional: boolean;
   /** The library system's item id, the title it gave, and its own words (SIP2 `AB`, `AJ`, `AF`); null in the embedded mode. */
   readonly itemId: string | null;
@@ -32,6 +32,9 @@ export type NewRenewalResult = Omit<RenewalResult, 'id' | 'createdAt' | 'itemId'
   Partial<Pick<RenewalResult, 'itemId' | 'title' | 'systemMessage'>>;
 
 
+/** A stored due date: a calendar date, or the library system's own text kept as it wrote it (SPEC §10). */
+const dateOrSystemText = (value: string | null): CalendarDate | string | null => (value !== null && isCalendarDate(value) ? parseCalendarDate(value) : value);
+
 const toResult = (row: RenewalResultRow): RenewalResult => ({
   id: Number(row.id),
   inboundId: row.inbound_id === null ? null : Number(row.inbound_id),
@@ -39,8 +42,8 @@ const toResult = (row: RenewalResultRow): RenewalResult => ({
   patronId: row.patron_id,
   outcome: row.outcome as RenewalOutcome,
   reason: row.reason as RenewalReason | null,
-  oldDueDate: row.old_due_date,
-  newDueDate: row.new_due_date,
+  oldDueDate: dateOrSystemText(row.old_due_date),
+  newDueDate: dateOrSystemText(row.new_due_date),
   provisional: toBool(row.provisional),
   itemId: row.item_id,
   title: row.title,
@@ -84,8 +87,7 @@ export async function renewedActiveLoans(db: Db, inboundIds: readonly number[]):
     .whereIn('r.inbound_id', inboundIds)
     .andWhere('r.outcome', 'renewed')
     .whereNull('l.returned_on')
-    .select<{ loan_id: string; provisional: unknown }[]>('r.loan_id', 'l.provisional')
-    .distinct();
+    .distinct<{ loan_id: string; provisional: DbBool | null }[]>('r.loan_id', 'l.provisional');
   const byLoan = new Map<string, boolean>();
   for (const row of rows) byLoan.set(row.loan_id, toBool(row.provisional) || (byLoan.get(row.loan_id) ?? false));
   return [...byLoan].map(([loanId, provisional]) => ({ loanId, provisional }));

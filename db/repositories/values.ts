@@ -13,7 +13,7 @@ export const toBool = (value: unknown): boolean => value === true || value === 1
 export const toCount = (value: unknown): number => Number(value ?? 0);
 
 /** True when the database is SQLite (single writer: row locks are neither needed nor supported). */
-export const isSqlite = (db: Db): boolean => db.client.config.client === 'better-sqlite3';
+export const isSqlite = (db: Db): boolean => (db.client as Knex.Client).config.client === 'better-sqlite3';
 
 /** Rows a write touched: knex reports a number for update/delete on both dialects. */
 export const touched = (result: unknown): number => (typeof result === 'number' ? result : Array.isArray(result) ? result.length : 0);

@@ -10,13 +10,13 @@ import { performance } from 'node:perf_hooks';
 import type { Knex } from 'knex';
 import { runReminderScan } from '../../jobs/reminders.js';
 import { ManualClock } from '../../src/clock.js';
-import { addDays, type CalendarDate } from '../../src/domain/calendar-date.js';
+import { addDays, parseCalendarDate, type CalendarDate } from '../../src/domain/calendar-date.js';
 import { benchMobile, writeLibrary, type BenchLibrary, type BenchLoan, type BenchPatron } from './library.js';
 import { createInstall, median, memory, ms, ratio, type BenchInstall, type BenchLine } from './support.js';
 
 /** 07:00, REMINDER_SCAN_AT, on a Tuesday: the scan looks for loans due on Friday (REMINDER_DAYS_BEFORE 3). */
 const SCAN_AT = '2026-12-01T07:00:00+01:00';
-const SCAN_DATE: CalendarDate = '2026-12-01';
+const SCAN_DATE: CalendarDate = parseCalendarDate('2026-12-01');
 const DUE_DATE: CalendarDate = addDays(SCAN_DATE, 3);
 
 export interface ScanPlan {

@@ -3,14 +3,22 @@ import { DateTime } from 'luxon';
 /**
  * Calendar dates as the library writes them: `YYYY-MM-DD` strings. Loans are due on a date, not at
  * an instant, so rules compare dates in the library's zone and never touch the hours.
+ * Branded so that only text that went through `parseCalendarDate`/`isCalendarDate` (or a function
+ * here that computes one) can be passed where a date is expected.
  */
-export type CalendarDate = string;
+export type CalendarDate = string & { readonly __brand: 'CalendarDate' };
 
 const shape = /^\d{4}-\d{2}-\d{2}$/;
 
 /** True for a real date in `YYYY-MM-DD` form (2026-02-30 is not one). */
-export function isCalendarDate(text: string): boolean {
+export function isCalendarDate(text: string): text is CalendarDate {
   return shape.test(text) && DateTime.fromISO(text, { zone: 'utc' }).isValid;
+}
+
+/** The date this text names; a RangeError naming the text when it is not a real `YYYY-MM-DD` date. */
+export function parseCalendarDate(text: string): CalendarDate {
+  if (!isCalendarDate(text)) throw new RangeError(`not a calendar date: ${JSON.stringify(text)}`);
+  return text;
 }
 
 function parse(date: CalendarDate): DateTime {

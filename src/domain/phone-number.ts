@@ -1,7 +1,7 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
 
-/** A phone number in E.164 form, e.g. `+4520000001`. */
-export type E164 = string;
+/** A phone number in E.164 form, e.g. `+4520000001`; made only by `normalisePhoneNumber`. */
+export type E164 = string & { readonly __brand: 'E164' };
 
 /**
  * Normalises a number as a patron or Twilio writes it (`+45 20 00 00 01`, `20000001`,
@@ -17,7 +17,7 @@ export function normalisePhoneNumber(raw: string, defaultCountry: 'DK' = 'DK'): 
   if (/^45\d{8}$/.test(text.replace(/\D/g, ''))) candidates.push(`+${text.replace(/\D/g, '')}`);
   for (const candidate of candidates) {
     const parsed = parsePhoneNumberFromString(candidate, defaultCountry);
-    if (parsed?.isPossible()) return parsed.number;
+    if (parsed?.isPossible()) return parsed.number as E164;
   }
   return null;
 }

@@ -1,4 +1,4 @@
-import { compareDates, danishDate, type CalendarDate } from './calendar-date.js';
+import { addDays, compareDates, danishDate, parseCalendarDate, type CalendarDate } from './calendar-date.js';
 import { escapeHtml } from './escape-html.js';
 import { fitsOneSegment, gsm7Septets, SINGLE_SEGMENT_SEPTETS } from './gsm7.js';
 
@@ -179,7 +179,7 @@ export function createTexts(settings: TextSettings): Texts {
 /** The largest count a text is written with: three digits (a patron's active loans). */
 export const LONGEST_COUNT = 999;
 /** The longest Danish date forny writes ("30. september"). */
-export const LONGEST_DATE: CalendarDate = '2026-09-30';
+export const LONGEST_DATE: CalendarDate = parseCalendarDate('2026-09-30');
 
 /**
  * Every SMS template at its longest (largest counts, the longest Danish date, every optional
@@ -199,7 +199,7 @@ export function longestSmsTexts(texts: Texts): string[] {
     texts.stopConfirmation(),
     texts.startConfirmation(),
     texts.illRefusedNotice(LONGEST_DATE, LONGEST_DATE),
-    texts.illRefusedNotice('2026-09-29', LONGEST_DATE),
+    texts.illRefusedNotice(addDays(LONGEST_DATE, -1), LONGEST_DATE),
     texts.illRecalledNotice(LONGEST_DATE),
   ];
 }

@@ -24,6 +24,14 @@ const BODY_ERRORS: Readonly<Record<string, { status: number; code: string }>> = 
   'request.aborted': { status: 400, code: 'request_aborted' },
 };
 
+/** body-parser's errors carry a `type` saying what was wrong with the body; any other error is not one of them. */
+function bodyErrorOf(error: unknown): { status: number; code: string; detail: string } | undefined {
+  if (typeof error !== 'object' || error === null || !('type' in error) || typeof error.type !== 'string') return undefined;
+  const known = BODY_ERRORS[error.type];
+  if (!known) return undefined;
+  return { ...known, detail: String('message' in error ? error.message : undefined) };
+}
+
 export interface AppOptions {
   /** The metrics (and their background refresh) to serve; by default the app makes its own. */
   readonly metrics?: AppMetrics;
@@ -63,12 +71,12 @@ export function createApp(deps: Deps, options: AppOptions = {}): Express {
 
   app.use((req, _res, next) => next(new AppError('not_found', 404, `no route for ${req.method} ${req.path}`)));
 
-  const onError: ErrorRequestHandler = (error, req, res, _next) => {
-    const bodyError = typeof error?.type === 'string' ? BODY_ERRORS[error.type] : undefined;
+  const onError: ErrorRequestHandler = (error: unknown, req, res, _next) => {
+    const bodyError = bodyErrorOf(error);
     if (error instanceof AppError || bodyError) {
       const status = error instanceof AppError ? error.httpStatus : (bodyError?.status ?? 400);
       const code = error instanceof AppError ? error.code : (bodyError?.code ?? 'bad_request');
-      const message = error instanceof AppError ? error.message : `${code.replaceAll('_', ' ')}: ${String(error.message)}`;
+      const message = error instanceof AppError ? error.message : `${code.replaceAll('_', ' ')}: ${bodyError?.detail}`;
       if (status >= 500) deps.logger.error({ err: error, path: req.path }, message);
       res.status(status).json({ error: code, message });
       return;

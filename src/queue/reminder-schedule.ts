@@ -1,7 +1,7 @@
 import { DateTime } from 'luxon';
 import { reminderScanFinished } from '../../db/repositories/reminder-scans.js';
 import type { Deps } from '../deps.js';
-import type { CalendarDate } from '../domain/calendar-date.js';
+import { dateIn } from '../domain/calendar-date.js';
 import type { Queues } from './queues.js';
 
 export const REMINDER_SCHEDULER_ID = 'daily-reminder-scan';
@@ -26,7 +26,7 @@ export async function catchUpReminderScan(deps: ScheduleDeps): Promise<boolean> 
   const now = DateTime.fromJSDate(deps.clock.now(), { zone: deps.config.timeZone });
   const scanTime = now.set({ ...deps.config.reminders.scanAt, second: 0, millisecond: 0 });
   if (now < scanTime) return false;
-  const scanDate = now.toISODate() as CalendarDate;
+  const scanDate = dateIn(deps.clock.now(), deps.config.timeZone);
   if (await reminderScanFinished(deps.db, scanDate)) return false;
   await deps.queues.reminders.add('scan', {}, { jobId: `scan-${scanDate}` });
   return true;

@@ -80,7 +80,9 @@ describe('dashboard in headless Chromium', function () {
     await page.getByRole('link', { name: `hele samtalen med ${showParty(KAREN)}` }).click();
     expect(await page.getByRole('heading', { level: 1 }).textContent()).to.equal(`Samtale med ${showParty(KAREN)}`);
     expect(await page.getByText(reply, { exact: true }).isVisible()).to.equal(true);
-    const reservedTitle = (await h.deps.db('renewal_results as r').join('loans as l', 'l.id', 'r.loan_id').join('items as i', 'i.id', 'l.item_id').join('titles as t', 't.id', 'i.title_id').where('r.reason', 'on_reserve').first('t.title')).title as string;
+    const reserved = await h.deps.db('renewal_results as r').join('loans as l', 'l.id', 'r.loan_id').join('items as i', 'i.id', 'l.item_id').join('titles as t', 't.id', 'i.title_id').where('r.reason', 'on_reserve').first<{ title: string } | undefined>('t.title');
+    if (!reserved) throw new Error('the fixture has no loan on reserve');
+    const reservedTitle = reserved.title;
     expect(await page.getByRole('row').filter({ hasText: reservedTitle }).textContent()).to.contain('reserveret af en anden låner');
     await shoot('conversation');
 

@@ -27,7 +27,7 @@ describe('abuse limits', function () {
       outcomes.push(row.ignored_reason ?? row.status);
       h.clock.advance(60_000);
     }
-    expect(outcomes).to.deep.equal([...Array(RENEW_ALLS_PER_WINDOW).fill('processed'), 'rate_limited', 'rate_limited']);
+    expect(outcomes).to.deep.equal([...Array<string>(RENEW_ALLS_PER_WINDOW).fill('processed'), 'rate_limited', 'rate_limited']);
     await eventually(() => h.twilio.messagesTo(KAREN).length === RENEW_ALLS_PER_WINDOW);
 
     h.clock.advance(10 * 60_000);

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import type { DbBool } from '../../db/tables.js';
 import { EVERY_RULE_TODAY, KAREN, OTHER_PATRON, everyRuleLibrary } from '../fixtures/every-rule.js';
 import { eventually, Harness } from '../helpers/harness.js';
 
@@ -85,7 +86,7 @@ describe("operators' dashboard (/admin)", function () {
     expect(cells(rowsWith(overview, 'Lån vurderet i alt')[0] ?? '')).to.deep.equal(['Lån vurderet i alt', String(results.length)]);
     expect(cells(rowsWith(overview, 'Heraf fornyet')[0] ?? '')[1]).to.match(new RegExp(`^${renewed} \\(\\d+\\s%\\)$`));
     expect(overview).to.match(/<canvas id="hourly-chart"/);
-    const chart = JSON.parse(/<script type="application\/json" id="hourly-data">(.*?)<\/script>/.exec(overview)?.[1] ?? 'null');
+    const chart = JSON.parse(/<script type="application\/json" id="hourly-data">(.*?)<\/script>/.exec(overview)?.[1] ?? 'null') as { labels: string[]; received: number[]; sent: number[] };
     expect(chart.labels).to.have.length(24);
     expect(chart.labels.at(-1)).to.equal('10'); // the library's hour, now
     expect(chart.received.at(-1)).to.equal(1);
@@ -111,7 +112,7 @@ describe("operators' dashboard (/admin)", function () {
     expect(firstLoan).to.be.greaterThan(request);
     expect(answer).to.be.greaterThan(firstLoan);
 
-    const results = await h.deps.db('renewal_results as r').join('loans as l', 'l.id', 'r.loan_id').join('items as i', 'i.id', 'l.item_id').join('titles as t', 't.id', 'i.title_id').select('t.title', 'r.outcome', 'r.reason', 'r.provisional');
+    const results = await h.deps.db('renewal_results as r').join('loans as l', 'l.id', 'r.loan_id').join('items as i', 'i.id', 'l.item_id').join('titles as t', 't.id', 'i.title_id').select<{ title: string; outcome: string; reason: string | null; provisional: DbBool }[]>('t.title', 'r.outcome', 'r.reason', 'r.provisional');
     expect(results.some((row) => row.reason === 'on_reserve')).to.equal(true);
     for (const result of results) {
       const [row, ...others] = rowsWith(conversation, `<td>${result.title}`);
@@ -119,7 +120,7 @@ describe("operators' dashboard (/admin)", function () {
       const outcome = cells(row ?? '')[3];
       if (result.outcome === 'refused') {
         expect(outcome, result.title).to.equal('ikke fornyet');
-        expect(cells(row ?? '')[4], result.title).to.equal(DANISH_REASON[result.reason]);
+        expect(cells(row ?? '')[4], result.title).to.equal(DANISH_REASON[result.reason ?? '']);
       } else {
         expect(outcome, result.title).to.equal(result.provisional ? 'fornyet med forbehold' : 'fornyet');
       }

@@ -209,7 +209,7 @@ describe('reminders by SMS and e-mail', function () {
   });
 
   it('finds the loans due through the partial index on active loans, not a scan of all loans', async () => {
-    const plan = await h.deps.db.raw(
+    const plan: unknown = await h.deps.db.raw(
       "explain query plan select l.id from loans l join patrons p on p.id = l.patron_id where l.due_date = ? and l.returned_on is null",
       [DUE],
     );

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { addDays, compareDates, danishDate, dateIn, isCalendarDate } from '../../src/domain/calendar-date.js';
+import { addDays, compareDates, danishDate, dateIn, isCalendarDate, parseCalendarDate } from '../../src/domain/calendar-date.js';
 
 describe('isCalendarDate', () => {
   const rows: { text: string; expected: boolean; why?: string }[] = [
@@ -28,6 +28,18 @@ describe('isCalendarDate', () => {
   }
 });
 
+describe('parseCalendarDate', () => {
+  it('gives back a real date as written', () => {
+    expect(parseCalendarDate('2028-02-29')).to.equal('2028-02-29');
+  });
+
+  for (const text of ['2026-02-29', '2026-1-1', '2026-12-03T00:00:00Z', ' 2026-12-03', '']) {
+    it(`refuses ${JSON.stringify(text)} with a RangeError that names it`, () => {
+      expect(() => parseCalendarDate(text)).to.throw(RangeError, `not a calendar date: ${JSON.stringify(text)}`);
+    });
+  }
+});
+
 describe('addDays', () => {
   const rows: { name: string; date: string; days: number; expected: string }[] = [
     { name: 'no days', date: '2026-12-03', days: 0, expected: '2026-12-03' },
@@ -48,12 +60,12 @@ describe('addDays', () => {
 
   for (const row of rows) {
     it(`${row.name}: ${row.date} ${row.days >= 0 ? '+' : '−'} ${Math.abs(row.days)} → ${row.expected}`, () => {
-      expect(addDays(row.date, row.days)).to.equal(row.expected);
+      expect(addDays(parseCalendarDate(row.date), row.days)).to.equal(row.expected);
     });
   }
 
-  it('refuses a date that does not exist instead of rolling it over', () => {
-    expect(() => addDays('2026-02-30', 1)).to.throw(RangeError, /2026-02-30/);
+  it('cannot be given a date that does not exist: its parser refuses it instead of rolling it over', () => {
+    expect(() => parseCalendarDate('2026-02-30')).to.throw(RangeError, /2026-02-30/);
   });
 });
 
@@ -68,7 +80,7 @@ describe('compareDates', () => {
 
   for (const row of rows) {
     it(`${row.name}: ${row.a} is ${row.expected} ${row.b}`, () => {
-      const sign = Math.sign(compareDates(row.a, row.b));
+      const sign = Math.sign(compareDates(parseCalendarDate(row.a), parseCalendarDate(row.b)));
       expect(sign).to.equal({ before: -1, same: 0, after: 1 }[row.expected]);
     });
   }
@@ -109,7 +121,7 @@ describe('danishDate', () => {
 
   for (const row of rows) {
     it(`${row.date} → ${row.expected}`, () => {
-      expect(danishDate(row.date)).to.equal(row.expected);
+      expect(danishDate(parseCalendarDate(row.date))).to.equal(row.expected);
     });
   }
 });

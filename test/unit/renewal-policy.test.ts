@@ -10,13 +10,14 @@ import {
   type RefusalReason,
   type RenewalDecision,
 } from '../../src/domain/renewal-policy.js';
+import { parseCalendarDate, type CalendarDate } from '../../src/domain/calendar-date.js';
 
 /** An ordinary 30-day loan due 2026-12-03 that nothing stops from being renewed. */
-function loan(changes: Partial<LoanFacts> = {}): LoanFacts {
-  return { kind: 'standard', loanPeriodDays: 30, dueDate: '2026-12-03', renewals: 0, renewable: true, reservedByOthers: false, recalled: false, illRefused: false, ...changes };
+function loan({ dueDate = '2026-12-03', ...changes }: Partial<Omit<LoanFacts, 'dueDate'>> & { dueDate?: string } = {}): LoanFacts {
+  return { kind: 'standard', loanPeriodDays: 30, dueDate: parseCalendarDate(dueDate), renewals: 0, renewable: true, reservedByOthers: false, recalled: false, illRefused: false, ...changes };
 }
 
-const renewed = (newDueDate: string, provisional = false): RenewalDecision => ({ outcome: 'renewed', newDueDate, provisional });
+const renewed = (newDueDate: string, provisional = false): RenewalDecision => ({ outcome: 'renewed', newDueDate: parseCalendarDate(newDueDate), provisional });
 const refused = (reason: RefusalReason): RenewalDecision => ({ outcome: 'refused', reason });
 
 describe('decideRenewal', () => {
@@ -196,14 +197,14 @@ describe('decideRenewal', () => {
 
   for (const row of rows) {
     it(row.name, () => {
-      expect(decideRenewal(row.loan, row.today)).to.deep.equal(row.expected);
+      expect(decideRenewal(row.loan, parseCalendarDate(row.today))).to.deep.equal(row.expected);
     });
   }
 
   it('never throws, gives a declared outcome, and a renewed loan is due strictly after both its old due date and today', () => {
     const day = fc
       .date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2099-12-31T00:00:00Z'), noInvalidDate: true })
-      .map((date) => date.toISOString().slice(0, 10));
+      .map((date) => parseCalendarDate(date.toISOString().slice(0, 10)));
     const loans = fc.record({
       kind: fc.constantFrom<LoanKind>(...LOAN_KINDS),
       loanPeriodDays: fc.integer({ min: 1, max: 365 }),
@@ -250,8 +251,8 @@ describe('an interlibrary loan through renewals, refusals and recalls', () => {
     fc.assert(
       fc.property(fc.constantFrom(7, 14, 21, 28, 30), fc.integer({ min: 0, max: 40 }), steps, (loanPeriodDays, startOffset, plan: Step[]) => {
         // The loan as forny's tables hold it; the refusal and recall follow src/ill-decisions.ts.
-        let today = '2026-11-01';
-        let state = { ...loan({ kind: 'ill', loanPeriodDays, dueDate: shiftDays(today, startOffset) }), provisional: false, previousDueDate: null as string | null };
+        let today = parseCalendarDate('2026-11-01');
+        let state = { ...loan({ kind: 'ill', loanPeriodDays, dueDate: shiftDays(today, startOffset) }), provisional: false, previousDueDate: null as CalendarDate | null };
         for (const step of plan) {
           today = shiftDays(today, step.wait);
           if (step.act === 'renew') {
@@ -277,8 +278,9 @@ describe('an interlibrary loan through renewals, refusals and recalls', () => {
   });
 });
 
-function shiftDays(date: string, days: number): string {
-  return new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
+/** Day arithmetic on UTC midnights, independent of the addDays under test. */
+function shiftDays(date: CalendarDate, days: number): CalendarDate {
+  return parseCalendarDate(new Date(Date.parse(`${date}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10));
 }
 
 describe('maxRenewals', () => {

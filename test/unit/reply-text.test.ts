@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { parseCalendarDate, type CalendarDate } from '../../src/domain/calendar-date.js';
 import { fitsOneSegment, gsm7Septets } from '../../src/domain/gsm7.js';
 import {
   createTexts,
@@ -16,14 +17,14 @@ const counts = Array.from({ length: 1000 }, (_, count) => count);
 
 /** Every date of a common year and of a leap year, so every month's longest date is among them. */
 const dates = ['2026', '2028'].flatMap((year) => {
-  const days: string[] = [];
+  const days: CalendarDate[] = [];
   for (let day = new Date(`${year}-01-01T00:00:00Z`); day.getUTCFullYear() === Number(year); day.setUTCDate(day.getUTCDate() + 1)) {
-    days.push(day.toISOString().slice(0, 10));
+    days.push(parseCalendarDate(day.toISOString().slice(0, 10)));
   }
   return days;
 });
 // "30. september" is the longest Danish date; it must be among those tried.
-const longestDate = '2026-09-30';
+const longestDate = parseCalendarDate('2026-09-30');
 
 /** The longest LIBRARY_NAME configuration allows, in letters that are GSM-7 (æøå count one septet each). */
 const longestName = 'Æ'.repeat(MAX_LIBRARY_NAME_LENGTH);
@@ -42,7 +43,7 @@ function everySms(t: Texts): { name: string; texts: string[] }[] {
     },
     { name: 'the renew-all give-up', texts: [t.renewAllGaveUp()] },
     { name: 'reminders, every count up to 999 with the longest date, and every date with 999 loans', texts: [...counts.map((count) => t.reminderSms(count, longestDate)), ...dates.map((date) => t.reminderSms(999, date))] },
-    { name: 'interlibrary refusal notices for every date, due ahead and overdue', texts: dates.flatMap((date) => [t.illRefusedNotice(date, '2026-01-01'), t.illRefusedNotice(date, '2029-01-01')]) },
+    { name: 'interlibrary refusal notices for every date, due ahead and overdue', texts: dates.flatMap((date) => [t.illRefusedNotice(date, parseCalendarDate('2026-01-01')), t.illRefusedNotice(date, parseCalendarDate('2029-01-01'))]) },
     { name: 'interlibrary recall notices for every date', texts: dates.map((date) => t.illRecalledNotice(date)) },
     { name: 'the help text', texts: [t.helpReply()] },
     { name: 'the answer to a number that belongs to no patron', texts: [t.unknownNumberReply()] },
@@ -98,15 +99,15 @@ describe('the texts of one library', () => {
   const other = createTexts({ libraryName: 'Roskilde Bibliotekerne', site: 'roskildebib.dk', keyword: 'RB', smsFrom: '1919' });
   const rows: { name: string; text: () => string; contains: string[]; excludes?: string[] }[] = [
     { name: 'the SPEC example, word for word', text: () => texts.renewAllReply({ renewed: 2, total: 5, provisional: 0 }), contains: ['Helsingør Kommunes Biblioteker: 2 af 5 lån er fornyet. Se på helsbib.dk hvilke der ikke kunne fornyes.'] },
-    { name: 'a reminder names the count, the date, the keyword and the number', text: () => texts.reminderSms(3, '2026-12-03'), contains: ['3 lån', '3. december', 'HBK FORNY ALLE til 1910'] },
+    { name: 'a reminder names the count, the date, the keyword and the number', text: () => texts.reminderSms(3, parseCalendarDate('2026-12-03')), contains: ['3 lån', '3. december', 'HBK FORNY ALLE til 1910'] },
     { name: 'help invites the keyword at the number and points to the site', text: () => texts.helpReply(), contains: ['HBK FORNY ALLE til 1910', 'START tilmelder dig igen', 'Se på helsbib.dk.'] },
     { name: 'STOP confirmation names START and the number', text: () => texts.stopConfirmation(), contains: ['Skriv START til 1910 for at tilmelde dig igen'] },
     { name: 'START confirmation: "for at afmelde dig"', text: () => texts.startConfirmation(), contains: ['Skriv STOP til 1910 for at afmelde dig.'] },
     { name: 'the give-up says nothing was renewed, to try again later or on the site', text: () => texts.renewAllGaveUp(), contains: ['ikke forny dine lån', 'Prøv igen senere', 'HBK FORNY ALLE til 1910', 'forny på helsbib.dk'] },
-    { name: 'a refusal due ahead names the restored date', text: () => texts.illRefusedNotice('2026-12-03', '2026-12-01'), contains: ['afviste', 'senest 3. december', 'Se på helsbib.dk.'] },
-    { name: 'a refusal due today still names the date', text: () => texts.illRefusedNotice('2026-12-01', '2026-12-01'), contains: ['senest 1. december'] },
-    { name: 'a refusal whose restored date has passed asks for the loan at once', text: () => texts.illRefusedNotice('2026-11-28', '2026-12-01'), contains: ['overskredet', 'aflever det straks'], excludes: ['senest', '28. november'] },
-    { name: 'a recall names the new due date', text: () => texts.illRecalledNotice('2026-12-10'), contains: ['kaldt et fjernlån hjem', 'senest 10. december', 'Se på helsbib.dk.'] },
+    { name: 'a refusal due ahead names the restored date', text: () => texts.illRefusedNotice(parseCalendarDate('2026-12-03'), parseCalendarDate('2026-12-01')), contains: ['afviste', 'senest 3. december', 'Se på helsbib.dk.'] },
+    { name: 'a refusal due today still names the date', text: () => texts.illRefusedNotice(parseCalendarDate('2026-12-01'), parseCalendarDate('2026-12-01')), contains: ['senest 1. december'] },
+    { name: 'a refusal whose restored date has passed asks for the loan at once', text: () => texts.illRefusedNotice(parseCalendarDate('2026-11-28'), parseCalendarDate('2026-12-01')), contains: ['overskredet', 'aflever det straks'], excludes: ['senest', '28. november'] },
+    { name: 'a recall names the new due date', text: () => texts.illRecalledNotice(parseCalendarDate('2026-12-10')), contains: ['kaldt et fjernlån hjem', 'senest 10. december', 'Se på helsbib.dk.'] },
     { name: 'another library: its name, site, keyword and number', text: () => other.helpReply(), contains: ['Roskilde Bibliotekerne: ', 'RB FORNY ALLE til 1919', 'Se på roskildebib.dk.'], excludes: ['HBK', 'helsbib', '1910'] },
     { name: 'another library: the renew-all reply points to its site', text: () => other.renewAllReply({ renewed: 1, total: 2, provisional: 0 }), contains: ['Roskilde Bibliotekerne: 1 af 2 lån', 'Se på roskildebib.dk'] },
   ];
@@ -153,7 +154,7 @@ describe('reminderEmail', () => {
     name: string;
     patron: string;
     hasMobile: boolean;
-    dueDate: string;
+    dueDate: CalendarDate;
     loans: ReminderEmailLoan[];
     subject: string[];
     text: string[];
@@ -165,10 +166,10 @@ describe('reminderEmail', () => {
       name: 'two loans to a patron with a mobile: count and date in the subject, every title, the SMS invitation',
       patron: 'Karen Blixen',
       hasMobile: true,
-      dueDate: '2026-12-03',
+      dueDate: parseCalendarDate('2026-12-03'),
       loans: [
-        { title: 'Babettes gæstebud', dueDate: '2026-12-03' },
-        { title: 'Den afrikanske farm', dueDate: '2026-12-03' },
+        { title: 'Babettes gæstebud', dueDate: parseCalendarDate('2026-12-03') },
+        { title: 'Den afrikanske farm', dueDate: parseCalendarDate('2026-12-03') },
       ],
       subject: ['2 lån', '3. december'],
       text: ['Karen Blixen', 'Babettes gæstebud', 'Den afrikanske farm', '3. december', 'HBK FORNY ALLE til 1910', 'helsbib.dk', 'Helsingør Kommunes Biblioteker'],
@@ -180,8 +181,8 @@ describe('reminderEmail', () => {
       name: 'a patron with no mobile on file is not invited to send an SMS',
       patron: 'Herman Bang',
       hasMobile: false,
-      dueDate: '2026-12-03',
-      loans: [{ title: 'Stuk', dueDate: '2026-12-03' }],
+      dueDate: parseCalendarDate('2026-12-03'),
+      loans: [{ title: 'Stuk', dueDate: parseCalendarDate('2026-12-03') }],
       subject: ['1 lån'],
       text: ['Du kan forny dem på helsbib.dk.'],
       html: ['helsbib.dk'],
@@ -192,10 +193,10 @@ describe('reminderEmail', () => {
       name: 'a title carrying markup is escaped in the html part, shown as written in the text part',
       patron: 'Ole <b>Olsen</b>',
       hasMobile: true,
-      dueDate: '2026-09-30',
+      dueDate: parseCalendarDate('2026-09-30'),
       loans: [
-        { title: '<script>alert(1)</script>', dueDate: '2026-09-30' },
-        { title: 'Tom & Jerry "Klassikere"', dueDate: '2026-09-30' },
+        { title: '<script>alert(1)</script>', dueDate: parseCalendarDate('2026-09-30') },
+        { title: 'Tom & Jerry "Klassikere"', dueDate: parseCalendarDate('2026-09-30') },
       ],
       subject: ['2 lån', '30. september'],
       text: ['<script>alert(1)</script>', 'Tom & Jerry "Klassikere"', '30. september'],

@@ -19,7 +19,7 @@ describe('start-up lines: what a process runs, never a secret', () => {
     { label: 'Redis', line: /^ {2}Redis: +cache\.helsbib\.dk:6380\/2, queue prefix "helsingor"$/ },
     { label: 'SMS', line: /^ {2}SMS: +sandbox because TWILIO_ACCOUNT_SID is unset/ },
     { label: 'E-mail', line: /^ {2}E-mail: +SMTP to mail\.helsbib\.dk:465 as forny because SMTP_URL is set$/ },
-    { label: 'Library system', line: /^ {2}Library system: embedded \(forny's own tables\)$/ },
+    { label: 'Library system', line: /^ {2}Library system: embedded \(forny's own tables\) because LIBRARY_SYSTEM_URL is unset$/ },
   ];
   for (const row of expected) {
     it(`has one ${row.label} line`, () => expect(lines.filter((line) => row.line.test(line)), lines.join('\n')).to.have.length(1));
@@ -27,6 +27,12 @@ describe('start-up lines: what a process runs, never a secret', () => {
 
   it('contains no password', () => {
     for (const secret of ['db-secret', 'redis-secret', 'mail-secret', 'operator-secret']) expect(lines.join('\n')).not.to.contain(secret);
+  });
+
+  it('names a SIP2 library system by its address and institution, never its password', () => {
+    const sip2 = loadConfig({ LIBRARY_SYSTEM_URL: 'sips2://forny:sip-secret@sip.example.dk:6001?institution=HBK&location=FORNY' });
+    const line = startupLines(sip2, { roles: 'web only', url: undefined, privateRedis: false }).find((text) => text.includes('Library system'));
+    expect(line).to.equal('  Library system: SIP2 at sips2://forny@sip.example.dk:6001 (institution HBK, TLS) because LIBRARY_SYSTEM_URL is set');
   });
 
   it('shows a SQLite file and a URL without a user', () => {

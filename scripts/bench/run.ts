@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { benchReminderScan } from './reminder-scan.js';
 import { benchRenewAllDirect, benchRenewAllEndToEnd } from './renew-all.js';
 import { benchSmsDrain } from './sms-drain.js';
+import { benchWebhook } from './webhook.js';
 import { printLine, runPendingCleanups, write, type BenchLine } from './support.js';
 
 const BENCHMARKS: Record<string, (report: (line: BenchLine) => void) => Promise<void>> = {
@@ -36,6 +37,7 @@ const BENCHMARKS: Record<string, (report: (line: BenchLine) => void) => Promise<
     report(direct.line);
     report(await benchRenewAllEndToEnd(plan, direct));
   },
+  webhook: async (report) => report(await benchWebhook({ connections: 32, seconds: 4, rounds: 2 })),
 };
 
 const asked = process.argv.slice(2);

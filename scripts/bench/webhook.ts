@@ -73,6 +73,12 @@ const rssMb = (pid: number | undefined): number => {
   return match ? Number(match[1]) / 1024 : 0;
 };
 
+/** CPU seconds (user + system) the process has used so far: a cost per request that other load on the machine does not move. */
+const cpuSeconds = (pid: number | undefined): number => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+};
+
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
 
 export async function benchWebhook(plan: WebhookPlan): Promise<BenchLine> {
@@ -100,23 +106,32 @@ export async function benchWebhook(plan: WebhookPlan): Promise<BenchLine> {
     children.push(bare);
 
     const runs: { forny: LoadResult[]; bare: LoadResult[] } = { forny: [], bare: [] };
+    const cpu = { forny: 0, bare: 0 };
+    const measured = async (child: ChildProcess, side: 'forny' | 'bare', load: () => Promise<LoadResult>) => {
+      const before = cpuSeconds(child.pid);
+      const result = await load();
+      cpu[side] += cpuSeconds(child.pid) - before;
+      runs[side].push(result);
+    };
     const base = { connections: plan.connections, seconds: plan.seconds, authToken: SANDBOX_AUTH_TOKEN, signedUrl: `${BENCH_PUBLIC_BASE_URL}/sms/inbound` };
     for (let round = 0; round < plan.rounds; round++) {
-      runs.forny.push(await postWebhooks({ ...base, port: fornyPort, sidPrefix: `${round}f${randomBytes(4).toString('hex')}` }));
-      runs.bare.push(await postWebhooks({ ...base, port: barePort, sidPrefix: `${round}b${randomBytes(4).toString('hex')}` }));
+      await measured(forny, 'forny', () => postWebhooks({ ...base, port: fornyPort, sidPrefix: `${round}f${randomBytes(4).toString('hex')}` }));
+      await measured(bare, 'bare', () => postWebhooks({ ...base, port: barePort, sidPrefix: `${round}b${randomBytes(4).toString('hex')}` }));
     }
     const fornyRss = rssMb(forny.pid);
     const bareRss = rssMb(bare.pid);
     const ratios = runs.forny.map((run, i) => run.perSecond / (runs.bare[i]?.perSecond ?? 1));
     const ratio = median(ratios);
     const refused = runs.forny.reduce((sum, run) => sum + run.refused, 0);
-    const p99 = median(runs.forny.map((run) => run.p99Ms));
-    const f = (results: LoadResult[]) =>
-      `${median(results.map((r) => r.perSecond)).toFixed(0)}/s p50 ${median(results.map((r) => r.p50Ms)).toFixed(1)} ms p99 ${median(results.map((r) => r.p99Ms)).toFixed(1)} ms`;
+    const cpuPerRequest = (side: 'forny' | 'bare') => (1000 * cpu[side]) / runs[side].reduce((sum, run) => sum + run.requests, 0);
+    const f = (side: 'forny' | 'bare') => {
+      const results = runs[side];
+      return `${median(results.map((r) => r.perSecond)).toFixed(0)}/s p50 ${median(results.map((r) => r.p50Ms)).toFixed(1)} ms p99 ${median(results.map((r) => r.p99Ms)).toFixed(1)} ms cpu ${cpuPerRequest(side).toFixed(2)} ms/req`;
+    };
     return {
       name: 'webhook',
       text:
-        `${plan.connections} conn  ${f(runs.forny)} rss ${fornyRss.toFixed(0)} MB  vs  bare express ${f(runs.bare)} rss ${bareRss.toFixed(0)} MB` +
+        `${plan.connections} conn  ${f('forny')} rss ${fornyRss.toFixed(0)} MB  vs  bare express ${f('bare')} rss ${bareRss.toFixed(0)} MB` +
         `  ratio ${ratio.toFixed(2)}  (median of ${plan.rounds} A/B pairs: ${ratios.map((r) => r.toFixed(2)).join(' ')}; refused ${refused})`,
       ok: refused === 0,
     };

@@ -1,10 +1,19 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { expect } from 'chai';
 import type { Knex } from 'knex';
 import { createKnex, migrateToLatest } from '../../db/knexfile.js';
+
+interface RawConnection {
+  pragma(sql: string): unknown;
+  exec(sql: string): unknown;
+  prepare(sql: string): { run(): unknown };
+  close(): unknown;
+}
+// The driver itself (it ships no type declarations), as another process would open the file.
+const Database = createRequire(import.meta.url)('better-sqlite3') as new (filename: string) => RawConnection;
 
 /**
  * Web and worker processes share one SQLite file: a transaction must hold the write lock from its
@@ -14,7 +23,7 @@ import { createKnex, migrateToLatest } from '../../db/knexfile.js';
 describe('SQLite shared by several processes', function () {
   let dir: string;
   let db: Knex;
-  let other: Database.Database;
+  let other: RawConnection;
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'forny-locking-'));
     db = createKnex(`sqlite:${join(dir, 'forny.sqlite')}`);
@@ -39,7 +48,7 @@ describe('SQLite shared by several processes', function () {
   });
 
   it('a transaction that reads and then writes never meets SQLITE_BUSY from a write made meanwhile', async () => {
-    const write = () => other.prepare("UPDATE inbound_messages SET body = body WHERE id = -1").run();
+    const write = () => other.prepare('UPDATE inbound_messages SET body = body WHERE id = -1').run();
     await db.transaction(async (trx) => {
       await trx('inbound_messages').count({ n: '*' });
       // The other process cannot slip a write in between this read and the write below.

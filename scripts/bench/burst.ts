@@ -22,7 +22,7 @@ export interface BurstPlan {
 }
 
 /** BullMQ alone: add `count` jobs as concurrent single adds and process them with a no-op worker. */
-async function bullmqNoOp(count: number, connections: number): Promise<number> {
+async function bullmqNoOp(count: number, connections: number): Promise<{ perSecond: number; cpuMs: number }> {
   const prefix = `forny-bench-${randomBytes(6).toString('hex')}`;
   const connection = { url: BENCH_REDIS_URL };
   const queue = new Queue('noop', { connection, prefix });
@@ -32,6 +32,7 @@ async function bullmqNoOp(count: number, connections: number): Promise<number> {
   try {
     await worker.waitUntilReady();
     const start = performance.now();
+    const cpuBefore = process.cpuUsage();
     await inParallel(
       Array.from({ length: count }, (_, index) => index),
       connections,
@@ -40,7 +41,8 @@ async function bullmqNoOp(count: number, connections: number): Promise<number> {
       },
     );
     await waitFor(() => done >= count, 60_000, 5);
-    return (count / (performance.now() - start)) * 1000;
+    const cpu = process.cpuUsage(cpuBefore);
+    return { perSecond: (count / (performance.now() - start)) * 1000, cpuMs: (cpu.user + cpu.system) / 1000 / count };
   } finally {
     await worker.close();
     await queue.close();
@@ -64,6 +66,7 @@ export async function benchBurst(plan: BurstPlan): Promise<BenchLine> {
     install.startWorkers();
 
     const problems: string[] = [];
+    const cpuBefore = process.cpuUsage();
     const postedAt = new Map<string, number>();
     const start = performance.now();
     await inParallel(
@@ -84,6 +87,8 @@ export async function benchBurst(plan: BurstPlan): Promise<BenchLine> {
     );
     const postsMs = performance.now() - start;
     if (!(await waitFor(() => sms.times.length >= count, 120_000, 10))) problems.push(`only ${sms.times.length} of ${count} replies sent within 120 s`);
+    const cpu = process.cpuUsage(cpuBefore);
+    const cpuPerPatron = (cpu.user + cpu.system) / 1000 / count;
     const totalMs = (sms.times[sms.times.length - 1] ?? Number.NaN) - start;
     const rate = (count / totalMs) * 1000;
     if (new Set(sms.recipients).size !== sms.recipients.length) problems.push('a patron got two replies');
@@ -93,7 +98,7 @@ export async function benchBurst(plan: BurstPlan): Promise<BenchLine> {
     return {
       name: 'burst',
       text:
-        `${count} patrons in ${ms(totalMs)} ${perSecond(rate).padStart(7)}  vs  bullmq no-op ${perSecond(noop)}  ratio ${ratio(rate / noop)}  ` +
+        `${count} patrons in ${ms(totalMs)} ${perSecond(rate).padStart(7)} cpu ${ms(cpuPerPatron)}/patron  vs  bullmq no-op ${perSecond(noop.perSecond)} cpu ${ms(noop.cpuMs)}/job  ratio ${ratio(rate / noop.perSecond)}  ` +
         `(POST→reply p50 ${ms(percentile(latencies, 50))} p95 ${ms(percentile(latencies, 95))})`,
       ok: problems.length === 0,
       notes: [`signed webhooks ${plan.connections} at a time, all answered after ${ms(postsMs)}; web, workers and load in one process; sandbox SMS`, ...problems.slice(0, 5)],

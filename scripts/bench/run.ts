@@ -38,7 +38,7 @@ const BENCHMARKS: Record<string, (report: (line: BenchLine) => void) => Promise<
     report(direct.line);
     report(await benchRenewAllEndToEnd(plan, direct));
   },
-  burst: async (report) => report(await benchBurst({ patrons: Number(process.env.BP ?? 2000), connections: 32 })),
+  burst: async (report) => report(await benchBurst({ patrons: 2_000, connections: 32 })),
   webhook: async (report) => report(await benchWebhook({ connections: 32, seconds: 4, rounds: 2 })),
 };
 

@@ -33,18 +33,52 @@ export function knexConfig(databaseUrl: string, log?: KnexLog): Knex.Config {
     pool: {
       min: 1,
       max: 1,
-      afterCreate(connection: { pragma(sql: string): unknown }, done: (error: Error | null, connection: unknown) => void) {
+      afterCreate(connection: SqliteConnection, done: (error: Error | null, connection: unknown) => void) {
         // WAL lets readers (the dashboard) run beside the writer; the busy timeout lets a second
         // process (web and worker split) wait for the write lock instead of failing at once.
         connection.pragma('journal_mode = WAL');
         connection.pragma('synchronous = NORMAL');
         connection.pragma('foreign_keys = ON');
         connection.pragma('busy_timeout = 10000');
+        tuneConnection(connection);
         done(null, connection);
       },
     },
     migrations,
     ...logging,
+  };
+}
+
+/** Statements kept per connection; past this many distinct SQL texts (long IN lists) the cache starts over. */
+const STATEMENT_CACHE_SIZE = 500;
+
+interface SqliteConnection {
+  pragma(sql: string): unknown;
+  prepare(sql: string): unknown;
+}
+
+/**
+ * Two changes to the better-sqlite3 connection knex runs every query through (knex calls
+ * `prepare` for each query and has no option for either):
+ * - A transaction takes the write lock at BEGIN (`BEGIN IMMEDIATE`), not at its first write. With
+ *   web and worker processes on one file, a deferred transaction that read first and then writes
+ *   fails with SQLITE_BUSY at once when another process wrote meanwhile (the busy timeout does not
+ *   apply to that upgrade); one that waits for the lock up front waits its turn instead. Every
+ *   transaction in forny writes, so nothing is serialised that could have run beside another.
+ * - Statements are prepared once per SQL text: compiling SQL was a visible part of every query.
+ */
+function tuneConnection(connection: SqliteConnection): void {
+  const prepare = connection.prepare.bind(connection);
+  const statements = new Map<string, unknown>();
+  connection.prepare = (sql: string) => {
+    const text = sql === 'BEGIN;' ? 'BEGIN IMMEDIATE;' : sql;
+    let statement = statements.get(text);
+    if (statement === undefined) {
+      if (statements.size >= STATEMENT_CACHE_SIZE) statements.clear();
+      statement = prepare(text);
+      statements.set(text, statement);
+    }
+    return statement;
   };
 }
 

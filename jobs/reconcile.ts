@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import { listUnprocessedInbound } from '../db/repositories/inbound.js';
 import { listUnfinishedOutbound, recordSendFailure, type OutboundMessage } from '../db/repositories/outbound.js';
@@ -93,39 +94,72 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
 /** Where the end of the last reconciliation across the cluster is kept (epoch ms, real time). */
 export const reconciledAtKey = (queuePrefix: string) => `${queuePrefix}:forny:reconciled-at`;
 
+/** How long a reconciliation lock lives without its owner renewing it: a crashed owner's lock is gone this soon. */
+export const RECONCILE_LOCK_MS = 5_000;
+
+/** Extends the lock only for its owner (a lock that expired and was taken by another is left alone). */
+const EXTEND_IF_OWNER = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0";
+const RELEASE_IF_OWNER = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
+
+type RunKind = 'start' | 'tick' | 'now';
+
 /**
- * Runs reconcile now and then every RECONCILE_INTERVAL_MS, one run at a time per process and,
- * through a short Redis lock, one at a time across processes. Redis coming back is the moment the
- * queues most likely lack something, so it triggers a run too. A failed run (Redis still settling)
- * is retried soon, backing off from one second up to the interval.
+ * Runs reconcile at start and then every RECONCILE_INTERVAL_MS, one run at a time per process and,
+ * through a Redis lock, one at a time across processes. The lock lasts one run: its owner (a token
+ * of this process) renews it every RECONCILE_LOCK_MS / 3 while it works and deletes it when done, so
+ * a lock left by a crashed process is gone within RECONCILE_LOCK_MS. Periodic runs skip a tick
+ * another process already reconciled (the finished time in Redis), so the cluster reconciles once
+ * per tick; the start-up run never skips: while another holds the lock it tries again every second
+ * until it has run itself or seen another run finish after it started. Redis coming back
+ * triggers a run too; a failed run is retried soon, backing off from one second up to the interval.
  */
 export function startReconciler(deps: ReconcileDeps): { stop(): Promise<void>; runNow(): Promise<void> } {
   const interval = deps.config.jobs.reconcileIntervalMs;
   const lockKey = `${deps.config.queuePrefix}:forny:reconcile-lock`;
   const finishedKey = reconciledAtKey(deps.config.queuePrefix);
+  const owner = `${process.pid}:${randomUUID()}`;
   let running: Promise<void> | undefined;
   let stopped = false;
   let failures = 0;
   let retry: NodeJS.Timeout | undefined;
 
-  const run = async (): Promise<void> => {
+  /** Reconciles under the lock; false when another process holds it. */
+  const reconcileLocked = async (): Promise<boolean> => {
+    if ((await deps.redis.set(lockKey, owner, 'PX', RECONCILE_LOCK_MS, 'NX')) !== 'OK') return false;
+    const renew = setInterval(() => {
+      deps.redis.eval(EXTEND_IF_OWNER, 1, lockKey, owner, String(RECONCILE_LOCK_MS)).catch(() => undefined);
+    }, Math.floor(RECONCILE_LOCK_MS / 3));
+    renew.unref();
+    try {
+      await reconcile(deps);
+      await deps.redis.set(finishedKey, String(Date.now()));
+    } finally {
+      clearInterval(renew);
+      await deps.redis.eval(RELEASE_IF_OWNER, 1, lockKey, owner).catch(() => undefined);
+    }
+    return true;
+  };
+
+  const startedAt = Date.now();
+  const run = async (kind: RunKind): Promise<void> => {
     if (stopped) return;
     if (running) return running;
     clearTimeout(retry);
     running = (async () => {
       try {
-        const locked = await deps.redis.set(lockKey, String(process.pid), 'PX', Math.max(1000, Math.floor(interval / 2)), 'NX');
-        if (locked) {
-          await reconcile(deps);
-          await deps.redis.set(finishedKey, String(Date.now()));
-        }
+        const finishedAt = Number((await deps.redis.get(finishedKey)) ?? 0);
+        // Another process reconciled within this tick: nothing for this one to do until the next.
+        if (kind === 'tick' && Date.now() - finishedAt < interval / 2) return;
+        const ran = await reconcileLocked();
+        // Start-up must see a reconciliation begun after it started (a crashed process's work).
+        if (!ran && kind === 'start' && finishedAt < startedAt && !stopped) retry = setTimeout(() => void run('start'), 1000).unref();
         failures = 0;
       } catch (error) {
         failures += 1;
         const delay = Math.min(interval, 1000 * 2 ** Math.min(failures - 1, 10));
         deps.logger.warn({ retryInMs: delay }, `reconciliation failed (${deps.redis.status === 'ready' ? (error as Error).message : redisProblem(deps.config, error)}); trying again`);
         deps.logger.debug({ err: error }, 'reconciliation failed');
-        if (!stopped) retry = setTimeout(() => void run(), delay).unref();
+        if (!stopped) retry = setTimeout(() => void run(kind === 'start' ? 'start' : 'now'), delay).unref();
       } finally {
         running = undefined;
       }
@@ -133,16 +167,15 @@ export function startReconciler(deps: ReconcileDeps): { stop(): Promise<void>; r
     return running;
   };
 
-  const timer = setInterval(() => void run(), interval);
+  const timer = setInterval(() => void run('tick'), interval);
   timer.unref();
-  const onReady = () => void run();
+  const onReady = () => void run('now');
   deps.redis.on('ready', onReady);
-  void run();
+  void run('start');
   return {
     async runNow() {
       await running;
-      await deps.redis.del(lockKey);
-      await run();
+      await run('now');
     },
     async stop() {
       stopped = true;

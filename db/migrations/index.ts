@@ -4,6 +4,7 @@ import * as reportingIndexes from './002-reporting-indexes.js';
 import * as loanDecisions from './003-loan-decisions.js';
 import * as ilsRenewals from './004-ils-renewals.js';
 import * as librarySystemResults from './005-library-system-results.js';
+import * as perNumberIndexes from './006-per-number-indexes.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -17,6 +18,7 @@ const migrations: ReadonlyArray<readonly [string, Migration]> = [
   ['003-loan-decisions', loanDecisions],
   ['004-ils-renewals', ilsRenewals],
   ['005-library-system-results', librarySystemResults],
+  ['006-per-number-indexes', perNumberIndexes],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

@@ -31,11 +31,20 @@ export interface MessageFilter {
   readonly party?: string;
   readonly limit: number;
   readonly offset: number;
+  /** Cursor: only inbound rows with an id below this (the last page's oldest shown). */
+  readonly beforeInbound?: number;
+  /** Cursor: only outbound rows with an id below this. */
+  readonly beforeOutbound?: number;
 }
+
+/** The deepest offset a page may ask for: beyond it, page with the cursor. */
+export const MAX_OFFSET = 10_000;
 
 /**
  * Newest first across both tables. Each side is read with the same filters, newest first, at most
  * offset + limit rows, and the two are merged, so a page costs two index scans, not a union of all.
+ * The offset is capped (MAX_OFFSET) so a page never reads more than that many rows a side; deeper
+ * pages go by the cursor (`beforeInbound`/`beforeOutbound`), which costs the same at any depth.
  */
 export async function listMessages(db: Db, filter: MessageFilter): Promise<LoggedMessage[]> {
   const wanted = filter.offset + filter.limit;
@@ -45,6 +54,7 @@ export async function listMessages(db: Db, filter: MessageFilter): Promise<Logge
   const inboundMatches = filter.direction !== 'out' && filter.channel !== 'email' && (filter.kind === undefined || filter.kind === 'command');
   if (inboundMatches) {
     let query = db('inbound_messages').orderBy('id', 'desc').limit(wanted);
+    if (filter.beforeInbound !== undefined) query = query.where('id', '<', filter.beforeInbound);
     if (filter.to) query = query.where('to_number', filter.to);
     if (filter.status) query = query.where('status', filter.status);
     if (filter.party) query = query.where((q) => q.where('from_number', filter.party).orWhere('to_number', filter.party));
@@ -72,6 +82,7 @@ export async function listMessages(db: Db, filter: MessageFilter): Promise<Logge
 
   if (filter.direction !== 'in' && filter.kind !== 'command') {
     let query = db('outbound_messages').orderBy('id', 'desc').limit(wanted);
+    if (filter.beforeOutbound !== undefined) query = query.where('id', '<', filter.beforeOutbound);
     if (filter.channel) query = query.where('channel', filter.channel);
     if (filter.to) query = query.where('to_address', filter.to);
     if (filter.status) query = query.where('status', filter.status);

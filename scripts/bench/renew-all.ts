@@ -40,7 +40,7 @@ import {
 } from './support.js';
 
 /** Tuesday 10:00, inside the send window. */
-const NOW = '2026-12-01T10:00:00+01:00';
+export const NOW = '2026-12-01T10:00:00+01:00';
 const TODAY: CalendarDate = dateIn(new Date(NOW), 'Europe/Copenhagen');
 
 export interface RenewAllPlan {
@@ -57,7 +57,7 @@ const WARM_UP = 50;
  * last renewal (too many), and an interlibrary loan due tomorrow (renewed with reservation); every
  * seventh patron's first loan is on a title another patron has reserved (on reserve).
  */
-function renewalLibrary(count: number): BenchLibrary {
+export function renewalLibrary(count: number): BenchLibrary {
   const patrons: BenchPatron[] = Array.from({ length: count }, (_, index) => ({
     id: `p${index}`,
     mobile: benchMobile(index),

@@ -14,6 +14,8 @@ import { performance } from 'node:perf_hooks';
 import { benchReminderScan } from './reminder-scan.js';
 import { benchRenewAllDirect, benchRenewAllEndToEnd } from './renew-all.js';
 import { benchSmsDrain } from './sms-drain.js';
+import { benchWebhook } from './webhook.js';
+import { benchBurst } from './burst.js';
 import { printLine, runPendingCleanups, write, type BenchLine } from './support.js';
 
 const BENCHMARKS: Record<string, (report: (line: BenchLine) => void) => Promise<void>> = {
@@ -36,6 +38,8 @@ const BENCHMARKS: Record<string, (report: (line: BenchLine) => void) => Promise<
     report(direct.line);
     report(await benchRenewAllEndToEnd(plan, direct));
   },
+  burst: async (report) => report(await benchBurst({ patrons: 2_000, connections: 32 })),
+  webhook: async (report) => report(await benchWebhook({ connections: 32, seconds: 4, rounds: 2 })),
 };
 
 const asked = process.argv.slice(2);

@@ -61,6 +61,18 @@ function renewAllPattern(keywords: readonly string[]): RegExp {
   return new RegExp(`^${prefix}forny ?alle(?: |$)`, 'u');
 }
 
+/** Built once per keyword list (the configuration's is one array for the life of the process). */
+const renewAllPatterns = new WeakMap<readonly string[], RegExp>();
+
+function cachedRenewAllPattern(keywords: readonly string[]): RegExp {
+  let pattern = renewAllPatterns.get(keywords);
+  if (!pattern) {
+    pattern = renewAllPattern(keywords);
+    renewAllPatterns.set(keywords, pattern);
+  }
+  return pattern;
+}
+
 const exactPhrases: ReadonlyMap<string, Command> = new Map([
   ['stop', 'stop'],
   ['afmeld', 'stop'],
@@ -78,7 +90,7 @@ const exactPhrases: ReadonlyMap<string, Command> = new Map([
  */
 export function parseCommand(body: string, keywords: readonly string[]): Command {
   const line = normaliseBody(body);
-  if (renewAllPattern(keywords).test(line)) return 'renew-all';
+  if (cachedRenewAllPattern(keywords).test(line)) return 'renew-all';
   const exact = exactPhrases.get(line);
   if (exact) return exact;
   for (const keyword of keywords) {

@@ -1,7 +1,7 @@
 import express, { type Request, type RequestHandler, type Router } from 'express';
 import { getInboundBySid } from '../../db/repositories/inbound.js';
 import { getPatron, loansOfPatron } from '../../db/repositories/library.js';
-import { listMessages, type LoggedMessage, type MessageFilter } from '../../db/repositories/message-log.js';
+import { listMessages, MAX_OFFSET, type LoggedMessage, type MessageFilter } from '../../db/repositories/message-log.js';
 import { recordAudit } from '../../db/repositories/operator-actions.js';
 import { lastResultsOfLoans, resultsOfInbound } from '../../db/repositories/renewals.js';
 import type { Deps } from '../deps.js';
@@ -52,8 +52,26 @@ export function messageFilter(req: Request, defaults: { limit: number }): Messag
     kind: oneOf(req, 'kind', MESSAGE_KINDS),
     ...(party ? { party } : {}),
     limit: whole(req, 'limit', defaults.limit, 1000),
-    offset: whole(req, 'offset', 0, 1_000_000),
+    offset: whole(req, 'offset', 0, MAX_OFFSET),
+    ...cursor(req),
   };
+}
+
+/**
+ * `before=in-120,out-45`: only messages older than those (the oldest of each direction the last
+ * page showed; a direction left out is not limited). Any depth costs one page of index reads.
+ */
+function cursor(req: Request): { beforeInbound?: number; beforeOutbound?: number } {
+  const value = text(req, 'before');
+  if (value === undefined) return {};
+  const found: { beforeInbound?: number; beforeOutbound?: number } = {};
+  for (const part of value.split(',')) {
+    const match = /^(in|out)-(\d{1,15})$/.exec(part.trim());
+    if (!match) throw new AppError('invalid_query', 400, 'query parameter before must be message ids such as in-120,out-45');
+    if (match[1] === 'in') found.beforeInbound = Number(match[2]);
+    else found.beforeOutbound = Number(match[2]);
+  }
+  return found;
 }
 
 /** A message as SPEC §7 shows it. */

@@ -61,13 +61,29 @@ describe('operators API and probes', function () {
     });
   }
 
-  for (const query of ['direction=sideways', 'status=lost', 'limit=-1', 'limit=5000', 'channel=fax']) {
+  for (const query of ['direction=sideways', 'status=lost', 'limit=-1', 'limit=5000', 'channel=fax', 'offset=1000000', 'before=out-x', 'before=42']) {
     it(`answers 400 naming the parameter for ${query}`, async () => {
       const { status, body } = await h.api<{ error: string; message: string }>(`/api/messages?${query}`);
       expect(status).to.equal(400);
       expect(body.message).to.contain(query.split('=')[0]);
     });
   }
+
+  it('pages by the before cursor through every message once, newest first, as offset paging does', async () => {
+    const all = (await h.api<MessageView[]>('/api/messages')).body.map((message) => message.id);
+    const paged: string[] = [];
+    let before = '';
+    for (let page = 0; page < 10; page++) {
+      const { status, body } = await h.api<MessageView[]>(`/api/messages?limit=1${before ? `&before=${before}` : ''}`);
+      expect(status).to.equal(200);
+      if (body.length === 0) break;
+      paged.push(...body.map((message) => message.id));
+      const oldest = (direction: string) => paged.filter((id) => id.startsWith(`${direction}-`)).at(-1);
+      before = [oldest('in'), oldest('out')].filter((id) => id !== undefined).join(',');
+    }
+    expect(paged).to.deep.equal(all);
+    expect(all).to.have.length(4);
+  });
 
   it("shows a patron's loans with each one's last renewal", async () => {
     const { status, body } = await h.api<{ loans: { id: string; active: boolean; dueDate: string; renewals: number; lastRenewal: { at: string; outcome: string; reason: string | null } | null }[] }>(

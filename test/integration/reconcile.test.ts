@@ -2,7 +2,7 @@ import { Worker } from 'bullmq';
 import { expect } from 'chai';
 import { insertInbound } from '../../db/repositories/inbound.js';
 import { insertOutbound } from '../../db/repositories/outbound.js';
-import { reconcile } from '../../jobs/reconcile.js';
+import { RECONCILE_LOCK_MS, reconcile, startReconciler } from '../../jobs/reconcile.js';
 import { DEFAULT_KEYWORDS, parseCommand } from '../../src/domain/sms-command.js';
 import { NO_LOAN_DUE_DAYS_AHEAD, EVERY_RULE_TODAY, EXPECTED_RENEWED, EXPECTED_TOTAL, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
 import { deleteQueueKeys, eventually, Harness, newMessageSid } from '../helpers/harness.js';
@@ -26,6 +26,24 @@ describe('reconciliation', function () {
     expect(report.inbound).to.equal(1);
     const sent = await eventually(() => h.twilio.messagesTo(KAREN)[0]);
     expect(sent.body).to.contain(`${EXPECTED_RENEWED} af ${EXPECTED_TOTAL} lån`);
+  });
+
+  it('a process restarted right after a crash still reconciles at start, once the dead owner\'s lock lapses', async function () {
+    this.timeout(20_000);
+    await insertInbound(
+      h.deps.db,
+      { messageSid: newMessageSid(), accountSid: null, fromNumber: KAREN, toNumber: '1910', body: 'HBK FORNY ALLE', command: 'renew-all', status: 'received' },
+      h.clock.now(),
+    );
+    // The lock a process killed mid-reconciliation leaves behind: nobody renews or releases it.
+    await h.deps.redis.set(`${h.config.queuePrefix}:forny:reconcile-lock`, 'dead-process', 'PX', RECONCILE_LOCK_MS);
+    const restarted = startReconciler(h.deps);
+    try {
+      const sent = await eventually(() => h.twilio.messagesTo(KAREN)[0], RECONCILE_LOCK_MS + 5_000, 'the start-up reconciliation');
+      expect(sent.body).to.contain(`${EXPECTED_RENEWED} af ${EXPECTED_TOTAL} lån`);
+    } finally {
+      await restarted.stop();
+    }
   });
 
   it('sends a reply written by a job that died before enqueueing the send', async () => {

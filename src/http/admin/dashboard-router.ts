@@ -1,3 +1,4 @@
+import { MAX_OFFSET } from '../../../db/repositories/message-log.js';
 import express, { type ErrorRequestHandler, type Request, type Response, type Router } from 'express';
 import type { Deps } from '../../deps.js';
 import { AppError } from '../../errors.js';
@@ -37,7 +38,10 @@ const backToFailures = (res: Response, done: boolean, flash: string, target: str
 function offsetOf(req: Request): number {
   const offset = req.query.offset;
   if (offset === undefined) return 0;
-  if (typeof offset !== 'string' || !/^\d{1,7}$/.test(offset)) throw new AppError('invalid_query', 400, 'offset skal være et helt tal.');
+  // Capped: an offset makes the database walk past every skipped row.
+  if (typeof offset !== 'string' || !/^\d{1,7}$/.test(offset) || Number(offset) > MAX_OFFSET) {
+    throw new AppError('invalid_query', 400, `offset skal være et helt tal op til ${MAX_OFFSET}.`);
+  }
   return Number(offset);
 }
 

@@ -10,7 +10,7 @@ import { DEFAULT_LOCKOUT, loginDelayMs } from '../../src/http/basic-auth.js';
 import { failureKey } from '../../src/http/login-failures.js';
 import { serve, type Serving } from '../../src/http/serve.js';
 import { createLogger } from '../../src/logger.js';
-import { Harness, TEST_LOCKOUT, TEST_REDIS_URL } from '../helpers/harness.js';
+import { eventually, Harness, TEST_LOCKOUT, TEST_REDIS_URL } from '../helpers/harness.js';
 
 const USER = 'operator';
 const PASSWORD = 'correct-horse-battery';
@@ -66,10 +66,8 @@ describe('security: login lockout', function () {
       })();
       try {
         // Wait until the hammering has reached the longest delays.
-        for (let waited = 0; waited < 100; waited += 1) {
-          if (loginDelayMs(Number((await h.deps.redis.get(`${h.config.queuePrefix}:login-failures:${failureKey(USER, '127.0.0.1')}`)) ?? 0), { ...DEFAULT_LOCKOUT, ...TEST_LOCKOUT }) === TEST_LOCKOUT.maxDelayMs) break;
-          await new Promise((wake) => setTimeout(wake, 50));
-        }
+        const failures = async () => Number((await h.deps.redis.get(`${h.config.queuePrefix}:login-failures:${failureKey(USER, '127.0.0.1')}`)) ?? 0);
+        await eventually(async () => loginDelayMs(await failures(), { ...DEFAULT_LOCKOUT, ...TEST_LOCKOUT }) === TEST_LOCKOUT.maxDelayMs, 15_000, 'the longest delay');
         for (let login = 0; login < 3; login += 1) {
           const { status } = await attempt(h.baseUrl, PASSWORD);
           expect(status, `login ${login}`).to.equal(200);

@@ -152,6 +152,25 @@ export interface AuditRow {
   detail: string | null;
 }
 
+export interface NoticeRow {
+  id: string;
+  kind: string;
+  card_number: string;
+  patron_id: string;
+  content_hash: string;
+  /** The notice's loans, JSON: `[{itemId, title, dueDate}]`. */
+  loans: string;
+  sms_message_id: number | null;
+  email_message_id: number | null;
+  received_at: string;
+}
+
+export interface SmsOptOutRow {
+  mobile: string;
+  source: string;
+  at: string;
+}
+
 declare module 'knex/types/tables.js' {
   interface Tables {
     patrons: PatronRow;
@@ -167,5 +186,7 @@ declare module 'knex/types/tables.js' {
     throttles: ThrottleRow;
     reminder_scans: ReminderScanRow;
     audit_log: AuditRow;
+    notices: NoticeRow;
+    sms_opt_outs: SmsOptOutRow;
   }
 }

@@ -50,7 +50,7 @@ export function createSmsTransport(config: Config): SmsTransport {
 
 /** Every secret in the configuration, for the logger to take out of any line that repeats one. */
 export function configuredSecrets(config: Config): string[] {
-  return secretsOf([config.admin.password, config.sms.authToken, config.http.metricsToken, config.redisUrl, config.databaseUrl, config.mail.smtpUrl]);
+  return secretsOf([config.admin.password, config.sms.authToken, config.http.metricsToken, config.http.noticesToken, config.redisUrl, config.databaseUrl, config.mail.smtpUrl]);
 }
 
 /** The composition root: nothing else in forny creates connections. */

@@ -3,6 +3,7 @@ import * as initial from './001-initial.js';
 import * as reportingIndexes from './002-reporting-indexes.js';
 import * as loanDecisions from './003-loan-decisions.js';
 import * as ilsRenewals from './004-ils-renewals.js';
+import * as notices from './005-notices.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -15,6 +16,7 @@ const migrations: ReadonlyArray<readonly [string, Migration]> = [
   ['002-reporting-indexes', reportingIndexes],
   ['003-loan-decisions', loanDecisions],
   ['004-ils-renewals', ilsRenewals],
+  ['005-notices', notices],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

@@ -58,6 +58,9 @@ export const PURPOSE_TEXT: Readonly<Record<OutboundPurpose, string>> = {
   reminder: 'påmindelse',
   'ill-refused': 'fjernlån afvist',
   'ill-recalled': 'fjernlån kaldt tilbage',
+  overdue: 'overskredet frist',
+  recall: 'lån kaldt hjem',
+  'reservation-ready': 'reservering klar',
 };
 
 export const IGNORED_TEXT: Readonly<Record<IgnoredReason, string>> = {

@@ -99,6 +99,19 @@ describe('POST /api/notices (SPEC §11)', function () {
       expect(h.twilio.messages).to.have.length(1);
     });
 
+    it('counts notices by kind and status on the overview and in forny_notices_total', async () => {
+      await post([reminder('fbs-m1'), reminder('fbs-m2', { kind: 'overdue', patron: { ...reminder('x').patron, email: null } })]);
+      const basic = `Basic ${Buffer.from(`${h.config.admin.user}:${h.config.admin.password}`).toString('base64')}`;
+      const page = await (await fetch(`${h.baseUrl}/admin`, { headers: { authorization: basic } })).text();
+      expect(page).to.contain('Meddelelser fra bibliotekssystemet');
+      expect(page).to.match(/<th scope="row">overskredet frist<\/th><td>SMS<\/td>/);
+      await h.refreshMetrics();
+      const metrics = await (await fetch(`${h.baseUrl}/metrics`)).text();
+      expect(metrics).to.contain('forny_notices_total{kind="reminder",channel="sms",status="scheduled"} 1');
+      expect(metrics).to.contain('forny_notices_total{kind="overdue",channel="sms",status="scheduled"} 1');
+      expect(metrics).to.contain('forny_notices_total{kind="overdue",channel="email",status="none"} 1');
+    });
+
     it('the same id with other content is 409 naming it, and nothing changes', async () => {
       expect((await post(reminder('fbs-2'))).status).to.equal(202);
       const other = await post(reminder('fbs-2', { kind: 'overdue' }));

@@ -2,6 +2,7 @@ import type { IgnoredReason } from '../../../db/repositories/inbound.js';
 import type { AuditAction } from '../../../db/repositories/operator-actions.js';
 import type { RenewalReason } from '../../../db/repositories/renewals.js';
 import type { Channel, Direction, MessageKind, MessageStatus, OutboundPurpose } from '../../domain/message-status.js';
+import type { NoticeKind } from '../../domain/notice.js';
 import type { Command } from '../../domain/sms-command.js';
 import type { JobState } from '../queue-reads.js';
 
@@ -35,6 +36,13 @@ export const KIND_TEXT: Readonly<Record<MessageKind, string>> = {
   reply: 'svar',
   reminder: 'påmindelse',
   notice: 'meddelelse',
+};
+
+export const NOTICE_KIND_TEXT: Readonly<Record<NoticeKind, string>> = {
+  reminder: 'påmindelse',
+  overdue: 'overskredet frist',
+  recall: 'kaldt hjem',
+  reservation_ready: 'reservering klar',
 };
 
 export const DIRECTION_TEXT: Readonly<Record<Direction, string>> = { in: 'ind', out: 'ud' };

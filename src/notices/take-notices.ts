@@ -97,13 +97,17 @@ async function writeNotices(trx: Db, deps: NoticeDeps, fresh: readonly { notice:
   // Loans forny itself knows (the embedded library system): linked, so the stale check can ask about them.
   const known = await activeLoansOfItems(trx, fresh.flatMap(({ notice }) => notice.loans.map((loan) => loan.itemId)));
 
+  // Every SMS of a request waits for the same opening: worked out once per kind, not per notice.
+  const smsAfter = { reminder: smsSendAfter(deps.config, 'reminder', now), notice: smsSendAfter(deps.config, 'notice', now) } as const;
+  const knownByItem = new Map<string, typeof known>();
+  for (const found of known) knownByItem.set(found.itemKey, [...(knownByItem.get(found.itemKey) ?? []), found]);
   const messages: NewOutboundWithLoans[] = [];
   for (const { notice } of fresh) {
     const patronId = patronIds.get(notice.patron.cardNumber);
     if (!patronId) throw new Error(`patron of card ${notice.patron.cardNumber} vanished after upsert`);
     const { kind, purpose } = MESSAGE_KIND[notice.kind];
     const loans = notice.loans.flatMap((loan) =>
-      known.filter((found) => found.itemKey === loan.itemId && found.patronId === patronId).map((found) => ({ loanId: found.loanId, dueDate: loan.dueDate })),
+      (knownByItem.get(loan.itemId) ?? []).filter((found) => found.patronId === patronId).map((found) => ({ loanId: found.loanId, dueDate: loan.dueDate })),
     );
     const base = { kind, purpose, patronId, inboundId: null, loans };
     const { mobile, email } = notice.patron;
@@ -114,7 +118,7 @@ async function writeNotices(trx: Db, deps: NoticeDeps, fresh: readonly { notice:
         to: mobile,
         from: deps.config.sms.from,
         body: texts.noticeSms(notice),
-        sendAfter: smsSendAfter(deps.config, kind, now),
+        sendAfter: kind === 'reminder' ? smsAfter.reminder : smsAfter.notice,
         dedupeKey: noticeDedupeKey(notice.id, 'sms'),
       });
     }

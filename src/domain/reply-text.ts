@@ -198,8 +198,10 @@ export function createTexts(settings: TextSettings): Texts {
       switch (notice.kind) {
         case 'reminder':
           return texts.reminderSms(count, earliestDueDate(notice.loans));
-        case 'overdue':
-          return head(`${count} lån har overskredet afleveringsfristen. Aflever dem snarest, eller forny dem på ${site}.`);
+        case 'overdue': {
+          const them = count === 1 ? 'det' : 'dem';
+          return head(`${count} lån har overskredet afleveringsfristen. Aflever ${them} snarest, eller forny ${them} på ${site}.`);
+        }
         case 'recall': {
           const due = danishDate(earliestDueDate(notice.loans));
           const oneDate = notice.loans.every((loan) => loan.dueDate === notice.loans[0]?.dueDate);

@@ -51,7 +51,9 @@ export async function takeNotices(deps: NoticeDeps, notices: readonly Notice[]):
     if (!first) firstById.set(entry.notice.id, entry);
   }
 
-  const { taken, written } = await deps.db.transaction(async (trx) => {
+  // Two requests carrying the same new id at once: the second to commit meets the first's key and
+  // is run again, when it finds the notice stored (and answers as for a repeat, or 409).
+  const { taken, written } = await retryOnceOnKeyConflict(() => deps.db.transaction(async (trx) => {
     const stored = await storedNotices(trx, [...firstById.keys()]);
     for (const [id, entry] of firstById) {
       if (stored.get(id) && stored.get(id)?.contentHash !== entry.hash) {
@@ -71,7 +73,7 @@ export async function takeNotices(deps: NoticeDeps, notices: readonly Notice[]):
       byId.set(id, messages);
     }
     return { taken: notices.map((notice) => ({ id: notice.id, messages: byId.get(notice.id) ?? [] })), written: [...written.values()].flat() };
-  });
+  }));
 
   const unfinished = written.filter((message) => isUnfinished(message.status));
   try {
@@ -81,6 +83,21 @@ export async function takeNotices(deps: NoticeDeps, notices: readonly Notice[]):
   }
   deps.logger.info({ notices: notices.length, messages: written.length }, 'notices taken in');
   return taken;
+}
+
+/** A unique key violated (PostgreSQL 23505, SQLite's constraint codes). */
+const isKeyConflict = (error: unknown): boolean => {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+};
+
+async function retryOnceOnKeyConflict<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (!isKeyConflict(error)) throw error;
+    return run();
+  }
 }
 
 /** Writes new notices: directory, messages, the notices themselves. Returns each notice's messages. */

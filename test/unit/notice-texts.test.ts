@@ -17,7 +17,7 @@ const reservation = (title: string, pickupBranch: string) =>
 describe('notice SMS (SPEC §11)', () => {
   const rows: { name: string; notice: NoticeContent; expected: string }[] = [
     { name: 'reminder: count and earliest due date, inviting the keyword', notice: { kind: 'reminder', loans: [loan('2026-12-05'), loan('2026-12-04')], reservation: null }, expected: 'Helsingør Kommunes Biblioteker: 2 lån skal afleveres senest 4. december. Svar HBK FORNY ALLE til 1910 for at forny.' },
-    { name: 'overdue', notice: { kind: 'overdue', loans: [loan('2026-11-20')], reservation: null }, expected: 'Helsingør Kommunes Biblioteker: 1 lån har overskredet afleveringsfristen. Aflever dem snarest, eller forny dem på helsbib.dk.' },
+    { name: 'overdue', notice: { kind: 'overdue', loans: [loan('2026-11-20')], reservation: null }, expected: 'Helsingør Kommunes Biblioteker: 1 lån har overskredet afleveringsfristen. Aflever det snarest, eller forny det på helsbib.dk.' },
     { name: 'recall, one new due date', notice: { kind: 'recall', loans: [loan('2026-12-10'), loan('2026-12-10')], reservation: null }, expected: 'Helsingør Kommunes Biblioteker: Biblioteket har kaldt 2 lån hjem. De skal afleveres senest 10. december. Se på helsbib.dk.' },
     { name: 'recall, several dates: the first', notice: { kind: 'recall', loans: [loan('2026-12-12'), loan('2026-12-10')], reservation: null }, expected: 'Helsingør Kommunes Biblioteker: Biblioteket har kaldt 2 lån hjem. Det første skal afleveres senest 10. december. Se på helsbib.dk.' },
     { name: 'reservation, short title whole', notice: reservation('Gift', 'Helsingør Bibliotek'), expected: 'Helsingør Kommunes Biblioteker: "Gift" er klar til afhentning på Helsingør Bibliotek. Hent senest 30. september.' },

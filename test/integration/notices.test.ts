@@ -112,6 +112,14 @@ describe('POST /api/notices (SPEC §11)', function () {
       expect(metrics).to.contain('forny_notices_total{kind="overdue",channel="email",status="none"} 1');
     });
 
+    it('two requests with the same new notice at once write it once and answer alike', async () => {
+      const [a, b] = await Promise.all([post([reminder('fbs-r1'), reminder('fbs-r2')]), post([reminder('fbs-r2'), reminder('fbs-r1')])]);
+      expect([a.status, b.status]).to.deep.equal([202, 202]);
+      const ids = (answer: typeof a, id: string) => answer.body.notices.find((notice) => notice.id === id)?.messages.map((message) => message.id);
+      expect(ids(a, 'fbs-r1')).to.deep.equal(ids(b, 'fbs-r1'));
+      expect(await rows('outbound_messages')).to.equal(4);
+    });
+
     it('the same id with other content is 409 naming it, and nothing changes', async () => {
       expect((await post(reminder('fbs-2'))).status).to.equal(202);
       const other = await post(reminder('fbs-2', { kind: 'overdue' }));

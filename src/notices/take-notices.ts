@@ -60,7 +60,9 @@ export async function takeNotices(deps: NoticeDeps, notices: readonly Notice[]):
         throw new AppError('notice_conflict', 409, `notice ${id} was already received with other content; a new notice needs a new id`);
       }
     }
-    const fresh = [...firstById.values()].filter((entry) => !stored.has(entry.notice.id));
+    // Written in one order (by id, so cards and keys too), whatever order the request had: two
+    // requests at once then take their row locks in the same order and cannot deadlock.
+    const fresh = [...firstById.values()].filter((entry) => !stored.has(entry.notice.id)).sort((a, b) => (a.notice.id < b.notice.id ? -1 : a.notice.id > b.notice.id ? 1 : 0));
     const written = await writeNotices(trx, deps, fresh, now);
     const byId = new Map<string, OutboundMessage[]>();
     for (const [id, messages] of written) byId.set(id, messages);
@@ -85,10 +87,13 @@ export async function takeNotices(deps: NoticeDeps, notices: readonly Notice[]):
   return taken;
 }
 
-/** A unique key violated (PostgreSQL 23505, SQLite's constraint codes). */
+/**
+ * A unique key violated (PostgreSQL 23505, SQLite's constraint codes), or PostgreSQL's deadlock
+ * detector choosing this transaction (40P01: a belt to the ordering's braces).
+ */
 const isKeyConflict = (error: unknown): boolean => {
   const code = (error as { code?: unknown } | null)?.code;
-  return code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+  return code === '23505' || code === '40P01' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
 };
 
 async function retryOnceOnKeyConflict<T>(run: () => Promise<T>): Promise<T> {
@@ -108,7 +113,7 @@ async function writeNotices(trx: Db, deps: NoticeDeps, fresh: readonly { notice:
   // The directory follows the library system; within a request the last notice for a card wins.
   const entries = new Map<string, DirectoryEntry>();
   for (const { notice } of fresh) entries.set(notice.patron.cardNumber, notice.patron);
-  const patronIds = await upsertPatronsByCard(trx, [...entries.values()], now);
+  const patronIds = await upsertPatronsByCard(trx, [...entries.values()].sort((a, b) => (a.cardNumber < b.cardNumber ? -1 : a.cardNumber > b.cardNumber ? 1 : 0)), now);
 
   const optedOut = await optedOutAmong(trx, fresh.flatMap(({ notice }) => (notice.patron.mobile ? [notice.patron.mobile] : [])));
   // Loans forny itself knows (the embedded library system): linked, so the stale check can ask about them.

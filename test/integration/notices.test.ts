@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import type { FixtureInput } from '../../db/fixture.js';
+import { ConfigError, loadConfig } from '../../src/config.js';
+import { configuredSecrets } from '../../src/deps.js';
 import { fitsOneSegment } from '../../src/domain/gsm7.js';
 import type { MessageView } from '../helpers/api-views.js';
 import { eventually, Harness } from '../helpers/harness.js';
@@ -220,6 +222,15 @@ describe('POST /api/notices (SPEC §11)', function () {
       const reminderSms = (await messages()).find((message) => message.channel === 'sms' && message.kind === 'reminder');
       expect(reminderSms?.status).to.equal('superseded');
       expect(h.twilio.messages.map((message) => message.body)).to.deep.equal(['Helsingør Kommunes Biblioteker: 2 af 2 lån er fornyet.']);
+    });
+  });
+
+  describe('NOTICES_TOKEN in the configuration', () => {
+    it('is at least 32 characters, refused in one line that names it and hides it', () => {
+      expect(() => loadConfig({ NOTICES_TOKEN: 'too-short-token' })).to.throw(ConfigError, 'Invalid configuration: NOTICES_TOKEN (value hidden): expected at least 32 characters');
+    });
+    it('is among the secrets the logger takes out of every line', () => {
+      expect(configuredSecrets(loadConfig({ NOTICES_TOKEN: TOKEN }))).to.include(TOKEN);
     });
   });
 

@@ -20,7 +20,8 @@ export async function up(db: Knex): Promise<void> {
     t.string('patron_id', 64).notNullable().references('patrons.id');
     t.string('content_hash', 64).notNullable();
     t.text('loans').notNullable();
-    t.integer('sms_message_id').nullable().references('outbound_messages.id');
+    // Indexed: every reminder SMS asks, just before it leaves, whether a notice wrote it.
+    t.integer('sms_message_id').nullable().references('outbound_messages.id').index('notices_sms_message_idx');
     t.integer('email_message_id').nullable().references('outbound_messages.id');
     t.string('received_at', 30).notNullable().index('notices_received_idx');
   });

@@ -35,7 +35,7 @@ export function noticesRouter(deps: Deps): Router {
   const router = express.Router();
   const token = deps.config.http.noticesToken;
   if (token === undefined) {
-    router.post('/api/notices', (req, _res, next) => next(new AppError('not_found', 404, `no route for ${req.method} ${req.path}`)));
+    router.all('/api/notices', (req, _res, next) => next(new AppError('not_found', 404, `no route for ${req.method} ${req.path}`)));
     return router;
   }
   const zone = deps.config.timeZone;

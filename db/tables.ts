@@ -173,6 +173,25 @@ export interface AuditRow {
   detail: string | null;
 }
 
+export interface NoticeRow {
+  id: string;
+  kind: string;
+  card_number: string;
+  patron_id: string;
+  content_hash: string;
+  /** The notice's loans, JSON: `[{itemId, title, dueDate}]`. */
+  loans: string;
+  sms_message_id: number | null;
+  email_message_id: number | null;
+  received_at: string;
+}
+
+export interface SmsOptOutRow {
+  mobile: string;
+  source: string;
+  at: string;
+}
+
 declare module 'knex/types/tables.js' {
   interface Tables {
     patrons: PatronRow;
@@ -189,5 +208,7 @@ declare module 'knex/types/tables.js' {
     reminder_scans: ReminderScanRow;
     audit_log: AuditRow;
     ils_renewals: IlsRenewalRow;
+    notices: NoticeRow;
+    sms_opt_outs: SmsOptOutRow;
   }
 }

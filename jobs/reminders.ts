@@ -1,6 +1,7 @@
 import { activeLoansDueOn, type DueLoan } from '../db/repositories/library.js';
 import { insertOutboundMany, type NewOutboundWithLoans, type OutboundMessage } from '../db/repositories/outbound.js';
 import { finishReminderScan, startReminderScan } from '../db/repositories/reminder-scans.js';
+import { optedOutAmong } from '../db/repositories/sms-opt-outs.js';
 import type { Db } from '../db/repositories/values.js';
 import type { Deps } from '../src/deps.js';
 import { isUnfinished } from '../src/domain/message-status.js';
@@ -60,11 +61,13 @@ async function writeReminders(trx: Db, deps: ReminderDeps, patrons: readonly Due
   const texts = textsFor(deps.config);
   const smsAfter = smsSendAfter(deps.config, 'reminder', now);
   const messages: NewOutboundWithLoans[] = [];
+  // STOP belongs to the number (SPEC §11): a number that texted STOP gets no reminder by SMS.
+  const optedOut = await optedOutAmong(trx, patrons.flatMap((loans) => (loans[0]?.mobile ? [loans[0].mobile] : [])));
   for (const loans of patrons) {
     const patron = loans[0];
     if (!patron) continue;
     const base = { kind: 'reminder', purpose: 'reminder', patronId: patron.patronId, inboundId: null, loans } as const;
-    if (patron.smsOptIn && patron.mobile) {
+    if (patron.smsOptIn && patron.mobile && !optedOut.has(patron.mobile)) {
       messages.push({
         ...base,
         channel: 'sms',

@@ -1,6 +1,8 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { applyPendingReceipts } from '../db/repositories/delivery-status.js';
 import { getPatron, optOutMobile } from '../db/repositories/library.js';
+import { loansOfNoticeMessage } from '../db/repositories/notices.js';
+import { isNumberOptedOut, optOutNumber } from '../db/repositories/sms-opt-outs.js';
 import {
   claimForSending,
   countNamedLoans,
@@ -17,6 +19,8 @@ import {
 } from '../db/repositories/outbound.js';
 import type { Deps } from '../src/deps.js';
 import { isUnfinished } from '../src/domain/message-status.js';
+import { earliestDueDate } from '../src/domain/reply-text.js';
+import { embeddedLoansStillDue } from '../src/library/loans-still-due.js';
 import { isInsideWindow, nextOpening } from '../src/domain/send-window.js';
 import { SmsSendError, type SentSms } from '../src/sms/transport.js';
 import { classifyTwilioError, OPTED_OUT_CODE } from '../src/sms/twilio-errors.js';
@@ -57,6 +61,11 @@ export async function sendSms(deps: SendSmsDeps, outboundId: number, attempt: Se
     await attempt.waitUntil(opening);
     return 'not-due';
   }
+  // STOP belongs to the number: whatever a card says, no reminder or notice goes to it (SPEC §11).
+  if (message.kind !== 'reply' && (await isNumberOptedOut(deps.db, message.to))) {
+    await supersede(deps.db, message.id, now, { reason: 'number opted out (STOP)' });
+    return 'superseded';
+  }
   if (message.kind === 'reminder' && (await reminderIsStale(deps, message, now))) return 'superseded';
 
   const claimed = await claimForSending(deps.db, message.id, now);
@@ -78,6 +87,9 @@ export async function sendSms(deps: SendSmsDeps, outboundId: number, attempt: Se
       if (earlier) await settleUncertainty(trx, message.id);
       await applyPendingReceipts(trx, sent.sid, sentAt);
     });
+    // A receipt stored while this transaction was open saw no message with the sid yet and waited
+    // as pending; one more pass after the commit applies it (receipts only move forward, so twice is harmless).
+    await applyPendingReceipts(deps.db, sent.sid, sentAt);
     deps.logger.info({ outboundId, sid: sent.sid, purpose: message.purpose }, 'sms sent');
     return 'sent';
   } catch (thrown) {
@@ -86,7 +98,10 @@ export async function sendSms(deps: SendSmsDeps, outboundId: number, attempt: Se
     // A failed look-up settles nothing: the earlier attempt stays uncertain for the next one to ask about.
     const certain = error.certain && !lookingUp;
     await recordSendFailure(deps.db, message.id, { code: error.code, message: error.message, final, certain }, deps.clock.now());
-    if (error.code === OPTED_OUT_CODE) await optOutMobile(deps.db, claimed.to, deps.clock.now());
+    if (error.code === OPTED_OUT_CODE) {
+      await optOutMobile(deps.db, claimed.to, deps.clock.now());
+      await optOutNumber(deps.db, claimed.to, '21610', deps.clock.now());
+    }
     deps.logger.warn({ outboundId, code: error.code, retryable: error.retryable, final }, 'sms send failed');
     if (!error.retryable) throw new UnrecoverableError(`${error.code ?? 'error'}: ${error.message}`);
     throw error;
@@ -115,6 +130,8 @@ async function sentByEarlierAttempt(deps: SendSmsDeps, message: OutboundMessage)
 }
 
 async function reminderIsStale(deps: SendSmsDeps, message: OutboundMessage, now: Date): Promise<boolean> {
+  const named = await loansOfNoticeMessage(deps.db, message.id);
+  if (named) return noticeReminderIsStale(deps, message, named, now);
   const due = await stillDueLoans(deps.db, message.id);
   const patron = message.patronId ? await getPatron(deps.db, message.patronId) : undefined;
   if (due.length === 0) return supersede(deps.db, message.id, now, { reason: 'every loan it names was renewed or returned' });
@@ -122,6 +139,19 @@ async function reminderIsStale(deps: SendSmsDeps, message: OutboundMessage, now:
   if (due.length < (await countNamedLoans(deps.db, message.id)) && due[0]) {
     await updateBody(deps.db, message.id, textsFor(deps.config).reminderSms(due.length, due[0].dueDate), now);
   }
+  return false;
+}
+
+/**
+ * A reminder the library system asked for: superseded when every loan it names that the system
+ * knows was renewed or returned (unknown loans count as still due); recounted when some were.
+ */
+async function noticeReminderIsStale(deps: SendSmsDeps, message: OutboundMessage, named: Parameters<typeof embeddedLoansStillDue>[2], now: Date): Promise<boolean> {
+  const due = await embeddedLoansStillDue(deps.db, message.id, named);
+  if (due.length === 0) return supersede(deps.db, message.id, now, { reason: 'every loan it names was renewed or returned' });
+  const patron = message.patronId ? await getPatron(deps.db, message.patronId) : undefined;
+  if (patron && !patron.smsOptIn) return supersede(deps.db, message.id, now, { reason: 'patron opted out of SMS' });
+  if (due.length < named.length) await updateBody(deps.db, message.id, textsFor(deps.config).reminderSms(due.length, earliestDueDate(due)), now);
   return false;
 }
 

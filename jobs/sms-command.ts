@@ -2,6 +2,7 @@ import type { Job } from 'bullmq';
 import { claimInbound, finishInbound, getInbound, type InboundMessage } from '../db/repositories/inbound.js';
 import { findPatronsByMobile, setSmsOptIn, type Patron } from '../db/repositories/library.js';
 import { getOutbound, supersede, waitingReminderIds, type OutboundMessage } from '../db/repositories/outbound.js';
+import { optInNumber, optOutNumber } from '../db/repositories/sms-opt-outs.js';
 import { takeThrottle } from '../db/repositories/throttles.js';
 import type { Db } from '../db/repositories/values.js';
 import type { Deps } from '../src/deps.js';
@@ -27,9 +28,14 @@ export async function handleSmsCommand(deps: CommandDeps, inboundId: number): Pr
     if (!inbound) throw new Error(`inbound message ${inboundId} does not exist`);
     if (!claimed) return inbound.replyId === null ? null : ((await getOutbound(trx, inbound.replyId)) ?? null);
     const patrons = await findPatronsByMobile(trx, inbound.fromNumber);
+    // STOP and START belong to the number (SPEC §11): a card the library system links to it later
+    // gets no reminder or notice by SMS until START, whatever the system says of its opt-in.
+    if (inbound.command === 'start') await optInNumber(trx, inbound.fromNumber);
     if (patrons.length === 0) {
       // STOP from a number on no card needs no answer; everything else learns the number is unknown.
       if (inbound.command === 'stop') {
+        await optOutNumber(trx, inbound.fromNumber, 'stop', now);
+        for (const id of await waitingReminderIds(trx, inbound.fromNumber)) await supersede(trx, id, now, { reason: 'number opted out (STOP)' });
         await finishInbound(trx, inbound.id, { ignoredReason: 'no_answer_needed' });
         return null;
       }
@@ -55,7 +61,7 @@ async function handleForPatrons(
   const ids = patrons.map((patron) => patron.id);
   switch (command) {
     case 'stop': {
-      const changed = await setSmsOptIn(trx, ids, false, now);
+      const changed = (await setSmsOptIn(trx, ids, false, now)) + ((await optOutNumber(trx, inbound.fromNumber, 'stop', now)) ? 1 : 0);
       for (const id of await waitingReminderIds(trx, inbound.fromNumber)) await supersede(trx, id, now, { reason: 'patron opted out (STOP)' });
       if (changed === 0) {
         // Confirmed once: a second STOP from a number already opted out is not answered.

@@ -91,6 +91,8 @@ export interface Config {
     readonly trustProxy: number | readonly string[] | false;
     /** Bearer token `/metrics` demands; undefined: loopback clients only. */
     readonly metricsToken: string | undefined;
+    /** Bearer token of the library system's `POST /api/notices` (SPEC §11); undefined: the route is off. */
+    readonly noticesToken: string | undefined;
   };
   /** Where the application clock starts (demos, tests); undefined means the real time. */
   readonly fakeNow: Date | undefined;
@@ -197,6 +199,7 @@ const schema = z.object({
   ADMIN_PASSWORD: optional.pipe(z.string().min(8, 'expected at least 8 characters').optional()),
   TRUST_PROXY: optional.pipe(z.string().refine(validTrustProxy, 'expected a number of proxies, or addresses/subnets separated by commas (e.g. 10.0.0.0/8,loopback)').optional()),
   METRICS_TOKEN: optional.pipe(z.string().min(32, 'expected at least 32 characters').optional()),
+  NOTICES_TOKEN: optional.pipe(z.string().min(32, 'expected at least 32 characters').optional()),
   FAKE_NOW: optional.pipe(
     z
       .string()
@@ -283,7 +286,7 @@ export function loadConfig(env: Env = process.env): Config {
       shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
       renewAllGiveUpMs: v.RENEW_ALL_GIVE_UP_MINUTES * 60_000,
     }),
-    http: Object.freeze({ trustProxy: parseTrustProxy(v.TRUST_PROXY), metricsToken: v.METRICS_TOKEN }),
+    http: Object.freeze({ trustProxy: parseTrustProxy(v.TRUST_PROXY), metricsToken: v.METRICS_TOKEN, noticesToken: v.NOTICES_TOKEN }),
     fakeNow: v.FAKE_NOW === undefined ? undefined : new Date(v.FAKE_NOW),
     logLevel: v.LOG_LEVEL,
   });
@@ -369,7 +372,7 @@ function fieldOrThrow<T>(variable: string, value: string, parse: (text: string) 
 }
 
 /** Values that may hold a secret: the error line goes to the logs, so it never repeats them. */
-const secretVariables = new Set(['ADMIN_PASSWORD', 'TWILIO_AUTH_TOKEN', 'SMTP_URL', 'METRICS_TOKEN', 'LIBRARY_SYSTEM_URL']);
+const secretVariables = new Set(['ADMIN_PASSWORD', 'TWILIO_AUTH_TOKEN', 'SMTP_URL', 'METRICS_TOKEN', 'NOTICES_TOKEN', 'LIBRARY_SYSTEM_URL']);
 
 /** A value as the error line shows it: quoted and escaped (a value from .env may span lines), or hidden. */
 function shown(variable: string, value: string | undefined): string {

@@ -64,6 +64,7 @@ export function configuredSecrets(config: Config): string[] {
     config.admin.password,
     config.sms.authToken,
     config.http.metricsToken,
+    config.http.noticesToken,
     config.redisUrl,
     config.databaseUrl,
     config.mail.smtpUrl,

@@ -5,6 +5,7 @@ import * as loanDecisions from './003-loan-decisions.js';
 import * as ilsRenewals from './004-ils-renewals.js';
 import * as librarySystemResults from './005-library-system-results.js';
 import * as perNumberIndexes from './006-per-number-indexes.js';
+import * as notices from './007-notices.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -19,6 +20,7 @@ const migrations: ReadonlyArray<readonly [string, Migration]> = [
   ['004-ils-renewals', ilsRenewals],
   ['005-library-system-results', librarySystemResults],
   ['006-per-number-indexes', perNumberIndexes],
+  ['007-notices', notices],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

@@ -264,3 +264,76 @@ interface DueLoanRow {
   title: string;
   due_date: string;
 }
+
+/** A patron as the library system describes it (a notice, SPEC §11), keyed by card number. */
+export interface DirectoryEntry {
+  readonly cardNumber: string;
+  readonly name: string;
+  readonly mobile: string | null;
+  readonly email: string | null;
+  readonly smsOptIn: boolean;
+  readonly emailOptIn: boolean;
+}
+
+/** The id a card new to forny is stored under (a patron row needs one; the card number is the key). */
+export const patronIdForCard = (cardNumber: string) => `card:${cardNumber}`;
+
+/**
+ * Writes the library system's view of these patrons into the directory, by card number: a known card
+ * keeps its id and takes the new name, mobile, e-mail and opt-ins; a new card gets `card:<number>`.
+ * Returns each card's patron id. (Entries must have distinct card numbers.)
+ */
+export async function upsertPatronsByCard(db: Db, entries: readonly DirectoryEntry[], now: Date): Promise<Map<string, string>> {
+  const stamp = toStoredInstant(now);
+  const rows = entries.map((entry) => ({
+    id: patronIdForCard(entry.cardNumber),
+    card_number: entry.cardNumber,
+    name: entry.name,
+    mobile: entry.mobile,
+    email: entry.email,
+    sms_opt_in: entry.smsOptIn,
+    email_opt_in: entry.emailOptIn,
+    created_at: stamp,
+    updated_at: stamp,
+  }));
+  for (let start = 0; start < rows.length; start += 100) {
+    await db('patrons')
+      .insert(rows.slice(start, start + 100))
+      .onConflict('card_number')
+      .merge(['name', 'mobile', 'email', 'sms_opt_in', 'email_opt_in', 'updated_at']);
+  }
+  const ids = new Map<string, string>();
+  const cards = entries.map((entry) => entry.cardNumber);
+  for (let start = 0; start < cards.length; start += 500) {
+    for (const row of await db('patrons').whereIn('card_number', cards.slice(start, start + 500)).select('id', 'card_number')) ids.set(row.card_number, row.id);
+  }
+  return ids;
+}
+
+/** An active loan found by the item identifier a library system uses (the item's id or its barcode). */
+export interface ActiveItemLoan {
+  readonly itemKey: string;
+  readonly loanId: string;
+  readonly patronId: string;
+}
+
+/** Active loans of these items, each under the identifier it was asked by (id or barcode). */
+export async function activeLoansOfItems(db: Db, itemKeys: readonly string[]): Promise<ActiveItemLoan[]> {
+  const found: ActiveItemLoan[] = [];
+  const unique = [...new Set(itemKeys)];
+  for (let start = 0; start < unique.length; start += 400) {
+    const chunk = unique.slice(start, start + 400);
+    const rows = await db('loans as l')
+      .join('items as i', 'i.id', 'l.item_id')
+      .whereNull('l.returned_on')
+      .andWhere((where) => where.whereIn('i.id', chunk).orWhereIn('i.barcode', chunk))
+      .select<{ id: string; patron_id: string; item_id: string; barcode: string }[]>('l.id', 'l.patron_id', 'i.id as item_id', 'i.barcode');
+    const asked = new Set(chunk);
+    for (const row of rows) {
+      for (const key of new Set([row.item_id, row.barcode])) {
+        if (asked.has(key)) found.push({ itemKey: key, loanId: row.id, patronId: row.patron_id });
+      }
+    }
+  }
+  return found;
+}

@@ -331,9 +331,9 @@ export async function findWaitingRenewAllReply(db: Db, to: string): Promise<Outb
   return row ? toOutbound(row) : undefined;
 }
 
-/** Waiting SMS reminders to a number (superseded when its patron texts STOP). */
+/** Waiting SMS reminders and notices to a number (superseded when it texts STOP). */
 export async function waitingReminderIds(db: Db, to: string): Promise<number[]> {
-  const rows = await db('outbound_messages').where({ channel: 'sms', to_address: to, kind: 'reminder' }).whereIn('status', UNFINISHED).select('id');
+  const rows = await db('outbound_messages').where({ channel: 'sms', to_address: to }).whereIn('kind', ['reminder', 'notice']).whereIn('status', UNFINISHED).select('id');
   return rows.map((row) => Number(row.id));
 }
 

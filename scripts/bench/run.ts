@@ -8,9 +8,10 @@
  * the drain never faster than the configured rate by more than 5 %, the scan writing what it
  * should); the exit code is 1 if any line failed.
  *
- * `npm run bench -- drain scan renew` runs only the benchmarks named.
+ * `npm run bench -- drain scan notices renew` runs only the benchmarks named.
  */
 import { performance } from 'node:perf_hooks';
+import { benchNotices } from './notices.js';
 import { benchReminderScan } from './reminder-scan.js';
 import { benchRenewAllDirect, benchRenewAllEndToEnd } from './renew-all.js';
 import { benchSmsDrain } from './sms-drain.js';
@@ -32,6 +33,7 @@ const BENCHMARKS: Record<string, (report: (line: BenchLine) => void) => Promise<
       report,
     ),
   scan: (report) => benchReminderScan({ due: 2_000, total: 100_000, runs: 9 }, report),
+  notices: (report) => benchNotices({ requests: 20, perRequest: 1_000, withinMs: 30_000 }, report),
   renew: async (report) => {
     const plan = { messages: 1_000, endToEndMessages: 300 };
     const direct = await benchRenewAllDirect(plan);

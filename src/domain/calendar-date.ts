@@ -50,8 +50,16 @@ const danishMonths = [
   'juli', 'august', 'september', 'oktober', 'november', 'december',
 ] as const;
 
+/** Dates already written: a batch of notices names the same few dates thousands of times, and parsing is the cost. */
+const written = new Map<CalendarDate, string>();
+
 /** `2026-12-03` → `3. december`, as Danish is written (fixed table: no dependence on ICU data). */
 export function danishDate(date: CalendarDate): string {
+  const known = written.get(date);
+  if (known !== undefined) return known;
   const parsed = parse(date);
-  return `${parsed.day}. ${danishMonths[parsed.month - 1]}`;
+  const text = `${parsed.day}. ${danishMonths[parsed.month - 1]}`;
+  if (written.size >= 2000) written.clear();
+  written.set(date, text);
+  return text;
 }

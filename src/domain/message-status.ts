@@ -19,7 +19,7 @@ export const MESSAGE_KINDS = ['command', ...OUTBOUND_KINDS] as const;
 export type MessageKind = (typeof MESSAGE_KINDS)[number];
 
 /** Finer than kind: why this message was written. */
-export const OUTBOUND_PURPOSES = ['renew-all', 'renew-all-failed', 'help', 'not-linked', 'stop', 'start', 'reminder', 'ill-refused', 'ill-recalled'] as const;
+export const OUTBOUND_PURPOSES = ['renew-all', 'renew-all-failed', 'help', 'not-linked', 'stop', 'start', 'reminder', 'ill-refused', 'ill-recalled', 'overdue', 'recall', 'reservation-ready'] as const;
 export type OutboundPurpose = (typeof OUTBOUND_PURPOSES)[number];
 
 /** `failed`: a renew-all that could not be done in time (SPEC §4); nothing was renewed, the patron was told. */

@@ -1,6 +1,7 @@
 import { addDays, compareDates, danishDate, parseCalendarDate, type CalendarDate } from './calendar-date.js';
 import { escapeHtml } from './escape-html.js';
-import { fitsOneSegment, gsm7Septets, SINGLE_SEGMENT_SEPTETS } from './gsm7.js';
+import { fitsOneSegment, gsm7Septets, shortenToSeptets, SINGLE_SEGMENT_SEPTETS, toGsm7 } from './gsm7.js';
+import type { NoticeContent, NoticeLoan } from './notice.js';
 
 /** Who the texts speak for (SPEC §4, §6): built from LIBRARY_NAME, LIBRARY_SITE, LIBRARY_KEYWORDS and SMS_FROM. */
 export interface TextSettings {
@@ -62,7 +63,25 @@ export interface Texts {
   illRecalledNotice(newDueDate: CalendarDate): string;
   /** The e-mail reminder; it invites an SMS only when the patron has a mobile number on file. */
   reminderEmail(patronName: string, dueDate: CalendarDate, loans: readonly ReminderEmailLoan[], options: { readonly hasMobile: boolean }): Email;
+  /**
+   * The SMS for a notice from the library system (SPEC §11): a reminder as `reminderSms` (its
+   * earliest due date), overdue and recall by count and date, a reservation by title (shortened
+   * with `...` to fit), pickup branch and last pickup day.
+   */
+  noticeSms(notice: NoticeContent): string;
+  /** The e-mail for a notice, listing every loan; it invites an SMS only when the patron has a mobile number. */
+  noticeEmail(patronName: string, notice: NoticeContent, options: { readonly hasMobile: boolean }): Email;
 }
+
+/** The earliest due date among a notice's loans (what a one-segment SMS can name). */
+export function earliestDueDate(loans: readonly Pick<NoticeLoan, 'dueDate'>[]): CalendarDate {
+  const first = loans[0];
+  if (!first) throw new RangeError('a notice about loans names at least one loan');
+  return loans.reduce((earliest, loan) => (compareDates(loan.dueDate, earliest) < 0 ? loan.dueDate : earliest), first.dueDate);
+}
+
+/** Septets a reservation SMS keeps for the title at least, before the branch name is shortened too. */
+const MIN_TITLE_SEPTETS = 12;
 
 /**
  * Every SMS template goes through here: a text that would need two segments, or UCS-2, is a bug
@@ -92,7 +111,7 @@ export function createTexts(settings: TextSettings): Texts {
   const head = (text: string) => sms(`${libraryName}: ${text}`);
   const seeSite = `Se på ${site}.`;
 
-  return Object.freeze({
+  const texts: Texts = Object.freeze({
     sender: libraryName,
 
     renewAllReply({ renewed, total, provisional }: RenewAllCounts): string {
@@ -173,7 +192,78 @@ export function createTexts(settings: TextSettings): Texts {
         `<p>Venlig hilsen<br>${escapeHtml(libraryName)}</p>`;
       return { subject, text, html };
     },
+
+    noticeSms(notice: NoticeContent): string {
+      const count = notice.loans.length;
+      switch (notice.kind) {
+        case 'reminder':
+          return texts.reminderSms(count, earliestDueDate(notice.loans));
+        case 'overdue': {
+          const them = count === 1 ? 'det' : 'dem';
+          return head(`${count} lån har overskredet afleveringsfristen. Aflever ${them} snarest, eller forny ${them} på ${site}.`);
+        }
+        case 'recall': {
+          const due = danishDate(earliestDueDate(notice.loans));
+          const oneDate = notice.loans.every((loan) => loan.dueDate === notice.loans[0]?.dueDate);
+          return head(`Biblioteket har kaldt ${count} lån hjem. ${oneDate ? 'De skal' : 'Det første skal'} afleveres senest ${due}. ${seeSite}`);
+        }
+        case 'reservation_ready': {
+          const reservation = notice.reservation;
+          if (!reservation) throw new RangeError('a reservation_ready notice names its reservation');
+          const compose = (title: string, branch: string) =>
+            `${libraryName}: "${title}" er klar til afhentning på ${branch}. Hent senest ${danishDate(reservation.pickupBy)}.`;
+          let branch = toGsm7(reservation.pickupBranch);
+          const room = (forBranch: string) => SINGLE_SEGMENT_SEPTETS - (gsm7Septets(compose('', forBranch)) ?? 0);
+          if (room(branch) < MIN_TITLE_SEPTETS) branch = shortenToSeptets(branch, gsm7Septets(branch)! - (MIN_TITLE_SEPTETS - room(branch))) ?? '';
+          const title = shortenToSeptets(toGsm7(reservation.title), room(branch)) ?? '';
+          return sms(compose(title, branch));
+        }
+        default:
+          return notice.kind satisfies never;
+      }
+    },
+
+    noticeEmail(patronName: string, notice: NoticeContent, options: { readonly hasMobile: boolean }): Email {
+      const renewHint = options.hasMobile ? `Du kan forny på ${site}, eller ved at sende ${renewCommand} til ${smsFrom}.` : `Du kan forny på ${site}.`;
+      const loanLines = (words: string) => notice.loans.map((loan) => ({ text: loan.title, note: `${words} ${danishDate(loan.dueDate)}` }));
+      switch (notice.kind) {
+        case 'reminder':
+          return texts.reminderEmail(patronName, earliestDueDate(notice.loans), notice.loans, options);
+        case 'overdue':
+          return letter(patronName, `Overskredet afleveringsfrist: ${notice.loans.length} lån`, `${notice.loans.length} af dine lån har overskredet afleveringsfristen:`, loanLines('skulle være afleveret'), [
+            'Aflever dem snarest muligt.',
+            renewHint,
+          ]);
+        case 'recall':
+          return letter(patronName, `Hjemkaldt: ${notice.loans.length} lån skal afleveres`, `Biblioteket har kaldt ${notice.loans.length} af dine lån hjem:`, loanLines('afleveres senest'), [
+            'Hjemkaldte lån kan ikke fornyes.',
+          ]);
+        case 'reservation_ready': {
+          const reservation = notice.reservation;
+          if (!reservation) throw new RangeError('a reservation_ready notice names its reservation');
+          const by = danishDate(reservation.pickupBy);
+          return letter(patronName, `Din reservering er klar: ${reservation.title}`, 'Din reservering er klar til afhentning:', [{ text: reservation.title, note: `på ${reservation.pickupBranch}` }], [
+            `Hent den senest ${by}. Derefter går den videre til den næste.`,
+          ]);
+        }
+        default:
+          return notice.kind satisfies never;
+      }
+    },
   });
+  return texts;
+
+  /** An e-mail: greeting, a lead line, a list, closing lines, the library's name; text and HTML alike. */
+  function letter(patronName: string, subject: string, lead: string, lines: readonly { text: string; note: string }[], closing: readonly string[]): Email {
+    const text = [`Kære ${patronName}`, '', lead, '', ...lines.map((line) => `- ${line.text} (${line.note})`), '', ...closing, '', `Venlig hilsen\n${libraryName}`].join('\n');
+    const html =
+      `<p>Kære ${escapeHtml(patronName)}</p>` +
+      `<p>${escapeHtml(lead)}</p>` +
+      `<ul>${lines.map((line) => `<li>${escapeHtml(line.text)} <small>(${escapeHtml(line.note)})</small></li>`).join('')}</ul>` +
+      `<p>${closing.map(escapeHtml).join('<br>')}</p>` +
+      `<p>Venlig hilsen<br>${escapeHtml(libraryName)}</p>`;
+    return { subject: subject.replace(/[\r\n]+/g, ' '), text, html };
+  }
 }
 
 /** The largest count a text is written with: three digits (a patron's active loans). */
@@ -201,6 +291,27 @@ export function longestSmsTexts(texts: Texts): string[] {
     texts.illRefusedNotice(LONGEST_DATE, LONGEST_DATE),
     texts.illRefusedNotice(addDays(LONGEST_DATE, -1), LONGEST_DATE),
     texts.illRecalledNotice(LONGEST_DATE),
+    ...longestNotices().map((notice) => texts.noticeSms(notice)),
+  ];
+}
+
+/** The longest branch name a notice may carry (validated at the API): the longest SMS is tested with it. */
+export const MAX_BRANCH_LENGTH = 60;
+
+/** A notice of every kind at its longest: 999 loans, the longest date, a 200-character title, the longest branch. */
+export function longestNotices(): NoticeContent[] {
+  const loans = (dueDates: readonly CalendarDate[]): NoticeLoan[] =>
+    Array.from({ length: LONGEST_COUNT }, (_, index) => ({ itemId: `i${index}`, title: 'T', dueDate: dueDates[index % dueDates.length] ?? LONGEST_DATE }));
+  return [
+    { kind: 'reminder', loans: loans([LONGEST_DATE]), reservation: null },
+    { kind: 'overdue', loans: loans([LONGEST_DATE]), reservation: null },
+    { kind: 'recall', loans: loans([LONGEST_DATE]), reservation: null },
+    { kind: 'recall', loans: loans([LONGEST_DATE, parseCalendarDate('2026-10-01')]), reservation: null },
+    {
+      kind: 'reservation_ready',
+      loans: [],
+      reservation: { title: 'Æ'.repeat(200), pickupBranch: 'Ø'.repeat(MAX_BRANCH_LENGTH), pickupBy: LONGEST_DATE },
+    },
   ];
 }
 

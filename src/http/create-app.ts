@@ -10,6 +10,7 @@ import { healthRouter } from './health.js';
 import { redisLoginFailures } from './login-failures.js';
 import { rejectMalformedUrl } from './malformed-url.js';
 import { createMetrics, type AppMetrics } from './metrics.js';
+import { noticesRouter } from './notices.js';
 import { captureRoute } from './request-route.js';
 import { noStore, securityHeaders } from './security-headers.js';
 import { BODY_LIMIT, twilioWebhookRouter } from './twilio-webhook.js';
@@ -63,6 +64,8 @@ export function createApp(deps: Deps, options: AppOptions = {}): Express {
     failures: redisLoginFailures(deps.redis, deps.config.queuePrefix, lockout?.windowMs ?? DEFAULT_LOCKOUT.windowMs, deps.logger),
     ...(lockout ? { lockout } : {}),
   });
+  // The library system's route, with its own token and body limit, before the operators' /api.
+  app.use(noticesRouter(deps));
   app.use('/api', noStore, operators, express.json({ limit: BODY_LIMIT }), apiRouter(deps));
   app.use('/admin/assets', adminAssets());
   app.use('/admin', operators, noStore);

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import express, { type RequestHandler, type Router } from 'express';
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { dueUnsentSms, messageCounts, renewalResultCounts, sendErrorCounts } from '../../db/repositories/message-stats.js';
+import { noticeCounts } from '../../db/repositories/notices.js';
 import { countSmsWaitingForWindow } from '../../db/repositories/outbound.js';
 import type { Deps } from '../deps.js';
 import { AppError } from '../errors.js';
@@ -134,6 +135,12 @@ export function createMetrics(deps: MetricsDeps, options: MetricsOptions = {}): 
   );
   gauge('forny_renewal_results', 'Loan renewal results recorded, by outcome and reason ("none" for a renewal).', ['outcome', 'reason'], async () =>
     (await renewalResultCounts(deps.db)).map((row) => [{ outcome: row.outcome, reason: row.reason ?? 'none' }, row.count] as const),
+  );
+  gauge(
+    'forny_notices_total',
+    'Notices taken from the library system (POST /api/notices), by kind, and per channel by the status of the message each wrote ("none": no message on that channel: no address, not opted in, or the number texted STOP).',
+    ['kind', 'channel', 'status'],
+    async () => (await noticeCounts(deps.db)).map(({ count, ...labels }) => [labels, count] as const),
   );
   gauge('forny_sms_waiting_for_window', 'SMS waiting for a later opening of the send window.', [], async () => [[{}, await countSmsWaitingForWindow(deps.db, deps.clock.now())]]);
   // One read of the due SMS feeds both gauges below.

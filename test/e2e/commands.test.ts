@@ -182,7 +182,7 @@ describe('commands (npm scripts as processes)', function () {
       const sms = await runScript('sms.ts', ['--from', '20000003', 'HBK FORNY ALLE'], { PORT: port }, { cwd: dir });
       expect(sms.code, sms.stderr).to.equal(0);
       expect(sms.stdout).to.contain('→ +4520000003 to 1910');
-      expect(sms.stdout).to.match(/← Helsingør Bibliotekerne: /);
+      expect(sms.stdout).to.match(/← Helsingør Kommunes Biblioteker: /);
     } finally {
       expect(await first.stop('SIGINT')).to.equal(0);
     }

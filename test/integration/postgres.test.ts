@@ -75,3 +75,40 @@ describe('on PostgreSQL', function () {
     expect((await h.deps.db('outbound_messages').where({ provider_sid: reply.sid }).first())?.status).to.equal('delivered');
   });
 });
+
+describe('notices on PostgreSQL', function () {
+  this.timeout(60_000);
+  const token = 'notices-token-0123456789abcdef0123456789';
+  let h: Harness;
+  let database: Awaited<ReturnType<typeof createPostgresDatabase>>;
+
+  beforeEach(async () => {
+    database = await createPostgresDatabase();
+    h = await Harness.start({ workers: true, databaseUrl: database.url, fixture: everyRuleLibrary(), now: '2026-12-01T21:30:00+01:00', env: { NOTICES_TOKEN: token } });
+  });
+  afterEach(async () => {
+    await h.stop();
+    await database.drop();
+  });
+
+  const notice = (id: string, card: string, mobile: string) => ({
+    id,
+    kind: 'overdue',
+    patron: { cardNumber: card, name: 'Låner', mobile, email: `${card}@example.dk`, smsOptIn: true, emailOptIn: true },
+    loans: [{ itemId: `item-${id}`, title: 'Babettes gæstebud', dueDate: '2026-11-20' }],
+  });
+  const post = (body: unknown) =>
+    fetch(`${h.baseUrl}/api/notices`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+
+  it('upserts the directory, writes each notice once under racing requests, and counts them by kind and status', async () => {
+    const batch = Array.from({ length: 30 }, (_, index) => notice(`n${index}`, `pgcard${index % 10}`, `+45300000${String(index % 10).padStart(2, '0')}`));
+    const answers = await Promise.all([post(batch), post([...batch].reverse()), post(batch)]);
+    expect(answers.map((answer) => answer.status)).to.deep.equal([202, 202, 202]);
+    expect(Number((await h.deps.db('outbound_messages').count({ n: '*' }).first())?.n)).to.equal(60);
+    expect(Number((await h.deps.db('patrons').where('id', 'like', 'card:%').count({ n: '*' }).first())?.n)).to.equal(10);
+    await h.refreshMetrics();
+    const metrics = await (await fetch(`${h.baseUrl}/metrics`)).text();
+    expect(metrics).to.contain('forny_notices_total{kind="overdue",channel="sms",status="scheduled"} 30');
+    await eventually(async () => Number((await h.deps.db('outbound_messages').where({ channel: 'email', status: 'sent' }).count({ n: '*' }).first())?.n) === 30, 10_000, 'the e-mails');
+  });
+});

@@ -5,6 +5,7 @@ import {
   createTexts,
   DEFAULT_TEXT_SETTINGS,
   longestSmsTexts,
+  MAX_BRANCH_LENGTH,
   MAX_LIBRARY_NAME_LENGTH,
   textSettingsProblem,
   type ReminderEmailLoan,
@@ -49,6 +50,21 @@ function everySms(t: Texts): { name: string; texts: string[] }[] {
     { name: 'the answer to a number that belongs to no patron', texts: [t.unknownNumberReply()] },
     { name: 'the STOP confirmation', texts: [t.stopConfirmation()] },
     { name: 'the START confirmation', texts: [t.startConfirmation()] },
+    {
+      name: 'notices from the library system: overdue and recall for every count and date, reservations with titles and branches of every length',
+      texts: [
+        ...counts.flatMap((count) => {
+          const loans = Array.from({ length: count + 1 }, (_, index) => ({ itemId: `i${index}`, title: 'T', dueDate: index % 2 === 0 ? longestDate : parseCalendarDate('2026-12-01') }));
+          return [t.noticeSms({ kind: 'overdue', loans, reservation: null }), t.noticeSms({ kind: 'recall', loans, reservation: null })];
+        }),
+        ...dates.map((date) => t.noticeSms({ kind: 'recall', loans: [{ itemId: 'i', title: 'T', dueDate: date }, { itemId: 'j', title: 'T', dueDate: parseCalendarDate('2029-01-01') }], reservation: null })),
+        ...[1, 20, 80, 200, 1000].flatMap((titleLength) =>
+          [1, 30, MAX_BRANCH_LENGTH].map((branchLength) =>
+            t.noticeSms({ kind: 'reservation_ready', loans: [], reservation: { title: 'ø'.repeat(titleLength), pickupBranch: 'Å'.repeat(branchLength), pickupBy: longestDate } }),
+          ),
+        ),
+      ],
+    },
   ];
 }
 

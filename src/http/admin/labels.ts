@@ -2,6 +2,7 @@ import type { IgnoredReason } from '../../../db/repositories/inbound.js';
 import type { AuditAction } from '../../../db/repositories/operator-actions.js';
 import type { RenewalReason } from '../../../db/repositories/renewals.js';
 import type { Channel, Direction, MessageKind, MessageStatus, OutboundPurpose } from '../../domain/message-status.js';
+import type { NoticeKind } from '../../domain/notice.js';
 import type { Command } from '../../domain/sms-command.js';
 import type { JobState } from '../queue-reads.js';
 
@@ -38,6 +39,13 @@ export const KIND_TEXT: Readonly<Record<MessageKind, string>> = {
   notice: 'meddelelse',
 };
 
+export const NOTICE_KIND_TEXT: Readonly<Record<NoticeKind, string>> = {
+  reminder: 'påmindelse',
+  overdue: 'overskredet frist',
+  recall: 'kaldt hjem',
+  reservation_ready: 'reservering klar',
+};
+
 export const DIRECTION_TEXT: Readonly<Record<Direction, string>> = { in: 'ind', out: 'ud' };
 
 export const CHANNEL_TEXT: Readonly<Record<Channel, string>> = { sms: 'SMS', email: 'e-mail' };
@@ -60,6 +68,9 @@ export const PURPOSE_TEXT: Readonly<Record<OutboundPurpose, string>> = {
   reminder: 'påmindelse',
   'ill-refused': 'fjernlån afvist',
   'ill-recalled': 'fjernlån kaldt tilbage',
+  overdue: 'overskredet frist',
+  recall: 'lån kaldt hjem',
+  'reservation-ready': 'reservering klar',
 };
 
 export const IGNORED_TEXT: Readonly<Record<IgnoredReason, string>> = {

@@ -1,12 +1,15 @@
 import { DateTime } from 'luxon';
 import { dueUnsentSms, messagesPerHour, outboundTotalsBetween, renewAllTotalsBetween, type HourCount } from '../../../db/repositories/message-stats.js';
+import { noticeCounts, type NoticeCount } from '../../../db/repositories/notices.js';
 import { countSmsWaitingForWindow } from '../../../db/repositories/outbound.js';
 import type { Deps } from '../../deps.js';
+import { OUTBOUND_STATUSES } from '../../domain/message-status.js';
+import { NOTICE_KINDS } from '../../domain/notice.js';
 import { formatTimeOfDay, nextSendTime } from '../../domain/send-window.js';
 import { JOB_STATES, queueCounts, type QueueCounts } from '../queue-reads.js';
 import { showCount, showInstant, showMoment, showShare } from './display.js';
 import { html, jsonScript, type Html } from './html.js';
-import { CHANNEL_TEXT, JOB_STATE_TEXT, label, QUEUE_TEXT } from './labels.js';
+import { CHANNEL_TEXT, JOB_STATE_TEXT, label, NOTICE_KIND_TEXT, QUEUE_TEXT, STATUS_TEXT } from './labels.js';
 import { layout } from './layout.js';
 
 type OverviewDeps = Pick<Deps, 'db' | 'queues' | 'redis' | 'clock' | 'config' | 'logger'>;
@@ -53,6 +56,29 @@ ${JOB_STATES.map((state) =>
 /** A count that opens the list behind it; zero links nowhere. */
 const countLink = (count: number, href: string): Html => (count > 0 ? html`<a href="${href}">${showCount(count)}</a>` : html`${showCount(count)}`);
 
+/**
+ * Notices from the library system by kind and, per channel, by the status of the message each
+ * wrote; "ikke skrevet" counts notices that wrote none on that channel (no address, no opt-in, STOP).
+ */
+function noticeTable(counts: readonly NoticeCount[]): Html {
+  if (counts.length === 0) return html`<p class="muted">Ingen meddelelser fra bibliotekssystemet endnu.</p>`;
+  const statuses = [...OUTBOUND_STATUSES, 'none'] as const;
+  const rows = NOTICE_KINDS.flatMap((kind) => (['sms', 'email'] as const).map((channel) => ({ kind, channel, of: counts.filter((row) => row.kind === kind && row.channel === channel) }))).filter(
+    (row) => row.of.length > 0,
+  );
+  return html`<table class="numbers" id="notices">
+<thead><tr><th>Art</th><th>Kanal</th>${statuses.map((status) => html`<th>${status === 'none' ? 'ikke skrevet' : STATUS_TEXT[status]}</th>`)}</tr></thead>
+<tbody>
+${rows.map(
+  (row) => html`<tr><th scope="row">${NOTICE_KIND_TEXT[row.kind]}</th><td>${CHANNEL_TEXT[row.channel]}</td>${statuses.map((status) => {
+    const count = row.of.find((entry) => entry.status === status)?.count ?? 0;
+    return html`<td${count > 0 && (status === 'failed' || status === 'undelivered') ? html` class="alert"` : ''}>${showCount(count)}</td>`;
+  })}</tr>`,
+)}
+</tbody>
+</table>`;
+}
+
 /** `/admin`: are the queues draining, what waits for the window, how today went. */
 export async function overviewPage(deps: OverviewDeps): Promise<Html> {
   const { db, config } = deps;
@@ -60,13 +86,14 @@ export async function overviewPage(deps: OverviewDeps): Promise<Html> {
   const now = deps.clock.now();
   const todayStart = DateTime.fromJSDate(now, { zone }).startOf('day');
   const [from, to] = [todayStart.toJSDate(), todayStart.plus({ days: 1 }).toJSDate()];
-  const [queues, waiting, due, totals, renewAlls, perHour] = await Promise.all([
+  const [queues, waiting, due, totals, renewAlls, perHour, notices] = await Promise.all([
     queueCounts(deps),
     countSmsWaitingForWindow(db, now),
     dueUnsentSms(db, now),
     outboundTotalsBetween(db, from, to),
     renewAllTotalsBetween(db, from, to),
     messagesPerHour(db, firstChartHour(now).toJSDate()),
+    noticeCounts(db),
   ]);
 
   const opens = nextSendTime(now, config.sendWindow, zone);
@@ -111,6 +138,10 @@ ${channels.map(
 </table>
 </section>
 </div>
+<section>
+<h2>Meddelelser fra bibliotekssystemet</h2>
+${noticeTable(notices)}
+</section>
 <section>
 <h2>Beskeder pr. time, seneste døgn</h2>
 <div class="chart">

@@ -1,0 +1,89 @@
+import type { NoticeKind, NoticeLoan } from '../../src/domain/notice.js';
+import type { NoticeRow } from '../tables.js';
+import { toCount, toStoredInstant, type Db } from './values.js';
+
+/** A notice as stored: enough to recognise a repeat and to find what it wrote. */
+export interface StoredNotice {
+  readonly id: string;
+  readonly kind: NoticeKind;
+  readonly contentHash: string;
+  readonly smsMessageId: number | null;
+  readonly emailMessageId: number | null;
+}
+
+export interface NewNotice {
+  readonly id: string;
+  readonly kind: NoticeKind;
+  readonly cardNumber: string;
+  readonly patronId: string;
+  readonly contentHash: string;
+  readonly loans: readonly NoticeLoan[];
+  readonly smsMessageId: number | null;
+  readonly emailMessageId: number | null;
+}
+
+const toStored = (row: Pick<NoticeRow, 'id' | 'kind' | 'content_hash' | 'sms_message_id' | 'email_message_id'>): StoredNotice => ({
+  id: row.id,
+  kind: row.kind as NoticeKind,
+  contentHash: row.content_hash,
+  smsMessageId: row.sms_message_id === null ? null : Number(row.sms_message_id),
+  emailMessageId: row.email_message_id === null ? null : Number(row.email_message_id),
+});
+
+/** The notices already stored among these ids. */
+export async function storedNotices(db: Db, ids: readonly string[]): Promise<Map<string, StoredNotice>> {
+  const found = new Map<string, StoredNotice>();
+  for (let start = 0; start < ids.length; start += 500) {
+    const rows = await db('notices')
+      .whereIn('id', ids.slice(start, start + 500))
+      .select('id', 'kind', 'content_hash', 'sms_message_id', 'email_message_id');
+    for (const row of rows) found.set(row.id, toStored(row));
+  }
+  return found;
+}
+
+/** Stores notices; the id is the primary key, so a notice is never stored twice. */
+export async function insertNotices(db: Db, notices: readonly NewNotice[], now: Date): Promise<void> {
+  const stamp = toStoredInstant(now);
+  const rows = notices.map((notice) => ({
+    id: notice.id,
+    kind: notice.kind,
+    card_number: notice.cardNumber,
+    patron_id: notice.patronId,
+    content_hash: notice.contentHash,
+    loans: JSON.stringify(notice.loans),
+    sms_message_id: notice.smsMessageId,
+    email_message_id: notice.emailMessageId,
+    received_at: stamp,
+  }));
+  for (let start = 0; start < rows.length; start += 100) await db('notices').insert(rows.slice(start, start + 100));
+}
+
+/** The loans of the notice that wrote this SMS (its dedupe key), or undefined for a message no notice wrote. */
+export async function loansOfNoticeMessage(db: Db, smsMessageId: number): Promise<NoticeLoan[] | undefined> {
+  const row = await db('notices').where({ sms_message_id: smsMessageId }).first('loans');
+  return row ? (JSON.parse(row.loans) as NoticeLoan[]) : undefined;
+}
+
+export interface NoticeCount {
+  readonly kind: NoticeKind;
+
+  readonly channel: 'sms' | 'email';
+  /** The message's status, or `none` when the notice wrote no message on this channel (no number, opted out). */
+  readonly status: string;
+  readonly count: number;
+}
+
+/** Notices by kind, and per channel by the status of the message each wrote (the dashboard, the metrics). */
+export async function noticeCounts(db: Db): Promise<NoticeCount[]> {
+  const counts: NoticeCount[] = [];
+  for (const channel of ['sms', 'email'] as const) {
+    const column = channel === 'sms' ? 'n.sms_message_id' : 'n.email_message_id';
+    const rows = await db('notices as n')
+      .leftJoin('outbound_messages as o', 'o.id', column)
+      .groupBy('n.kind', 'o.status')
+      .select('n.kind', 'o.status', db.raw('count(*) as n'));
+    for (const row of rows as { kind: string; status: string | null; n: unknown }[]) counts.push({ kind: row.kind as NoticeKind, channel, status: (row.status) ?? 'none', count: toCount(row.n) });
+  }
+  return counts;
+}

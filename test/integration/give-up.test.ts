@@ -42,6 +42,22 @@ class FlakyLibrary implements LibrarySystem {
 
 const LOGIN = { user: 'operator', password: 'correct-horse-battery' };
 const operator = { authorization: `Basic ${Buffer.from(`${LOGIN.user}:${LOGIN.password}`).toString('base64')}` };
+const page = async (h: Harness, path: string) => {
+  const response = await fetch(`${h.baseUrl}${path}`, { headers: operator });
+  expect(response.status, path).to.equal(200);
+  return response.text();
+};
+const post = (h: Harness, path: string, form: Record<string, string>) =>
+  fetch(`${h.baseUrl}${path}`, {
+    method: 'POST',
+    headers: { ...operator, 'content-type': 'application/x-www-form-urlencoded', origin: h.baseUrl },
+    body: new URLSearchParams(form),
+    redirect: 'manual',
+  });
+/** The table rows of a page that contain `text`. */
+const rowsWith = (html: string, text: string) => [...html.matchAll(/<tr[\s>][\s\S]*?<\/tr>/g)].map((match) => match[0]).filter((row) => row.includes(text));
+/** The CSRF token of the form posting to `action`. */
+const tokenOf = (html: string, action: string) => new RegExp(`action="${action}"[^>]*><input type="hidden" name="_csrf" value="([^"]+)"`).exec(html)?.[1];
 const START = `${EVERY_RULE_TODAY}T10:00:00+01:00`;
 /** No reminder falls due while these tests run: every SMS to Karen is an answer to her renew-all. */
 const QUIET = { REMINDER_DAYS_BEFORE: NO_LOAN_DUE_DAYS_AHEAD };
@@ -109,6 +125,45 @@ describe('a renew-all that cannot be done in time is given up (SPEC §4)', funct
       expect(failed.status).to.equal(200);
       expect(failed.body.find((message) => message.id === id)).to.include({ direction: 'in', status: 'failed', from: KAREN });
     });
+
+    it('is listed on Fejl with the patron and why, and "Prøv igen" renews and answers it, audited, off the list', async () => {
+      const id = `in-${(await inboundRow(h, messageSid)).id}`;
+      const action = `/admin/failures/renew-alls/${id.slice(3)}/retry`;
+      const failures = await page(h, '/admin/failures');
+      const [row, ...others] = rowsWith(failures, `id="${id}"`);
+      expect(others).to.have.length(0);
+      expect(row).to.contain('+45 61 00 00 01</a> <span class="muted">Karen Blixen</span>');
+      expect(row).to.contain('Hvert forsøg på at forny fejlede. Intet er fornyet. Låneren har fået en SMS om det.');
+      const token = tokenOf(failures, action) ?? '';
+      expect(token).not.to.equal('');
+
+      // Without the token nothing happens.
+      expect((await post(h, action, {})).status).to.equal(403);
+      expect((await inboundRow(h, messageSid)).status).to.equal('failed');
+
+      library.failuresLeft = 0; // the library system is back
+      const response = await post(h, action, { _csrf: token });
+      expect(response.status).to.equal(303);
+      expect(response.headers.get('location')).to.equal(`/admin/failures?done=renew-all-retried&target=${id}`);
+      await eventually(async () => (await inboundRow(h, messageSid)).status === 'processed', 10_000, 'the retried renew-all to be done');
+      await eventually(() => h.twilio.messagesTo(KAREN)[1], 10_000, 'the answer to the retried renew-all');
+      await drained(h);
+      const sent = h.twilio.messagesTo(KAREN).map((sms) => sms.body);
+      expect(sent).to.have.length(2);
+      expect(sent[1]).to.contain(`${EXPECTED_RENEWED} af ${EXPECTED_TOTAL} lån`);
+      expect(await h.deps.db('audit_log').select('actor', 'action', 'target')).to.deep.equal([{ actor: 'operator', action: 'inbound.retry', target: id }]);
+
+      const after = await page(h, response.headers.get('location') ?? '');
+      expect(after).to.contain(`FORNY ALLE ${id} er sat i kø og forsøges igen.`);
+      expect(rowsWith(after, `id="${id}"`)).to.have.length(0);
+      expect(after).to.contain('Ingen opgivne FORNY ALLE.');
+      expect(rowsWith(after, 'prøvede en opgivet FORNY ALLE igen')).to.have.length(1);
+
+      // A second click finds nothing given up: nothing changes, nothing is recorded.
+      const again = await post(h, action, { _csrf: token });
+      expect(again.headers.get('location')).to.equal(`/admin/failures?done=unchanged&target=${id}`);
+      expect(await h.deps.db('audit_log').count({ n: '*' }).first()).to.deep.equal({ n: 1 });
+    });
   });
 
   it('gives up a message found unfinished long after it arrived, without asking the library system', async () => {
@@ -128,6 +183,8 @@ describe('a renew-all that cannot be done in time is given up (SPEC §4)', funct
       expect(h.twilio.messagesTo(KAREN).map((sms) => sms.body)).to.deep.equal([textsFor(h.config).renewAllGaveUp()]);
       expect(library.calls).to.equal(0);
       expect(await loansSnapshot(h)).to.deep.equal(loansBefore);
+      const [row] = rowsWith(await page(h, '/admin/failures'), `id="in-${(await inboundRow(h, messageSid)).id}"`);
+      expect(row).to.contain('Ikke udført inden for 60 minutter');
     } finally {
       await h.stop();
     }

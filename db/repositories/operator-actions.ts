@@ -2,7 +2,7 @@ import { toStoredInstant, type Db } from './values.js';
 
 /** The audit log: what operators did, and to what. */
 
-export type AuditAction = 'message.retry' | 'message.cancel' | 'job.retry' | 'bull-board.change' | 'loan.ill-refused' | 'loan.ill-recalled';
+export type AuditAction = 'message.retry' | 'message.cancel' | 'inbound.retry' | 'job.retry' | 'bull-board.change' | 'loan.ill-refused' | 'loan.ill-recalled';
 
 export interface AuditEntry {
   readonly id: number;

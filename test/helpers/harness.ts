@@ -13,6 +13,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { configuredSecrets, createDeps, redisReady, type Deps } from '../../src/deps.js';
 import type { LockoutOptions } from '../../src/http/basic-auth.js';
 import { HTTP_TIMEOUTS, serve, type HttpTimeouts, type Serving } from '../../src/http/serve.js';
+import type { LibrarySystem } from '../../src/library/library-system.js';
 import { createLogger } from '../../src/logger.js';
 import { FakeTwilio } from './fake-twilio.js';
 
@@ -41,6 +42,8 @@ export interface HarnessOptions {
   readonly metricsRefreshMs?: number;
   /** Where log lines go (a test reading the log); silent by default. */
   readonly log?: { readonly level: string; readonly destination: NodeJS.WritableStream };
+  /** The library system instead of the configured one (one that fails, say). */
+  readonly library?: LibrarySystem;
 }
 
 /** The lockout as production has it, with delays short enough for tests. */
@@ -103,7 +106,7 @@ export class Harness {
     const logger = options.log
       ? createLogger(options.log.level, options.log.destination, { secrets: configuredSecrets(config) })
       : createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
-    const deps = createDeps(config, { clock, logger });
+    const deps = createDeps(config, { clock, logger, ...(options.library ? { library: options.library } : {}) });
     const harness = new Harness(config, deps, clock, fake);
     harness.dir = dir;
     await migrateToLatest(deps.db);

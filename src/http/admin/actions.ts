@@ -1,13 +1,14 @@
+import { getInbound, retryFailedInbound } from '../../../db/repositories/inbound.js';
 import { recordAudit } from '../../../db/repositories/operator-actions.js';
 import { cancelFailed, getOutbound, requeueFailed, type OutboundMessage } from '../../../db/repositories/outbound.js';
 import { isFailedStatus } from '../../domain/message-status.js';
 import { toStoredInstant } from '../../../db/repositories/values.js';
-import { enqueueOutbound } from '../../queue/enqueue.js';
-import { outboundJobId } from '../../queue/queues.js';
+import { enqueueInbound, enqueueOutbound } from '../../queue/enqueue.js';
+import { inboundJobId, outboundJobId } from '../../queue/queues.js';
 import type { Deps } from '../../deps.js';
 import { AppError } from '../../errors.js';
 import { RedisUnavailableError, whenRedisUp } from '../../redis-gate.js';
-import { outboundApiId } from '../format.js';
+import { inboundApiId, outboundApiId } from '../format.js';
 
 /** What operators can do from the Fejl page; each one is written to the audit log with the change. */
 
@@ -72,6 +73,34 @@ export async function cancelMessage(deps: ActionDeps, id: number, operator: stri
   });
   if (cancelled) deps.logger.info({ outboundId: id, operator }, 'operator cancelled a failed message');
   return cancelled;
+}
+
+/**
+ * Tries a given-up renew-all again (SPEC §4): `received` once more, its give-up time counted from
+ * now, audited, in one transaction; then onto the renew-all queue. False when it was not given up
+ * (any more): a second click changes nothing.
+ */
+export async function retryGivenUpRenewAll(deps: ActionDeps, id: number, operator: string): Promise<boolean> {
+  const message = await getInbound(deps.db, id);
+  if (!message || message.status !== 'failed') return false;
+  // The job that gave up is kept (completed or failed) under the message's job id, which BullMQ would ignore.
+  await onQueues(deps, () => deps.queues.renewAll.remove(inboundJobId(id)));
+
+  const now = deps.clock.now();
+  const retried = await deps.db.transaction(async (trx) => {
+    if (!(await retryFailedInbound(trx, id, now))) return false;
+    await recordAudit(trx, { actor: operator, action: 'inbound.retry', target: inboundApiId(id), detail: message.messageSid }, now);
+    return true;
+  });
+  if (!retried) return false;
+  try {
+    await whenRedisUp(deps.redis, () => enqueueInbound(deps.queues, message));
+  } catch (error) {
+    // The row says received; reconciliation hands it to the queue once Redis answers.
+    deps.logger.warn({ inboundId: id, err: (error as Error).message }, 'retried renew-all not enqueued yet; reconciliation will');
+  }
+  deps.logger.info({ inboundId: id, operator }, 'operator retried a given-up renew-all');
+  return true;
 }
 
 /**

@@ -2,8 +2,8 @@ import { MAX_OFFSET } from '../../../db/repositories/message-log.js';
 import express, { type ErrorRequestHandler, type Request, type Response, type Router } from 'express';
 import type { Deps } from '../../deps.js';
 import { AppError } from '../../errors.js';
-import { outboundApiId } from '../format.js';
-import { cancelMessage, retryFailedJob, retryFailedMessage } from './actions.js';
+import { inboundApiId, outboundApiId } from '../format.js';
+import { cancelMessage, retryFailedJob, retryFailedMessage, retryGivenUpRenewAll } from './actions.js';
 import { conversationPage } from './conversation-page.js';
 import { createCsrf } from './csrf.js';
 import { failuresPage } from './failures-page.js';
@@ -17,6 +17,7 @@ import { renewalPage, renewalsPage } from './renewals-page.js';
 const FLASH: Readonly<Record<string, (target: string) => string>> = {
   'message-retried': (target) => `Besked ${target} er sat i kø og sendes igen.`,
   'message-cancelled': (target) => `Besked ${target} er annulleret og bliver ikke sendt.`,
+  'renew-all-retried': (target) => `FORNY ALLE ${target} er sat i kø og forsøges igen.`,
   'job-retried': (target) => `Job ${target} køres igen.`,
   unchanged: (target) => `${target} var ikke (længere) fejlet, så intet er ændret.`,
 };
@@ -75,6 +76,10 @@ export function dashboardRouter(deps: Deps): Router {
   router.post('/failures/messages/:id/cancel', async (req, res) => {
     const id = messageId(req.params.id);
     backToFailures(res, await cancelMessage(deps, id, operatorOf(res)), 'message-cancelled', outboundApiId(id));
+  });
+  router.post('/failures/renew-alls/:id/retry', async (req, res) => {
+    const id = messageId(req.params.id);
+    backToFailures(res, await retryGivenUpRenewAll(deps, id, operatorOf(res)), 'renew-all-retried', inboundApiId(id));
   });
   router.post('/failures/jobs/:queue/:jobId/retry', async (req, res) => {
     const { queue, jobId } = req.params;

@@ -1,9 +1,10 @@
 import { failedMessages, outboundStatuses, patronNamesByMobile, uncertainMessages } from '../../../db/repositories/dashboard-queries.js';
+import { failedInbound, type InboundMessage } from '../../../db/repositories/inbound.js';
 import { recentAudit } from '../../../db/repositories/operator-actions.js';
 import type { OutboundMessage } from '../../../db/repositories/outbound.js';
 import { QUEUE } from '../../queue/queues.js';
 import type { Deps } from '../../deps.js';
-import { outboundApiId } from '../format.js';
+import { inboundApiId, outboundApiId } from '../format.js';
 import { fromQueues } from '../queue-reads.js';
 import { showInstant } from './display.js';
 import { html, type Html } from './html.js';
@@ -98,6 +99,40 @@ ${actionButton(`/admin/failures/messages/${message.id}/cancel`, 'Annullér', csr
 </table>`;
 }
 
+/**
+ * Why a renew-all was given up, in Danish. The row says only that it was; its times say which limit
+ * it met: its give-up time passed (counted from arrival or an operator's retry), or every try failed first.
+ */
+function givenUpWhy(message: InboundMessage, giveUpMs: number): string {
+  const since = Date.parse(message.retriedAt ?? message.receivedAt);
+  const at = message.processedAt === null ? Number.NaN : Date.parse(message.processedAt);
+  const why =
+    at - since >= giveUpMs
+      ? `Ikke udført inden for ${Math.round(giveUpMs / 60_000)} minutter (bibliotekssystemet eller køerne var væk).`
+      : 'Hvert forsøg på at forny fejlede.';
+  return `${why} Intet er fornyet. ${message.replyId === null ? 'Nummeret tilhører ingen låner, så ingen har fået besked.' : 'Låneren har fået en SMS om det.'}`;
+}
+
+function givenUpTable(messages: readonly InboundMessage[], deps: FailuresDeps, csrfToken: string, names: PatronNames): Html {
+  if (messages.length === 0) return html`<p class="muted">Ingen opgivne FORNY ALLE.</p>`;
+  const zone = deps.config.timeZone;
+  return html`<table id="given-up" class="cards-on-phone">
+<thead><tr><th>Besked</th><th>Modtaget</th><th>Opgivet</th><th>Fra</th><th>Hvorfor</th><th>Handling</th></tr></thead>
+<tbody>
+${messages.map(
+  (message) => html`<tr id="${inboundApiId(message.id)}">
+<td data-label="Besked"><a href="/admin/renewals/${encodeURIComponent(message.messageSid)}">${inboundApiId(message.id)}</a></td>
+<td data-label="Modtaget">${showInstant(message.retriedAt ?? message.receivedAt, zone)}${message.retriedAt === null ? '' : html` <span class="muted">(prøvet igen)</span>`}</td>
+<td data-label="Opgivet">${message.processedAt === null ? '' : showInstant(message.processedAt, zone)}</td>
+<td data-label="Fra">${partyLink(message.fromNumber, names)}</td>
+<td data-label="Hvorfor">${givenUpWhy(message, deps.config.jobs.renewAllGiveUpMs)}</td>
+<td class="actions">${actionButton(`/admin/failures/renew-alls/${message.id}/retry`, 'Prøv igen', csrfToken)}</td>
+</tr>`,
+)}
+</tbody>
+</table>`;
+}
+
 function uncertainTable(messages: readonly OutboundMessage[], zone: string, names: PatronNames): Html {
   if (messages.length === 0) return html`<p class="muted">Ingen.</p>`;
   return html`<table>
@@ -143,10 +178,21 @@ ${jobs.map(
 
 /** `/admin/failures`: what did not reach patrons and why, what may have reached them twice, and who did what about it. */
 export async function failuresPage(deps: FailuresDeps, page: { csrfToken: string; flash: string | undefined }): Promise<Html> {
-  const [failed, uncertain, jobs, audit] = await Promise.all([failedMessages(deps.db, SHOWN), uncertainMessages(deps.db, SHOWN), failedJobs(deps), recentAudit(deps.db, SHOWN)]);
+  const [givenUp, failed, uncertain, jobs, audit] = await Promise.all([
+    failedInbound(deps.db, SHOWN),
+    failedMessages(deps.db, SHOWN),
+    uncertainMessages(deps.db, SHOWN),
+    failedJobs(deps),
+    recentAudit(deps.db, SHOWN),
+  ]);
   const zone = deps.config.timeZone;
-  const names = await patronNamesByMobile(deps.db, [...failed, ...uncertain].map((message) => message.to));
+  const names = await patronNamesByMobile(deps.db, [...givenUp.map((message) => message.fromNumber), ...[...failed, ...uncertain].map((message) => message.to)]);
   const body = html`<section>
+<h2>Opgivne FORNY ALLE</h2>
+<p class="muted">Anmodninger, der ikke kunne udføres i tide; intet blev fornyet, for en fornyelse timer senere ville overraske låneren. <em>Prøv igen</em> forsøger at forny nu (med en ny frist).</p>
+${givenUpTable(givenUp, deps, page.csrfToken, names)}
+</section>
+<section>
 <h2>Fejlede beskeder</h2>
 <p class="muted">Beskeder, der ikke nåede frem. <em>Prøv igen</em> sender beskeden igen (en SMS venter dog på sendevinduet); <em>Annullér</em> opgiver den.</p>
 ${failedMessagesTable(failed, zone, page.csrfToken, names)}

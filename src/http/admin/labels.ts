@@ -104,6 +104,7 @@ export const label = (texts: Readonly<Record<string, string>>, code: string | nu
 export const AUDIT_TEXT: Readonly<Record<AuditAction, string>> = {
   'message.retry': 'sendte en besked igen',
   'message.cancel': 'annullerede en besked',
+  'inbound.retry': 'prøvede en opgivet FORNY ALLE igen',
   'job.retry': 'kørte et job igen',
   'bull-board.change': 'ændrede i Bull Board',
   'loan.ill-refused': 'registrerede at ejerbiblioteket afviste en fornyelse af et fjernlån',

@@ -60,6 +60,15 @@ describe('renew-all over SIP2 through the whole app (simulator over TCP, real Re
     await server?.stop();
   });
 
+  const dashboard = async (path: string) => {
+    const response = await fetch(`${h.baseUrl}${path}`, {
+      headers: { authorization: `Basic ${Buffer.from(`${h.config.admin.user}:${h.config.admin.password}`).toString('base64')}` },
+    });
+    expect(response.status, path).to.equal(200);
+    return response.text();
+  };
+  const libraryLine = (page: string) => /<p id="library-system"[^>]*>(.*?)<\/p>/s.exec(page)?.[1]?.replace(/<[^>]+>/g, '');
+
   const readyz = async () => {
     const response = await fetch(`${h.baseUrl}/readyz`);
     return { status: response.status, text: await response.text() };
@@ -104,6 +113,16 @@ describe('renew-all over SIP2 through the whole app (simulator over TCP, real Re
     const ready = await readyz();
     expect(ready.status).to.equal(200);
     expect(JSON.parse(ready.text)).to.have.nested.property('checks.librarySystem', 'ok');
+
+    // The dashboard shows the system's loans (no rows in forny's loans table) with its own words.
+    const renewal = await dashboard(`/admin/renewals/${messageSid}`);
+    expect(renewal).to.contain('3 af 5 lån fornyet');
+    for (const item of loans()) expect(renewal).to.contain(item.title);
+    expect(renewal).to.contain('17. dec. 2026');
+    expect(renewal).to.contain('bibliotekssystemet afviste fornyelsen <span class="system-message">(Reserveret af en anden låner)</span>');
+    expect(renewal).to.contain('(Maksimalt antal fornyelser er nået)');
+    expect(await dashboard('/admin/renewals')).to.contain('3 af 5 lån fornyet');
+    expect(libraryLine(await dashboard('/admin'))).to.match(/^Bibliotekssystem: SIP2 \(sip2:\/\/forny@127\.0\.0\.1:\d+\) svarer$/);
   });
 
   it('counts a renewal whose answer the system lost as renewed, and never sends it a second 29', async () => {
@@ -135,6 +154,7 @@ describe('renew-all over SIP2 through the whole app (simulator over TCP, real Re
     expect(down).not.to.contain('127.0.0.1');
     expect(down).not.to.contain(String(server.port));
     expect(down).not.to.contain(PASSWORD);
+    expect(libraryLine(await dashboard('/admin'))).to.match(/^Bibliotekssystem: SIP2 \(.*\) svarer ikke\. FORNY ALLE venter/);
     // The job has tried at least once and the message still waits.
     await eventually(async () => (await h.api<InboundView>(`/api/inbound/${messageSid}`)).body.status === 'received' && ((await h.deps.queues.renewAll.getJobCounts('delayed')).delayed ?? 0) > 0, 5_000, 'a retry to wait');
     expect(h.twilio.messagesTo(ASE)).to.have.length(0);
@@ -162,6 +182,8 @@ describe('renew-all over SIP2 through the whole app (simulator over TCP, real Re
     expect(JSON.parse(ready)).to.have.nested.property('checks.librarySystem', 'down: login refused');
     expect(ready).not.to.contain(PASSWORD);
     expect(ready).not.to.contain('forny:');
+    expect(libraryLine(await dashboard('/admin'))).to.contain('svarer ikke (login afvist)');
+    expect(await dashboard('/admin')).not.to.contain(PASSWORD);
   });
 
   it('gives a patron the system does not know (64 BL N) the unknown-number answer', async () => {

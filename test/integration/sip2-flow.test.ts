@@ -132,6 +132,7 @@ describe('renew-all over SIP2 through the whole app (simulator over TCP, real Re
 
     const sent = await eventually(() => h.twilio.messagesTo(ASE)[0], 15_000, 'the reply');
     expect(sent.body).to.contain('3 af 5 lån');
+    expect(server.faults).to.deep.equal([]); // the answer to I-3's renewal was indeed lost
     expect(server.item('I-3')).to.include({ renewals: 1, dueDate: '2026-12-17' });
     const renewsOfI3 = server.received.filter((message) => message.code === '29' && message.text.includes('|ABI-3|'));
     expect(renewsOfI3).to.have.length(1);

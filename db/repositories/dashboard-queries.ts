@@ -68,44 +68,67 @@ export interface RenewalLine {
   readonly inboundId: number;
   readonly loanId: string;
   readonly title: string;
-  readonly loanKind: string;
+  /** The embedded loan's kind; null for a loan in the library's own system. */
+  readonly loanKind: string | null;
   readonly outcome: RenewalOutcome;
   readonly reason: RenewalReason | null;
-  readonly oldDueDate: string;
+  /** The library system's own words (SIP2 `AF`), or null. */
+  readonly systemMessage: string | null;
+  readonly oldDueDate: string | null;
   readonly newDueDate: string | null;
   readonly provisional: boolean;
 }
 
-/** A renewal result joined with its loan's kind and its title. */
+/** A renewal result with its title and, in the embedded mode, its loan's kind. */
 interface RenewalLineRow {
   inbound_id: number;
   loan_id: string;
-  title: string;
-  kind: string;
+  stored_title: string | null;
+  loan_title: string | null;
+  kind: string | null;
   outcome: string;
   reason: string | null;
-  old_due_date: string;
+  system_message: string | null;
+  old_due_date: string | null;
   new_due_date: string | null;
   provisional: DbBool;
 }
 
-/** The per-loan results of these renew-alls, in the order they were decided. */
+/**
+ * The per-loan results of these renew-alls, in the order they were decided. A result from the
+ * library's own system (SIP2) has no loan in forny's tables: left joins, and the title and the
+ * system's words stored with the result.
+ */
 export async function renewalLines(db: Db, inboundIds: readonly number[]): Promise<RenewalLine[]> {
   if (inboundIds.length === 0) return [];
   const rows = await db('renewal_results as r')
-    .join('loans as l', 'l.id', 'r.loan_id')
-    .join('items as i', 'i.id', 'l.item_id')
-    .join('titles as t', 't.id', 'i.title_id')
+    .leftJoin('loans as l', 'l.id', 'r.loan_id')
+    .leftJoin('items as i', 'i.id', 'l.item_id')
+    .leftJoin('titles as t', 't.id', 'i.title_id')
     .whereIn('r.inbound_id', inboundIds)
     .orderBy('r.id')
-    .select<RenewalLineRow[]>('r.inbound_id', 'r.loan_id', 't.title', 'l.kind', 'r.outcome', 'r.reason', 'r.old_due_date', 'r.new_due_date', 'r.provisional');
+    .select<RenewalLineRow[]>(
+      'r.inbound_id',
+      'r.loan_id',
+      'r.title as stored_title',
+      't.title as loan_title',
+      'l.kind',
+      'r.outcome',
+      'r.reason',
+      'r.system_message',
+      'r.old_due_date',
+      'r.new_due_date',
+      'r.provisional',
+    );
   return rows.map((row) => ({
     inboundId: Number(row.inbound_id),
     loanId: row.loan_id,
-    title: row.title,
+    // A system that gave no title (empty AJ) is still shown by its item id.
+    title: row.stored_title || row.loan_title || row.loan_id,
     loanKind: row.kind,
     outcome: row.outcome as RenewalOutcome,
     reason: row.reason as RenewalReason | null,
+    systemMessage: row.system_message,
     oldDueDate: row.old_due_date,
     newDueDate: row.new_due_date,
     provisional: toBool(row.provisional),

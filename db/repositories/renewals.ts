@@ -71,9 +71,20 @@ export async function insertRenewalResults(db: Db, results: readonly NewRenewalR
   for (let start = 0; start < rows.length; start += 50) await db('renewal_results').insert(rows.slice(start, start + 50));
 }
 
+/**
+ * A request's results, in order. The library's own system (SIP2) stored its item id and title with
+ * each result; in the embedded mode they come from forny's own loans (left joins: a SIP2 result
+ * has no loan row).
+ */
 export async function resultsOfInbound(db: Db, inboundId: number): Promise<RenewalResult[]> {
-  const rows = await db<RenewalResultRow>('renewal_results').where({ inbound_id: inboundId }).orderBy('id');
-  return rows.map(toResult);
+  const rows = await db('renewal_results as r')
+    .leftJoin('loans as l', 'l.id', 'r.loan_id')
+    .leftJoin('items as i', 'i.id', 'l.item_id')
+    .leftJoin('titles as t', 't.id', 'i.title_id')
+    .where('r.inbound_id', inboundId)
+    .orderBy('r.id')
+    .select<(RenewalResultRow & { loan_item_id: string | null; loan_title: string | null })[]>('r.*', 'l.item_id as loan_item_id', 't.title as loan_title');
+  return rows.map((row) => ({ ...toResult(row), itemId: row.item_id ?? row.loan_item_id, title: row.title ?? row.loan_title }));
 }
 
 /**

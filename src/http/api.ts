@@ -134,8 +134,11 @@ export function apiRouter(deps: Deps): Router {
             renewed: results.filter((result) => result.outcome === 'renewed').length,
             loans: results.map((result) => ({
               loanId: result.loanId,
+              itemId: result.itemId,
+              title: result.title,
               outcome: result.outcome,
               reason: result.reason,
+              systemMessage: result.systemMessage,
               oldDueDate: result.oldDueDate,
               newDueDate: result.newDueDate,
               provisional: result.provisional,

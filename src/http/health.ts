@@ -41,6 +41,19 @@ function libraryDownReason(reason: string): DownReason {
   return 'not answering';
 }
 
+/**
+ * Whether the library system can be asked now: `ok` or `down: <reason>` as /readyz shows it (also the
+ * dashboard's overview); `detail` is the system's own message, for the log only.
+ */
+export async function checkLibrarySystem(library: Deps['library']): Promise<{ result: string; detail?: string }> {
+  try {
+    const state = await withTimeout(library.check(), 3000, 'library system');
+    return state.ok ? { result: 'ok' } : { result: `down: ${libraryDownReason(state.reason)}`, detail: state.reason };
+  } catch (error) {
+    return { result: `down: ${downReason(error)}`, detail: String((error as Error)?.message ?? error) };
+  }
+}
+
 /** Whether the database and Redis answer now; each failed check says what kind of failure it is. */
 export async function checkReadiness(deps: Pick<Deps, 'db' | 'redis' | 'library'>): Promise<Readiness> {
   const check = (promise: Promise<unknown>): Promise<{ result: string; detail?: string }> =>
@@ -48,14 +61,7 @@ export async function checkReadiness(deps: Pick<Deps, 'db' | 'redis' | 'library'
       () => ({ result: 'ok' }),
       (error: unknown) => ({ result: `down: ${downReason(error)}`, detail: String((error as Error)?.message ?? error) }),
     );
-  const library = async (): Promise<{ result: string; detail?: string }> => {
-    try {
-      const state = await withTimeout(deps.library.check(), 3000, 'library system');
-      return state.ok ? { result: 'ok' } : { result: `down: ${libraryDownReason(state.reason)}`, detail: state.reason };
-    } catch (error) {
-      return { result: `down: ${downReason(error)}`, detail: String((error as Error)?.message ?? error) };
-    }
-  };
+  const library = () => checkLibrarySystem(deps.library);
   const [database, redis, librarySystem] = await Promise.all([
     check(withTimeout(deps.db.raw('select 1'), 2000, 'database')),
     check(withTimeout(deps.redis.ping(), 1000, 'redis')),

@@ -17,8 +17,11 @@ export interface MessageView {
 
 export interface LoanResultView {
   loanId: string;
+  itemId: string | null;
+  title: string | null;
   outcome: string;
   reason: string | null;
+  systemMessage: string | null;
   oldDueDate: string;
   newDueDate: string | null;
   provisional: boolean;

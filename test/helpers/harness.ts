@@ -23,6 +23,8 @@ export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6
 export interface HarnessOptions {
   /** Extra environment for loadConfig (SMS_SEND_WINDOW, SMS_REPLIES_OUTSIDE_WINDOW, …). */
   readonly env?: Readonly<Record<string, string>>;
+  /** LIBRARY_SYSTEM_URL (SPEC §10): a `sip2://` URL to the simulator; the embedded system by default. */
+  readonly libraryUrl?: string;
   /** Where the manual clock starts; inside the window on a weekday by default. */
   readonly now?: string;
   /** Start BullMQ workers (real Redis); without them tests call processors directly. */
@@ -100,6 +102,7 @@ export class Harness {
       SEND_RETRY_DELAY_MS: '20',
       RECONCILE_INTERVAL_MS: '3600000',
       LOG_LEVEL: 'silent',
+      ...(options.libraryUrl ? { LIBRARY_SYSTEM_URL: options.libraryUrl } : {}),
       ...options.env,
     });
     const clock = new ManualClock(options.now ?? '2026-12-01T10:00:00+01:00');

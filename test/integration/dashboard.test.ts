@@ -78,6 +78,7 @@ describe("operators' dashboard (/admin)", function () {
     expect(cells(rowsWith(overview, '>renew-all</a>')[0] ?? '').slice(1)).to.deep.equal(['0', '0', '0', '0', '1']);
     expect(cells(rowsWith(overview, '>send-sms</a>')[0] ?? '').slice(1)).to.deep.equal(['0', '0', '0', '0', '1']);
     expect(overview).to.contain('Vinduet er <strong>åbent nu</strong>');
+    expect(overview).to.contain('Bibliotekssystem: indbygget');
     expect(cells(rowsWith(overview, '<th scope="row">SMS</th>')[0] ?? '')).to.deep.equal(['SMS', '1', '0', '0']);
     const results = await h.deps.db('renewal_results').select('outcome');
     const renewed = results.filter((row) => row.outcome === 'renewed').length;

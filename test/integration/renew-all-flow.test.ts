@@ -35,6 +35,9 @@ describe('renew-all, end to end (real Redis, temp SQLite, loopback Twilio)', fun
     expect(Object.keys(byLoan).sort()).to.deep.equal(Object.keys(EXPECTED).sort()); // the returned loan is not part of it
     for (const [loanId, expected] of Object.entries(EXPECTED)) {
       const loan = byLoan[loanId];
+      expect(loan, loanId).to.include({ systemMessage: null });
+      expect(loan?.itemId, loanId).to.be.a('string').and.not.equal('');
+      expect(loan?.title, loanId).to.be.a('string').and.not.equal('');
       if (expected.outcome === 'renewed') {
         expect(loan, loanId).to.include({ outcome: 'renewed', reason: null, newDueDate: expected.newDueDate, provisional: expected.provisional ?? false });
       } else {

@@ -12,7 +12,12 @@ export const showInstant = (instant: string | null, zone: string): string => (in
 export const showMoment = (instant: Date, zone: string): string => at(instant, zone).toFormat("cccc d. LLLL 'kl.' HH:mm");
 
 /** `3. jan. 2027`: a calendar date (`YYYY-MM-DD`), with no zone to apply. */
-export const showDate = (date: string | null): string => (date === null ? '' : DateTime.fromISO(date, { zone: 'utc' }).setLocale('da').toFormat('d. LLL yyyy'));
+/** A calendar date in Danish; a library system's due date in its own form is shown as it wrote it. */
+export const showDate = (date: string | null): string => {
+  if (date === null) return '';
+  const parsed = DateTime.fromISO(date, { zone: 'utc' });
+  return parsed.isValid ? parsed.setLocale('da').toFormat('d. LLL yyyy') : date;
+};
 
 const integer = new Intl.NumberFormat('da-DK');
 const percent = new Intl.NumberFormat('da-DK', { style: 'percent' });

@@ -5,6 +5,7 @@ import { countSmsWaitingForWindow } from '../../../db/repositories/outbound.js';
 import type { Deps } from '../../deps.js';
 import { OUTBOUND_STATUSES } from '../../domain/message-status.js';
 import { NOTICE_KINDS } from '../../domain/notice.js';
+import { checkLibrarySystem } from '../health.js';
 import { formatTimeOfDay, nextSendTime } from '../../domain/send-window.js';
 import { JOB_STATES, queueCounts, type QueueCounts } from '../queue-reads.js';
 import { showCount, showInstant, showMoment, showShare } from './display.js';
@@ -12,7 +13,7 @@ import { html, jsonScript, type Html } from './html.js';
 import { CHANNEL_TEXT, JOB_STATE_TEXT, label, NOTICE_KIND_TEXT, QUEUE_TEXT, STATUS_TEXT } from './labels.js';
 import { layout } from './layout.js';
 
-type OverviewDeps = Pick<Deps, 'db' | 'queues' | 'redis' | 'clock' | 'config' | 'logger'>;
+type OverviewDeps = Pick<Deps, 'db' | 'queues' | 'redis' | 'clock' | 'config' | 'logger' | 'library'>;
 
 /** The chart's data: one point per hour of the last 24, labelled with the library's hour. */
 interface HourlySeries {
@@ -53,6 +54,21 @@ ${JOB_STATES.map((state) =>
 </table>`;
 }
 
+const DOWN_TEXT: Record<string, string> = {
+  'down: login refused': 'svarer ikke (login afvist)',
+  'down: not answering': 'svarer ikke',
+  'down: failing': 'svarer ikke (fejl)',
+};
+
+/** One line on where loans are renewed and whether it answers now (the detail is in the log). */
+async function librarySystemLine(library: OverviewDeps['library']): Promise<Html> {
+  if (library.kind === 'embedded') return html`<p id="library-system">Bibliotekssystem: indbygget</p>`;
+  const { result } = await checkLibrarySystem(library);
+  return result === 'ok'
+    ? html`<p id="library-system">Bibliotekssystem: SIP2 (${library.description}) <strong>svarer</strong></p>`
+    : html`<p id="library-system" class="alert">Bibliotekssystem: SIP2 (${library.description}) <strong>${DOWN_TEXT[result] ?? 'svarer ikke'}</strong>. FORNY ALLE venter og prøves igen; lånerne får svar, når systemet er tilbage.</p>`;
+}
+
 /** A count that opens the list behind it; zero links nowhere. */
 const countLink = (count: number, href: string): Html => (count > 0 ? html`<a href="${href}">${showCount(count)}</a>` : html`${showCount(count)}`);
 
@@ -86,7 +102,8 @@ export async function overviewPage(deps: OverviewDeps): Promise<Html> {
   const now = deps.clock.now();
   const todayStart = DateTime.fromJSDate(now, { zone }).startOf('day');
   const [from, to] = [todayStart.toJSDate(), todayStart.plus({ days: 1 }).toJSDate()];
-  const [queues, waiting, due, totals, renewAlls, perHour, notices] = await Promise.all([
+  const [library, queues, waiting, due, totals, renewAlls, perHour, notices] = await Promise.all([
+    librarySystemLine(deps.library),
     queueCounts(deps),
     countSmsWaitingForWindow(db, now),
     dueUnsentSms(db, now),
@@ -101,7 +118,8 @@ export async function overviewPage(deps: OverviewDeps): Promise<Html> {
   const series = hourlySeries(now, zone, perHour);
   const channels = (['sms', 'email'] as const).map((channel) => totals.find((row) => row.channel === channel) ?? { channel, sent: 0, delivered: 0, failed: 0 });
 
-  const body = html`<section>
+  const body = html`${library}
+<section>
 <h2>Køer</h2>
 ${queueTable(queues)}
 </section>

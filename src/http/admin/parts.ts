@@ -51,7 +51,7 @@ ${lines.map(
 <td>${showDate(line.oldDueDate)}</td>
 <td>${showDate(line.newDueDate)}</td>
 <td>${outcomeText(line)}</td>
-<td>${line.reason && label(REASON_TEXT, line.reason)}</td>
+<td>${line.reason && label(REASON_TEXT, line.reason)}${line.systemMessage && html` <span class="system-message">(${line.systemMessage})</span>`}</td>
 </tr>`,
 )}
 </tbody>

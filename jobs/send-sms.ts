@@ -20,7 +20,8 @@ import {
 import type { Deps } from '../src/deps.js';
 import { isUnfinished } from '../src/domain/message-status.js';
 import { earliestDueDate } from '../src/domain/reply-text.js';
-import { embeddedLoansStillDue } from '../src/library/loans-still-due.js';
+import { LibrarySystemUnavailable } from '../src/library/library-system-unavailable.js';
+import type { NoticeLoan } from '../src/domain/notice.js';
 import { isInsideWindow, nextOpening } from '../src/domain/send-window.js';
 import { SmsSendError, type SentSms } from '../src/sms/transport.js';
 import { classifyTwilioError, OPTED_OUT_CODE } from '../src/sms/twilio-errors.js';
@@ -29,7 +30,7 @@ import { delayUntil } from '../src/queue/enqueue.js';
 import { waitsForWindow } from '../src/outbox/send-after.js';
 import type { OutboundJob } from '../src/queue/queues.js';
 
-type SendSmsDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'sms'>;
+type SendSmsDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'sms' | 'library'>;
 
 /** How far back an attempt that died mid-call is looked for at Twilio (a stalled job reruns within seconds). */
 export const UNCERTAIN_LOOKBACK_MS = 10 * 60 * 1000;
@@ -146,8 +147,16 @@ async function reminderIsStale(deps: SendSmsDeps, message: OutboundMessage, now:
  * A reminder the library system asked for: superseded when every loan it names that the system
  * knows was renewed or returned (unknown loans count as still due); recounted when some were.
  */
-async function noticeReminderIsStale(deps: SendSmsDeps, message: OutboundMessage, named: Parameters<typeof embeddedLoansStillDue>[2], now: Date): Promise<boolean> {
-  const due = await embeddedLoansStillDue(deps.db, message.id, named);
+async function noticeReminderIsStale(deps: SendSmsDeps, message: OutboundMessage, named: readonly NoticeLoan[], now: Date): Promise<boolean> {
+  let due: typeof named;
+  try {
+    due = await deps.library.loansStillDue(deps.db, message.id, named);
+  } catch (error) {
+    if (!(error instanceof LibrarySystemUnavailable)) throw error;
+    // A reminder that may be stale is better than none: the system away does not hold it back.
+    deps.logger.warn({ outboundId: message.id, err: error.message }, 'library system not answering; reminder sent without its stale check');
+    due = named;
+  }
   if (due.length === 0) return supersede(deps.db, message.id, now, { reason: 'every loan it names was renewed or returned' });
   const patron = message.patronId ? await getPatron(deps.db, message.patronId) : undefined;
   if (patron && !patron.smsOptIn) return supersede(deps.db, message.id, now, { reason: 'patron opted out of SMS' });

@@ -3,6 +3,7 @@ import type { NewRenewalResult } from '../../db/repositories/renewals.js';
 import { dateIn } from '../domain/calendar-date.js';
 import { decideRenewal } from '../domain/renewal-policy.js';
 import type { LibrarySystem, RenewAllReport, RenewAllRequest } from './library-system.js';
+import { embeddedLoansStillDue } from './loans-still-due.js';
 
 /**
  * forny as its own small library system (SPEC §2): the loans in its tables, the library's rules
@@ -35,6 +36,7 @@ export function createEmbeddedLibrarySystem(options: { timeZone: string }): Libr
       }
       return { patronKnown: true, results };
     },
+    loansStillDue: embeddedLoansStillDue,
     async check() {
       return { ok: true };
     },

@@ -1,6 +1,7 @@
 import type { Patron } from '../../db/repositories/library.js';
 import type { NewRenewalResult } from '../../db/repositories/renewals.js';
 import type { Db } from '../../db/repositories/values.js';
+import type { LoansStillDue } from './loans-still-due.js';
 
 /**
  * The library system loans are renewed in (SPEC §10), as the renew-all job sees it: forny's own
@@ -21,6 +22,11 @@ export interface LibrarySystem {
    * allows, once per request (`inboundId`). Throws LibrarySystemUnavailable when it cannot be asked.
    */
   renewAll(request: RenewAllRequest): Promise<RenewAllReport>;
+  /**
+   * The send-time check of a reminder (SPEC §4, §10): which of the loans it names are still due on
+   * the date it names. Loans the system cannot speak for are kept.
+   */
+  loansStillDue: LoansStillDue;
   /** For /readyz and the dashboard: whether it can be asked now, and if not, why (no host, no password). */
   check(): Promise<{ ok: true } | { ok: false; reason: string }>;
   close(): Promise<void>;

@@ -37,6 +37,12 @@ export function sip2LibrarySystem(sip2: Sip2LibrarySystem, description: string):
       }
       return { patronKnown, results };
     },
+    // Item Information per item: a loan whose due date moved (renewed) or that is on no one's loan
+    // (returned) is no longer due on the date the reminder names.
+    async loansStillDue(_db, _outboundId, loans) {
+      const current = await sip2.dueDates(loans.map((loan) => loan.itemId));
+      return loans.filter((loan) => current.get(loan.itemId) === loan.dueDate);
+    },
     check: () => sip2.check(),
     close: () => sip2.close(),
   };

@@ -31,6 +31,8 @@ class FlakyLibrary implements LibrarySystem {
     return this.real.renewAll(request);
   }
 
+  readonly loansStillDue = this.real.loansStillDue;
+
   check(): Promise<{ ok: true }> {
     return Promise.resolve({ ok: true });
   }

@@ -215,4 +215,34 @@ describe('renew-all over SIP2 through the whole app (simulator over TCP, real Re
     expect(loans().map((item) => server.item(item.id)?.renewals)).to.deep.equal([0, 0, 0, 2, 0]);
     expect(h.twilio.messagesTo(ASE)).to.have.length(1);
   });
+
+  it('supersedes a reminder notice at 08:45 when its loans were renewed in the system meanwhile (Item Information)', async () => {
+    const token = 'notices-token-of-at-least-32-characters';
+    await start({ env: { NOTICES_TOKEN: token } });
+    h.clock.set(`${TODAY}T21:30:00+01:00`);
+    const notice = {
+      id: 'fbs-sip2-1',
+      kind: 'reminder',
+      patron: { cardNumber: ASE_CARD, name: 'Åse Østergård', mobile: ASE, email: null, smsOptIn: true, emailOptIn: false },
+      loans: [
+        { itemId: 'I-1', title: 'Ærøs blå fjorde', dueDate: '2026-12-03' },
+        { itemId: 'I-3', title: 'Gåden om Østerport', dueDate: '2026-12-03' },
+      ],
+      reservation: null,
+    };
+    const posted = await fetch(`${h.baseUrl}/api/notices`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(notice) });
+    expect(posted.status, await posted.clone().text()).to.equal(202);
+    // The patron renews from the e-mail at night: the system moves both due dates.
+    await h.text(ASE, 'HBK FORNY ALLE');
+    await eventually(async () => (await h.deps.db('inbound_messages').where({ from_number: ASE }).first())?.status === 'processed', 10_000, 'the renew-all');
+    expect(server.item('I-1')?.renewals).to.equal(1);
+
+    h.clock.set('2026-12-02T08:45:00+01:00');
+    for (const job of await h.deps.queues.sendSms.getDelayed()) await job.promote();
+    await queuesSettled(h.deps.queues.all);
+    const reminder = await h.deps.db('outbound_messages').where({ kind: 'reminder', to_address: ASE }).first();
+    expect(reminder?.status).to.equal('superseded');
+    expect(h.twilio.messagesTo(ASE).map((message) => message.body)).to.have.length(1); // the renew-all answer only
+    expect(h.twilio.messagesTo(ASE)[0]?.body).to.contain('af 5 lån');
+  });
 });

@@ -8,13 +8,12 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Queue, Worker } from 'bullmq';
-import twilio from 'twilio';
 import { createApp } from '../../src/http/create-app.js';
 import { createSandboxTransport } from '../../src/sms/sandbox.js';
 import { deleteQueueKeys } from '../../test/helpers/harness.js';
 import { benchMobile, writeLibrary } from './library.js';
 import { NOW, renewalLibrary } from './renew-all.js';
-import { BENCH_PUBLIC_BASE_URL, BENCH_REDIS_URL, createInstall, inParallel, ms, percentile, perSecond, ratio, recordingTransport, waitFor, type BenchLine } from './support.js';
+import { BENCH_REDIS_URL, createInstall, inParallel, ms, percentile, perSecond, postRenewAll, ratio, recordingTransport, waitFor, type BenchLine } from './support.js';
 
 export interface BurstPlan {
   readonly patrons: number;
@@ -73,16 +72,9 @@ export async function benchBurst(plan: BurstPlan): Promise<BenchLine> {
       Array.from({ length: count }, (_, index) => benchMobile(index)),
       plan.connections,
       async (number) => {
-        const params = { MessageSid: `SM${randomBytes(16).toString('hex')}`, AccountSid: `AC${'0'.repeat(32)}`, From: number, To: '1910', Body: 'HBK FORNY ALLE' };
-        const signature = twilio.getExpectedTwilioSignature(config.sms.authToken, `${BENCH_PUBLIC_BASE_URL}/sms/inbound`, params);
         postedAt.set(number, performance.now());
-        const response = await fetch(`${baseUrl}/sms/inbound`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature },
-          body: new URLSearchParams(params),
-        });
-        await response.text();
-        if (response.status !== 200) problems.push(`webhook answered ${response.status}`);
+        const status = await postRenewAll(baseUrl, config.sms.authToken, number);
+        if (status !== 200) problems.push(`webhook answered ${status}`);
       },
     );
     const postsMs = performance.now() - start;

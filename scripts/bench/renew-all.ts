@@ -16,7 +16,6 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Knex } from 'knex';
-import twilio from 'twilio';
 import { claimInbound, getInbound } from '../../db/repositories/inbound.js';
 import { toStoredInstant } from '../../db/repositories/values.js';
 import type { Queues } from '../../src/queue/queues.js';
@@ -27,12 +26,12 @@ import { createApp } from '../../src/http/create-app.js';
 import { createSandboxTransport } from '../../src/sms/sandbox.js';
 import { benchMobile, writeLibrary, type BenchLibrary, type BenchLoan, type BenchPatron } from './library.js';
 import {
-  BENCH_PUBLIC_BASE_URL,
   createInstall,
   inParallel,
   ms,
   perSecond,
   percentile,
+  postRenewAll,
   ratio,
   recordingTransport,
   waitFor,
@@ -211,16 +210,9 @@ export async function benchRenewAllEndToEnd(plan: RenewAllPlan, direct: DirectRe
     const start = performance.now();
     // Twilio delivers webhooks concurrently; ten at a time.
     await inParallel(numbers, 10, async (number) => {
-      const params = { MessageSid: `SM${randomBytes(16).toString('hex')}`, AccountSid: `AC${'0'.repeat(32)}`, From: number, To: '1910', Body: 'HBK FORNY ALLE', NumMedia: '0' };
-      const signature = twilio.getExpectedTwilioSignature(config.sms.authToken, `${BENCH_PUBLIC_BASE_URL}/sms/inbound`, params);
       postedAt.set(number, performance.now());
-      const response = await fetch(`${baseUrl}/sms/inbound`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature },
-        body: new URLSearchParams(params),
-      });
-      await response.text();
-      if (response.status !== 200) problems.push(`webhook answered ${response.status}`);
+      const status = await postRenewAll(baseUrl, config.sms.authToken, number);
+      if (status !== 200) problems.push(`webhook answered ${status}`);
     });
     const postsMs = performance.now() - start;
     if (!(await waitFor(() => sms.times.length >= count, 60_000, 10))) problems.push(`only ${sms.times.length} of ${count} replies sent within 60 s`);

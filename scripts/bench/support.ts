@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import twilio from 'twilio';
 import { migrateToLatest } from '../../db/knexfile.js';
 import { startWorkers, type RunningWorkers } from '../../jobs/start-workers.js';
 import type { Clock } from '../../src/clock.js';
@@ -223,4 +224,20 @@ export function printLine(line: BenchLine): void {
 /** Detail under a result line (checks, caveats). */
 export function note(text: string): void {
   write(`${' '.repeat(23)}· ${text}`);
+}
+
+/**
+ * Texts `HBK FORNY ALLE` from `number` as Twilio would: a signed webhook with a fresh MessageSid.
+ * Returns the HTTP status (the caller counts anything but 200 as a problem).
+ */
+export async function postRenewAll(baseUrl: string, authToken: string, number: string): Promise<number> {
+  const params = { MessageSid: `SM${randomBytes(16).toString('hex')}`, AccountSid: `AC${'0'.repeat(32)}`, From: number, To: '1910', Body: 'HBK FORNY ALLE', NumMedia: '0' };
+  const signature = twilio.getExpectedTwilioSignature(authToken, `${BENCH_PUBLIC_BASE_URL}/sms/inbound`, params);
+  const response = await fetch(`${baseUrl}/sms/inbound`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature },
+    body: new URLSearchParams(params),
+  });
+  await response.text();
+  return response.status;
 }

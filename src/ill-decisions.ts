@@ -1,7 +1,7 @@
-import { getLoan, getPatron, type Loan, type Patron } from '../db/repositories/library.js';
+import { getLoan, getPatron, recallLoan, restoreRefusedIllRenewal, type Loan, type Patron } from '../db/repositories/library.js';
 import { attachLoans, insertOutbound, type OutboundMessage } from '../db/repositories/outbound.js';
 import { insertRenewalResults } from '../db/repositories/renewals.js';
-import { toStoredInstant, touched, type Db } from '../db/repositories/values.js';
+import type { Db } from '../db/repositories/values.js';
 import { enqueueOutbound } from './queue/enqueue.js';
 import { smsSendAfter } from './outbox/send-after.js';
 import { compareDates, dateIn, isCalendarDate, type CalendarDate } from './domain/calendar-date.js';
@@ -61,17 +61,7 @@ export async function refuseIllRenewal(deps: DecisionDeps, loanId: string): Prom
       throw new AppError('not_provisional', 409, `loan ${loanId} has no renewal awaiting the owning library`);
     }
     const restored = loan.previousDueDate;
-    const changed = await trx('loans')
-      .where({ id: loanId, due_date: loan.dueDate, provisional: true })
-      .update({
-        due_date: restored,
-        previous_due_date: null,
-        provisional: false,
-        renewals: Math.max(0, loan.renewals - 1),
-        ill_refused_on: today,
-        updated_at: toStoredInstant(now),
-      });
-    if (touched(changed) !== 1) throw new AppError('conflict', 409, `loan ${loanId} changed meanwhile; try again`);
+    if (!(await restoreRefusedIllRenewal(trx, loan, today, now))) throw new AppError('conflict', 409, `loan ${loanId} changed meanwhile; try again`);
     await insertRenewalResults(
       trx,
       [{ inboundId: null, loanId, patronId: loan.patronId, outcome: 'refused', reason: 'ill_refused', oldDueDate: loan.dueDate, newDueDate: restored, provisional: false }],
@@ -99,7 +89,7 @@ export async function recallIllLoan(deps: DecisionDeps, loanId: string, dueDate:
     const loan = await activeIllLoan(trx, loanId);
     if (compareDates(dueDate, today) < 0) throw new AppError('invalid_field', 400, `dueDate ${dueDate} is before today (${today})`);
     if (compareDates(dueDate, loan.dueDate) >= 0) throw new AppError('invalid_field', 400, `dueDate ${dueDate} does not shorten the loan (due ${loan.dueDate})`);
-    await trx('loans').where({ id: loanId }).update({ due_date: dueDate, recalled_on: today, updated_at: toStoredInstant(now) });
+    await recallLoan(trx, loanId, dueDate, today, now);
     const patron = await getPatron(trx, loan.patronId);
     const notice = patron ? await writeNotice(trx, deps, patron, { purpose: 'ill-recalled', body: textsFor(deps.config).illRecalledNotice(dueDate), loanId, dueDate }, now) : null;
     return { loanId, dueDate, notice };

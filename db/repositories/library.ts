@@ -337,3 +337,27 @@ export async function activeLoansOfItems(db: Db, itemKeys: readonly string[]): P
   }
   return found;
 }
+
+/**
+ * The owning library refused a provisional interlibrary renewal (SPEC §2): the due date before it
+ * returns, the renewal no longer counts, and the loan is marked so that rule 3 refuses it from now
+ * on. Guarded by the due date it was decided on; false when the loan changed meanwhile.
+ */
+export async function restoreRefusedIllRenewal(db: Db, loan: Pick<Loan, 'id' | 'dueDate' | 'previousDueDate' | 'renewals'>, today: CalendarDate, now: Date): Promise<boolean> {
+  const changed = await db('loans')
+    .where({ id: loan.id, due_date: loan.dueDate, provisional: true })
+    .update({
+      due_date: loan.previousDueDate ?? loan.dueDate,
+      previous_due_date: null,
+      provisional: false,
+      renewals: Math.max(0, loan.renewals - 1),
+      ill_refused_on: today,
+      updated_at: toStoredInstant(now),
+    });
+  return touched(changed) === 1;
+}
+
+/** The owning library recalled a loan to `dueDate` (SPEC §2): marked so that rule 2 refuses it from now on. */
+export async function recallLoan(db: Db, loanId: string, dueDate: CalendarDate, today: CalendarDate, now: Date): Promise<void> {
+  await db('loans').where({ id: loanId }).update({ due_date: dueDate, recalled_on: today, updated_at: toStoredInstant(now) });
+}

@@ -362,3 +362,13 @@ export async function countSmsWaitingForWindow(db: Db, now: Date): Promise<numbe
     .first();
   return Number(row?.n ?? 0);
 }
+
+/** The loans of forny's tables a message speaks of: each item, the due date the message names, and the loan now. */
+export async function linkedLoansOf(db: Db, outboundId: number): Promise<{ itemId: string; barcode: string; namedDueDate: string; dueDate: string; returnedOn: string | null }[]> {
+  const rows = await db('outbound_loans as o')
+    .join('loans as l', 'l.id', 'o.loan_id')
+    .join('items as i', 'i.id', 'l.item_id')
+    .where('o.outbound_id', outboundId)
+    .select<{ item_id: string; barcode: string; named_due: string; due_date: string; returned_on: string | null }[]>('i.id as item_id', 'i.barcode', 'o.due_date as named_due', 'l.due_date', 'l.returned_on');
+  return rows.map((row) => ({ itemId: row.item_id, barcode: row.barcode, namedDueDate: row.named_due, dueDate: row.due_date, returnedOn: row.returned_on }));
+}

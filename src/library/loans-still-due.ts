@@ -1,3 +1,4 @@
+import { linkedLoansOf } from '../../db/repositories/outbound.js';
 import type { Db } from '../../db/repositories/values.js';
 import type { NoticeLoan } from '../domain/notice.js';
 
@@ -11,14 +12,10 @@ import type { NoticeLoan } from '../domain/notice.js';
 export type LoansStillDue = (db: Db, outboundId: number, loans: readonly NoticeLoan[]) => Promise<NoticeLoan[]>;
 
 export const embeddedLoansStillDue: LoansStillDue = async (db, outboundId, loans) => {
-  const linked = await db('outbound_loans as o')
-    .join('loans as l', 'l.id', 'o.loan_id')
-    .join('items as i', 'i.id', 'l.item_id')
-    .where('o.outbound_id', outboundId)
-    .select<{ item_id: string; barcode: string; named_due: string; due_date: string; returned_on: string | null }[]>('i.id as item_id', 'i.barcode', 'o.due_date as named_due', 'l.due_date', 'l.returned_on');
+  const linked = await linkedLoansOf(db, outboundId);
   return loans.filter((loan) => {
-    const rows = linked.filter((row) => row.item_id === loan.itemId || row.barcode === loan.itemId);
+    const rows = linked.filter((row) => row.itemId === loan.itemId || row.barcode === loan.itemId);
     if (rows.length === 0) return true; // not a loan forny knows: nothing to check
-    return rows.some((row) => row.returned_on === null && row.due_date === row.named_due);
+    return rows.some((row) => row.returnedOn === null && row.dueDate === row.namedDueDate);
   });
 };

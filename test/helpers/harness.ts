@@ -218,3 +218,13 @@ export function found<T>(value: T | undefined | null, what = 'row'): T {
   if (value === undefined || value === null) throw new Error(`expected ${what} to exist`);
   return value;
 }
+
+/** The error a promise rejects with; fails the test when it resolves instead. */
+export async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a rejection');
+}

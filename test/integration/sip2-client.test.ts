@@ -3,6 +3,7 @@ import { ManualClock } from '../../src/clock.js';
 import { Sip2Connection, type Sip2ConnectionOptions } from '../../src/library/sip2/connection.js';
 import { Sip2ConnectionLost, Sip2Error, Sip2LoginRefused, Sip2Timeout, Sip2Unsupported } from '../../src/library/sip2/errors.js';
 import { Sip2Pool } from '../../src/library/sip2/pool.js';
+import { rejection } from '../helpers/harness.js';
 import { Sip2Server, selfSignedCertificate, type Sip2ServerOptions } from '../helpers/sip2-server.js';
 
 const PASSWORD = 'hemmelig-Kode9';
@@ -24,15 +25,6 @@ function options(port: number, overrides: Partial<Sip2ConnectionOptions> = {}): 
     caPem: null,
     ...overrides,
   };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('SIP2 connection and pool against the simulator', () => {

@@ -1,3 +1,4 @@
+import { rejection } from '../helpers/harness.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,15 +32,6 @@ function loans(): SimItem[] {
       onHold: n === '03' || n === '07',
     };
   });
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a rejection');
 }
 
 const count = (codes: string[], code: string) => codes.filter((c) => c === code).length;

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import { listUnprocessedInbound } from '../db/repositories/inbound.js';
-import { listUnfinishedOutbound, recordSendFailure, type OutboundMessage } from '../db/repositories/outbound.js';
+import { getOutbound, listUnfinishedOutbound, recordSendFailure, type OutboundMessage } from '../db/repositories/outbound.js';
 import { redisProblem, type Deps } from '../src/deps.js';
+import { isUnfinished } from '../src/domain/message-status.js';
 import { enqueueInbound, enqueueOutbound } from '../src/queue/enqueue.js';
 import { inboundJobId, outboundJobId } from '../src/queue/queues.js';
 import { catchUpReminderScan, ensureReminderSchedule } from '../src/queue/reminder-schedule.js';
@@ -71,7 +72,9 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
         const state = states[index];
         if (state === 'unknown') missing.push(message);
         else if (state === 'completed') {
-          // The job ended without finishing the row (it was superseded and re-queued, say): run it again.
+          // The row was read before its job finished it: a job that completed while this walk ran
+          // has nothing left to do. Only one that ended without finishing the row runs again.
+          if (!(await stillUnfinished(deps, message.id))) continue;
           await queue.remove(outboundJobId(message.id));
           missing.push(message);
         } else if (state === 'failed') {
@@ -89,6 +92,11 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
   await catchUpReminderScan(deps);
   if (inbound + outbound + failed > 0) deps.logger.warn({ inbound, outbound, failed }, 'reconciliation re-enqueued work the queues had lost');
   return { inbound, outbound, failed };
+}
+
+async function stillUnfinished(deps: ReconcileDeps, outboundId: number): Promise<boolean> {
+  const current = await getOutbound(deps.db, outboundId);
+  return current !== undefined && isUnfinished(current.status);
 }
 
 /** Where the end of the last reconciliation across the cluster is kept (epoch ms, real time). */

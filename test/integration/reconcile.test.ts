@@ -28,6 +28,21 @@ describe('reconciliation', function () {
     expect(sent.body).to.contain(`${EXPECTED_RENEWED} af ${EXPECTED_TOTAL} lån`);
   });
 
+  it('runs again a message whose job completed without finishing it, and leaves finished ones alone', async () => {
+    await h.text(KAREN, 'HJÆLP');
+    await eventually(() => h.twilio.messagesTo(KAREN).length === 1);
+    const reply = await eventually(async () => {
+      const row = await h.deps.db('outbound_messages').where({ to_address: KAREN }).first();
+      return row?.status === 'sent' && row;
+    });
+    // Sent and its job completed: nothing to do.
+    expect((await reconcile(h.deps)).outbound).to.equal(0);
+    // The row says it still has to leave (restored from a backup, say) while its job is completed.
+    await h.deps.db('outbound_messages').where({ id: reply.id }).update({ status: 'queued', provider_sid: null });
+    expect((await reconcile(h.deps)).outbound).to.equal(1);
+    await eventually(() => h.twilio.messagesTo(KAREN).length === 2, 10_000, 'the message sent again');
+  });
+
   it('a process restarted right after a crash still reconciles at start, once the dead owner\'s lock lapses', async function () {
     this.timeout(20_000);
     await insertInbound(

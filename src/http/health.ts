@@ -34,13 +34,6 @@ export interface Readiness {
   readonly details: { readonly database?: string; readonly redis?: string; readonly librarySystem?: string };
 }
 
-/** The library system's own reason, sorted like the drivers' (its text may name the host: log only). */
-function libraryDownReason(reason: string): DownReason {
-  if (/login|refused the login|94/i.test(reason) && !/connection refused|ECONNREFUSED/i.test(reason)) return 'login refused';
-  if (/unsupported|does not support|missing/i.test(reason)) return 'failing';
-  return 'not answering';
-}
-
 /**
  * Whether the library system can be asked now: `ok` or `down: <reason>` as /readyz shows it (also the
  * dashboard's overview); `detail` is the system's own message, for the log only.
@@ -48,7 +41,7 @@ function libraryDownReason(reason: string): DownReason {
 export async function checkLibrarySystem(library: Deps['library']): Promise<{ result: string; detail?: string }> {
   try {
     const state = await withTimeout(library.check(), 3000, 'library system');
-    return state.ok ? { result: 'ok' } : { result: `down: ${libraryDownReason(state.reason)}`, detail: state.reason };
+    return state.ok ? { result: 'ok' } : { result: `down: ${state.down}`, detail: state.reason };
   } catch (error) {
     return { result: `down: ${downReason(error)}`, detail: String((error as Error)?.message ?? error) };
   }
@@ -61,11 +54,10 @@ export async function checkReadiness(deps: Pick<Deps, 'db' | 'redis' | 'library'
       () => ({ result: 'ok' }),
       (error: unknown) => ({ result: `down: ${downReason(error)}`, detail: String((error as Error)?.message ?? error) }),
     );
-  const library = () => checkLibrarySystem(deps.library);
   const [database, redis, librarySystem] = await Promise.all([
     check(withTimeout(deps.db.raw('select 1'), 2000, 'database')),
     check(withTimeout(deps.redis.ping(), 1000, 'redis')),
-    library(),
+    checkLibrarySystem(deps.library),
   ]);
   return {
     ready: database.result === 'ok' && redis.result === 'ok' && librarySystem.result === 'ok',

@@ -27,10 +27,16 @@ export interface LibrarySystem {
    * the date it names. Loans the system cannot speak for are kept.
    */
   loansStillDue: LoansStillDue;
-  /** For /readyz and the dashboard: whether it can be asked now, and if not, why (no host, no password). */
-  check(): Promise<{ ok: true } | { ok: false; reason: string }>;
+  /**
+   * For /readyz and the dashboard: whether it can be asked now; if not, the kind of failure (what
+   * /readyz shows) and the system's own reason (for the log: it may name the host, never a password).
+   */
+  check(): Promise<{ ok: true } | { ok: false; down: LibrarySystemDown; reason: string }>;
   close(): Promise<void>;
 }
+
+/** How the library system is down, as an operator can act on it (SPEC §7: no host, no credentials). */
+export type LibrarySystemDown = 'not answering' | 'login refused' | 'failing';
 
 export interface RenewAllRequest {
   /** The job's transaction when the system is transactional, else the database itself. */

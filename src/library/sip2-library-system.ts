@@ -1,5 +1,5 @@
 import type { NewRenewalResult } from '../../db/repositories/renewals.js';
-import type { LibrarySystem, RenewAllReport } from './library-system.js';
+import type { LibrarySystem, LibrarySystemDown, RenewAllReport } from './library-system.js';
 import type { Sip2LibrarySystem } from './sip2/adapter.js';
 
 /**
@@ -43,7 +43,12 @@ export function sip2LibrarySystem(sip2: Sip2LibrarySystem, description: string):
       const current = await sip2.dueDates(loans.map((loan) => loan.itemId));
       return loans.filter((loan) => current.get(loan.itemId) === loan.dueDate);
     },
-    check: () => sip2.check(),
+    async check() {
+      const state = await sip2.check();
+      if (state.ok) return state;
+      const down: LibrarySystemDown = state.code === 'login_refused' ? 'login refused' : state.code === 'unsupported' || state.code === 'protocol' ? 'failing' : 'not answering';
+      return { ok: false, down, reason: state.reason };
+    },
     close: () => sip2.close(),
   };
 }

@@ -5,7 +5,7 @@ import type { Clock } from '../../clock.js';
 import type { Logger } from '../../logger.js';
 import { LibrarySystemUnavailable } from '../library-system-unavailable.js';
 import type { Sip2Connection } from './connection.js';
-import { Sip2Error } from './errors.js';
+import { Sip2Error, type Sip2ErrorCode } from './errors.js';
 import { Sip2Pool } from './pool.js';
 import { Sip2UrlError, describeSip2, type Sip2Options } from './url.js';
 
@@ -32,7 +32,7 @@ export interface Sip2LibrarySystem {
   /** For the send-time stale check of reminders: the current due date of each item (null: not on loan / unknown). */
   dueDates(itemIds: readonly string[]): Promise<Map<string, string | null>>;
   /** For /readyz: can forny log in and ask the system's status? The reason names the system, never the password. */
-  check(): Promise<{ ok: true } | { ok: false; reason: string }>;
+  check(): Promise<{ ok: true } | { ok: false; code: Sip2ErrorCode; reason: string }>;
   close(): Promise<void>;
 }
 
@@ -173,7 +173,7 @@ export function createSip2LibrarySystem(
         await pool.use((connection) => connection.request({ kind: 'scStatus' }));
         return { ok: true };
       } catch (error) {
-        if (error instanceof Sip2Error) return { ok: false, reason: error.message };
+        if (error instanceof Sip2Error) return { ok: false, code: error.code, reason: error.message };
         throw error;
       }
     },

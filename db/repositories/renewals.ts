@@ -1,4 +1,4 @@
-import { isCalendarDate, parseCalendarDate, type CalendarDate } from '../../src/domain/calendar-date.js';
+import type { CalendarDate } from '../../src/domain/calendar-date.js';
 import type { DbBool, RenewalResultRow } from '../tables.js';
 import type { RefusalReason } from '../../src/domain/renewal-policy.js';
 import { toBool, toStoredInstant, type Db } from './values.js';
@@ -32,8 +32,6 @@ export type NewRenewalResult = Omit<RenewalResult, 'id' | 'createdAt' | 'itemId'
   Partial<Pick<RenewalResult, 'itemId' | 'title' | 'systemMessage'>>;
 
 
-/** A stored due date: a calendar date, or the library system's own text kept as it wrote it (SPEC §10). */
-const dateOrSystemText = (value: string | null): CalendarDate | string | null => (value !== null && isCalendarDate(value) ? parseCalendarDate(value) : value);
 
 const toResult = (row: RenewalResultRow): RenewalResult => ({
   id: Number(row.id),
@@ -42,8 +40,9 @@ const toResult = (row: RenewalResultRow): RenewalResult => ({
   patronId: row.patron_id,
   outcome: row.outcome as RenewalOutcome,
   reason: row.reason as RenewalReason | null,
-  oldDueDate: dateOrSystemText(row.old_due_date),
-  newDueDate: dateOrSystemText(row.new_due_date),
+  // As stored: a calendar date, or the library system's own text (SPEC §10); the type says both.
+  oldDueDate: row.old_due_date,
+  newDueDate: row.new_due_date,
   provisional: toBool(row.provisional),
   itemId: row.item_id,
   title: row.title,

@@ -29,29 +29,17 @@ export interface LoadPlan {
 
 const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? 0;
 
-export async function postWebhooks(plan: LoadPlan): Promise<LoadResult> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: plan.connections });
-  const latencies: number[] = [];
-  let refused = 0;
-  let counter = 0;
-  const deadline = performance.now() + plan.seconds * 1000;
-  const one = (): Promise<void> => {
-    const n = counter++;
-    const params = {
-      MessageSid: `SM${plan.sidPrefix}${n.toString(16).padStart(12, '0')}`,
-      AccountSid: 'AC00000000000000000000000000000000',
-      From: `+4520${String(100000 + (n % 800000)).padStart(6, '0')}`,
-      To: '1910',
-      Body: plan.body ?? 'HBK FORNY ALLE',
-    };
+/** Posts signed inbound webhooks over keep-alive connections; each call resolves to the HTTP status (0: no answer). */
+export function webhookPoster(options: { readonly port: number; readonly connections: number; readonly authToken: string; readonly signedUrl: string }) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: options.connections });
+  const post = (params: Record<string, string>): Promise<number> => {
     const payload = new URLSearchParams(params).toString();
-    const signature = twilio.getExpectedTwilioSignature(plan.authToken, plan.signedUrl, params);
-    const started = performance.now();
-    return new Promise<void>((resolve) => {
+    const signature = twilio.getExpectedTwilioSignature(options.authToken, options.signedUrl, params);
+    return new Promise<number>((resolve) => {
       const req = http.request(
         {
           host: '127.0.0.1',
-          port: plan.port,
+          port: options.port,
           path: '/sms/inbound',
           method: 'POST',
           agent,
@@ -63,20 +51,35 @@ export async function postWebhooks(plan: LoadPlan): Promise<LoadResult> {
         },
         (res) => {
           res.resume();
-          res.on('end', () => {
-            latencies.push(performance.now() - started);
-            if (res.statusCode !== 200) refused++;
-            resolve();
-          });
+          res.on('end', () => resolve(res.statusCode ?? 0));
         },
       );
       req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
-      req.on('error', () => {
-        refused++;
-        resolve();
-      });
+      req.on('error', () => resolve(0));
       req.end(payload);
     });
+  };
+  return { post, close: () => agent.destroy() };
+}
+
+export async function postWebhooks(plan: LoadPlan): Promise<LoadResult> {
+  const poster = webhookPoster(plan);
+  const latencies: number[] = [];
+  let refused = 0;
+  let counter = 0;
+  const deadline = performance.now() + plan.seconds * 1000;
+  const one = async (): Promise<void> => {
+    const n = counter++;
+    const started = performance.now();
+    const status = await poster.post({
+      MessageSid: `SM${plan.sidPrefix}${n.toString(16).padStart(12, '0')}`,
+      AccountSid: 'AC00000000000000000000000000000000',
+      From: `+4520${String(100000 + (n % 800000)).padStart(6, '0')}`,
+      To: '1910',
+      Body: plan.body ?? 'HBK FORNY ALLE',
+    });
+    latencies.push(performance.now() - started);
+    if (status !== 200) refused++;
   };
   const started = performance.now();
   await Promise.all(
@@ -85,7 +88,7 @@ export async function postWebhooks(plan: LoadPlan): Promise<LoadResult> {
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
-  agent.destroy();
+  poster.close();
   latencies.sort((a, b) => a - b);
   return { requests: latencies.length, perSecond: latencies.length / elapsed, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), refused };
 }

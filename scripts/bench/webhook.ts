@@ -3,15 +3,15 @@
  * (its own temp SQLite file and queue prefix, logs at info) vs a bare Express handler that only
  * parses the form, A B A B in one run. Prints req/s, p50/p99 and each server's RSS after its load.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SANDBOX_AUTH_TOKEN } from '../../src/config.js';
 import { deleteQueueKeys } from '../../test/helpers/harness.js';
 import { postWebhooks, type LoadResult } from './load.js';
+import { cpuSeconds, freePort, rssMb, startProcess, stopProcess } from './processes.js';
 import { BENCH_PUBLIC_BASE_URL, BENCH_REDIS_URL, type BenchLine } from './support.js';
 
 export interface WebhookPlan {
@@ -21,64 +21,6 @@ export interface WebhookPlan {
   readonly rounds: number;
 }
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-
-/** Starts a TypeScript entry point in its own node (no tsx wrapper process, so the pid is the server's). */
-async function startServer(script: string, env: Record<string, string>, ready: RegExp): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let seen = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${script} did not start within 30 s: ${seen.slice(-500)}`)), 30_000);
-    const look = (chunk: Buffer) => {
-      if (seen.length < 100_000) seen += chunk.toString();
-      if (ready.test(seen)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', look);
-    child.stderr?.on('data', look);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${script} exited with ${code}: ${seen.slice(-500)}`));
-    });
-  });
-  // Keep draining its output so a full pipe never stalls it.
-  child.stdout?.removeAllListeners('data');
-  child.stdout?.resume();
-  child.stderr?.removeAllListeners('data');
-  child.stderr?.resume();
-  return child;
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-const rssMb = (pid: number | undefined): number => {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match ? Number(match[1]) / 1024 : 0;
-};
-
-/** CPU seconds (user + system) the process has used so far: a cost per request that other load on the machine does not move. */
-const cpuSeconds = (pid: number | undefined): number => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-};
-
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
 
 export async function benchWebhook(plan: WebhookPlan): Promise<BenchLine> {
@@ -87,8 +29,8 @@ export async function benchWebhook(plan: WebhookPlan): Promise<BenchLine> {
   const children: ChildProcess[] = [];
   try {
     const [fornyPort, barePort] = await Promise.all([freePort(), freePort()]);
-    const forny = await startServer(
-      'scripts/web.ts',
+    const forny = await startProcess(
+      ['--import', 'tsx', 'scripts/web.ts'],
       {
         PORT: String(fornyPort),
         DATABASE_URL: `sqlite:${join(dir, 'forny.sqlite')}`,
@@ -102,7 +44,7 @@ export async function benchWebhook(plan: WebhookPlan): Promise<BenchLine> {
       /forny listening/,
     );
     children.push(forny);
-    const bare = await startServer('scripts/bench/bare-express.ts', { PORT: String(barePort) }, /listening/);
+    const bare = await startProcess(['--import', 'tsx', 'scripts/bench/bare-express.ts'], { PORT: String(barePort) }, /listening/);
     children.push(bare);
 
     const runs: { forny: LoadResult[]; bare: LoadResult[] } = { forny: [], bare: [] };
@@ -136,7 +78,7 @@ export async function benchWebhook(plan: WebhookPlan): Promise<BenchLine> {
       ok: refused === 0,
     };
   } finally {
-    for (const child of children.reverse()) await stop(child);
+    for (const child of children.reverse()) await stopProcess(child);
     await deleteQueueKeys(BENCH_REDIS_URL, prefix);
     rmSync(dir, { recursive: true, force: true });
   }

@@ -70,7 +70,12 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
       const missing: OutboundMessage[] = [];
       for (const [index, message] of messages.entries()) {
         const state = states[index];
-        if (state === 'unknown') missing.push(message);
+        if (state === 'unknown') {
+          // A reply being sent at once by the job that wrote it has no job of its own: left alone
+          // while its call may still be under way. Should that process have died, the next tick takes it.
+          if (sendMayBeUnderWay(deps, message)) continue;
+          missing.push(message);
+        }
         else if (state === 'completed') {
           // The row was read before its job finished it: a job that completed while this walk ran
           // has nothing left to do. Only one that ended without finishing the row runs again.
@@ -92,6 +97,13 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
   await catchUpReminderScan(deps);
   if (inbound + outbound + failed > 0) deps.logger.warn({ inbound, outbound, failed }, 'reconciliation re-enqueued work the queues had lost');
   return { inbound, outbound, failed };
+}
+
+/** Longer than any call to the provider can last (its time-out), with a margin. */
+export const SEND_UNDER_WAY_MS = 30_000;
+
+function sendMayBeUnderWay(deps: ReconcileDeps, message: OutboundMessage): boolean {
+  return message.sendStartedAt !== null && deps.clock.now().getTime() - Date.parse(message.sendStartedAt) < SEND_UNDER_WAY_MS;
 }
 
 async function stillUnfinished(deps: ReconcileDeps, outboundId: number): Promise<boolean> {

@@ -1,4 +1,4 @@
-import type { Job } from 'bullmq';
+import { UnrecoverableError, type Job } from 'bullmq';
 import {
   claimInbound,
   countAnsweredRenewAlls,
@@ -20,6 +20,8 @@ import type { RenewAllCounts } from '../src/domain/reply-text.js';
 import type { RenewAllReport } from '../src/library/library-system.js';
 import { textsFor } from '../src/texts.js';
 import { enqueueOutbound } from '../src/queue/enqueue.js';
+import { takeSmsSlot } from '../src/queue/sms-rate.js';
+import { sendSms } from './send-sms.js';
 import type { InboundJob } from '../src/queue/queues.js';
 import { answerNotLinked, writeReply } from '../src/outbox/replies.js';
 
@@ -34,7 +36,7 @@ export type RenewAllOutcome =
   | { readonly state: 'already-processed'; readonly reply: OutboundMessage | null }
   | { readonly state: 'gave-up'; readonly reply: OutboundMessage | null };
 
-type RenewAllDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'queues' | 'library'>;
+type RenewAllDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'queues' | 'library' | 'sms' | 'redis'>;
 
 /**
  * Handles one `HBK FORNY ALLE`: claims the message, renews through the library system every
@@ -69,17 +71,46 @@ export async function handleRenewAll(deps: RenewAllDeps, inboundId: number): Pro
     }
     return renewAllInTransaction(trx, deps, inbound, now, asked);
   });
-  await enqueueReply(deps, outcome);
-  deps.logger.info(
+  // A message found already done may have its reply in flight from the run that did it: queued only.
+  await deliverReply(deps, outcome, { sendNow: outcome.state !== 'already-processed' });
+  // Every outcome is in the database (the dashboard's Fornyelser); at info a burst would write a line per patron.
+  deps.logger.debug(
     { inboundId, state: outcome.state, ...(outcome.state === 'renewed' ? outcome.counts : {}), replyId: 'reply' in outcome ? outcome.reply?.id : undefined },
     'renew-all handled',
   );
   return outcome;
 }
 
-async function enqueueReply(deps: RenewAllDeps, outcome: RenewAllOutcome): Promise<void> {
-  if (outcome.state !== 'ignored' && outcome.reply && isUnfinished(outcome.reply.status)) {
-    await enqueueOutbound(deps.queues, deps.clock, [outcome.reply]);
+/**
+ * Hands the reply on. One that may leave now is sent from here when the rate has room, so a burst's
+ * replies skip a second job (its Redis round trips and its reads of the row). One that must wait,
+ * that finds this window of the rate used up, or whose send fails, goes to `send-sms`, whose
+ * retries and look-ups at Twilio take over as for any SMS.
+ */
+async function deliverReply(deps: RenewAllDeps, outcome: RenewAllOutcome, { sendNow }: { sendNow: boolean }): Promise<void> {
+  if (outcome.state === 'ignored' || !outcome.reply || !isUnfinished(outcome.reply.status)) return;
+  const reply = outcome.reply;
+  const queued = sendNow ? await sendAtOnce(deps, reply) : reply;
+  if (queued) await enqueueOutbound(deps.queues, deps.clock, [queued]);
+}
+
+/** Sends a reply due now; returns what is left for `send-sms` (null when nothing is), with when it may leave. */
+async function sendAtOnce(deps: RenewAllDeps, reply: OutboundMessage): Promise<(OutboundMessage & { attemptsLeft?: number }) | null> {
+  const now = deps.clock.now();
+  if (reply.channel !== 'sms' || Date.parse(reply.sendAfter) > now.getTime()) return reply;
+  if (!(await takeSmsSlot(deps.redis, deps.queues, deps.config).catch(() => false))) return reply;
+  const attempts = deps.config.jobs.sendAttempts;
+  let opening: Date | undefined;
+  try {
+    const attempt = { attemptsMade: 0, maxAttempts: attempts, waitUntil: async (instant: Date) => void (opening = instant) };
+    const result = await sendSms(deps, reply.id, attempt, reply);
+    // The window closed in the meantime: the row now waits for the opening, and so does its job.
+    return result === 'not-due' && opening ? { ...reply, sendAfter: opening.toISOString() } : null;
+  } catch (error) {
+    // Refused for good, or that was the last try: the row says so and nothing is left to do.
+    if (error instanceof UnrecoverableError || attempts <= 1) return null;
+    deps.logger.debug({ outboundId: reply.id, err: (error as Error).message }, 'reply not sent at once; queued for its other tries');
+    return { ...reply, sendAfter: new Date(deps.clock.now().getTime() + deps.config.jobs.retryDelayMs).toISOString(), attemptsLeft: attempts - 1 };
   }
 }
 
@@ -116,7 +147,7 @@ export async function giveUpRenewAll(deps: RenewAllDeps, inboundId: number, why:
     await recordFailureReply(trx, inboundId, reply?.id ?? null, patronId);
     return { state: 'gave-up', reply };
   });
-  await enqueueReply(deps, outcome);
+  await deliverReply(deps, outcome, { sendNow: true });
   if (outcome.state === 'gave-up') deps.logger.warn({ inboundId, why }, 'renew-all given up; the patron is told nothing was renewed');
   return outcome;
 }

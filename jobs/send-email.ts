@@ -48,7 +48,7 @@ export async function sendEmail(deps: SendEmailDeps, outboundId: number, attempt
   try {
     const sent = await deps.mail.send({ to: message.to, from: message.from, ...content });
     await markSent(deps.db, message.id, sent.messageId, deps.clock.now());
-    deps.logger.info({ outboundId, purpose: message.purpose }, 'e-mail sent');
+    deps.logger.debug({ outboundId, purpose: message.purpose }, 'e-mail sent');
     return 'sent';
   } catch (thrown) {
     const error = thrown instanceof MailSendError ? thrown : new MailSendError(String((thrown as Error).message ?? thrown), null, true);

@@ -11,7 +11,6 @@ import {
   markSent,
   recordSendFailure,
   reschedule,
-  settleUncertainty,
   stillDueLoans,
   supersede,
   updateBody,
@@ -51,8 +50,9 @@ export interface SendAttempt {
  * at the loans a reminder names (a reminder whose loans were all renewed or returned meanwhile is
  * superseded; one partly stale gets its count recomputed).
  */
-export async function sendSms(deps: SendSmsDeps, outboundId: number, attempt: SendAttempt): Promise<SendSmsResult> {
-  const message = await getOutbound(deps.db, outboundId);
+export async function sendSms(deps: SendSmsDeps, outboundId: number, attempt: SendAttempt, written?: OutboundMessage): Promise<SendSmsResult> {
+  // The row just written by the caller needs no second read: the claim below checks its status anyway.
+  const message = written ?? (await getOutbound(deps.db, outboundId));
   if (!message || message.channel !== 'sms' || !isUnfinished(message.status)) return 'nothing-to-do';
 
   const now = deps.clock.now();
@@ -82,16 +82,13 @@ export async function sendSms(deps: SendSmsDeps, outboundId: number, attempt: Se
     }
     const sent = earlier ?? (await deps.sms.send({ to: claimed.to, body: claimed.body, statusCallback: `${deps.config.publicBaseUrl}/sms/status` }));
     const sentAt = deps.clock.now();
-    await deps.db.transaction(async (trx) => {
-      await markSent(trx, message.id, sent.sid, sentAt);
-      // Found at Twilio: the patron got it once after all, nothing uncertain is left about it.
-      if (earlier) await settleUncertainty(trx, message.id);
-      await applyPendingReceipts(trx, sent.sid, sentAt);
-    });
-    // A receipt stored while this transaction was open saw no message with the sid yet and waited
-    // as pending; one more pass after the commit applies it (receipts only move forward, so twice is harmless).
+    // Found at Twilio: the patron got it once after all, nothing uncertain is left about it.
+    await markSent(deps.db, message.id, sent.sid, sentAt, { settled: earlier !== null });
+    // A receipt that came before the sid was stored waited as pending; from here on receipts find
+    // the row themselves (receipts only move forward, so one applied twice is harmless).
     await applyPendingReceipts(deps.db, sent.sid, sentAt);
-    deps.logger.info({ outboundId, sid: sent.sid, purpose: message.purpose }, 'sms sent');
+    // Each sent SMS is in the outbox with its sid; a log line per message would cost more than the send.
+    deps.logger.debug({ outboundId, sid: sent.sid, purpose: message.purpose }, 'sms sent');
     return 'sent';
   } catch (thrown) {
     const error = thrown instanceof SmsSendError ? thrown : classifyTwilioError(thrown);

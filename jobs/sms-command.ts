@@ -44,7 +44,7 @@ export async function handleSmsCommand(deps: CommandDeps, inboundId: number): Pr
     return handleForPatrons(trx, deps, inbound, inbound.command, patrons, now);
   });
   if (reply && isUnfinished(reply.status)) await enqueueOutbound(deps.queues, deps.clock, [reply]);
-  deps.logger.info({ inboundId, replyId: reply?.id }, 'sms command handled');
+  deps.logger.debug({ inboundId, replyId: reply?.id }, 'sms command handled');
   return reply;
 }
 

@@ -222,19 +222,23 @@ export async function claimForSending(db: Db, id: number, now: Date): Promise<Ou
   return claimed ? getOutbound(db, id) : undefined;
 }
 
-export async function markSent(db: Db, id: number, providerSid: string, now: Date): Promise<void> {
+/** The provider took the message; `settled`: it was found there after an attempt died mid-call, so it left once after all. */
+export async function markSent(db: Db, id: number, providerSid: string, now: Date, { settled }: { settled: boolean } = { settled: false }): Promise<void> {
   await transition(
     db,
     id,
     'sent',
-    { provider_sid: providerSid, sent_at: toStoredInstant(now), status_at: toStoredInstant(now), send_started_at: null, error_code: null, error_message: null },
+    {
+      provider_sid: providerSid,
+      sent_at: toStoredInstant(now),
+      status_at: toStoredInstant(now),
+      send_started_at: null,
+      error_code: null,
+      error_message: null,
+      ...(settled ? { outcome_uncertain: false } : {}),
+    },
     now,
   );
-}
-
-/** The provider turned out to hold the message an attempt that died mid-call sent: it left once after all. */
-export async function settleUncertainty(db: Db, id: number): Promise<void> {
-  await db('outbound_messages').where({ id }).update({ outcome_uncertain: false });
 }
 
 /**

@@ -17,13 +17,16 @@ export function delayUntil(clock: Clock, instant: string | Date): number {
   return Math.max(0, new Date(instant).getTime() - clock.now().getTime());
 }
 
-type Sendable = Pick<OutboundMessage, 'id' | 'channel' | 'sendAfter' | 'purpose'>;
+type Sendable = Pick<OutboundMessage, 'id' | 'channel' | 'sendAfter' | 'purpose'> & {
+  /** Tries left when some were already spent without a job (a reply first tried at once); the queue's default otherwise. */
+  readonly attemptsLeft?: number;
+};
 
 function sendJob(clock: Clock, message: Sendable) {
   return {
     name: message.purpose,
     data: { outboundId: message.id },
-    opts: { jobId: outboundJobId(message.id), delay: delayUntil(clock, message.sendAfter) },
+    opts: { jobId: outboundJobId(message.id), delay: delayUntil(clock, message.sendAfter), ...(message.attemptsLeft === undefined ? {} : { attempts: message.attemptsLeft }) },
   };
 }
 

@@ -1,5 +1,6 @@
 import twilio from 'twilio';
 import { classifyTwilioError } from './twilio-errors.js';
+import { LeanRequestClient } from './twilio-http.js';
 import type { OutgoingSms, SentSms, SmsTransport } from './transport.js';
 
 export interface TwilioTransportOptions {
@@ -14,7 +15,8 @@ export interface TwilioTransportOptions {
 
 /** Sends through Twilio's Messages API with the official SDK. Retries are BullMQ's job, not the SDK's. */
 export function createTwilioTransport(options: TwilioTransportOptions): SmsTransport {
-  const client = twilio(options.accountSid, options.authToken, { autoRetry: false, timeout: options.timeoutMs ?? 15_000 });
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  const client = twilio(options.accountSid, options.authToken, { autoRetry: false, timeout: timeoutMs, httpClient: new LeanRequestClient(timeoutMs) });
   if (options.apiBaseUrl) client.api.baseUrl = options.apiBaseUrl;
   const sender = options.messagingServiceSid ? { messagingServiceSid: options.messagingServiceSid } : { from: options.from };
 

@@ -165,7 +165,11 @@ describe('the SMS send window (08:45–20:00, Europe/Copenhagen)', function () {
     try {
       const { messageSid } = await h.text(KAREN, 'HBK FORNY ALLE');
       const inbound = found(await h.deps.db('inbound_messages').where({ message_sid: messageSid }).first());
+      // This second of the SMS rate is used up, so the reply is not sent at once but waits for its send job.
+      const limiter = `${h.deps.queues.sendSms.qualifiedName}:limiter`;
+      await h.deps.redis.set(limiter, 1_000_000, 'PX', 60_000);
       const outcome = await handleRenewAll(h.deps, inbound.id);
+      await h.deps.redis.del(limiter);
       expect(outcome.state).to.equal('renewed');
       const replyId = outcome.state === 'renewed' ? (outcome.reply?.id ?? 0) : 0;
       expect((await h.deps.db('outbound_messages').where({ id: replyId }).first())?.status).to.equal('queued'); // inside the window

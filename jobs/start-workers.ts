@@ -47,7 +47,8 @@ export function startWorkers(deps: Deps, options: WorkerOptions = {}): RunningWo
   };
 
   const workers = [
-    make(QUEUE.renewAll, createRenewAllProcessor(deps), { concurrency: 4 }),
+    // A renew-all sends its reply itself when it may: its jobs wait on Twilio as send-sms's do.
+    make(QUEUE.renewAll, createRenewAllProcessor(deps), { concurrency: 50 }),
     make(QUEUE.smsCommand, createSmsCommandProcessor(deps), { concurrency: 4 }),
     // The limiter is BullMQ's, kept in Redis: SMS_RATE_PER_SECOND holds across every worker process.
     make(QUEUE.sendSms, createSendSmsProcessor(deps), {

@@ -194,12 +194,16 @@ type OutboundChanges = { readonly [K in keyof OutboundRow]?: OutboundRow[K] | Kn
  * by a late or repeated caller. True when the row changed.
  */
 async function transition(db: Db, id: number, change: OutboundTransition, fields: OutboundChanges, now: Date): Promise<boolean> {
+  return touched(await guardedUpdate(db, id, change, fields, now)) === 1;
+}
+
+/** The update of `transition`, as a query: awaited alone it counts the rows changed; `.returning` gives them. */
+function guardedUpdate(db: Db, id: number, change: OutboundTransition, fields: OutboundChanges, now: Date) {
   const { from, to } = OUTBOUND_TRANSITIONS[change];
-  const changed = await db('outbound_messages')
+  return db('outbound_messages')
     .where({ id })
     .whereIn('status', from)
     .update({ ...fields, ...(to === null ? {} : { status: to }), updated_at: toStoredInstant(now) });
-  return touched(changed) === 1;
 }
 
 /**
@@ -208,18 +212,14 @@ async function transition(db: Db, id: number, change: OutboundTransition, fields
  * still there, that attempt died mid-call and the outcome is marked uncertain for operators.
  */
 export async function claimForSending(db: Db, id: number, now: Date): Promise<OutboundMessage | undefined> {
-  const claimed = await transition(
-    db,
-    id,
-    'claim',
-    {
-      attempts: db.raw('attempts + 1'),
-      outcome_uncertain: db.raw('case when send_started_at is null then outcome_uncertain else ? end', [true]),
-      send_started_at: toStoredInstant(now),
-    },
-    now,
-  );
-  return claimed ? getOutbound(db, id) : undefined;
+  const fields = {
+    attempts: db.raw('attempts + 1'),
+    outcome_uncertain: db.raw('case when send_started_at is null then outcome_uncertain else ? end', [true]),
+    send_started_at: toStoredInstant(now),
+  };
+  // The claimed row comes back from the update itself: no second read.
+  const rows: OutboundRow[] = await guardedUpdate(db, id, 'claim', fields, now).returning('*');
+  return rows[0] ? toOutbound(rows[0]) : undefined;
 }
 
 /** The provider took the message; `settled`: it was found there after an attempt died mid-call, so it left once after all. */

@@ -1,8 +1,8 @@
 import { Worker } from 'bullmq';
 import { expect } from 'chai';
 import { insertInbound } from '../../db/repositories/inbound.js';
-import { insertOutbound } from '../../db/repositories/outbound.js';
-import { RECONCILE_LOCK_MS, reconcile, startReconciler } from '../../jobs/reconcile.js';
+import { claimForSending, insertOutbound } from '../../db/repositories/outbound.js';
+import { RECONCILE_LOCK_MS, reconcile, SEND_UNDER_WAY_MS, startReconciler } from '../../jobs/reconcile.js';
 import { DEFAULT_KEYWORDS, parseCommand } from '../../src/domain/sms-command.js';
 import { NO_LOAN_DUE_DAYS_AHEAD, EVERY_RULE_TODAY, EXPECTED_RENEWED, EXPECTED_TOTAL, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
 import { deleteQueueKeys, eventually, Harness, newMessageSid } from '../helpers/harness.js';
@@ -41,6 +41,27 @@ describe('reconciliation', function () {
     await h.deps.db('outbound_messages').where({ id: reply.id }).update({ status: 'queued', provider_sid: null });
     expect((await reconcile(h.deps)).outbound).to.equal(1);
     await eventually(() => h.twilio.messagesTo(KAREN).length === 2, 10_000, 'the message sent again');
+  });
+
+  it('leaves alone a reply whose send started moments ago, and sends it once that call must have ended', async () => {
+    // What a renew-all job sending its reply at once looks like from outside: claimed, no send job.
+    const { message: reply } = await insertOutbound(
+      h.deps.db,
+      { channel: 'sms', kind: 'reply', purpose: 'help', patronId: null, inboundId: null, to: KAREN, from: '1910', body: 'Svar', sendAfter: h.clock.now(), dedupeKey: null },
+      h.clock.now(),
+    );
+    await claimForSending(h.deps.db, reply.id, h.clock.now());
+    expect((await reconcile(h.deps)).outbound).to.equal(0);
+    expect(h.twilio.messages).to.have.length(0);
+    // Past any call's time-out: that process died mid-call. Twilio has no record of it, so it goes again, flagged.
+    h.clock.advance(SEND_UNDER_WAY_MS);
+    expect((await reconcile(h.deps)).outbound).to.equal(1);
+    await eventually(() => h.twilio.messagesTo(KAREN).length === 1, 10_000, 'the reply sent');
+    const row = await eventually(async () => {
+      const current = await h.deps.db('outbound_messages').where({ id: reply.id }).first();
+      return current?.status === 'sent' && current;
+    });
+    expect(row.outcome_uncertain).to.be.oneOf([1, true]);
   });
 
   it('a process restarted right after a crash still reconciles at start, once the dead owner\'s lock lapses', async function () {

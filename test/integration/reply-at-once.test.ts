@@ -17,7 +17,7 @@ function onePerPatron(count: number): FixtureInput {
     titles: all.map((index) => ({ id: `t${index}`, title: `Bog ${index}`, renewable: true })),
     items: all.map((index) => ({ id: `i${index}`, titleId: `t${index}`, barcode: `B${index}`, renewable: true })),
     loans: all.map((index) => ({ id: `l${index}`, patronId: `p${index}`, itemId: `i${index}`, kind: 'standard', loanPeriodDays: 28, borrowedOn: '2026-11-05', dueDate: '2026-12-03', renewals: 0, owningLibrary: null })),
-  } as FixtureInput;
+  };
 }
 
 /** Replies due now leave with the renew-all job itself when the rate has room, and through send-sms when not. */

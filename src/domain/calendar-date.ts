@@ -22,7 +22,7 @@ const shape = /^\d{4}-\d{2}-\d{2}$/;
 const digit = (text: string, at: number) => text.charCodeAt(at) - 48;
 
 /** `YYYY-MM-DD` for a year 0-9999 (the caller keeps to that range, where luxon writes the same). */
-export function formatCivil(year: number, month: number, day: number): CalendarDate {
+function formatCivil(year: number, month: number, day: number): CalendarDate {
   return `${String(year).padStart(4, '0')}-${month < 10 ? '0' : ''}${month}-${day < 10 ? '0' : ''}${day}` as CalendarDate;
 }
 
@@ -59,7 +59,7 @@ function parse(date: CalendarDate): Civil {
   return civil;
 }
 
-/** Beyond this many days the result may leave the years 0000-9999 and the integers stay exact anyway. */
+/** Any step longer than this leaves the years 0000-9999 (they span 3,652,425 days): luxon answers those. */
 const fastDaysLimit = 4_000_000;
 
 export function addDays(date: CalendarDate, days: number): CalendarDate {

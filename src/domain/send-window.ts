@@ -39,10 +39,10 @@ export function formatTimeOfDay(time: TimeOfDay): string {
 const minutesOf = (time: TimeOfDay) => time.hour * 60 + time.minute;
 
 /*
- * The window is checked per send and per reply, so the work goes through zone-clock: the same steps
- * as the luxon code kept below for what it cannot take (an invalid zone or instant), without making
- * DateTimes. Wall times that fall in a DST gap move forward, which is what a patron expects; in the
- * repeated hour of an overlap the offset the day started from decides, as luxon decides.
+ * The window is checked per send and per reply, so the work goes through zone-clock: the steps of the
+ * luxon code kept below (which still answers for an invalid zone or instant) without making DateTimes.
+ * A wall time in a DST gap moves forward, which is what a patron expects; a wall time in the hour that
+ * happens twice is taken at the offset in force at the instant looked from, as luxon takes it.
  */
 
 function fastPath(instant: Date, zone: string): OffsetOf | undefined {

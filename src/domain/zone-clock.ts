@@ -10,7 +10,8 @@ import { civilFromDays } from './civil.js';
  * transitions, so each hour of UTC is asked about once per zone: its offset at both ends, and where
  * they differ, a bisection to the second at which it changed (offsets change on whole seconds, and
  * luxon reads them to the second). The one thing this takes on trust is that no zone changes its offset
- * and changes it back within the same hour; no IANA zone has ever done so.
+ * and changes it back within the same hour: in tzdata 2025 the closest two changes of any zone are four
+ * days apart (Africa/Freetown, September 1939).
  *
  * The steps below (fromJSDate, set, plus) repeat luxon 3's own: the same offset guess, the same
  * fix-up around gaps and overlaps, the same floating-point expressions. Anything outside that ground

@@ -172,3 +172,30 @@ describe('parseTimeOfDay', () => {
     });
   }
 });
+
+describe('windows whose edges fall in the hour the clocks change', () => {
+  // Unusual windows, but parseWindow accepts them; the answers are the ones forny has always given.
+  const fromHalfPastTwo: DailyWindow = { start: { hour: 2, minute: 30 }, end: { hour: 20, minute: 0 } };
+  const untilHalfPastTwo: DailyWindow = { start: { hour: 0, minute: 0 }, end: { hour: 2, minute: 30 } };
+  const rows: { name: string; window: DailyWindow; at: string; inside: boolean; sendAt: string; closes: string }[] = [
+    // 02:30 does not exist on 29 March 2026: the window opens when the clock shows 03:30.
+    { name: 'an opening at 02:30 on the night into summer time moves to 03:30', window: fromHalfPastTwo, at: '2026-03-28T21:00:00+01:00', inside: false, sendAt: '2026-03-29T03:30:00+02:00', closes: '2026-03-29T20:00:00+02:00' },
+    { name: 'a closing at 02:30 that night moves to 03:30 too', window: untilHalfPastTwo, at: '2026-03-29T01:59:59+01:00', inside: true, sendAt: '2026-03-29T01:59:59+01:00', closes: '2026-03-29T03:30:00+02:00' },
+    { name: 'so 03:00 summer time is still inside that night', window: untilHalfPastTwo, at: '2026-03-29T03:00:00+02:00', inside: true, sendAt: '2026-03-29T03:00:00+02:00', closes: '2026-03-29T03:30:00+02:00' },
+    // 02:00-03:00 happens twice on 25 October 2026: the side of the change the instant is on decides.
+    { name: 'an opening at 02:30 seen the evening before is the first 02:30', window: fromHalfPastTwo, at: '2026-10-24T21:00:00+02:00', inside: false, sendAt: '2026-10-25T02:30:00+02:00', closes: '2026-10-25T20:00:00+01:00' },
+    { name: 'the first 02:15 closes at the first 02:30', window: untilHalfPastTwo, at: '2026-10-25T02:15:00+02:00', inside: true, sendAt: '2026-10-25T02:15:00+02:00', closes: '2026-10-25T02:30:00+02:00' },
+    { name: 'the second 02:15 closes at the second 02:30', window: untilHalfPastTwo, at: '2026-10-25T02:15:00+01:00', inside: true, sendAt: '2026-10-25T02:15:00+01:00', closes: '2026-10-25T02:30:00+01:00' },
+    { name: 'the second 02:45 is after the close', window: untilHalfPastTwo, at: '2026-10-25T02:45:00+01:00', inside: false, sendAt: '2026-10-26T00:00:00+01:00', closes: '2026-10-26T02:30:00+01:00' },
+    { name: 'the second 02:15 waits for the second 02:30 to open', window: fromHalfPastTwo, at: '2026-10-25T02:15:00+01:00', inside: false, sendAt: '2026-10-25T02:30:00+01:00', closes: '2026-10-25T20:00:00+01:00' },
+  ];
+
+  for (const row of rows) {
+    it(`${row.name}: ${row.at}`, () => {
+      const at = new Date(row.at);
+      expect(isInsideWindow(at, row.window, zone), 'inside').to.equal(row.inside);
+      expect(nextSendTime(at, row.window, zone).toISOString(), 'sends').to.equal(new Date(row.sendAt).toISOString());
+      expect(windowCloses(at, row.window, zone).toISOString(), 'closes').to.equal(new Date(row.closes).toISOString());
+    });
+  }
+});

@@ -21,6 +21,7 @@ import { BENCH_PUBLIC_BASE_URL, BENCH_REDIS_URL, inParallel, ms, percentile, per
 export interface ProcessBurstPlan {
   readonly patrons: number;
   readonly connections: number;
+  /** `web` processes, or 0 for one `start` process (web and workers together). */
   readonly webs: number;
   readonly workers: number;
   /** Extra node flags for the forny processes (`--cpu-prof` when profiling). */
@@ -95,6 +96,11 @@ export async function runProcessBurst(plan: ProcessBurstPlan): Promise<ProcessBu
 
     const flags = plan.nodeFlags ?? [];
     const ports: number[] = [];
+    if (plan.webs === 0) {
+      const port = await freePort();
+      ports.push(port);
+      children.push({ role: 'web', child: await startProcess([...flags, 'dist/scripts/start.js'], { ...env, PORT: String(port) }, /forny listening/) });
+    }
     for (let i = 0; i < plan.webs; i++) {
       const port = await freePort();
       ports.push(port);
@@ -152,6 +158,6 @@ export function describeProcessBurst(plan: ProcessBurstPlan, result: ProcessBurs
   return (
     `${plan.patrons} patrons in ${ms(result.totalMs)} ${perSecond(result.perSecond).padStart(7)}  ` +
     `cpu web ${ms(result.cpuMsPerPatron.web)} worker ${ms(result.cpuMsPerPatron.worker)} per patron  ` +
-    `(POST→reply p50 ${ms(result.p50Ms)} p95 ${ms(result.p95Ms)}; ${plan.webs} web + ${plan.workers} worker processes; posts done after ${ms(result.postsMs)})`
+    `(POST→reply p50 ${ms(result.p50Ms)} p95 ${ms(result.p95Ms)}; ${plan.webs === 0 ? 'one npm start process' : `${plan.webs} web + ${plan.workers} worker processes`}; posts done after ${ms(result.postsMs)})`
   );
 }

@@ -50,10 +50,11 @@ export function createApp(deps: Deps, options: AppOptions = {}): Express {
   const metrics = options.metrics ?? createMetrics(deps);
   app.use(captureRoute, metrics.observeRequests, securityHeaders(deps.config.publicBaseUrl), rejectMalformedUrl);
 
+  // Twilio's webhooks first: the route a burst takes passes no other router on its way.
+  app.use(twilioWebhookRouter(deps));
   app.use(healthRouter(deps));
   // METRICS_TOKEN, or loopback clients only (SPEC §7).
   app.use(metrics.router);
-  app.use(twilioWebhookRouter(deps));
 
   // One login for the API, the dashboard and Bull Board (and one count of failed attempts).
   const lockout = options.lockout;

@@ -2,7 +2,7 @@ import express, { type Request, type RequestHandler, type Router } from 'express
 import twilio from 'twilio';
 import { recordReceipt } from '../../db/repositories/delivery-status.js';
 import { insertInbound } from '../../db/repositories/inbound.js';
-import { enqueueInbound } from '../queue/enqueue.js';
+import { enqueueInboundBatched } from '../queue/enqueue.js';
 import { redisProblem, type Deps } from '../deps.js';
 import { normalisePhoneNumber } from '../domain/phone-number.js';
 import { parseCommand } from '../domain/sms-command.js';
@@ -106,7 +106,7 @@ export function twilioWebhookRouter(deps: Pick<Deps, 'config' | 'logger' | 'db' 
     // mends an enqueue that failed the first time. If Redis is down now, reconciliation does it later.
     if (message.status === 'received') {
       try {
-        await whenRedisUp(deps.redis, () => enqueueInbound(deps.queues, message));
+        await whenRedisUp(deps.redis, () => enqueueInboundBatched(deps.queues, message));
       } catch (error) {
         deps.logger.warn({ messageSid }, `stored; enqueue failed (${redisProblem(deps.config, error)}) and is left to reconciliation`);
         deps.logger.debug({ messageSid, err: error }, 'enqueue failed');

@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import fc from 'fast-check';
+import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import { normalisePhoneNumber } from '../../src/domain/phone-number.js';
 
 describe('normalisePhoneNumber', () => {
@@ -30,4 +32,13 @@ describe('normalisePhoneNumber', () => {
       expect(normalisePhoneNumber(row.raw)).to.equal(row.expected);
     });
   }
+
+  it('takes a Danish E.164 number as it is, exactly as libphonenumber would', () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^\d{8}$/), (digits) => {
+        const parsed = parsePhoneNumberFromString(`+45${digits}`, 'DK');
+        expect(normalisePhoneNumber(`+45${digits}`)).to.equal(parsed?.isPossible() ? parsed.number : null);
+      }),
+    );
+  });
 });

@@ -83,6 +83,7 @@ interface SqliteStatement {
 interface SqliteConnection {
   prepare(sql: string): SqliteStatement;
   transaction<T>(work: () => T): { immediate(): T };
+  pragma(sql: string, options?: { simple: boolean }): unknown;
 }
 
 /** What of knex's client the prepared insert uses: its own connection, taken and given back in turn. */
@@ -103,6 +104,11 @@ interface PendingInsert {
 /** Webhook inserts waiting for the next group commit, per database. */
 const pendingInserts = new WeakMap<Knex, PendingInsert[]>();
 
+/** While another process holds the write lock, a group asks again this often without blocking the event loop… */
+const LOCK_RETRY_MS = 2;
+/** …for this long; then it waits for the lock the blocking way (the connection's busy timeout). */
+const LOCK_RETRY_FOR_MS = 5_000;
+
 /**
  * The webhook's insert on SQLite, group-committed: the inserts of every webhook that arrived in
  * the same turn of the event loop are written in one transaction on knex's own connection (so they
@@ -122,9 +128,17 @@ function insertInboundSqlite(db: Knex, values: InboundValues): Promise<number | 
   });
 }
 
-async function commitInserts(db: Knex): Promise<void> {
+const isBusy = (error: unknown): boolean => (error as { code?: unknown } | null)?.code === 'SQLITE_BUSY';
+
+/**
+ * Writes the waiting group. When a worker process holds the write lock, SQLite's own wait would
+ * sleep inside this call and stall every request of this process; instead the group steps aside
+ * and asks again shortly, gathering the webhooks that arrive meanwhile.
+ */
+async function commitInserts(db: Knex, busySince?: number): Promise<void> {
   const batch = pendingInserts.get(db) ?? [];
   pendingInserts.delete(db);
+  if (batch.length === 0) return;
   const client = db.client as KnexConnectionPool;
   let connection: SqliteConnection;
   try {
@@ -133,6 +147,8 @@ async function commitInserts(db: Knex): Promise<void> {
     for (const insert of batch) insert.reject(error);
     return;
   }
+  let retry = false;
+  let failed = false;
   try {
     let statement = preparedInserts.get(connection);
     if (!statement) {
@@ -141,21 +157,32 @@ async function commitInserts(db: Knex): Promise<void> {
     }
     const insert = statement;
     const idOf = (row: { id: number | bigint } | undefined) => (row ? Number(row.id) : undefined);
+    const patient = busySince !== undefined && Date.now() - busySince >= LOCK_RETRY_FOR_MS;
+    const busyTimeout = patient ? undefined : connection.pragma('busy_timeout', { simple: true });
     try {
+      if (!patient) connection.pragma('busy_timeout = 0');
       const ids = connection.transaction(() => batch.map((pending) => idOf(insert.get(pending.values)))).immediate();
       batch.forEach((pending, index) => pending.resolve(ids[index]));
-    } catch {
-      // Something in the group failed as a whole: each message on its own, so one bad row fails only its own webhook.
-      for (const pending of batch) {
-        try {
-          pending.resolve(idOf(insert.get(pending.values)));
-        } catch (error) {
-          pending.reject(error);
-        }
+    } catch (error) {
+      if (isBusy(error) && !patient) retry = true;
+      else failed = true;
+    } finally {
+      if (busyTimeout !== undefined) connection.pragma(`busy_timeout = ${Number(busyTimeout)}`);
+    }
+    // Something in the group failed as a whole: each message on its own, so one bad row fails only its own webhook.
+    for (const pending of failed ? batch : []) {
+      try {
+        pending.resolve(idOf(insert.get(pending.values)));
+      } catch (single) {
+        pending.reject(single);
       }
     }
   } finally {
     await client.releaseConnection(connection);
+  }
+  if (retry) {
+    pendingInserts.set(db, [...batch, ...(pendingInserts.get(db) ?? [])]);
+    setTimeout(() => void commitInserts(db, busySince ?? Date.now()), LOCK_RETRY_MS);
   }
 }
 

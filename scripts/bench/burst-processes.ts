@@ -15,7 +15,7 @@ import { FakeTwilio } from '../../test/helpers/fake-twilio.js';
 import { deleteQueueKeys } from '../../test/helpers/harness.js';
 import { benchMobile } from './library.js';
 import { webhookPoster } from './load.js';
-import { cpuSeconds, freePort, startProcess, stopProcess } from './processes.js';
+import { cpuSeconds, freePort, runToEnd, startProcess, stopProcess } from './processes.js';
 import { BENCH_PUBLIC_BASE_URL, BENCH_REDIS_URL, inParallel, ms, percentile, perSecond, waitFor } from './support.js';
 
 export interface ProcessBurstPlan {
@@ -90,24 +90,22 @@ export async function runProcessBurst(plan: ProcessBurstPlan): Promise<ProcessBu
     };
     const fixtureFile = join(dir, 'fixture.json');
     writeFileSync(fixtureFile, JSON.stringify(fixture(plan.patrons)));
-    await startProcess(['dist/scripts/db-load.js', fixtureFile], env, /$^/).catch((error: Error) => {
-      if (!/exited with 0/.test(error.message)) throw error;
-    });
+    await runToEnd(['dist/scripts/db-load.js', fixtureFile], env);
 
     const flags = plan.nodeFlags ?? [];
     const ports: number[] = [];
     if (plan.webs === 0) {
       const port = await freePort();
       ports.push(port);
-      children.push({ role: 'web', child: await startProcess([...flags, 'dist/scripts/start.js'], { ...env, PORT: String(port) }, /forny listening/) });
+      children.push({ role: 'web', child: await startProcess([...flags, 'scripts/run-compiled.js', 'start'], { ...env, PORT: String(port) }, /forny listening/) });
     }
     for (let i = 0; i < plan.webs; i++) {
       const port = await freePort();
       ports.push(port);
-      children.push({ role: 'web', child: await startProcess([...flags, 'dist/scripts/web.js'], { ...env, PORT: String(port) }, /forny listening/) });
+      children.push({ role: 'web', child: await startProcess([...flags, 'scripts/run-compiled.js', 'web'], { ...env, PORT: String(port) }, /forny listening/) });
     }
     for (let i = 0; i < plan.workers; i++) {
-      children.push({ role: 'worker', child: await startProcess([...flags, 'dist/scripts/worker.js'], env, /workers and scheduler only/) });
+      children.push({ role: 'worker', child: await startProcess([...flags, 'scripts/run-compiled.js', 'worker'], env, /workers and scheduler only/) });
     }
     const cpuBefore = children.map(({ child }) => cpuSeconds(child.pid));
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import type { Knex } from 'knex';
 import { createKnex, migrateToLatest } from '../../db/knexfile.js';
+import { insertInbound } from '../../db/repositories/inbound.js';
 
 interface RawConnection {
   pragma(sql: string): unknown;
@@ -56,5 +57,29 @@ describe('SQLite shared by several processes', function () {
       await trx('inbound_messages').where({ id: -1 }).update({ body: 'x' });
     });
     expect(write).not.to.throw();
+  });
+
+  it('webhook inserts waiting for another process\'s write lock leave this process free, and are stored once it is released', async () => {
+    other.exec('BEGIN IMMEDIATE');
+    const values = (n: number) => ({ messageSid: `SMlock${n}`, accountSid: null, fromNumber: '+4520000001', toNumber: '1910', body: 'HBK FORNY ALLE', command: 'renew-all' as const, status: 'received' as const });
+    const stored = Promise.all([insertInbound(db, values(1), new Date()), insertInbound(db, values(2), new Date())]);
+    let settled = false;
+    void stored.then(() => (settled = true));
+    // Timers still fire while the lock is held elsewhere: the event loop is not asleep in SQLite's wait.
+    const ticks = await new Promise<number>((resolve) => {
+      let count = 0;
+      const timer = setInterval(() => {
+        if (++count === 20) {
+          clearInterval(timer);
+          resolve(count);
+        }
+      }, 1);
+    });
+    expect(ticks).to.equal(20);
+    expect(settled).to.equal(false);
+    other.exec('COMMIT');
+    const results = await stored;
+    expect(results.map((result) => result.inserted)).to.deep.equal([true, true]);
+    expect(Number((await db('inbound_messages').count({ n: '*' }).first())?.n)).to.equal(2);
   });
 });

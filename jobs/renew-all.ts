@@ -14,6 +14,7 @@ import { findPatronsByMobile, type Patron } from '../db/repositories/library.js'
 import { findWaitingRenewAllReply, getOutbound, recordSupersededBy, supersede, type OutboundMessage } from '../db/repositories/outbound.js';
 import { insertRenewalResults, renewedActiveLoans } from '../db/repositories/renewals.js';
 import type { Db } from '../db/repositories/values.js';
+import { inGroupTransaction } from '../db/group-commit.js';
 import type { Deps } from '../src/deps.js';
 import { isUnfinished } from '../src/domain/message-status.js';
 import type { RenewAllCounts } from '../src/domain/reply-text.js';
@@ -63,7 +64,8 @@ export async function handleRenewAll(deps: RenewAllDeps, inboundId: number): Pro
     }
   }
 
-  const outcome = await deps.db.transaction(async (trx) => {
+  // Shares its commit with the renew-alls of the same moment (a burst), each in a savepoint of its own.
+  const outcome = await inGroupTransaction(deps.db, async (trx) => {
     if (!(await claimInbound(trx, inboundId, now))) {
       const current = await getInbound(trx, inboundId);
       const reply = !current || current.replyId === null ? null : ((await getOutbound(trx, current.replyId)) ?? null);

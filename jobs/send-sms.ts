@@ -1,4 +1,5 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { inGroupTransaction } from '../db/group-commit.js';
 import { applyPendingReceipts } from '../db/repositories/delivery-status.js';
 import { getPatron, optOutMobile } from '../db/repositories/library.js';
 import { loansOfNoticeMessage } from '../db/repositories/notices.js';
@@ -69,7 +70,7 @@ export async function sendSms(deps: SendSmsDeps, outboundId: number, attempt: Se
   }
   if (message.kind === 'reminder' && (await reminderIsStale(deps, message, now))) return 'superseded';
 
-  const claimed = await claimForSending(deps.db, message.id, now);
+  const claimed = await inGroupTransaction(deps.db, (trx) => claimForSending(trx, message.id, now));
   if (!claimed) return 'nothing-to-do';
 
   // The previous attempt died mid-call: ask Twilio whether it took the message before sending again.
@@ -83,7 +84,7 @@ export async function sendSms(deps: SendSmsDeps, outboundId: number, attempt: Se
     const sent = earlier ?? (await deps.sms.send({ to: claimed.to, body: claimed.body, statusCallback: `${deps.config.publicBaseUrl}/sms/status` }));
     const sentAt = deps.clock.now();
     // Found at Twilio: the patron got it once after all, nothing uncertain is left about it.
-    await markSent(deps.db, message.id, sent.sid, sentAt, { settled: earlier !== null });
+    await inGroupTransaction(deps.db, (trx) => markSent(trx, message.id, sent.sid, sentAt, { settled: earlier !== null }));
     // A receipt that came before the sid was stored waited as pending; from here on receipts find
     // the row themselves (receipts only move forward, so one applied twice is harmless).
     await applyPendingReceipts(deps.db, sent.sid, sentAt);

@@ -27,6 +27,8 @@ export interface ProcessBurstPlan {
   /** Extra node flags for the forny processes (`--cpu-prof` when profiling). */
   readonly nodeFlags?: readonly string[];
   readonly env?: Record<string, string>;
+  /** After the burst, this many more patrons text one at a time, each after the last one's reply. */
+  readonly atRest?: number;
 }
 
 export interface ProcessBurstResult {
@@ -36,6 +38,8 @@ export interface ProcessBurstResult {
   readonly p50Ms: number;
   readonly p95Ms: number;
   readonly cpuMsPerPatron: { readonly web: number; readonly worker: number };
+  /** One patron at a time with nothing else going on: POST to the reply at Twilio, median. */
+  readonly atRestP50Ms: number | undefined;
   readonly problems: readonly string[];
 }
 
@@ -89,7 +93,7 @@ export async function runProcessBurst(plan: ProcessBurstPlan): Promise<ProcessBu
       ...plan.env,
     };
     const fixtureFile = join(dir, 'fixture.json');
-    writeFileSync(fixtureFile, JSON.stringify(fixture(plan.patrons)));
+    writeFileSync(fixtureFile, JSON.stringify(fixture(plan.patrons + (plan.atRest ?? 0))));
     await runToEnd(['dist/scripts/db-load.js', fixtureFile], env);
 
     const flags = plan.nodeFlags ?? [];
@@ -134,6 +138,15 @@ export async function runProcessBurst(plan: ProcessBurstPlan): Promise<ProcessBu
     const wrong = twilio.messages.filter((message) => !message.body.includes('2 af 3 lån'));
     if (wrong.length > 0) problems.push(`${wrong.length} replies do not say 2 af 3 lån, e.g. ${JSON.stringify(wrong[0]?.body)}`);
     const latencies = twilio.messages.map((message) => message.createdAt.getTime() - (postedAt.get(message.to) ?? Number.NaN));
+
+    const atRest: number[] = [];
+    for (let index = plan.patrons; index < plan.patrons + (plan.atRest ?? 0); index++) {
+      const sent = twilio.messages.length;
+      const posted = Date.now();
+      await posters[index % posters.length]!.post({ MessageSid: `SM${randomBytes(16).toString('hex')}`, AccountSid: twilio.accountSid, From: benchMobile(index), To: '1910', Body: 'HBK FORNY ALLE', NumMedia: '0' });
+      if (!(await waitFor(() => twilio.messages.length > sent, 10_000, 1))) problems.push(`patron ${index} at rest got no reply within 10 s`);
+      atRest.push((twilio.messages[sent]?.createdAt.getTime() ?? Number.NaN) - posted);
+    }
     for (const poster of posters) poster.close();
     return {
       perSecond: (plan.patrons / totalMs) * 1000,
@@ -142,6 +155,7 @@ export async function runProcessBurst(plan: ProcessBurstPlan): Promise<ProcessBu
       p50Ms: percentile(latencies, 50),
       p95Ms: percentile(latencies, 95),
       cpuMsPerPatron: { web: perRole('web'), worker: perRole('worker') },
+      atRestP50Ms: atRest.length > 0 ? percentile(atRest, 50) : undefined,
       problems,
     };
   } finally {
@@ -156,6 +170,6 @@ export function describeProcessBurst(plan: ProcessBurstPlan, result: ProcessBurs
   return (
     `${plan.patrons} patrons in ${ms(result.totalMs)} ${perSecond(result.perSecond).padStart(7)}  ` +
     `cpu web ${ms(result.cpuMsPerPatron.web)} worker ${ms(result.cpuMsPerPatron.worker)} per patron  ` +
-    `(POST→reply p50 ${ms(result.p50Ms)} p95 ${ms(result.p95Ms)}; ${plan.webs === 0 ? 'one npm start process' : `${plan.webs} web + ${plan.workers} worker processes`}; posts done after ${ms(result.postsMs)})`
+    `(POST→reply p50 ${ms(result.p50Ms)} p95 ${ms(result.p95Ms)}${result.atRestP50Ms === undefined ? '' : `, one at a time at rest p50 ${ms(result.atRestP50Ms)}`}; ${plan.webs === 0 ? 'one npm start process' : `${plan.webs} web + ${plan.workers} worker processes`}; posts done after ${ms(result.postsMs)})`
   );
 }

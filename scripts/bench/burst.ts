@@ -51,7 +51,7 @@ export async function benchBurst(plan: BurstPlan, report: (line: BenchLine) => v
     { name: 'burst npm start', processes: { webs: 0, workers: 0 } },
   ];
   for (const shape of shapes) {
-    const run = { patrons: plan.patrons, connections: plan.connections, ...shape.processes };
+    const run = { patrons: plan.patrons, connections: plan.connections, atRest: 30, ...shape.processes };
     const result = await runProcessBurst(run);
     report({
       name: shape.name,

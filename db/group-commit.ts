@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { isSqlite } from './repositories/values.js';
+import { ThisTurn } from './this-turn.js';
 
 type Work<T> = (trx: Knex.Transaction) => Promise<T>;
 
@@ -12,7 +13,7 @@ interface Waiting {
 /** Largest group in one commit: bounds how long one transaction holds SQLite's write lock. */
 const GROUP_MAX = 64;
 
-const waiting = new WeakMap<Knex, Waiting[]>();
+const waiting = new ThisTurn<Knex, Waiting>(commitGroups);
 
 /**
  * `db.transaction(work)`, where on SQLite the works begun in the same turn of the event loop (the
@@ -23,20 +24,10 @@ const waiting = new WeakMap<Knex, Waiting[]>();
  */
 export function inGroupTransaction<T>(db: Knex, work: Work<T>): Promise<T> {
   if (!isSqlite(db) || db.isTransaction) return db.transaction(work);
-  return new Promise<T>((resolve, reject) => {
-    let group = waiting.get(db);
-    if (!group) {
-      group = [];
-      waiting.set(db, group);
-      setImmediate(() => void commitGroups(db));
-    }
-    group.push({ work: work as Work<unknown>, resolve: resolve as (value: unknown) => void, reject });
-  });
+  return new Promise<T>((resolve, reject) => waiting.add(db, { work: work as Work<unknown>, resolve: resolve as (value: unknown) => void, reject }));
 }
 
-async function commitGroups(db: Knex): Promise<void> {
-  const all = waiting.get(db) ?? [];
-  waiting.delete(db);
+async function commitGroups(db: Knex, all: Waiting[]): Promise<void> {
   for (let start = 0; start < all.length; start += GROUP_MAX) await commitGroup(db, all.slice(start, start + GROUP_MAX));
 }
 

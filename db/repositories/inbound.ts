@@ -2,6 +2,7 @@ import { INBOUND_TRANSITIONS, type InboundStatus } from '../../src/domain/messag
 import type { Command } from '../../src/domain/sms-command.js';
 import type { InboundRow } from '../tables.js';
 import type { Knex } from 'knex';
+import { ThisTurn } from '../this-turn.js';
 import { isSqlite, toStoredInstant, touched, type Db } from './values.js';
 
 /** Why a valid message got no answer; shown to operators. */
@@ -102,7 +103,7 @@ interface PendingInsert {
 }
 
 /** Webhook inserts waiting for the next group commit, per database. */
-const pendingInserts = new WeakMap<Knex, PendingInsert[]>();
+const pendingInserts = new ThisTurn<Knex, PendingInsert>((db, batch) => commitInserts(db, batch));
 
 /** While another process holds the write lock, a group asks again this often without blocking the event loop… */
 const LOCK_RETRY_MS = 2;
@@ -117,15 +118,7 @@ const LOCK_RETRY_FOR_MS = 5_000;
  * with a worker process on the same file each one waited for the write lock on its own.
  */
 function insertInboundSqlite(db: Knex, values: InboundValues): Promise<number | undefined> {
-  return new Promise((resolve, reject) => {
-    let batch = pendingInserts.get(db);
-    if (!batch) {
-      batch = [];
-      pendingInserts.set(db, batch);
-      setImmediate(() => void commitInserts(db));
-    }
-    batch.push({ values, resolve, reject });
-  });
+  return new Promise((resolve, reject) => pendingInserts.add(db, { values, resolve, reject }));
 }
 
 const isBusy = (error: unknown): boolean => (error as { code?: unknown } | null)?.code === 'SQLITE_BUSY';
@@ -135,9 +128,7 @@ const isBusy = (error: unknown): boolean => (error as { code?: unknown } | null)
  * sleep inside this call and stall every request of this process; instead the group steps aside
  * and asks again shortly, gathering the webhooks that arrive meanwhile.
  */
-async function commitInserts(db: Knex, busySince?: number): Promise<void> {
-  const batch = pendingInserts.get(db) ?? [];
-  pendingInserts.delete(db);
+async function commitInserts(db: Knex, batch: PendingInsert[], busySince?: number): Promise<void> {
   if (batch.length === 0) return;
   const client = db.client as KnexConnectionPool;
   let connection: SqliteConnection;
@@ -181,8 +172,8 @@ async function commitInserts(db: Knex, busySince?: number): Promise<void> {
     await client.releaseConnection(connection);
   }
   if (retry) {
-    pendingInserts.set(db, [...batch, ...(pendingInserts.get(db) ?? [])]);
-    setTimeout(() => void commitInserts(db, busySince ?? Date.now()), LOCK_RETRY_MS);
+    pendingInserts.putBack(db, batch);
+    setTimeout(() => void commitInserts(db, pendingInserts.take(db), busySince ?? Date.now()), LOCK_RETRY_MS);
   }
 }
 

@@ -1,5 +1,6 @@
 import type { InboundMessage } from '../../db/repositories/inbound.js';
 import type { OutboundMessage } from '../../db/repositories/outbound.js';
+import { ThisTurn } from '../../db/this-turn.js';
 import type { Clock } from '../clock.js';
 import { inboundJobId, outboundJobId, type Queues } from './queues.js';
 
@@ -15,27 +16,17 @@ interface PendingEnqueue {
   reject(error: unknown): void;
 }
 
-const pendingEnqueues = new WeakMap<Queues, PendingEnqueue[]>();
+const pendingEnqueues = new ThisTurn<Queues, PendingEnqueue>(flushEnqueues);
 
 /**
  * `enqueueInbound` for webhooks: the messages of every webhook answered in the same turn of the
  * event loop go to Redis in one `addBulk` per queue (one round trip) instead of one call each.
  */
 export function enqueueInboundBatched(queues: Queues, message: Pick<InboundMessage, 'id' | 'command'>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let batch = pendingEnqueues.get(queues);
-    if (!batch) {
-      batch = [];
-      pendingEnqueues.set(queues, batch);
-      setImmediate(() => void flushEnqueues(queues));
-    }
-    batch.push({ message, resolve, reject });
-  });
+  return new Promise((resolve, reject) => pendingEnqueues.add(queues, { message, resolve, reject }));
 }
 
-async function flushEnqueues(queues: Queues): Promise<void> {
-  const batch = pendingEnqueues.get(queues) ?? [];
-  pendingEnqueues.delete(queues);
+async function flushEnqueues(queues: Queues, batch: PendingEnqueue[]): Promise<void> {
   for (const [queue, group] of [
     [queues.renewAll, batch.filter((pending) => pending.message.command === 'renew-all')],
     [queues.smsCommand, batch.filter((pending) => pending.message.command !== 'renew-all')],

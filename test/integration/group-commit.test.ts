@@ -1,35 +1,19 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { expect } from 'chai';
 import type { Knex } from 'knex';
 import { inGroupTransaction } from '../../db/group-commit.js';
-import { createKnex, migrateToLatest } from '../../db/knexfile.js';
-
-interface RawConnection {
-  prepare(sql: string): { all(): unknown[] };
-  close(): unknown;
-}
-// Another process's view of the file: it sees only what has been committed.
-const Database = createRequire(import.meta.url)('better-sqlite3') as new (filename: string) => RawConnection;
+import { SqliteFile, type RawConnection } from '../helpers/sqlite-file.js';
 
 /** Works begun together share one SQLite commit, and still succeed or fail each on its own. */
 describe('group commit (SQLite)', function () {
-  let dir: string;
+  let file: SqliteFile;
   let db: Knex;
+  // Another process's view of the file: it sees only what has been committed.
   let other: RawConnection;
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'forny-group-'));
-    db = createKnex(`sqlite:${join(dir, 'forny.sqlite')}`);
-    await migrateToLatest(db);
-    other = new Database(join(dir, 'forny.sqlite'));
+    file = await SqliteFile.create();
+    ({ db, other } = file);
   });
-  afterEach(async () => {
-    other.close();
-    await db.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(async () => file.remove());
 
   const optOut = (trx: Knex.Transaction, mobile: string) => trx('sms_opt_outs').insert({ mobile, source: 'STOP', at: new Date().toISOString() });
   const committed = () => other.prepare('SELECT mobile FROM sms_opt_outs ORDER BY mobile').all().map((row) => (row as { mobile: string }).mobile);

@@ -1,20 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { expect } from 'chai';
 import type { Knex } from 'knex';
-import { createKnex, migrateToLatest } from '../../db/knexfile.js';
 import { insertInbound } from '../../db/repositories/inbound.js';
-
-interface RawConnection {
-  pragma(sql: string): unknown;
-  exec(sql: string): unknown;
-  prepare(sql: string): { run(): unknown };
-  close(): unknown;
-}
-// The driver itself (it ships no type declarations), as another process would open the file.
-const Database = createRequire(import.meta.url)('better-sqlite3') as new (filename: string) => RawConnection;
+import { SqliteFile, type RawConnection } from '../helpers/sqlite-file.js';
 
 /**
  * Web and worker processes share one SQLite file: a transaction must hold the write lock from its
@@ -22,22 +9,16 @@ const Database = createRequire(import.meta.url)('better-sqlite3') as new (filena
  * process did (SQLite cannot wait for that upgrade).
  */
 describe('SQLite shared by several processes', function () {
-  let dir: string;
+  let file: SqliteFile;
   let db: Knex;
   let other: RawConnection;
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'forny-locking-'));
-    db = createKnex(`sqlite:${join(dir, 'forny.sqlite')}`);
-    await migrateToLatest(db);
+    file = await SqliteFile.create();
+    ({ db, other } = file);
     // Another process's connection, told not to wait, so holding the lock shows as SQLITE_BUSY.
-    other = new Database(join(dir, 'forny.sqlite'));
     other.pragma('busy_timeout = 0');
   });
-  afterEach(async () => {
-    other.close();
-    await db.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(async () => file.remove());
 
   it('a transaction holds the write lock from its start, before its first write', async () => {
     await db.transaction(async (trx) => {

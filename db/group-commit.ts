@@ -6,6 +6,8 @@ type Work<T> = (trx: Knex.Transaction) => Promise<T>;
 
 interface Waiting {
   readonly work: Work<unknown>;
+  /** One statement: atomic by itself in SQLite, so it needs no savepoint of its own. */
+  readonly oneStatement: boolean;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -21,10 +23,11 @@ const waiting = new ThisTurn<Knex, Waiting>(commitGroups);
  * work that throws is undone alone and its caller gets the error; the others' results resolve once
  * the common commit has happened, so each still answers only for what is stored. A commit was the
  * single most expensive statement of a renew-all and of a send. PostgreSQL runs each on its own.
+ * `oneStatement`: the work is a single statement, which SQLite undoes by itself if it fails.
  */
-export function inGroupTransaction<T>(db: Knex, work: Work<T>): Promise<T> {
+export function inGroupTransaction<T>(db: Knex, work: Work<T>, { oneStatement = false }: { oneStatement?: boolean } = {}): Promise<T> {
   if (!isSqlite(db) || db.isTransaction) return db.transaction(work);
-  return new Promise<T>((resolve, reject) => waiting.add(db, { work: work as Work<unknown>, resolve: resolve as (value: unknown) => void, reject }));
+  return new Promise<T>((resolve, reject) => waiting.add(db, { work: work as Work<unknown>, oneStatement, resolve: resolve as (value: unknown) => void, reject }));
 }
 
 async function commitGroups(db: Knex, all: Waiting[]): Promise<void> {
@@ -43,7 +46,7 @@ async function commitGroup(db: Knex, group: readonly Waiting[]): Promise<void> {
       for (const item of group) {
         try {
           // A nested transaction is a savepoint: rolled back alone if this work throws.
-          outcomes.push({ ok: true, value: await trx.transaction(item.work) });
+          outcomes.push({ ok: true, value: await (item.oneStatement ? item.work(trx) : trx.transaction(item.work)) });
         } catch (error) {
           outcomes.push({ ok: false, error });
         }

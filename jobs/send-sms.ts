@@ -70,7 +70,7 @@ export async function sendSms(deps: SendSmsDeps, outboundId: number, attempt: Se
   }
   if (message.kind === 'reminder' && (await reminderIsStale(deps, message, now))) return 'superseded';
 
-  const claimed = await inGroupTransaction(deps.db, (trx) => claimForSending(trx, message.id, now));
+  const claimed = await inGroupTransaction(deps.db, (trx) => claimForSending(trx, message.id, now), { oneStatement: true });
   if (!claimed) return 'nothing-to-do';
 
   // The previous attempt died mid-call: ask Twilio whether it took the message before sending again.
@@ -84,7 +84,7 @@ export async function sendSms(deps: SendSmsDeps, outboundId: number, attempt: Se
     const sent = earlier ?? (await deps.sms.send({ to: claimed.to, body: claimed.body, statusCallback: `${deps.config.publicBaseUrl}/sms/status` }));
     const sentAt = deps.clock.now();
     // Found at Twilio: the patron got it once after all, nothing uncertain is left about it.
-    await inGroupTransaction(deps.db, (trx) => markSent(trx, message.id, sent.sid, sentAt, { settled: earlier !== null }));
+    await inGroupTransaction(deps.db, (trx) => markSent(trx, message.id, sent.sid, sentAt, { settled: earlier !== null }), { oneStatement: true });
     // A receipt that came before the sid was stored waited as pending; from here on receipts find
     // the row themselves (receipts only move forward, so one applied twice is harmless).
     await applyPendingReceipts(deps.db, sent.sid, sentAt);

@@ -52,4 +52,15 @@ describe('group commit (SQLite)', function () {
     expect(results.map((result) => result.status)).to.deep.equal(['rejected', 'fulfilled']);
     expect(committed()).to.deep.equal(['+4520000009', '+4520000010']);
   });
+
+  it('a single statement that fails in a group changes nothing, without a savepoint of its own', async () => {
+    await inGroupTransaction(db, (trx) => optOut(trx, '+4520000020'));
+    const results = await Promise.allSettled([
+      inGroupTransaction(db, (trx) => optOut(trx, '+4520000021'), { oneStatement: true }),
+      inGroupTransaction(db, (trx) => optOut(trx, '+4520000020'), { oneStatement: true }), // unique key
+      inGroupTransaction(db, (trx) => optOut(trx, '+4520000022'), { oneStatement: true }),
+    ]);
+    expect(results.map((result) => result.status)).to.deep.equal(['fulfilled', 'rejected', 'fulfilled']);
+    expect(committed()).to.deep.equal(['+4520000020', '+4520000021', '+4520000022']);
+  });
 });

@@ -169,7 +169,7 @@ export async function runProcessBurst(plan: ProcessBurstPlan): Promise<ProcessBu
 export function describeProcessBurst(plan: ProcessBurstPlan, result: ProcessBurstResult): string {
   return (
     `${plan.patrons} patrons in ${ms(result.totalMs)} ${perSecond(result.perSecond).padStart(7)}  ` +
-    `cpu web ${ms(result.cpuMsPerPatron.web)} worker ${ms(result.cpuMsPerPatron.worker)} per patron  ` +
+    (plan.webs === 0 ? `cpu ${ms(result.cpuMsPerPatron.web)} per patron  ` : `cpu web ${ms(result.cpuMsPerPatron.web)} worker ${ms(result.cpuMsPerPatron.worker)} per patron  `) +
     `(POST→reply p50 ${ms(result.p50Ms)} p95 ${ms(result.p95Ms)}${result.atRestP50Ms === undefined ? '' : `, one at a time at rest p50 ${ms(result.atRestP50Ms)}`}; ${plan.webs === 0 ? 'one npm start process' : `${plan.webs} web + ${plan.workers} worker processes`}; posts done after ${ms(result.postsMs)})`
   );
 }

@@ -1,5 +1,5 @@
 /**
- * `webhook`: signed, unique inbound webhooks at 32 keep-alive connections against `npm run web`
+ * `webhook`: signed, unique inbound webhooks at 32 keep-alive connections against `npm run web` (compiled: build first)
  * (its own temp SQLite file and queue prefix, logs at info) vs a bare Express handler that only
  * parses the form, A B A B in one run. Prints req/s, p50/p99 and each server's RSS after its load.
  */
@@ -30,7 +30,7 @@ export async function benchWebhook(plan: WebhookPlan): Promise<BenchLine> {
   try {
     const [fornyPort, barePort] = await Promise.all([freePort(), freePort()]);
     const forny = await startProcess(
-      ['--import', 'tsx', 'scripts/web.ts'],
+      ['scripts/run-compiled.js', 'web'],
       {
         PORT: String(fornyPort),
         DATABASE_URL: `sqlite:${join(dir, 'forny.sqlite')}`,

@@ -128,15 +128,17 @@ type RunKind = 'start' | 'tick' | 'now';
  * through a Redis lock, one at a time across processes. The lock lasts one run: its owner (a token
  * of this process) renews it every RECONCILE_LOCK_MS / 3 while it works and deletes it when done, so
  * a lock left by a crashed process is gone within RECONCILE_LOCK_MS. Periodic runs skip a tick
- * another process already reconciled (the finished time in Redis), so the cluster reconciles once
- * per tick; the start-up run never skips: while another holds the lock it tries again every second
- * until it has run itself or seen another run finish after it started. Redis coming back
- * triggers a run too; a failed run is retried soon, backing off from one second up to the interval.
+ * another process already reconciled (the finished time in Redis) and take each interval of the
+ * clock at most once between them (a key per interval), so the cluster reconciles once per tick;
+ * the start-up run never skips: while another holds the lock it tries again every second until it
+ * has run itself or seen another run finish after it started. Redis coming back triggers a run too;
+ * a failed run is retried soon, backing off from one second up to the interval.
  */
 export function startReconciler(deps: ReconcileDeps): { stop(): Promise<void>; runNow(): Promise<void> } {
   const interval = deps.config.jobs.reconcileIntervalMs;
   const lockKey = `${deps.config.queuePrefix}:forny:reconcile-lock`;
   const finishedKey = reconciledAtKey(deps.config.queuePrefix);
+  const tickKey = `${deps.config.queuePrefix}:forny:reconcile-tick`;
   const owner = `${process.pid}:${randomUUID()}`;
   let running: Promise<void> | undefined;
   let stopped = false;
@@ -170,6 +172,9 @@ export function startReconciler(deps: ReconcileDeps): { stop(): Promise<void>; r
         const finishedAt = Number((await deps.redis.get(finishedKey)) ?? 0);
         // Another process reconciled within this tick: nothing for this one to do until the next.
         if (kind === 'tick' && Date.now() - finishedAt < interval / 2) return;
+        // Each process's timer has its own phase; skipping "recent" runs alone still lets three of
+        // them reconcile 1.5 times an interval. The first tick in each interval of the clock takes it.
+        if (kind === 'tick' && (await deps.redis.set(`${tickKey}:${Math.floor(Date.now() / interval)}`, owner, 'PX', interval * 2, 'NX')) !== 'OK') return;
         const ran = await reconcileLocked();
         // Start-up must see a reconciliation begun after it started (a crashed process's work).
         if (!ran && kind === 'start' && finishedAt < startedAt && !stopped) retry = setTimeout(() => void run('start'), 1000).unref();

@@ -15,6 +15,7 @@ import { createLogger, type Logger } from './logger.js';
 import { addressOf } from './startup-lines.js';
 import { createSandboxMailTransport, createSmtpTransport, type MailTransport } from './mail/transport.js';
 import { createSandboxTransport } from './sms/sandbox.js';
+import { pacedSmsTransport } from './sms/paced.js';
 import type { SmsTransport } from './sms/transport.js';
 import { createTwilioTransport } from './sms/twilio.js';
 
@@ -55,6 +56,18 @@ export function createSmsTransport(config: Config): SmsTransport {
     apiBaseUrl: config.sms.apiBaseUrl,
     from: config.sms.from,
     messagingServiceSid: config.sms.messagingServiceSid,
+  });
+}
+
+/** The configured transport; Twilio's calls paced to SMS_RATE_PER_SECOND across the cluster (src/sms/paced.ts). */
+function pacedTwilio(config: Config, redis: Redis, logger: Logger): SmsTransport {
+  const transport = createSmsTransport(config);
+  if (transport.name !== 'twilio') return transport;
+  return pacedSmsTransport(transport, {
+    redis,
+    key: `${config.queuePrefix}:forny:sms-next-slot`,
+    ratePerSecond: config.sms.ratePerSecond,
+    onUnavailable: (error) => logger.debug({ err: error.message }, 'sms pacing unavailable; sending as the limiter admitted'),
   });
 }
 
@@ -114,7 +127,7 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps 
     db,
     redis,
     queues,
-    sms: overrides.sms ?? createSmsTransport(config),
+    sms: overrides.sms ?? pacedTwilio(config, redis, logger),
     mail,
     library,
     async close() {

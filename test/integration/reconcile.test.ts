@@ -2,7 +2,7 @@ import { Worker } from 'bullmq';
 import { expect } from 'chai';
 import { insertInbound } from '../../db/repositories/inbound.js';
 import { claimForSending, insertOutbound } from '../../db/repositories/outbound.js';
-import { RECONCILE_LOCK_MS, reconcile, SEND_UNDER_WAY_MS, startReconciler } from '../../jobs/reconcile.js';
+import { RECONCILE_LOCK_MS, reconcile, reconciledAtKey, SEND_UNDER_WAY_MS, startReconciler } from '../../jobs/reconcile.js';
 import { DEFAULT_KEYWORDS, parseCommand } from '../../src/domain/sms-command.js';
 import { NO_LOAN_DUE_DAYS_AHEAD, EVERY_RULE_TODAY, EXPECTED_RENEWED, EXPECTED_TOTAL, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
 import { deleteQueueKeys, eventually, Harness, newMessageSid } from '../helpers/harness.js';
@@ -79,6 +79,38 @@ describe('reconciliation', function () {
       expect(sent.body).to.contain(`${EXPECTED_RENEWED} af ${EXPECTED_TOTAL} lån`);
     } finally {
       await restarted.stop();
+    }
+  });
+
+  it('three processes ticking at different moments reconcile once per tick between them, not once per process', async function () {
+    this.timeout(20_000);
+    const interval = 600;
+    const deps = { ...h.deps, config: { ...h.config, jobs: { ...h.config.jobs, reconcileIntervalMs: interval } } };
+    const finishes: number[] = [];
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        const value = Number((await h.deps.redis.get(reconciledAtKey(h.config.queuePrefix))) ?? 0);
+        if (value > 0 && value !== finishes[finishes.length - 1]) finishes.push(value);
+        await new Promise((wake) => setTimeout(wake, 10));
+      }
+    })();
+    // Processes started a third of an interval apart: their timers tick at three different phases.
+    const reconcilers: ReturnType<typeof startReconciler>[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        reconcilers.push(startReconciler(deps));
+        await new Promise((wake) => setTimeout(wake, interval / 3));
+      }
+      const from = Date.now() + interval; // past every start-up run
+      const intervals = 6;
+      await eventually(() => Date.now() > from + intervals * interval, (intervals + 2) * interval, 'six intervals');
+      const ticks = finishes.filter((finish) => finish > from && finish <= from + intervals * interval);
+      expect(ticks.length, `reconciliations in ${intervals} intervals`).to.be.within(intervals - 1, intervals + 1);
+    } finally {
+      watching = false;
+      await watcher;
+      await Promise.all(reconcilers.map((reconciler) => reconciler.stop()));
     }
   });
 

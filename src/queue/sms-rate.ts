@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
+import { redisScript } from '../redis-script.js';
 import { smsRateLimiter, type Queues } from './queues.js';
 
 /**
@@ -19,16 +19,11 @@ end
 if redis.call('INCR', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 1`;
 
-const TAKE_SLOT_SHA = createHash('sha1').update(TAKE_SLOT).digest('hex');
+const takeSlot = redisScript(TAKE_SLOT);
 
 /** True when one more SMS may leave now; false when this window of the rate is used up. */
 export async function takeSmsSlot(redis: Redis, queues: Pick<Queues, 'sendSms'>, config: Pick<Config, 'sms'>): Promise<boolean> {
   const { max, duration } = smsRateLimiter(config.sms.ratePerSecond);
-  const args = [1, `${queues.sendSms.qualifiedName}:limiter`, max, duration] as const;
-  // The script by its hash: sending its text with every call was most of this call's cost.
-  const taken = await redis.evalsha(TAKE_SLOT_SHA, ...args).catch((error: Error) => {
-    if (!error.message.startsWith('NOSCRIPT')) throw error;
-    return redis.eval(TAKE_SLOT, ...args);
-  });
+  const taken = await takeSlot(redis, [`${queues.sendSms.qualifiedName}:limiter`], [max, duration]);
   return Number(taken) === 1;
 }

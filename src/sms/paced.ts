@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
+import { redisScript } from '../redis-script.js';
 import type { SmsTransport } from './transport.js';
 
 /**
@@ -13,6 +14,7 @@ local slot = tonumber(redis.call('GET', KEYS[1]) or '0')
 if slot < now then slot = now end
 redis.call('SET', KEYS[1], tostring(slot + tonumber(ARGV[1])), 'PX', math.ceil(slot - now) + 60000)
 return tostring(slot - now)`;
+const nextSlot = redisScript(NEXT_SLOT);
 
 /**
  * SMS_RATE_PER_SECOND where Twilio sees it. BullMQ's limiter admits send-sms jobs at the rate, but
@@ -24,7 +26,7 @@ return tostring(slot - now)`;
  */
 export function pacedSmsTransport(
   inner: SmsTransport,
-  options: { redis: Pick<Redis, 'eval'>; key: string; ratePerSecond: number; onUnavailable?: (error: Error) => void },
+  options: { redis: Pick<Redis, 'eval' | 'evalsha'>; key: string; ratePerSecond: number; onUnavailable?: (error: Error) => void },
 ): SmsTransport {
   const spacing = 1000 / options.ratePerSecond;
   return {
@@ -32,7 +34,7 @@ export function pacedSmsTransport(
     async send(sms) {
       let wait = 0;
       try {
-        wait = Number(await options.redis.eval(NEXT_SLOT, 1, options.key, String(spacing)));
+        wait = Number(await nextSlot(options.redis, [options.key], [String(spacing)]));
       } catch (error) {
         options.onUnavailable?.(error as Error);
       }

@@ -54,7 +54,7 @@ describe('SMS pacing (real Redis)', () => {
     const inner = recording();
     const failures: string[] = [];
     const paced = pacedSmsTransport(inner, {
-      redis: { eval: () => Promise.reject(new Error('Connection is closed.')) },
+      redis: { eval: () => Promise.reject(new Error('Connection is closed.')), evalsha: () => Promise.reject(new Error('Connection is closed.')) },
       key: `${prefix}:forny:sms-next-slot`,
       ratePerSecond: 1,
       onUnavailable: (error) => failures.push(error.message),

@@ -47,11 +47,15 @@ export function createApp(deps: Deps, options: AppOptions = {}): Express {
   // SPEC §6 TRUST_PROXY: none by default, so req.ip is the socket's and X-Forwarded-For is ignored.
   app.set('trust proxy', deps.config.http.trustProxy);
 
-  const metrics = options.metrics ?? createMetrics(deps);
-  app.use(captureRoute, metrics.observeRequests, securityHeaders(deps.config.publicBaseUrl), rejectMalformedUrl);
+  // Every answer is made for this request (no-store or a webhook's TwiML): an ETag would only cost a hash.
+  app.set('etag', false);
 
-  // Twilio's webhooks first: the route a burst takes passes no other router on its way.
+  const metrics = options.metrics ?? createMetrics(deps);
+  app.use(captureRoute, metrics.observeRequests, rejectMalformedUrl);
+  // Twilio's webhooks first: the route a burst takes passes no other router on its way, and its
+  // answers (TwiML for Twilio, never shown in a browser) skip the browser's security headers.
   app.use(twilioWebhookRouter(deps));
+  app.use(securityHeaders(deps.config.publicBaseUrl));
   app.use(healthRouter(deps));
   // METRICS_TOKEN, or loopback clients only (SPEC §7).
   app.use(metrics.router);

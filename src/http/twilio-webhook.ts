@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import express, { type Request, type RequestHandler, type Router } from 'express';
 import twilio from 'twilio';
 import { recordReceipt } from '../../db/repositories/delivery-status.js';
@@ -28,6 +29,17 @@ const requireForm: RequestHandler = (req, _res, next) => {
 };
 
 /**
+ * The signature of the URL exactly as configured, which is what Twilio signs for a webhook set to
+ * PUBLIC_BASE_URL: one HMAC and no URL parsing. Anything else (a port added or left out, an escaped
+ * form) goes on to the SDK's own check, which tries those variants.
+ */
+function signedAsIs(authToken: string, signature: string, url: string, params: Record<string, string>): boolean {
+  const expected = Buffer.from(twilio.getExpectedTwilioSignature(authToken, url, params));
+  const given = Buffer.from(signature);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/**
  * Checks X-Twilio-Signature against PUBLIC_BASE_URL + the path Twilio called (missing → 400,
  * wrong → 403). Runs before anything is stored, so a forged request leaves no trace but a log line.
  */
@@ -39,7 +51,8 @@ function verifySignature(deps: Pick<Deps, 'config' | 'logger'>): RequestHandler 
       return;
     }
     const url = `${deps.config.publicBaseUrl}${req.originalUrl}`;
-    if (!twilio.validateRequest(deps.config.sms.authToken, signature, url, req.body as Record<string, string>)) {
+    const params = req.body as Record<string, string>;
+    if (!signedAsIs(deps.config.sms.authToken, signature, url, params) && !twilio.validateRequest(deps.config.sms.authToken, signature, url, params)) {
       deps.logger.warn({ path: req.path }, 'webhook with a wrong signature refused');
       // Never the URL it was checked against: that would tell anyone PUBLIC_BASE_URL (SPEC §7).
       next(new AppError('bad_signature', 403, 'X-Twilio-Signature does not match this request'));

@@ -64,10 +64,4 @@ export class LeanRequestClient extends twilio.RequestClient {
       request.end(body);
     });
   }
-
-  /** Closes the kept-alive connections (a process shutting down). */
-  close(): void {
-    this.agents['http:'].destroy();
-    this.agents['https:'].destroy();
-  }
 }

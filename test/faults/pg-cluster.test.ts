@@ -7,12 +7,12 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import twilio from 'twilio';
 import { createKnex } from '../../db/knexfile.js';
-import { reconciledAtKey } from '../../jobs/reconcile.js';
 import { QUEUE } from '../../src/queue/queues.js';
 import { FakeTwilioProcess } from '../helpers/fake-twilio-process.js';
 import { deleteQueueKeys, eventually, newMessageSid, TEST_REDIS_URL } from '../helpers/harness.js';
 import { createPostgresDatabase } from '../helpers/postgres.js';
 import { freePort, FornyProcess, runScript } from '../helpers/processes.js';
+import { watchReconciliations, type ReconciliationWatch } from '../helpers/reconciliations.js';
 import { queuesSettled } from '../helpers/settled.js';
 
 /*
@@ -183,22 +183,8 @@ class Cluster {
   }
 
   /** The end of every reconciliation in the cluster, as the key the reconciler writes shows it (polled). */
-  watchReconciliations(): { readonly finishes: number[]; stop(): void } {
-    const finishes: number[] = [];
-    let watching = true;
-    void (async () => {
-      while (watching) {
-        const value = Number((await this.redis.get(reconciledAtKey(this.prefix)).catch(() => null)) ?? 0);
-        if (value > 0 && value !== finishes[finishes.length - 1]) finishes.push(value);
-        await new Promise((wake) => setTimeout(wake, 20));
-      }
-    })();
-    return {
-      finishes,
-      stop: () => {
-        watching = false;
-      },
-    };
+  watchReconciliations(): ReconciliationWatch {
+    return watchReconciliations(this.redis, this.prefix, 20);
   }
 
   async settled(): Promise<void> {
@@ -287,7 +273,7 @@ describe('a cluster on PostgreSQL: 2 web and 3 worker processes (real processes)
     const since = Date.now();
     await eventually(() => reconciliations.finishes.some((finish) => finish > since), 30_000, 'a reconciliation after the queues settled');
     await cluster.settled();
-    reconciliations.stop();
+    await reconciliations.stop();
     await cluster.twilio.sync();
     const logins = await lockout;
 

@@ -2,10 +2,11 @@ import { Worker } from 'bullmq';
 import { expect } from 'chai';
 import { insertInbound } from '../../db/repositories/inbound.js';
 import { claimForSending, insertOutbound } from '../../db/repositories/outbound.js';
-import { RECONCILE_LOCK_MS, reconcile, reconciledAtKey, SEND_UNDER_WAY_MS, startReconciler } from '../../jobs/reconcile.js';
+import { RECONCILE_LOCK_MS, reconcile, SEND_UNDER_WAY_MS, startReconciler } from '../../jobs/reconcile.js';
 import { DEFAULT_KEYWORDS, parseCommand } from '../../src/domain/sms-command.js';
 import { NO_LOAN_DUE_DAYS_AHEAD, EVERY_RULE_TODAY, EXPECTED_RENEWED, EXPECTED_TOTAL, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
 import { deleteQueueKeys, eventually, Harness, newMessageSid } from '../helpers/harness.js';
+import { watchReconciliations } from '../helpers/reconciliations.js';
 
 /** The database says what is unfinished; reconciliation makes the queues agree, without duplicates. */
 describe('reconciliation', function () {
@@ -86,15 +87,7 @@ describe('reconciliation', function () {
     this.timeout(20_000);
     const interval = 600;
     const deps = { ...h.deps, config: { ...h.config, jobs: { ...h.config.jobs, reconcileIntervalMs: interval } } };
-    const finishes: number[] = [];
-    let watching = true;
-    const watcher = (async () => {
-      while (watching) {
-        const value = Number((await h.deps.redis.get(reconciledAtKey(h.config.queuePrefix))) ?? 0);
-        if (value > 0 && value !== finishes[finishes.length - 1]) finishes.push(value);
-        await new Promise((wake) => setTimeout(wake, 10));
-      }
-    })();
+    const watch = watchReconciliations(h.deps.redis, h.config.queuePrefix);
     // Processes started a third of an interval apart: their timers tick at three different phases.
     const reconcilers: ReturnType<typeof startReconciler>[] = [];
     try {
@@ -105,11 +98,10 @@ describe('reconciliation', function () {
       const from = Date.now() + interval; // past every start-up run
       const intervals = 6;
       await eventually(() => Date.now() > from + intervals * interval, (intervals + 2) * interval, 'six intervals');
-      const ticks = finishes.filter((finish) => finish > from && finish <= from + intervals * interval);
+      const ticks = watch.finishes.filter((finish) => finish > from && finish <= from + intervals * interval);
       expect(ticks.length, `reconciliations in ${intervals} intervals`).to.be.within(intervals - 1, intervals + 1);
     } finally {
-      watching = false;
-      await watcher;
+      await watch.stop();
       await Promise.all(reconcilers.map((reconciler) => reconciler.stop()));
     }
   });

@@ -4,14 +4,21 @@ import { ThisTurn } from '../../db/this-turn.js';
 import type { Clock } from '../clock.js';
 import { inboundJobId, outboundJobId, type Queues } from './queues.js';
 
-/** Hands a stored inbound message to its queue: renew-alls to `renew-all`, every other command to `sms-command`. */
-export async function enqueueInbound(queues: Queues, message: Pick<InboundMessage, 'id' | 'command'>): Promise<void> {
-  const queue = message.command === 'renew-all' ? queues.renewAll : queues.smsCommand;
-  await queue.add(message.command, { inboundId: message.id }, { jobId: inboundJobId(message.id) });
+type Enqueueable = Pick<InboundMessage, 'id' | 'command'>;
+
+/** Renew-alls go to `renew-all`, every other command to `sms-command`. */
+const inboundQueue = (queues: Queues, message: Enqueueable) => (message.command === 'renew-all' ? queues.renewAll : queues.smsCommand);
+
+const inboundJob = (message: Enqueueable) => ({ name: message.command, data: { inboundId: message.id }, opts: { jobId: inboundJobId(message.id) } });
+
+/** Hands a stored inbound message to its queue. */
+export async function enqueueInbound(queues: Queues, message: Enqueueable): Promise<void> {
+  const job = inboundJob(message);
+  await inboundQueue(queues, message).add(job.name, job.data, job.opts);
 }
 
 interface PendingEnqueue {
-  readonly message: Pick<InboundMessage, 'id' | 'command'>;
+  readonly message: Enqueueable;
   resolve(): void;
   reject(error: unknown): void;
 }
@@ -22,18 +29,16 @@ const pendingEnqueues = new ThisTurn<Queues, PendingEnqueue>(flushEnqueues);
  * `enqueueInbound` for webhooks: the messages of every webhook answered in the same turn of the
  * event loop go to Redis in one `addBulk` per queue (one round trip) instead of one call each.
  */
-export function enqueueInboundBatched(queues: Queues, message: Pick<InboundMessage, 'id' | 'command'>): Promise<void> {
+export function enqueueInboundBatched(queues: Queues, message: Enqueueable): Promise<void> {
   return new Promise((resolve, reject) => pendingEnqueues.add(queues, { message, resolve, reject }));
 }
 
 async function flushEnqueues(queues: Queues, batch: PendingEnqueue[]): Promise<void> {
-  for (const [queue, group] of [
-    [queues.renewAll, batch.filter((pending) => pending.message.command === 'renew-all')],
-    [queues.smsCommand, batch.filter((pending) => pending.message.command !== 'renew-all')],
-  ] as const) {
+  for (const queue of [queues.renewAll, queues.smsCommand]) {
+    const group = batch.filter((pending) => inboundQueue(queues, pending.message) === queue);
     if (group.length === 0) continue;
     try {
-      await queue.addBulk(group.map(({ message }) => ({ name: message.command, data: { inboundId: message.id }, opts: { jobId: inboundJobId(message.id) } })));
+      await queue.addBulk(group.map(({ message }) => inboundJob(message)));
       for (const pending of group) pending.resolve();
     } catch (error) {
       for (const pending of group) pending.reject(error);

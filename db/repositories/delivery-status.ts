@@ -1,5 +1,6 @@
 import { receiptRank, type OutboundStatus } from '../../src/domain/message-status.js';
 import { applyReceiptStatus, getOutboundByProviderSid } from './outbound.js';
+import { rowsOf } from '../statement.js';
 import { toStoredInstant, type Db } from './values.js';
 
 /**
@@ -41,7 +42,7 @@ export async function recordReceipt(db: Db, receipt: { providerSid: string; twil
 
 /** Applies receipts that arrived before the send recorded its sid, in order of progress. */
 export async function applyPendingReceipts(db: Db, providerSid: string, now: Date): Promise<void> {
-  const events = await db('message_status_events').where({ provider_sid: providerSid }).select('status', 'error_code');
+  const events = await rowsOf<{ status: string; error_code: string | null }>(db, 'SELECT status, error_code FROM message_status_events WHERE provider_sid = ?', [providerSid]);
   const ordered = events
     .map((event) => ({ status: TWILIO_STATUS[event.status], errorCode: event.error_code }))
     .filter((event): event is { status: OutboundStatus; errorCode: string | null } => event.status !== undefined)

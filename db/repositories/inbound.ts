@@ -3,6 +3,7 @@ import type { Command } from '../../src/domain/sms-command.js';
 import type { InboundRow } from '../tables.js';
 import type { Knex } from 'knex';
 import { ThisTurn } from '../this-turn.js';
+import { changesOf, firstOf, placeholders } from '../statement.js';
 import { isSqlite, toStoredInstant, touched, type Db } from './values.js';
 
 /** Why a valid message got no answer; shown to operators. */
@@ -217,7 +218,7 @@ export async function insertInbound(db: Db, message: NewInbound, now: Date): Pro
 }
 
 export async function getInbound(db: Db, id: number): Promise<InboundMessage | undefined> {
-  const row = await db<InboundRow>('inbound_messages').where({ id }).first();
+  const row = await firstOf<InboundRow>(db, 'SELECT * FROM inbound_messages WHERE id = ?', [id]);
   return row ? toInbound(row) : undefined;
 }
 
@@ -226,14 +227,15 @@ export async function getInboundBySid(db: Db, messageSid: string): Promise<Inbou
   return row ? toInbound(row) : undefined;
 }
 
+const CLAIM_INBOUND = `UPDATE inbound_messages SET status = ?, processed_at = ? WHERE id = ? AND status IN (${placeholders(INBOUND_TRANSITIONS.claim.from.length)})`;
+
 /**
  * Claims a received message for processing: true for exactly one caller, whatever runs twice.
  * A write, so in SQLite it also takes the write lock before anything is read.
  */
 export async function claimInbound(db: Db, id: number, now: Date): Promise<boolean> {
   const { from, to } = INBOUND_TRANSITIONS.claim;
-  const changed = await db('inbound_messages').where({ id }).whereIn('status', from).update({ status: to, processed_at: toStoredInstant(now) });
-  return touched(changed) === 1;
+  return (await changesOf(db, CLAIM_INBOUND, [to, toStoredInstant(now), id, ...from])) === 1;
 }
 
 /** Records what a claimed message came to: its patron, its reply, or why it was ignored. */
@@ -242,24 +244,30 @@ export async function finishInbound(
   id: number,
   fields: { patronId?: string | null; replyId?: number | null; ignoredReason?: IgnoredReason },
 ): Promise<void> {
-  await db('inbound_messages')
-    .where({ id })
-    .whereIn('status', INBOUND_TRANSITIONS.ignore.from)
-    .update({
-      ...(fields.patronId !== undefined ? { patron_id: fields.patronId } : {}),
-      ...(fields.replyId !== undefined ? { reply_id: fields.replyId } : {}),
-      ...(fields.ignoredReason ? { status: INBOUND_TRANSITIONS.ignore.to, ignored_reason: fields.ignoredReason } : {}),
-    });
+  const { from, to } = INBOUND_TRANSITIONS.ignore;
+  const columns: string[] = [];
+  const values: unknown[] = [];
+  const set = (column: string, value: unknown) => {
+    columns.push(`${column} = ?`);
+    values.push(value);
+  };
+  if (fields.patronId !== undefined) set('patron_id', fields.patronId);
+  if (fields.replyId !== undefined) set('reply_id', fields.replyId);
+  if (fields.ignoredReason) {
+    set('status', to);
+    set('ignored_reason', fields.ignoredReason);
+  }
+  if (columns.length === 0) return;
+  await changesOf(db, `UPDATE inbound_messages SET ${columns.join(', ')} WHERE id = ? AND status IN (${placeholders(from.length)})`, [...values, id, ...from]);
 }
 
 /** Renew-alls from this number answered since `since` (the per-number abuse limit). */
 export async function countAnsweredRenewAlls(db: Db, fromNumber: string, since: Date, exceptId: number): Promise<number> {
-  const row = await db('inbound_messages')
-    .where({ from_number: fromNumber, command: 'renew-all', status: 'processed' })
-    .andWhere('received_at', '>=', toStoredInstant(since))
-    .andWhereNot('id', exceptId)
-    .count({ n: '*' })
-    .first();
+  const row = await firstOf<{ n: number | string }>(
+    db,
+    'SELECT count(*) AS n FROM inbound_messages WHERE from_number = ? AND command = ? AND status = ? AND received_at >= ? AND id <> ?',
+    [fromNumber, 'renew-all', 'processed', toStoredInstant(since), exceptId],
+  );
   return Number(row?.n ?? 0);
 }
 

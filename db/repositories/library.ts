@@ -1,6 +1,7 @@
 import { parseCalendarDate, type CalendarDate } from '../../src/domain/calendar-date.js';
 import type { LoanFacts, LoanKind } from '../../src/domain/renewal-policy.js';
 import type { DbBool, LoanRow, PatronRow } from '../tables.js';
+import { changesOf, placeholders, rowsOf } from '../statement.js';
 import { isSqlite, toBool, toStoredInstant, touched, type Db } from './values.js';
 
 export interface Patron {
@@ -30,9 +31,8 @@ const toPatron = (row: PatronRow): Patron => ({
  * one number are handled one after the other.
  */
 export async function findPatronsByMobile(db: Db, mobile: string): Promise<Patron[]> {
-  let query = db<PatronRow>('patrons').where({ mobile }).orderBy('id');
-  if (db.isTransaction && !isSqlite(db)) query = query.forUpdate();
-  return (await query).map(toPatron);
+  const lock = db.isTransaction && !isSqlite(db) ? ' FOR UPDATE' : '';
+  return (await rowsOf<PatronRow>(db, `SELECT * FROM patrons WHERE mobile = ? ORDER BY id${lock}`, [mobile])).map(toPatron);
 }
 
 export async function getPatron(db: Db, id: string): Promise<Patron | undefined> {
@@ -112,28 +112,15 @@ interface LoanForRenewalRow {
 
 export async function activeLoansForRenewal(db: Db, patronIds: readonly string[]): Promise<LoanForRenewal[]> {
   if (patronIds.length === 0) return [];
-  const rows = await db('loans as l')
-    .join('items as i', 'i.id', 'l.item_id')
-    .join('titles as t', 't.id', 'i.title_id')
-    .whereIn('l.patron_id', patronIds)
-    .whereNull('l.returned_on')
-    .orderBy([{ column: 'l.due_date' }, { column: 'l.id' }])
-    .select<LoanForRenewalRow[]>(
-      'l.id',
-      'l.patron_id',
-      'l.kind',
-      'l.loan_period_days',
-      'l.due_date',
-      'l.renewals',
-      'l.recalled_on',
-      'l.ill_refused_on',
-      'i.title_id',
-      'i.renewable as item_renewable',
-      't.renewable as title_renewable',
-      db.raw(
-        'exists (select 1 from reservations r where r.title_id = i.title_id and r.patron_id <> l.patron_id) as reserved_by_others',
-      ),
-    );
+  const rows = await rowsOf<LoanForRenewalRow>(
+    db,
+    'SELECT l.id, l.patron_id, l.kind, l.loan_period_days, l.due_date, l.renewals, l.recalled_on, l.ill_refused_on, i.title_id, ' +
+      'i.renewable AS item_renewable, t.renewable AS title_renewable, ' +
+      'EXISTS (SELECT 1 FROM reservations r WHERE r.title_id = i.title_id AND r.patron_id <> l.patron_id) AS reserved_by_others ' +
+      'FROM loans l JOIN items i ON i.id = l.item_id JOIN titles t ON t.id = i.title_id ' +
+      `WHERE l.patron_id IN (${placeholders(patronIds.length)}) AND l.returned_on IS NULL ORDER BY l.due_date, l.id`,
+    patronIds,
+  );
   return rows.map((row) => ({
     id: row.id,
     patronId: row.patron_id,
@@ -158,17 +145,12 @@ export async function renewLoan(
   loan: { id: string; oldDueDate: CalendarDate; newDueDate: CalendarDate; provisional: boolean },
   now: Date,
 ): Promise<boolean> {
-  const changed = await db('loans')
-    .where({ id: loan.id, due_date: loan.oldDueDate })
-    .whereNull('returned_on')
-    .update({
-      due_date: loan.newDueDate,
-      previous_due_date: loan.oldDueDate,
-      renewals: db.raw('renewals + 1'),
-      provisional: loan.provisional,
-      updated_at: toStoredInstant(now),
-    });
-  return touched(changed) === 1;
+  const changed = await changesOf(
+    db,
+    'UPDATE loans SET due_date = ?, previous_due_date = ?, renewals = renewals + 1, provisional = ?, updated_at = ? WHERE id = ? AND due_date = ? AND returned_on IS NULL',
+    [loan.newDueDate, loan.oldDueDate, loan.provisional, toStoredInstant(now), loan.id, loan.oldDueDate],
+  );
+  return changed === 1;
 }
 
 export async function countActiveLoans(db: Db, patronIds: readonly string[]): Promise<number> {

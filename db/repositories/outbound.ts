@@ -1,4 +1,3 @@
-import type { Knex } from 'knex';
 import { parseCalendarDate, type CalendarDate } from '../../src/domain/calendar-date.js';
 import {
   OUTBOUND_TRANSITIONS,
@@ -11,7 +10,8 @@ import {
   type OutboundTransition,
 } from '../../src/domain/message-status.js';
 import type { OutboundRow } from '../tables.js';
-import { toBool, toStoredInstant, touched, type Db } from './values.js';
+import { changesOf, firstOf, placeholders, rowsOf } from '../statement.js';
+import { isSqlite, toBool, toStoredInstant, touched, type Db } from './values.js';
 
 export interface OutboundMessage {
   readonly id: number;
@@ -87,15 +87,24 @@ export interface NewOutbound {
 
 /** Stores a message in the outbox: `queued` when it may leave now, `scheduled` when it waits. */
 export async function insertOutbound(db: Db, message: NewOutbound, now: Date): Promise<{ message: OutboundMessage; inserted: boolean }> {
-  const query = db('outbound_messages').insert(outboundRow(message, now));
-  const inserted: OutboundRow[] = await (message.dedupeKey ? query.onConflict('dedupe_key').ignore() : query).returning('*');
-  const row = inserted[0] ?? (await db<OutboundRow>('outbound_messages').where('dedupe_key', message.dedupeKey ?? '').first());
+  const values = outboundRow(message, now);
+  const inserted = await rowsOf<OutboundRow>(db, message.dedupeKey ? INSERT_OUTBOUND_ONCE : INSERT_OUTBOUND, OUTBOUND_COLUMNS.map((column) => values[column] ?? null));
+  const row = inserted[0] ?? (await firstOf<OutboundRow>(db, 'SELECT * FROM outbound_messages WHERE dedupe_key = ?', [message.dedupeKey ?? '']));
   if (!row) throw new Error(`outbound message ${message.dedupeKey ?? ''} vanished after insert`);
   return { message: toOutbound(row), inserted: inserted.length > 0 };
 }
 
+const OUTBOUND_COLUMNS = [
+  'channel', 'kind', 'purpose', 'patron_id', 'inbound_id', 'to_address', 'from_address', 'subject', 'body', 'html',
+  'status', 'send_after', 'dedupe_key', 'created_at', 'updated_at',
+] as const satisfies readonly (keyof OutboundRow)[];
+const INSERT_INTO_OUTBOUND = `INSERT INTO outbound_messages (${OUTBOUND_COLUMNS.join(', ')}) VALUES (${placeholders(OUTBOUND_COLUMNS.length)})`;
+const INSERT_OUTBOUND = `${INSERT_INTO_OUTBOUND} RETURNING *`;
+/** A keyed message is stored once: a second insert with its key stores nothing and returns no row. */
+const INSERT_OUTBOUND_ONCE = `${INSERT_INTO_OUTBOUND} ON CONFLICT (dedupe_key) DO NOTHING RETURNING *`;
+
 /** The row a new message is stored as: `queued` when it may leave now, `scheduled` when it waits. */
-function outboundRow(message: NewOutbound, now: Date): Partial<OutboundRow> {
+function outboundRow(message: NewOutbound, now: Date): Pick<OutboundRow, (typeof OUTBOUND_COLUMNS)[number]> {
   const stamp = toStoredInstant(now);
   return {
     channel: message.channel,
@@ -117,7 +126,7 @@ function outboundRow(message: NewOutbound, now: Date): Partial<OutboundRow> {
 }
 
 export async function getOutbound(db: Db, id: number): Promise<OutboundMessage | undefined> {
-  const row = await db<OutboundRow>('outbound_messages').where({ id }).first();
+  const row = await firstOf<OutboundRow>(db, 'SELECT * FROM outbound_messages WHERE id = ?', [id]);
   return row ? toOutbound(row) : undefined;
 }
 
@@ -185,8 +194,8 @@ export async function countNamedLoans(db: Db, outboundId: number): Promise<numbe
   return Number(row?.n ?? 0);
 }
 
-/** Columns an update writes: values, or SQL computed from the row (`attempts + 1`). */
-type OutboundChanges = { readonly [K in keyof OutboundRow]?: OutboundRow[K] | Knex.Raw };
+/** Columns an update writes. */
+type OutboundChanges = { readonly [K in keyof OutboundRow]?: OutboundRow[K] };
 
 /**
  * The one way an outbound message's row changes: the transition's allowed starting statuses guard
@@ -194,16 +203,23 @@ type OutboundChanges = { readonly [K in keyof OutboundRow]?: OutboundRow[K] | Kn
  * by a late or repeated caller. True when the row changed.
  */
 async function transition(db: Db, id: number, change: OutboundTransition, fields: OutboundChanges, now: Date): Promise<boolean> {
-  return touched(await guardedUpdate(db, id, change, fields, now)) === 1;
+  const { sql, values } = guardedUpdate(id, change, fields, now);
+  return (await changesOf(db, sql, values)) === 1;
 }
 
-/** The update of `transition`, as a query: awaited alone it counts the rows changed; `.returning` gives them. */
-function guardedUpdate(db: Db, id: number, change: OutboundTransition, fields: OutboundChanges, now: Date) {
+/**
+ * The update of `transition`. `computed`: assignments worked out from the row itself
+ * (`attempts = attempts + 1`), SQL text of forny's own, never input.
+ */
+function guardedUpdate(id: number, change: OutboundTransition, fields: OutboundChanges, now: Date, computed: readonly string[] = []) {
   const { from, to } = OUTBOUND_TRANSITIONS[change];
-  return db('outbound_messages')
-    .where({ id })
-    .whereIn('status', from)
-    .update({ ...fields, ...(to === null ? {} : { status: to }), updated_at: toStoredInstant(now) });
+  const changes: Record<string, unknown> = { ...fields, ...(to === null ? {} : { status: to }), updated_at: toStoredInstant(now) };
+  const columns = Object.keys(changes);
+  const assignments = [...computed, ...columns.map((column) => `${column} = ?`)].join(', ');
+  return {
+    sql: `UPDATE outbound_messages SET ${assignments} WHERE id = ? AND status IN (${placeholders(from.length)})`,
+    values: [...columns.map((column) => changes[column]), id, ...from],
+  };
 }
 
 /**
@@ -212,14 +228,12 @@ function guardedUpdate(db: Db, id: number, change: OutboundTransition, fields: O
  * still there, that attempt died mid-call and the outcome is marked uncertain for operators.
  */
 export async function claimForSending(db: Db, id: number, now: Date): Promise<OutboundMessage | undefined> {
-  const fields = {
-    attempts: db.raw('attempts + 1'),
-    outcome_uncertain: db.raw('case when send_started_at is null then outcome_uncertain else ? end', [true]),
-    send_started_at: toStoredInstant(now),
-  };
+  // The attempt before this one left its stamp: it died mid-call.
+  const computed = ['attempts = attempts + 1', `outcome_uncertain = CASE WHEN send_started_at IS NULL THEN outcome_uncertain ELSE ${isSqlite(db) ? '1' : 'true'} END`];
+  const { sql, values } = guardedUpdate(id, 'claim', { send_started_at: toStoredInstant(now) }, now, computed);
   // The claimed row comes back from the update itself: no second read.
-  const rows: OutboundRow[] = await guardedUpdate(db, id, 'claim', fields, now).returning('*');
-  return rows[0] ? toOutbound(rows[0]) : undefined;
+  const row = await firstOf<OutboundRow>(db, `${sql} RETURNING *`, values);
+  return row ? toOutbound(row) : undefined;
 }
 
 /** The provider took the message; `settled`: it was found there after an attempt died mid-call, so it left once after all. */
@@ -328,10 +342,11 @@ export async function applyReceiptStatus(db: Db, providerSid: string, status: Ou
 
 /** Only messages that have not left may be superseded by an operator or a fold; this one is still `scheduled`. */
 export async function findWaitingRenewAllReply(db: Db, to: string): Promise<OutboundMessage | undefined> {
-  const row = await db<OutboundRow>('outbound_messages')
-    .where({ channel: 'sms', to_address: to, purpose: 'renew-all', status: 'scheduled' })
-    .orderBy('id', 'desc')
-    .first();
+  const row = await firstOf<OutboundRow>(
+    db,
+    'SELECT * FROM outbound_messages WHERE channel = ? AND to_address = ? AND purpose = ? AND status = ? ORDER BY id DESC LIMIT 1',
+    ['sms', to, 'renew-all', 'scheduled'],
+  );
   return row ? toOutbound(row) : undefined;
 }
 
@@ -343,11 +358,11 @@ export async function waitingReminderIds(db: Db, to: string): Promise<number[]> 
 
 /** Replies written to a number since `since` (the guard against reply loops). */
 export async function countRepliesTo(db: Db, to: string, since: Date): Promise<number> {
-  const row = await db('outbound_messages')
-    .where({ to_address: to, kind: 'reply' })
-    .andWhere('created_at', '>=', toStoredInstant(since))
-    .count({ n: '*' })
-    .first();
+  const row = await firstOf<{ n: number | string }>(db, 'SELECT count(*) AS n FROM outbound_messages WHERE to_address = ? AND kind = ? AND created_at >= ?', [
+    to,
+    'reply',
+    toStoredInstant(since),
+  ]);
   return Number(row?.n ?? 0);
 }
 

@@ -1,6 +1,7 @@
 import type { CalendarDate } from '../../src/domain/calendar-date.js';
 import type { DbBool, RenewalResultRow } from '../tables.js';
 import type { RefusalReason } from '../../src/domain/renewal-policy.js';
+import { changesOf, placeholders } from '../statement.js';
 import { toBool, toStoredInstant, type Db } from './values.js';
 
 export type RenewalOutcome = 'renewed' | 'refused';
@@ -52,23 +53,32 @@ const toResult = (row: RenewalResultRow): RenewalResult => ({
 
 export async function insertRenewalResults(db: Db, results: readonly NewRenewalResult[], now: Date): Promise<void> {
   if (results.length === 0) return;
-  const rows = results.map((result) => ({
-    inbound_id: result.inboundId,
-    loan_id: result.loanId,
-    patron_id: result.patronId,
-    outcome: result.outcome,
-    reason: result.reason,
-    old_due_date: result.oldDueDate,
-    new_due_date: result.newDueDate,
-    provisional: result.provisional,
-    item_id: result.itemId ?? null,
-    title: result.title ?? null,
-    system_message: result.systemMessage ?? null,
-    created_at: toStoredInstant(now),
-  }));
+  const stamp = toStoredInstant(now);
+  const values = (result: NewRenewalResult) => [
+    result.inboundId,
+    result.loanId,
+    result.patronId,
+    result.outcome,
+    result.reason,
+    result.oldDueDate,
+    result.newDueDate,
+    result.provisional,
+    result.itemId ?? null,
+    result.title ?? null,
+    result.systemMessage ?? null,
+    stamp,
+  ];
   // Chunked: SQLite caps the number of bound parameters in one statement.
-  for (let start = 0; start < rows.length; start += 50) await db('renewal_results').insert(rows.slice(start, start + 50));
+  for (let start = 0; start < results.length; start += 50) {
+    const chunk = results.slice(start, start + 50);
+    const rows = chunk.map(() => `(${placeholders(RESULT_COLUMNS.length)})`).join(', ');
+    await changesOf(db, `INSERT INTO renewal_results (${RESULT_COLUMNS.join(', ')}) VALUES ${rows}`, chunk.flatMap(values));
+  }
 }
+
+const RESULT_COLUMNS = [
+  'inbound_id', 'loan_id', 'patron_id', 'outcome', 'reason', 'old_due_date', 'new_due_date', 'provisional', 'item_id', 'title', 'system_message', 'created_at',
+] as const satisfies readonly (keyof RenewalResultRow)[];
 
 /**
  * A request's results, in order. The library's own system (SIP2) stored its item id and title with

@@ -6,6 +6,7 @@ import * as ilsRenewals from './004-ils-renewals.js';
 import * as librarySystemResults from './005-library-system-results.js';
 import * as perNumberIndexes from './006-per-number-indexes.js';
 import * as notices from './007-notices.js';
+import * as leanWriteIndexes from './008-lean-write-indexes.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -21,6 +22,7 @@ const migrations: ReadonlyArray<readonly [string, Migration]> = [
   ['005-library-system-results', librarySystemResults],
   ['006-per-number-indexes', perNumberIndexes],
   ['007-notices', notices],
+  ['008-lean-write-indexes', leanWriteIndexes],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

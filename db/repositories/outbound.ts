@@ -344,8 +344,9 @@ export async function applyReceiptStatus(db: Db, providerSid: string, status: Ou
 export async function findWaitingRenewAllReply(db: Db, to: string): Promise<OutboundMessage | undefined> {
   const row = await firstOf<OutboundRow>(
     db,
-    'SELECT * FROM outbound_messages WHERE channel = ? AND to_address = ? AND purpose = ? AND status = ? ORDER BY id DESC LIMIT 1',
-    ['sms', to, 'renew-all', 'scheduled'],
+    // The status as written, not bound: it is what lets both databases use the partial index of waiting replies.
+    "SELECT * FROM outbound_messages WHERE status = 'scheduled' AND to_address = ? AND purpose = 'renew-all' AND channel = 'sms' ORDER BY id DESC LIMIT 1",
+    [to],
   );
   return row ? toOutbound(row) : undefined;
 }

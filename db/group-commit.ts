@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { isSqlite } from './repositories/values.js';
+import { changesOf } from './statement.js';
 import { ThisTurn } from './this-turn.js';
 
 type Work<T> = (trx: Knex.Transaction) => Promise<T>;
@@ -34,6 +35,35 @@ async function commitGroups(db: Knex, all: Waiting[]): Promise<void> {
   for (let start = 0; start < all.length; start += GROUP_MAX) await commitGroup(db, all.slice(start, start + GROUP_MAX));
 }
 
+/**
+ * Runs a work of the group in a savepoint of its own, rolled back alone if it throws. Written
+ * here rather than as knex's nested transaction, which builds a new knex instance for each.
+ * The works run one after another, so one name serves them all.
+ */
+async function inSavepoint<T>(trx: Knex.Transaction, work: Work<T>): Promise<T> {
+  await changesOf(trx, 'SAVEPOINT group_work');
+  try {
+    const value = await work(trx);
+    await changesOf(trx, 'RELEASE SAVEPOINT group_work');
+    return value;
+  } catch (error) {
+    try {
+      await changesOf(trx, 'ROLLBACK TO SAVEPOINT group_work');
+      await changesOf(trx, 'RELEASE SAVEPOINT group_work');
+    } catch (broken) {
+      // SQLite ended the whole transaction itself (a full disk, an I/O error): nothing of the group stands.
+      throw new GroupBroken(broken);
+    }
+    throw error;
+  }
+}
+
+class GroupBroken extends Error {
+  constructor(readonly reason: unknown) {
+    super('the group transaction ended under its works');
+  }
+}
+
 async function commitGroup(db: Knex, group: readonly Waiting[]): Promise<void> {
   if (group.length === 1) {
     const [only] = group;
@@ -45,9 +75,9 @@ async function commitGroup(db: Knex, group: readonly Waiting[]): Promise<void> {
     await db.transaction(async (trx) => {
       for (const item of group) {
         try {
-          // A nested transaction is a savepoint: rolled back alone if this work throws.
-          outcomes.push({ ok: true, value: await (item.oneStatement ? item.work(trx) : trx.transaction(item.work)) });
+          outcomes.push({ ok: true, value: await (item.oneStatement ? item.work(trx) : inSavepoint(trx, item.work)) });
         } catch (error) {
+          if (error instanceof GroupBroken) throw error.reason;
           outcomes.push({ ok: false, error });
         }
       }

@@ -49,7 +49,8 @@ export function knexConfig(databaseUrl: string, log?: KnexLog): Knex.Config {
   };
 }
 
-const savepoint = /^(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT) /i;
+/** knex's savepoints, named `trx` and a fresh number each time. */
+const knexSavepoint = /^(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT) trx\d+/i;
 
 /** Statements kept per connection; past this many distinct SQL texts (long IN lists) the cache starts over. */
 const STATEMENT_CACHE_SIZE = 500;
@@ -74,8 +75,8 @@ function tuneConnection(connection: SqliteConnection): void {
   const statements = new Map<string, unknown>();
   connection.prepare = (sql: string) => {
     const text = sql === 'BEGIN;' ? 'BEGIN IMMEDIATE;' : sql;
-    // Savepoints carry a fresh name each time: kept, they would only push the others out.
-    if (savepoint.test(text)) return prepare(text);
+    // knex's savepoints carry a fresh name each time: kept, they would only push the others out.
+    if (knexSavepoint.test(text)) return prepare(text);
     let statement = statements.get(text);
     if (statement === undefined) {
       if (statements.size >= STATEMENT_CACHE_SIZE) statements.clear();

@@ -63,4 +63,22 @@ describe('group commit (SQLite)', function () {
     expect(results.map((result) => result.status)).to.deep.equal(['fulfilled', 'rejected', 'fulfilled']);
     expect(committed()).to.deep.equal(['+4520000020', '+4520000021', '+4520000022']);
   });
+
+  it('when SQLite ends the whole transaction under a work, no work of the group is stored and every caller hears so', async () => {
+    const results = await Promise.allSettled([
+      inGroupTransaction(db, (trx) => optOut(trx, '+4520000031')),
+      inGroupTransaction(db, async (trx) => {
+        await optOut(trx, '+4520000032');
+        // As a full disk or an I/O error would: the transaction is gone, savepoints and all.
+        await trx.raw('ROLLBACK');
+        throw new Error('disk full');
+      }),
+      inGroupTransaction(db, (trx) => optOut(trx, '+4520000033')),
+    ]);
+    expect(results.map((result) => result.status)).to.deep.equal(['rejected', 'rejected', 'rejected']);
+    expect(committed()).to.deep.equal([]);
+    // The connection is usable again afterwards.
+    await inGroupTransaction(db, (trx) => optOut(trx, '+4520000034'));
+    expect(committed()).to.deep.equal(['+4520000034']);
+  });
 });

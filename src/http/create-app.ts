@@ -13,7 +13,7 @@ import { createMetrics, type AppMetrics } from './metrics.js';
 import { noticesRouter } from './notices.js';
 import { captureRoute } from './request-route.js';
 import { noStore, securityHeaders } from './security-headers.js';
-import { BODY_LIMIT, twilioWebhookRouter } from './twilio-webhook.js';
+import { BODY_LIMIT, twilioWebhooks } from './twilio-webhook.js';
 
 /** body-parser's error types, mapped to the answer a client can act on. */
 const BODY_ERRORS: Readonly<Record<string, { status: number; code: string }>> = {
@@ -51,10 +51,11 @@ export function createApp(deps: Deps, options: AppOptions = {}): Express {
   app.set('etag', false);
 
   const metrics = options.metrics ?? createMetrics(deps);
+  // Twilio's webhooks first, answered by themselves: the requests a burst is made of pass no
+  // router on their way, and their answers (TwiML for Twilio, never shown in a browser) skip the
+  // browser's security headers.
+  app.use(twilioWebhooks(deps, metrics));
   app.use(captureRoute, metrics.observeRequests, rejectMalformedUrl);
-  // Twilio's webhooks first: the route a burst takes passes no other router on its way, and its
-  // answers (TwiML for Twilio, never shown in a browser) skip the browser's security headers.
-  app.use(twilioWebhookRouter(deps));
   app.use(securityHeaders(deps.config.publicBaseUrl));
   app.use(healthRouter(deps));
   // METRICS_TOKEN, or loopback clients only (SPEC §7).

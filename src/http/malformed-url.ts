@@ -19,14 +19,15 @@ function decodes(part: string): boolean {
  * reaches PostgreSQL as a parameter, would surface as a 500 with a stack in the log.
  */
 export const rejectMalformedUrl: RequestHandler = (req, _res, next) => {
-  const url = req.originalUrl;
+  next(isWellFormedUrl(req.originalUrl) ? undefined : malformedUrl());
+};
+
+/** True when the path and query decode, without control characters. */
+export function isWellFormedUrl(url: string): boolean {
   const queryAt = url.indexOf('?');
   const path = queryAt >= 0 ? url.slice(0, queryAt) : url;
   const query = queryAt >= 0 ? url.slice(queryAt + 1) : '';
-  const queryOk = query.split(/[&=]/).every((part) => decodes(part.replaceAll('+', ' ')));
-  if (!decodes(path) || !queryOk) {
-    next(new AppError('malformed_url', 400, 'malformed URL: bad percent-encoding or a control character in the path or query'));
-    return;
-  }
-  next();
-};
+  return decodes(path) && query.split(/[&=]/).every((part) => decodes(part.replaceAll('+', ' ')));
+}
+
+export const malformedUrl = (): AppError => new AppError('malformed_url', 400, 'malformed URL: bad percent-encoding or a control character in the path or query');

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import express, { type RequestHandler, type Router } from 'express';
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
@@ -30,6 +31,8 @@ export interface MetricsOptions {
 export interface AppMetrics {
   /** Times every request by the route it matched; mount before the routes, after `captureRoute`. */
   readonly observeRequests: RequestHandler;
+  /** Times one request answered before Express's routing (Twilio's webhooks), under the route given. */
+  readonly timeRequest: (req: IncomingMessage, res: ServerResponse, route: string) => void;
   /** `GET /metrics`: the bearer or loopback check, then one Prometheus exposition of the cache. */
   readonly router: Router;
   /** Starts the background refresh (the first scrape starts it too); idempotent. */
@@ -216,6 +219,11 @@ export function createMetrics(deps: MetricsDeps, options: MetricsOptions = {}): 
     next();
   };
 
+  const timeRequest = (req: IncomingMessage, res: ServerResponse, route: string) => {
+    const end = requestDuration.startTimer();
+    res.on('finish', () => end({ method: req.method ?? '', route, status_code: String(res.statusCode) }));
+  };
+
   const router = express.Router();
   router.get('/metrics', metricsAccess(deps.config.http.metricsToken), async (_req, res) => {
     start();
@@ -223,5 +231,5 @@ export function createMetrics(deps: MetricsDeps, options: MetricsOptions = {}): 
     res.set('Content-Type', registry.contentType).set('Cache-Control', 'no-store').send(await registry.metrics());
   });
 
-  return { observeRequests, router, start, refreshNow, stop };
+  return { observeRequests, timeRequest, router, start, refreshNow, stop };
 }

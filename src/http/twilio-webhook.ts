@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
-import express, { type Request, type RequestHandler, type Router } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestHandler } from 'express';
 import twilio from 'twilio';
 import { recordReceipt } from '../../db/repositories/delivery-status.js';
 import { insertInbound } from '../../db/repositories/inbound.js';
@@ -10,23 +11,18 @@ import { parseCommand } from '../domain/sms-command.js';
 import { storableErrorCode, storableText } from '../domain/stored-text.js';
 import { AppError } from '../errors.js';
 import { whenRedisUp } from '../redis-gate.js';
+import { readForm, type FormFields } from './form-body.js';
+import { isWellFormedUrl, malformedUrl } from './malformed-url.js';
+import type { AppMetrics } from './metrics.js';
 
 /** The empty TwiML answer: Twilio sends nothing back itself; forny's reply goes through the outbox. */
 export const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
 
 /** SPEC §7: bodies over 64 KiB are refused with 413. */
 export const BODY_LIMIT = '64kb';
+const FORM_LIMITS = { maxBytes: 64 * 1024, maxFields: 200 } as const;
 
 const sidPattern = /^[A-Za-z0-9]{2,64}$/;
-
-/** Twilio posts forms; anything else is refused before it is read. */
-const requireForm: RequestHandler = (req, _res, next) => {
-  if (!req.is('application/x-www-form-urlencoded')) {
-    next(new AppError('unsupported_media_type', 415, 'expected Content-Type application/x-www-form-urlencoded'));
-    return;
-  }
-  next();
-};
 
 /**
  * The signature of the URL exactly as configured, which is what Twilio signs for a webhook set to
@@ -43,31 +39,24 @@ function signedAsIs(authToken: string, signature: string, url: string, params: R
  * Checks X-Twilio-Signature against PUBLIC_BASE_URL + the path Twilio called (missing → 400,
  * wrong → 403). Runs before anything is stored, so a forged request leaves no trace but a log line.
  */
-function verifySignature(deps: Pick<Deps, 'config' | 'logger'>): RequestHandler {
-  return (req, _res, next) => {
-    const signature = req.get('x-twilio-signature');
-    if (!signature) {
-      next(new AppError('missing_signature', 400, 'missing X-Twilio-Signature header'));
-      return;
-    }
-    const url = `${deps.config.publicBaseUrl}${req.originalUrl}`;
-    const params = req.body as Record<string, string>;
-    if (!signedAsIs(deps.config.sms.authToken, signature, url, params) && !twilio.validateRequest(deps.config.sms.authToken, signature, url, params)) {
-      deps.logger.warn({ path: req.path }, 'webhook with a wrong signature refused');
-      // Never the URL it was checked against: that would tell anyone PUBLIC_BASE_URL (SPEC §7).
-      next(new AppError('bad_signature', 403, 'X-Twilio-Signature does not match this request'));
-      return;
-    }
-    next();
-  };
+function verifySignature(deps: Pick<Deps, 'config' | 'logger'>, req: IncomingMessage, path: string, form: FormFields): void {
+  const signature = req.headers['x-twilio-signature'];
+  if (typeof signature !== 'string' || signature === '') throw new AppError('missing_signature', 400, 'missing X-Twilio-Signature header');
+  const url = `${deps.config.publicBaseUrl}${req.url ?? ''}`;
+  const params = form as Record<string, string>;
+  if (!signedAsIs(deps.config.sms.authToken, signature, url, params) && !twilio.validateRequest(deps.config.sms.authToken, signature, url, params)) {
+    deps.logger.warn({ path }, 'webhook with a wrong signature refused');
+    // Never the URL it was checked against: that would tell anyone PUBLIC_BASE_URL (SPEC §7).
+    throw new AppError('bad_signature', 403, 'X-Twilio-Signature does not match this request');
+  }
 }
 
 /**
  * A single form field, without control characters (checked after the signature, which covers the
  * text as sent); a repeated or missing required one is a 400 naming it.
  */
-function field(req: Request, name: string, { required }: { required: boolean }): string | undefined {
-  const value = (req.body as Record<string, unknown>)[name];
+function field(form: FormFields, name: string, { required }: { required: boolean }): string | undefined {
+  const value = form[name];
   if (value === undefined) {
     if (required) throw new AppError('missing_field', 400, `missing form field ${name}`);
     return undefined;
@@ -76,66 +65,103 @@ function field(req: Request, name: string, { required }: { required: boolean }):
   return storableText(value);
 }
 
-function sid(req: Request, name: string): string {
-  const value = field(req, name, { required: true }) ?? '';
+function sid(form: FormFields, name: string): string {
+  const value = field(form, name, { required: true }) ?? '';
   if (!sidPattern.test(value)) throw new AppError('invalid_field', 400, `form field ${name} is not a Twilio sid`);
   return value;
+}
+
+type WebhookDeps = Pick<Deps, 'config' | 'logger' | 'db' | 'clock' | 'queues' | 'redis'>;
+
+/** Stores an inbound SMS and hands it to its queue. */
+async function takeInbound(deps: WebhookDeps, form: FormFields): Promise<void> {
+  const messageSid = sid(form, 'MessageSid');
+  const from = field(form, 'From', { required: true }) ?? '';
+  const body = field(form, 'Body', { required: true }) ?? '';
+  const to = field(form, 'To', { required: false }) ?? deps.config.sms.from;
+  const accountSid = field(form, 'AccountSid', { required: false }) ?? null;
+
+  const number = normalisePhoneNumber(from);
+  const { message, inserted } = await insertInbound(
+    deps.db,
+    {
+      messageSid,
+      accountSid,
+      fromNumber: number ?? from.slice(0, 64),
+      toNumber: to.slice(0, 64),
+      body,
+      command: parseCommand(body, deps.config.library.keywords),
+      ...(number ? { status: 'received' } : { status: 'ignored', ignoredReason: 'not_a_phone_number' }),
+    },
+    deps.clock.now(),
+  );
+  if (!number) deps.logger.warn({ messageSid }, 'inbound SMS from something that is not a phone number; stored and ignored');
+  if (!inserted) deps.logger.info({ messageSid }, 'repeated webhook for a stored message');
+
+  // A repeat of a message still waiting is enqueued again: cheap (the job id is the same) and it
+  // mends an enqueue that failed the first time. If Redis is down now, reconciliation does it later.
+  if (message.status === 'received') {
+    try {
+      await whenRedisUp(deps.redis, () => enqueueInboundBatched(deps.queues, message));
+    } catch (error) {
+      deps.logger.warn({ messageSid }, `stored; enqueue failed (${redisProblem(deps.config, error)}) and is left to reconciliation`);
+      deps.logger.debug({ messageSid, err: error }, 'enqueue failed');
+    }
+  }
+}
+
+/** Records a delivery receipt. */
+async function takeReceipt(deps: WebhookDeps, form: FormFields): Promise<void> {
+  const messageSid = sid(form, 'MessageSid');
+  const status = field(form, 'MessageStatus', { required: true }) ?? '';
+  const errorCode = storableErrorCode(field(form, 'ErrorCode', { required: false }));
+  const result = await recordReceipt(deps.db, { providerSid: messageSid, twilioStatus: status, errorCode }, deps.clock.now());
+  deps.logger.info({ messageSid, status, result }, 'delivery receipt');
+}
+
+function answer(res: ServerResponse, status: number, contentType: string, body: string): void {
+  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
 }
 
 /**
  * `POST /sms/inbound` and `POST /sms/status` (SPEC §7, DESIGN: courier's discipline): verify →
  * validate → store → enqueue → empty TwiML. A valid message that needs nothing (a repeat, a sender
  * that is not a phone number) still gets 200, so Twilio does not retry it.
+ *
+ * Answered ahead of Express's routing, with a form reader of forny's own: these are the requests
+ * a burst is made of, and the router's walk, body-parser and the response helpers were most of a
+ * webhook's CPU beyond the work itself. Everything else (other methods on these paths too) goes
+ * on to the app. Errors answer as the app's do: the status and `{error, message}`.
  */
-export function twilioWebhookRouter(deps: Pick<Deps, 'config' | 'logger' | 'db' | 'clock' | 'queues' | 'redis'>): Router {
-  const router = express.Router();
-  const form = express.urlencoded({ extended: false, limit: BODY_LIMIT, parameterLimit: 200 });
-
-  router.post('/sms/inbound', requireForm, form, verifySignature(deps), async (req, res) => {
-    const messageSid = sid(req, 'MessageSid');
-    const from = field(req, 'From', { required: true }) ?? '';
-    const body = field(req, 'Body', { required: true }) ?? '';
-    const to = field(req, 'To', { required: false }) ?? deps.config.sms.from;
-    const accountSid = field(req, 'AccountSid', { required: false }) ?? null;
-
-    const number = normalisePhoneNumber(from);
-    const { message, inserted } = await insertInbound(
-      deps.db,
-      {
-        messageSid,
-        accountSid,
-        fromNumber: number ?? from.slice(0, 64),
-        toNumber: to.slice(0, 64),
-        body,
-        command: parseCommand(body, deps.config.library.keywords),
-        ...(number ? { status: 'received' } : { status: 'ignored', ignoredReason: 'not_a_phone_number' }),
-      },
-      deps.clock.now(),
-    );
-    if (!number) deps.logger.warn({ messageSid }, 'inbound SMS from something that is not a phone number; stored and ignored');
-    if (!inserted) deps.logger.info({ messageSid }, 'repeated webhook for a stored message');
-
-    // A repeat of a message still waiting is enqueued again: cheap (the job id is the same) and it
-    // mends an enqueue that failed the first time. If Redis is down now, reconciliation does it later.
-    if (message.status === 'received') {
-      try {
-        await whenRedisUp(deps.redis, () => enqueueInboundBatched(deps.queues, message));
-      } catch (error) {
-        deps.logger.warn({ messageSid }, `stored; enqueue failed (${redisProblem(deps.config, error)}) and is left to reconciliation`);
-        deps.logger.debug({ messageSid, err: error }, 'enqueue failed');
-      }
+export function twilioWebhooks(deps: WebhookDeps, metrics: Pick<AppMetrics, 'timeRequest'>): RequestHandler {
+  const routes = new Map<string, (form: FormFields) => Promise<void>>([
+    ['/sms/inbound', (form) => takeInbound(deps, form)],
+    ['/sms/status', (form) => takeReceipt(deps, form)],
+  ]);
+  return (req, res, next) => {
+    const url = req.url;
+    const queryAt = url.indexOf('?');
+    const path = queryAt >= 0 ? url.slice(0, queryAt) : url;
+    const take = req.method === 'POST' ? routes.get(path) : undefined;
+    if (!take) {
+      next();
+      return;
     }
-    res.status(200).type('text/xml').send(EMPTY_TWIML);
-  });
-
-  router.post('/sms/status', requireForm, form, verifySignature(deps), async (req, res) => {
-    const messageSid = sid(req, 'MessageSid');
-    const status = field(req, 'MessageStatus', { required: true }) ?? '';
-    const errorCode = storableErrorCode(field(req, 'ErrorCode', { required: false }));
-    const result = await recordReceipt(deps.db, { providerSid: messageSid, twilioStatus: status, errorCode }, deps.clock.now());
-    deps.logger.info({ messageSid, status, result }, 'delivery receipt');
-    res.status(200).type('text/xml').send(EMPTY_TWIML);
-  });
-
-  return router;
+    metrics.timeRequest(req, res, path);
+    void (async () => {
+      try {
+        if (queryAt >= 0 && !isWellFormedUrl(url)) throw malformedUrl();
+        const form = await readForm(req, FORM_LIMITS);
+        verifySignature(deps, req, path, form);
+        await take(form);
+        answer(res, 200, 'text/xml; charset=utf-8', EMPTY_TWIML);
+      } catch (error) {
+        if (!(error instanceof AppError)) deps.logger.error({ err: error, path }, 'request failed');
+        else if (error.httpStatus >= 500) deps.logger.error({ err: error, path }, error.message);
+        const [status, code, message] = error instanceof AppError ? [error.httpStatus, error.code, error.message] : [500, 'internal', 'internal error; see the server log'];
+        if (!res.headersSent) answer(res, status, 'application/json; charset=utf-8', JSON.stringify({ error: code, message }));
+      }
+    })();
+  };
 }

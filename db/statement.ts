@@ -28,10 +28,22 @@ interface ConnectionPool {
 /** SQLite has no booleans: knex binds them as 1 and 0, and so does this. */
 const sqliteValue = (value: unknown): unknown => (typeof value === 'boolean' ? Number(value) : value);
 
+/** A transaction's connection, once known: knex hands the same one out for its whole life. */
+const transactionConnections = new WeakMap<Knex.Transaction, SqliteConnection>();
+
 async function onSqlite<T>(db: Db, use: (connection: SqliteConnection) => T): Promise<T> {
-  // knex refuses queries on a transaction that has ended; so does this.
-  if (db.isTransaction && (db as Knex.Transaction).isCompleted()) throw new Error('Transaction query already complete');
   const pool = db.client as ConnectionPool;
+  if (db.isTransaction) {
+    const trx = db as Knex.Transaction;
+    // knex refuses queries on a transaction that has ended; so does this.
+    if (trx.isCompleted()) throw new Error('Transaction query already complete');
+    let connection = transactionConnections.get(trx);
+    if (!connection) {
+      connection = (await pool.acquireConnection()) as SqliteConnection;
+      transactionConnections.set(trx, connection);
+    }
+    return use(connection);
+  }
   const connection = (await pool.acquireConnection()) as SqliteConnection;
   try {
     return use(connection);

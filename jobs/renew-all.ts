@@ -52,20 +52,14 @@ type RenewAllDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'queues' |
  */
 export async function handleRenewAll(deps: RenewAllDeps, inboundId: number): Promise<RenewAllOutcome> {
   const now = deps.clock.now();
-  const inbound = await getInbound(deps.db, inboundId);
-  if (!inbound) throw new Error(`inbound message ${inboundId} does not exist`);
-  if (inbound.status === 'received' && pastGiveUp(deps, inbound, now)) return giveUpRenewAll(deps, inboundId, 'too late');
-
-  let asked: RenewAllReport | undefined;
-  if (inbound.status === 'received' && !deps.library.transactional) {
-    const patrons = await findPatronsByMobile(deps.db, inbound.fromNumber);
-    if (patrons.length > 0 && !(await rateLimited(deps.db, inbound, now))) {
-      asked = await deps.library.renewAll({ db: deps.db, inboundId, patrons, now });
-    }
-  }
+  const asked = deps.library.transactional ? undefined : await askLibrarySystem(deps, inboundId, now);
+  if (asked === TOO_LATE) return giveUpRenewAll(deps, inboundId, 'too late');
 
   // Shares its commit with the renew-alls of the same moment (a burst), each in a savepoint of its own.
   const outcome = await inGroupTransaction(deps.db, async (trx) => {
+    const inbound = await getInbound(trx, inboundId);
+    if (!inbound) throw new Error(`inbound message ${inboundId} does not exist`);
+    if (inbound.status === 'received' && pastGiveUp(deps, inbound, now)) return TOO_LATE;
     if (!(await claimInbound(trx, inboundId, now))) {
       const current = await getInbound(trx, inboundId);
       const reply = !current || current.replyId === null ? null : ((await getOutbound(trx, current.replyId)) ?? null);
@@ -73,6 +67,7 @@ export async function handleRenewAll(deps: RenewAllDeps, inboundId: number): Pro
     }
     return renewAllInTransaction(trx, deps, inbound, now, asked);
   });
+  if (outcome === TOO_LATE) return giveUpRenewAll(deps, inboundId, 'too late');
   // A message found already done may have its reply in flight from the run that did it: queued only.
   await deliverReply(deps, outcome, { sendNow: outcome.state !== 'already-processed' });
   // Every outcome is in the database (the dashboard's Fornyelser); at info a burst would write a line per patron.
@@ -114,6 +109,24 @@ async function sendAtOnce(deps: RenewAllDeps, reply: OutboundMessage): Promise<(
     deps.logger.debug({ outboundId: reply.id, err: (error as Error).message }, 'reply not sent at once; queued for its other tries');
     return { ...reply, sendAfter: new Date(deps.clock.now().getTime() + deps.config.jobs.retryDelayMs).toISOString(), attemptsLeft: attempts - 1 };
   }
+}
+
+/** The request's give-up time had passed when it was taken up. */
+const TOO_LATE = Symbol('too late');
+
+/**
+ * Asks a library system outside forny's database (SIP2) to renew, before the transaction: its own
+ * records make the ask safe to repeat (SPEC §10). Nothing to ask when the message is no longer
+ * waiting, its number is on no card, or it is over the limit; TOO_LATE past its give-up time.
+ */
+async function askLibrarySystem(deps: RenewAllDeps, inboundId: number, now: Date): Promise<RenewAllReport | typeof TOO_LATE | undefined> {
+  const inbound = await getInbound(deps.db, inboundId);
+  if (!inbound) throw new Error(`inbound message ${inboundId} does not exist`);
+  if (inbound.status !== 'received') return undefined;
+  if (pastGiveUp(deps, inbound, now)) return TOO_LATE;
+  const patrons = await findPatronsByMobile(deps.db, inbound.fromNumber);
+  if (patrons.length === 0 || (await rateLimited(deps.db, inbound, now))) return undefined;
+  return deps.library.renewAll({ db: deps.db, inboundId, patrons, now });
 }
 
 /** The request's give-up time has passed: counted from its arrival, or from an operator's retry. */

@@ -57,15 +57,19 @@ export async function handleRenewAll(deps: RenewAllDeps, inboundId: number): Pro
 
   // Shares its commit with the renew-alls of the same moment (a burst), each in a savepoint of its own.
   const outcome = await inGroupTransaction(deps.db, async (trx) => {
-    const inbound = await getInbound(trx, inboundId);
-    if (!inbound) throw new Error(`inbound message ${inboundId} does not exist`);
-    if (inbound.status === 'received' && pastGiveUp(deps, inbound, now)) return TOO_LATE;
-    if (!(await claimInbound(trx, inboundId, now))) {
+    const inbound = await claimInbound(trx, inboundId, now);
+    if (!inbound) {
       const current = await getInbound(trx, inboundId);
-      const reply = !current || current.replyId === null ? null : ((await getOutbound(trx, current.replyId)) ?? null);
+      if (!current) throw new Error(`inbound message ${inboundId} does not exist`);
+      const reply = current.replyId === null ? null : ((await getOutbound(trx, current.replyId)) ?? null);
       return { state: 'already-processed', reply } as const;
     }
+    // Taken up too late: the claim is undone with this work's savepoint, and the request given up.
+    if (pastGiveUp(deps, inbound, now)) throw new TakenTooLate();
     return renewAllInTransaction(trx, deps, inbound, now, asked);
+  }).catch((error: unknown): typeof TOO_LATE => {
+    if (error instanceof TakenTooLate) return TOO_LATE;
+    throw error;
   });
   if (outcome === TOO_LATE) return giveUpRenewAll(deps, inboundId, 'too late');
   // A message found already done may have its reply in flight from the run that did it: queued only.
@@ -113,6 +117,7 @@ async function sendAtOnce(deps: RenewAllDeps, reply: OutboundMessage): Promise<(
 
 /** The request's give-up time had passed when it was taken up. */
 const TOO_LATE = Symbol('too late');
+class TakenTooLate extends Error {}
 
 /**
  * Asks a library system outside forny's database (SIP2) to renew, before the transaction: its own

@@ -230,12 +230,13 @@ export async function getInboundBySid(db: Db, messageSid: string): Promise<Inbou
 const CLAIM_INBOUND = `UPDATE inbound_messages SET status = ?, processed_at = ? WHERE id = ? AND status IN (${placeholders(INBOUND_TRANSITIONS.claim.from.length)})`;
 
 /**
- * Claims a received message for processing: true for exactly one caller, whatever runs twice.
- * A write, so in SQLite it also takes the write lock before anything is read.
+ * Claims a received message for processing: the message as claimed for exactly one caller,
+ * whatever runs twice, read back by the claim itself; undefined for every other caller.
  */
-export async function claimInbound(db: Db, id: number, now: Date): Promise<boolean> {
+export async function claimInbound(db: Db, id: number, now: Date): Promise<InboundMessage | undefined> {
   const { from, to } = INBOUND_TRANSITIONS.claim;
-  return (await changesOf(db, CLAIM_INBOUND, [to, toStoredInstant(now), id, ...from])) === 1;
+  const row = await firstOf<InboundRow>(db, `${CLAIM_INBOUND} RETURNING *`, [to, toStoredInstant(now), id, ...from]);
+  return row ? toInbound(row) : undefined;
 }
 
 /** Records what a claimed message came to: its patron, its reply, or why it was ignored. */

@@ -1,20 +1,29 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
+import { ThisTurn } from '../../db/this-turn.js';
 import { redisScript } from '../redis-script.js';
 import type { SmsTransport } from './transport.js';
 
 /**
- * Hands out send times `spacing` ms apart on Redis's own clock, one after the other across every
- * process: returns how long the caller waits for its slot (a float, as a string, in ms).
+ * Hands out ARGV[2] send times `spacing` ms apart on Redis's own clock, one after the other across
+ * every process: returns how long each caller waits for its slot (floats, as strings, in ms).
  */
-const NEXT_SLOT = `
+const NEXT_SLOTS = `
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
 local slot = tonumber(redis.call('GET', KEYS[1]) or '0')
 if slot < now then slot = now end
-redis.call('SET', KEYS[1], tostring(slot + tonumber(ARGV[1])), 'PX', math.ceil(slot - now) + 60000)
-return tostring(slot - now)`;
-const nextSlot = redisScript(NEXT_SLOT);
+local spacing = tonumber(ARGV[1])
+local count = tonumber(ARGV[2])
+local waits = {}
+for i = 1, count do waits[i] = tostring(slot - now + (i - 1) * spacing) end
+redis.call('SET', KEYS[1], tostring(slot + count * spacing), 'PX', math.ceil(slot + (count - 1) * spacing - now) + 60000)
+return waits`;
+const nextSlots = redisScript(NEXT_SLOTS);
+
+interface Waiting {
+  resolve(waitMs: number): void;
+}
 
 /**
  * SMS_RATE_PER_SECOND where Twilio sees it. BullMQ's limiter admits send-sms jobs at the rate, but
@@ -29,18 +38,24 @@ export function pacedSmsTransport(
   options: { redis: Pick<Redis, 'eval' | 'evalsha'>; key: string; ratePerSecond: number; onUnavailable?: (error: Error) => void },
 ): SmsTransport {
   const spacing = 1000 / options.ratePerSecond;
-  return {
+  // The sends that start in one turn of the event loop (the replies of one group commit) take their slots in one call.
+  const slots = new ThisTurn<object, Waiting>(async (_key, batch) => {
+    let waits: unknown[] = [];
+    try {
+      waits = (await nextSlots(options.redis, [options.key], [String(spacing), batch.length])) as unknown[];
+    } catch (error) {
+      options.onUnavailable?.(error as Error);
+    }
+    batch.forEach((waiting, index) => waiting.resolve(Number(waits[index] ?? 0)));
+  });
+  const transport: SmsTransport = {
     name: inner.name,
     async send(sms) {
-      let wait = 0;
-      try {
-        wait = Number(await nextSlot(options.redis, [options.key], [String(spacing)]));
-      } catch (error) {
-        options.onUnavailable?.(error as Error);
-      }
+      const wait = await new Promise<number>((resolve) => slots.add(transport, { resolve }));
       if (wait >= 1) await sleep(Math.round(wait));
       return inner.send(sms);
     },
     findRecent: (query) => inner.findRecent(query),
   };
+  return transport;
 }

@@ -40,6 +40,10 @@ export function knexConfig(databaseUrl: string, log?: KnexLog): Knex.Config {
         connection.pragma('synchronous = NORMAL');
         connection.pragma('foreign_keys = ON');
         connection.pragma('busy_timeout = 10000');
+        // A savepoint keeps the pages it changes for its rollback in a sub-journal, a temporary
+        // file by default: a burst's group commit, a savepoint per renew-all, wrote and reopened it
+        // dozens of times per patron. In memory it is only memory (it never outlives a transaction).
+        connection.pragma('temp_store = MEMORY');
         tuneConnection(connection);
         done(null, connection);
       },

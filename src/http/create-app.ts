@@ -1,6 +1,7 @@
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import type { Deps } from '../deps.js';
 import { AppError } from '../errors.js';
+import { errorAnswer } from './error-answer.js';
 import { adminAssets } from './admin/assets.js';
 import { bullBoardRouter } from './admin/bull-board.js';
 import { dashboardRouter } from './admin/dashboard-router.js';
@@ -14,24 +15,6 @@ import { noticesRouter } from './notices.js';
 import { captureRoute } from './request-route.js';
 import { noStore, securityHeaders } from './security-headers.js';
 import { BODY_LIMIT, twilioWebhooks } from './twilio-webhook.js';
-
-/** body-parser's error types, mapped to the answer a client can act on. */
-const BODY_ERRORS: Readonly<Record<string, { status: number; code: string }>> = {
-  'entity.too.large': { status: 413, code: 'payload_too_large' },
-  'parameters.too.many': { status: 413, code: 'payload_too_large' },
-  'entity.parse.failed': { status: 400, code: 'malformed_body' },
-  'encoding.unsupported': { status: 415, code: 'unsupported_encoding' },
-  'charset.unsupported': { status: 415, code: 'unsupported_charset' },
-  'request.aborted': { status: 400, code: 'request_aborted' },
-};
-
-/** body-parser's errors carry a `type` saying what was wrong with the body; any other error is not one of them. */
-function bodyErrorOf(error: unknown): { status: number; code: string; detail: string } | undefined {
-  if (typeof error !== 'object' || error === null || !('type' in error) || typeof error.type !== 'string') return undefined;
-  const known = BODY_ERRORS[error.type];
-  if (!known) return undefined;
-  return { ...known, detail: String('message' in error ? error.message : undefined) };
-}
 
 export interface AppOptions {
   /** The metrics (and their background refresh) to serve; by default the app makes its own. */
@@ -81,22 +64,8 @@ export function createApp(deps: Deps, options: AppOptions = {}): Express {
   app.use((req, _res, next) => next(new AppError('not_found', 404, `no route for ${req.method} ${req.path}`)));
 
   const onError: ErrorRequestHandler = (error: unknown, req, res, _next) => {
-    const bodyError = bodyErrorOf(error);
-    if (error instanceof AppError || bodyError) {
-      const status = error instanceof AppError ? error.httpStatus : (bodyError?.status ?? 400);
-      const code = error instanceof AppError ? error.code : (bodyError?.code ?? 'bad_request');
-      const message = error instanceof AppError ? error.message : `${code.replaceAll('_', ' ')}: ${bodyError?.detail}`;
-      if (status >= 500) deps.logger.error({ err: error, path: req.path }, message);
-      res.status(status).json({ error: code, message });
-      return;
-    }
-    // A parameter the router could not decode (rejectMalformedUrl catches these first).
-    if (error instanceof URIError) {
-      res.status(400).json({ error: 'malformed_url', message: 'malformed URL: bad percent-encoding in the path' });
-      return;
-    }
-    deps.logger.error({ err: error, path: req.path }, 'request failed');
-    res.status(500).json({ error: 'internal', message: 'internal error; see the server log' });
+    const { status, body } = errorAnswer(error, deps.logger, req.path);
+    res.status(status).json(body);
   };
   app.use(onError);
   return app;

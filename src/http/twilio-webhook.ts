@@ -11,6 +11,7 @@ import { parseCommand } from '../domain/sms-command.js';
 import { storableErrorCode, storableText } from '../domain/stored-text.js';
 import { AppError } from '../errors.js';
 import { whenRedisUp } from '../redis-gate.js';
+import { errorAnswer } from './error-answer.js';
 import { readForm, type FormFields } from './form-body.js';
 import { isWellFormedUrl, malformedUrl } from './malformed-url.js';
 import type { AppMetrics } from './metrics.js';
@@ -157,10 +158,8 @@ export function twilioWebhooks(deps: WebhookDeps, metrics: Pick<AppMetrics, 'tim
         await take(form);
         answer(res, 200, 'text/xml; charset=utf-8', EMPTY_TWIML);
       } catch (error) {
-        if (!(error instanceof AppError)) deps.logger.error({ err: error, path }, 'request failed');
-        else if (error.httpStatus >= 500) deps.logger.error({ err: error, path }, error.message);
-        const [status, code, message] = error instanceof AppError ? [error.httpStatus, error.code, error.message] : [500, 'internal', 'internal error; see the server log'];
-        if (!res.headersSent) answer(res, status, 'application/json; charset=utf-8', JSON.stringify({ error: code, message }));
+        const { status, body } = errorAnswer(error, deps.logger, path);
+        if (!res.headersSent) answer(res, status, 'application/json; charset=utf-8', JSON.stringify(body));
       }
     })();
   };

@@ -43,6 +43,8 @@ export function knexConfig(databaseUrl: string, log?: KnexLog): Knex.Config {
         // A savepoint keeps the pages it changes for its rollback in a sub-journal, a temporary
         // file by default: a burst's group commit, a savepoint per renew-all, wrote and reopened it
         // dozens of times per patron. In memory it is only memory (it never outlives a transaction).
+        // Sorts that need a temporary B-tree use memory too; forny's are small (limited lists,
+        // grouped counts, one day's due loans).
         connection.pragma('temp_store = MEMORY');
         tuneConnection(connection);
         done(null, connection);

@@ -25,6 +25,7 @@ import { takeSmsSlot } from '../src/queue/sms-rate.js';
 import { sendSms } from './send-sms.js';
 import type { InboundJob } from '../src/queue/queues.js';
 import { answerNotLinked, writeReply } from '../src/outbox/replies.js';
+import { smsSendAfter } from '../src/outbox/send-after.js';
 
 /** Renew-alls answered per number in ten minutes; more are stored and ignored (SPEC: abuse limit). */
 export const RENEW_ALLS_PER_WINDOW = 5;
@@ -54,6 +55,7 @@ export async function handleRenewAll(deps: RenewAllDeps, inboundId: number): Pro
   const now = deps.clock.now();
   const asked = deps.library.transactional ? undefined : await askLibrarySystem(deps, inboundId, now);
   if (asked === TOO_LATE) return giveUpRenewAll(deps, inboundId, 'too late');
+  const slot = await slotForReply(deps, now);
 
   // Shares its commit with the renew-alls of the same moment (a burst), each in a savepoint of its own.
   const outcome = await inGroupTransaction(deps.db, async (trx) => {
@@ -66,14 +68,14 @@ export async function handleRenewAll(deps: RenewAllDeps, inboundId: number): Pro
     }
     // Taken up too late: the claim is undone with this work's savepoint, and the request given up.
     if (pastGiveUp(deps, inbound, now)) throw new TakenTooLate();
-    return renewAllInTransaction(trx, deps, inbound, now, asked);
+    return renewAllInTransaction(trx, deps, inbound, now, asked, slot);
   }).catch((error: unknown): typeof TOO_LATE => {
     if (error instanceof TakenTooLate) return TOO_LATE;
     throw error;
   });
   if (outcome === TOO_LATE) return giveUpRenewAll(deps, inboundId, 'too late');
   // A message found already done may have its reply in flight from the run that did it: queued only.
-  await deliverReply(deps, outcome, { sendNow: outcome.state !== 'already-processed' });
+  await deliverReply(deps, outcome, { sendNow: outcome.state !== 'already-processed', slot });
   // Every outcome is in the database (the dashboard's Fornyelser); at info a burst would write a line per patron.
   deps.logger.debug(
     { inboundId, state: outcome.state, ...(outcome.state === 'renewed' ? outcome.counts : {}), replyId: 'reply' in outcome ? outcome.reply?.id : undefined },
@@ -83,28 +85,42 @@ export async function handleRenewAll(deps: RenewAllDeps, inboundId: number): Pro
 }
 
 /**
- * Hands the reply on. One that may leave now is sent from here when the rate has room, so a burst's
- * replies skip a second job (its Redis round trips and its reads of the row). One that must wait,
- * that finds this window of the rate used up, or whose send fails, goes to `send-sms`, whose
- * retries and look-ups at Twilio take over as for any SMS.
+ * A place in the SMS rate for this request's reply, taken before the transaction when a reply
+ * written now may leave now: the reply is then written already claimed for sending, and this job
+ * sends it (the renew-alls of one moment take their places in one call to Redis). A place a
+ * request then needs no reply for lapses with its window of the rate.
  */
-async function deliverReply(deps: RenewAllDeps, outcome: RenewAllOutcome, { sendNow }: { sendNow: boolean }): Promise<void> {
+async function slotForReply(deps: RenewAllDeps, now: Date): Promise<boolean> {
+  if (smsSendAfter(deps.config, 'reply', now).getTime() > now.getTime()) return false;
+  return takeSmsSlot(deps.redis, deps.queues, deps.config).catch(() => false);
+}
+
+/**
+ * Hands the reply on. One that may leave now is sent from here when the rate has room (a place
+ * taken before the transaction, `slot`, or asked for now), so a burst's replies skip a second job
+ * (its Redis round trips and its reads of the row). One that must wait, that finds this window of
+ * the rate used up, or whose send fails, goes to `send-sms`, whose retries and look-ups at Twilio
+ * take over as for any SMS.
+ */
+async function deliverReply(deps: RenewAllDeps, outcome: RenewAllOutcome, { sendNow, slot }: { sendNow: boolean; slot?: boolean }): Promise<void> {
   if (outcome.state === 'ignored' || !outcome.reply || !isUnfinished(outcome.reply.status)) return;
   const reply = outcome.reply;
-  const queued = sendNow ? await sendAtOnce(deps, reply) : reply;
+  const queued = sendNow ? await sendAtOnce(deps, reply, slot) : reply;
   if (queued) await enqueueOutbound(deps.queues, deps.clock, [queued]);
 }
 
 /** Sends a reply due now; returns what is left for `send-sms` (null when nothing is), with when it may leave. */
-async function sendAtOnce(deps: RenewAllDeps, reply: OutboundMessage): Promise<(OutboundMessage & { attemptsLeft?: number }) | null> {
+async function sendAtOnce(deps: RenewAllDeps, reply: OutboundMessage, slot: boolean | undefined): Promise<(OutboundMessage & { attemptsLeft?: number }) | null> {
   const now = deps.clock.now();
   if (reply.channel !== 'sms' || Date.parse(reply.sendAfter) > now.getTime()) return reply;
-  if (!(await takeSmsSlot(deps.redis, deps.queues, deps.config).catch(() => false))) return reply;
+  // Written just now by this run already claimed (a place in the rate was taken for it first).
+  const claimedByWriter = reply.sendStartedAt !== null;
+  if (!claimedByWriter && !(slot ?? (await takeSmsSlot(deps.redis, deps.queues, deps.config).catch(() => false)))) return reply;
   const attempts = deps.config.jobs.sendAttempts;
   let opening: Date | undefined;
   try {
     const attempt = { attemptsMade: 0, maxAttempts: attempts, waitUntil: async (instant: Date) => void (opening = instant) };
-    const result = await sendSms(deps, reply.id, attempt, reply);
+    const result = await sendSms(deps, reply.id, attempt, reply, { claimedByWriter });
     // The window closed in the meantime: the row now waits for the opening, and so does its job.
     return result === 'not-due' && opening ? { ...reply, sendAfter: opening.toISOString() } : null;
   } catch (error) {
@@ -172,9 +188,16 @@ export async function giveUpRenewAll(deps: RenewAllDeps, inboundId: number, why:
   return outcome;
 }
 
-async function renewAllInTransaction(trx: Db, deps: RenewAllDeps, inbound: InboundMessage, now: Date, asked: RenewAllReport | undefined): Promise<RenewAllOutcome> {
+async function renewAllInTransaction(
+  trx: Db,
+  deps: RenewAllDeps,
+  inbound: InboundMessage,
+  now: Date,
+  asked: RenewAllReport | undefined,
+  claimForSending: boolean,
+): Promise<RenewAllOutcome> {
   const patrons = await findPatronsByMobile(trx, inbound.fromNumber);
-  if (patrons.length === 0) return notLinked(trx, deps, inbound, now);
+  if (patrons.length === 0) return notLinked(trx, deps, inbound, now, claimForSending);
 
   // Renewals the library system has already made are recorded and answered, limit or not.
   if (!asked && (await rateLimited(trx, inbound, now))) {
@@ -183,11 +206,11 @@ async function renewAllInTransaction(trx: Db, deps: RenewAllDeps, inbound: Inbou
   }
 
   const report = asked ?? (await deps.library.renewAll({ db: trx, inboundId: inbound.id, patrons, now }));
-  if (!report.patronKnown) return notLinked(trx, deps, inbound, now);
+  if (!report.patronKnown) return notLinked(trx, deps, inbound, now, claimForSending);
   await insertRenewalResults(trx, report.results, now);
   const renewed = report.results.filter((result) => result.outcome === 'renewed');
   const counts: RenewAllCounts = { renewed: renewed.length, total: report.results.length, provisional: renewed.filter((result) => result.provisional).length };
-  const reply = await writeRenewAllReply(trx, deps, inbound, patrons, counts, now);
+  const reply = await writeRenewAllReply(trx, deps, inbound, patrons, counts, now, claimForSending);
   await finishInbound(trx, inbound.id, {
     patronId: patrons[0]?.id ?? null,
     replyId: reply?.id ?? null,
@@ -196,8 +219,8 @@ async function renewAllInTransaction(trx: Db, deps: RenewAllDeps, inbound: Inbou
   return { state: 'renewed', counts, reply };
 }
 
-async function notLinked(trx: Db, deps: RenewAllDeps, inbound: InboundMessage, now: Date): Promise<RenewAllOutcome> {
-  const reply = await answerNotLinked(trx, deps.config, inbound, now);
+async function notLinked(trx: Db, deps: RenewAllDeps, inbound: InboundMessage, now: Date, claimForSending: boolean): Promise<RenewAllOutcome> {
+  const reply = await answerNotLinked(trx, deps.config, inbound, now, { claimForSending });
   return reply ? { state: 'not-linked', reply } : { state: 'ignored', reason: 'throttled' };
 }
 
@@ -213,8 +236,9 @@ async function writeRenewAllReply(
   patrons: readonly Patron[],
   counts: RenewAllCounts,
   now: Date,
+  claimForSending: boolean,
 ): Promise<OutboundMessage | null> {
-  const draft = { purpose: 'renew-all', patronId: patrons[0]?.id ?? null } as const;
+  const draft = { purpose: 'renew-all', patronId: patrons[0]?.id ?? null, claimForSending } as const;
   const waiting = await findWaitingRenewAllReply(trx, inbound.fromNumber);
   if (!waiting || !(await supersede(trx, waiting.id, now, { reason: 'folded into a later renew-all reply' }))) {
     return writeReply(trx, deps.config, inbound, { ...draft, body: textsFor(deps.config).renewAllReply(counts) }, now);

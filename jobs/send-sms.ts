@@ -51,7 +51,14 @@ export interface SendAttempt {
  * at the loans a reminder names (a reminder whose loans were all renewed or returned meanwhile is
  * superseded; one partly stale gets its count recomputed).
  */
-export async function sendSms(deps: SendSmsDeps, outboundId: number, attempt: SendAttempt, written?: OutboundMessage): Promise<SendSmsResult> {
+export async function sendSms(
+  deps: SendSmsDeps,
+  outboundId: number,
+  attempt: SendAttempt,
+  written?: OutboundMessage,
+  /** The caller wrote the row already claimed for this attempt (a reply sent by its renew-all job). */
+  { claimedByWriter = false }: { claimedByWriter?: boolean } = {},
+): Promise<SendSmsResult> {
   // The row just written by the caller needs no second read: the claim below checks its status anyway.
   const message = written ?? (await getOutbound(deps.db, outboundId));
   if (!message || message.channel !== 'sms' || !isUnfinished(message.status)) return 'nothing-to-do';
@@ -70,15 +77,16 @@ export async function sendSms(deps: SendSmsDeps, outboundId: number, attempt: Se
   }
   if (message.kind === 'reminder' && (await reminderIsStale(deps, message, now))) return 'superseded';
 
-  const claimed = await inGroupTransaction(deps.db, (trx) => claimForSending(trx, message.id, now), { oneStatement: true });
+  const claimed = claimedByWriter ? message : await inGroupTransaction(deps.db, (trx) => claimForSending(trx, message.id, now), { oneStatement: true });
   if (!claimed) return 'nothing-to-do';
 
   // The previous attempt died mid-call: ask Twilio whether it took the message before sending again.
-  let lookingUp = message.sendStartedAt !== null;
+  const diedMidCall = !claimedByWriter && message.sendStartedAt !== null;
+  let lookingUp = diedMidCall;
   try {
     const earlier = lookingUp ? await sentByEarlierAttempt(deps, claimed) : null;
     lookingUp = false;
-    if (message.sendStartedAt !== null) {
+    if (diedMidCall) {
       deps.logger.warn({ outboundId, found: earlier?.sid }, earlier ? 'previous attempt had reached Twilio; not sending again' : 'previous attempt ended mid-call and Twilio shows no such message; sending again');
     }
     const sent = earlier ?? (await deps.sms.send({ to: claimed.to, body: claimed.body, statusCallback: `${deps.config.publicBaseUrl}/sms/status` }));

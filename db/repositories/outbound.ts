@@ -83,6 +83,11 @@ export interface NewOutbound {
   readonly sendAfter: Date;
   /** One message per cause: a second insert with the same key stores nothing. */
   readonly dedupeKey: string | null;
+  /**
+   * Written already claimed for sending, its first attempt under way (as `claimForSending` would
+   * leave it): the writer sends it itself. Only a message that may leave now is claimed.
+   */
+  readonly claimForSending?: boolean;
 }
 
 /** Stores a message in the outbox: `queued` when it may leave now, `scheduled` when it waits. */
@@ -96,7 +101,7 @@ export async function insertOutbound(db: Db, message: NewOutbound, now: Date): P
 
 const OUTBOUND_COLUMNS = [
   'channel', 'kind', 'purpose', 'patron_id', 'inbound_id', 'to_address', 'from_address', 'subject', 'body', 'html',
-  'status', 'send_after', 'dedupe_key', 'created_at', 'updated_at',
+  'status', 'send_after', 'dedupe_key', 'attempts', 'send_started_at', 'created_at', 'updated_at',
 ] as const satisfies readonly (keyof OutboundRow)[];
 const INSERT_INTO_OUTBOUND = `INSERT INTO outbound_messages (${OUTBOUND_COLUMNS.join(', ')}) VALUES (${placeholders(OUTBOUND_COLUMNS.length)})`;
 const INSERT_OUTBOUND = `${INSERT_INTO_OUTBOUND} RETURNING *`;
@@ -106,6 +111,8 @@ const INSERT_OUTBOUND_ONCE = `${INSERT_INTO_OUTBOUND} ON CONFLICT (dedupe_key) D
 /** The row a new message is stored as: `queued` when it may leave now, `scheduled` when it waits. */
 function outboundRow(message: NewOutbound, now: Date): Pick<OutboundRow, (typeof OUTBOUND_COLUMNS)[number]> {
   const stamp = toStoredInstant(now);
+  const dueNow = message.sendAfter.getTime() <= now.getTime();
+  const claimed = dueNow && message.claimForSending === true;
   return {
     channel: message.channel,
     kind: message.kind,
@@ -117,9 +124,11 @@ function outboundRow(message: NewOutbound, now: Date): Pick<OutboundRow, (typeof
     subject: message.subject ?? null,
     body: message.body,
     html: message.html ?? null,
-    status: message.sendAfter.getTime() > now.getTime() ? 'scheduled' : 'queued',
+    status: dueNow ? 'queued' : 'scheduled',
     send_after: toStoredInstant(message.sendAfter),
     dedupe_key: message.dedupeKey,
+    attempts: claimed ? 1 : 0,
+    send_started_at: claimed ? stamp : null,
     created_at: stamp,
     updated_at: stamp,
   };

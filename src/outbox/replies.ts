@@ -20,6 +20,8 @@ export interface ReplyDraft {
   readonly patronId: string | null;
   /** One reply per cause; by default the answer to this message (`reply:in-N`). */
   readonly dedupeKey?: string;
+  /** Written already claimed for sending when it may leave now: its writer took a place in the rate for it. */
+  readonly claimForSending?: boolean;
 }
 
 /**
@@ -41,6 +43,7 @@ export async function writeReply(trx: Db, config: Config, inbound: InboundMessag
       body: draft.body,
       sendAfter: smsSendAfter(config, 'reply', now),
       dedupeKey: draft.dedupeKey ?? `reply:in-${inbound.id}`,
+      claimForSending: draft.claimForSending ?? false,
     },
     now,
   );
@@ -51,12 +54,18 @@ export async function writeReply(trx: Db, config: Config, inbound: InboundMessag
  * Answers a number that is on no card: once per 24 hours (SPEC §3), so an auto-responder or a
  * mistyped number cannot start a conversation. Records on the message what happened.
  */
-export async function answerNotLinked(trx: Db, config: Config, inbound: InboundMessage, now: Date): Promise<OutboundMessage | null> {
+export async function answerNotLinked(
+  trx: Db,
+  config: Config,
+  inbound: InboundMessage,
+  now: Date,
+  { claimForSending = false }: Pick<ReplyDraft, 'claimForSending'> = {},
+): Promise<OutboundMessage | null> {
   if (!(await takeThrottle(trx, `not-linked:${inbound.fromNumber}`, DAY_MS, now))) {
     await finishInbound(trx, inbound.id, { ignoredReason: 'throttled' });
     return null;
   }
-  return answer(trx, config, inbound, { purpose: 'not-linked', body: textsFor(config).unknownNumberReply(), patronId: null }, now);
+  return answer(trx, config, inbound, { purpose: 'not-linked', body: textsFor(config).unknownNumberReply(), patronId: null, claimForSending }, now);
 }
 
 /** Writes a reply and records it on the message, or records that the reply budget stopped it. */

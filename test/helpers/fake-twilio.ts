@@ -30,6 +30,8 @@ export class FakeTwilio {
   readonly messages: AcceptedMessage[] = [];
   /** Every request that reached the Messages endpoint, failed or not. */
   requests = 0;
+  /** Message listings asked for (the look-ups after an attempt that died mid-call). */
+  listings = 0;
   private readonly failures: Failure[] = [];
   private readonly listFailures: number[] = [];
   private server: Server | undefined;
@@ -84,6 +86,7 @@ export class FakeTwilio {
     const expected = `Basic ${Buffer.from(`${this.accountSid}:${this.authToken}`).toString('base64')}`;
     if (match[1] !== this.accountSid || req.headers.authorization !== expected) return this.error(res, 401, 20003, 'Authenticate');
     if (req.method === 'GET') {
+      this.listings += 1;
       const status = this.listFailures.shift();
       return status === undefined ? this.list(res, url.searchParams) : this.error(res, status, undefined, `failure ${status}`);
     }

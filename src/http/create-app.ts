@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import type { Deps } from '../deps.js';
 import { AppError } from '../errors.js';
@@ -25,6 +26,21 @@ export interface AppOptions {
 
 /** The Express app, not listening: webhooks, operators' API and dashboard, probes, metrics. */
 export function createApp(deps: Deps, options: AppOptions = {}): Express {
+  return buildApp(deps, options).app;
+}
+
+/**
+ * The app as forny serves it: Twilio's webhooks, the requests a burst is made of, answered before
+ * Express sets up a request at all; everything else by the app.
+ */
+export function createRequestHandler(deps: Deps, options: AppOptions = {}): (req: IncomingMessage, res: ServerResponse) => void {
+  const { app, webhooks } = buildApp(deps, options);
+  return (req, res) => {
+    if (!webhooks(req, res)) app(req, res);
+  };
+}
+
+function buildApp(deps: Deps, options: AppOptions) {
   const app = express();
   app.disable('x-powered-by');
   // SPEC §6 TRUST_PROXY: none by default, so req.ip is the socket's and X-Forwarded-For is ignored.
@@ -34,10 +50,13 @@ export function createApp(deps: Deps, options: AppOptions = {}): Express {
   app.set('etag', false);
 
   const metrics = options.metrics ?? createMetrics(deps);
-  // Twilio's webhooks first, answered by themselves: the requests a burst is made of pass no
-  // router on their way, and their answers (TwiML for Twilio, never shown in a browser) skip the
+  // Twilio's webhooks first, answered by themselves (and, served, before Express: see
+  // createRequestHandler); their answers (TwiML for Twilio, never shown in a browser) skip the
   // browser's security headers.
-  app.use(twilioWebhooks(deps, metrics));
+  const webhooks = twilioWebhooks(deps, metrics);
+  app.use((req, res, next) => {
+    if (!webhooks(req, res)) next();
+  });
   app.use(captureRoute, metrics.observeRequests, rejectMalformedUrl);
   app.use(securityHeaders(deps.config.publicBaseUrl));
   app.use(healthRouter(deps));
@@ -68,5 +87,5 @@ export function createApp(deps: Deps, options: AppOptions = {}): Express {
     res.status(status).json(body);
   };
   app.use(onError);
-  return app;
+  return { app, webhooks };
 }

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Deps } from '../deps.js';
-import { createApp, type AppOptions } from './create-app.js';
+import { createRequestHandler, type AppOptions } from './create-app.js';
 import { createMetrics, type MetricsOptions } from './metrics.js';
 
 export interface HttpTimeouts {
@@ -92,7 +92,7 @@ export async function listen(options: Pick<ServeOptions, 'port' | 'host' | 'time
     url,
     attach(deps, attachOptions = {}) {
       const metrics = createMetrics(deps, attachOptions.metrics);
-      handler = createApp(deps, { ...attachOptions.app, metrics });
+      handler = createRequestHandler(deps, { ...attachOptions.app, metrics });
       metrics.start();
       let closing: Promise<void> | undefined;
       return {

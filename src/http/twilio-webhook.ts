@@ -1,6 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { RequestHandler } from 'express';
 import twilio from 'twilio';
 import { recordReceipt } from '../../db/repositories/delivery-status.js';
 import { insertInbound } from '../../db/repositories/inbound.js';
@@ -130,25 +129,23 @@ function answer(res: ServerResponse, status: number, contentType: string, body: 
  * validate → store → enqueue → empty TwiML. A valid message that needs nothing (a repeat, a sender
  * that is not a phone number) still gets 200, so Twilio does not retry it.
  *
- * Answered ahead of Express's routing, with a form reader of forny's own: these are the requests
- * a burst is made of, and the router's walk, body-parser and the response helpers were most of a
- * webhook's CPU beyond the work itself. Everything else (other methods on these paths too) goes
- * on to the app. Errors answer as the app's do: the status and `{error, message}`.
+ * Answered ahead of Express, on Node's own request and response, with a form reader of forny's
+ * own: these are the requests a burst is made of, and Express's request set-up, the router's walk,
+ * body-parser and the response helpers were most of a webhook's CPU beyond the work itself. True
+ * when it took the request; anything else (other methods on these paths too) is left to the app.
+ * Errors answer as the app's do: the status and `{error, message}`.
  */
-export function twilioWebhooks(deps: WebhookDeps, metrics: Pick<AppMetrics, 'timeRequest'>): RequestHandler {
+export function twilioWebhooks(deps: WebhookDeps, metrics: Pick<AppMetrics, 'timeRequest'>): (req: IncomingMessage, res: ServerResponse) => boolean {
   const routes = new Map<string, (form: FormFields) => Promise<void>>([
     ['/sms/inbound', (form) => takeInbound(deps, form)],
     ['/sms/status', (form) => takeReceipt(deps, form)],
   ]);
-  return (req, res, next) => {
-    const url = req.url;
+  return (req, res) => {
+    const url = req.url ?? '';
     const queryAt = url.indexOf('?');
     const path = queryAt >= 0 ? url.slice(0, queryAt) : url;
     const take = req.method === 'POST' ? routes.get(path) : undefined;
-    if (!take) {
-      next();
-      return;
-    }
+    if (!take) return false;
     metrics.timeRequest(req, res, path);
     void (async () => {
       try {
@@ -162,5 +159,6 @@ export function twilioWebhooks(deps: WebhookDeps, metrics: Pick<AppMetrics, 'tim
         if (!res.headersSent) answer(res, status, 'application/json; charset=utf-8', JSON.stringify(body));
       }
     })();
+    return true;
   };
 }

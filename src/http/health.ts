@@ -1,5 +1,6 @@
 import express, { type Router } from 'express';
 import type { Deps } from '../deps.js';
+import type { LibrarySystemDown } from '../library/library-system.js';
 
 /** Raised when a check has not answered in time. */
 class NotAnswering extends Error {}
@@ -8,8 +9,11 @@ class NotAnswering extends Error {}
 const withTimeout = <T>(promise: Promise<T>, ms: number, what: string) =>
   Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new NotAnswering(`${what} did not answer within ${ms} ms`)), ms).unref())]);
 
-/** What a failed check says in /readyz: a kind of failure, never a host, port, path or credential. */
-export type DownReason = 'not answering' | 'login refused' | 'failing';
+/**
+ * What a failed check says in /readyz: a kind of failure, never a host, port, path or credential.
+ * The database and Redis are down in the same ways the library system can be.
+ */
+export type DownReason = LibrarySystemDown;
 
 /**
  * Sorts a driver's error into what an operator can act on: the service is unreachable (or slow),

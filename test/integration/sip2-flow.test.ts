@@ -187,6 +187,16 @@ describe('renew-all over SIP2 through the whole app (simulator over TCP, real Re
     expect(await dashboard('/admin')).not.to.contain(PASSWORD);
   });
 
+  it('asks the system how it is at most once per 15 s however often the overview is loaded', async () => {
+    await start();
+    await h.refreshMetrics(); // the metrics' own look at the system, done before counting
+    const statusAsks = () => count(server.codes(), '99');
+    expect(libraryLine(await dashboard('/admin'))).to.match(/svarer$/);
+    const after = statusAsks();
+    for (let load = 0; load < 5; load++) expect(libraryLine(await dashboard('/admin'))).to.match(/svarer$/);
+    expect(statusAsks()).to.equal(after);
+  });
+
   it('gives a patron the system does not know (64 BL N) the unknown-number answer', async () => {
     await start();
     const { messageSid } = await h.text(STRANGER, 'HBK FORNY ALLE');

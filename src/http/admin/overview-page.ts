@@ -60,10 +60,27 @@ const DOWN_TEXT: Record<string, string> = {
   'down: failing': 'svarer ikke (fejl)',
 };
 
+/** How long the overview shows one look at the library system: as long as the metrics' figures may be old (SPEC §7). */
+export const LIBRARY_LOOK_REUSED_MS = 15_000;
+const lastLooks = new WeakMap<OverviewDeps['library'], { readonly at: number; readonly look: ReturnType<typeof checkLibrarySystem> }>();
+
+/**
+ * Whether the library system answers, asked at most once per LIBRARY_LOOK_REUSED_MS however often
+ * the overview is loaded: in SIP2 mode each look is an SC Status sent to the library's own system.
+ */
+function lookAtLibrarySystem(library: OverviewDeps['library']): ReturnType<typeof checkLibrarySystem> {
+  const now = performance.now();
+  const last = lastLooks.get(library);
+  if (last && now - last.at < LIBRARY_LOOK_REUSED_MS) return last.look;
+  const look = checkLibrarySystem(library);
+  lastLooks.set(library, { at: now, look });
+  return look;
+}
+
 /** One line on where loans are renewed and whether it answers now (the detail is in the log). */
 async function librarySystemLine(library: OverviewDeps['library']): Promise<Html> {
   if (library.kind === 'embedded') return html`<p id="library-system">Bibliotekssystem: indbygget</p>`;
-  const { result } = await checkLibrarySystem(library);
+  const { result } = await lookAtLibrarySystem(library);
   return result === 'ok'
     ? html`<p id="library-system">Bibliotekssystem: SIP2 (${library.description}) <strong>svarer</strong></p>`
     : html`<p id="library-system" class="alert">Bibliotekssystem: SIP2 (${library.description}) <strong>${DOWN_TEXT[result] ?? 'svarer ikke'}</strong>. FORNY ALLE venter og prøves igen; lånerne får svar, når systemet er tilbage.</p>`;

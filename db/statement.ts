@@ -29,9 +29,13 @@ interface ConnectionPool {
 const sqliteValue = (value: unknown): unknown => (typeof value === 'boolean' ? Number(value) : value);
 
 /** A transaction's connection, once known: knex hands the same one out for its whole life. */
-const transactionConnections = new WeakMap<Knex.Transaction, SqliteConnection>();
+const transactionConnections = new WeakMap<Knex.Transaction, unknown>();
 
-async function onSqlite<T>(db: Db, use: (connection: SqliteConnection) => T): Promise<T> {
+/**
+ * Runs `use` on the better-sqlite3 connection knex holds for this Db: a transaction's own, or the
+ * pool's one, taken and given back (so it waits behind an open transaction as knex's queries do).
+ */
+export async function withSqliteConnection<T, Connection = SqliteConnection>(db: Db, use: (connection: Connection) => T): Promise<T> {
   const pool = db.client as ConnectionPool;
   if (db.isTransaction) {
     const trx = db as Knex.Transaction;
@@ -39,14 +43,14 @@ async function onSqlite<T>(db: Db, use: (connection: SqliteConnection) => T): Pr
     if (trx.isCompleted()) throw new Error('Transaction query already complete');
     let connection = transactionConnections.get(trx);
     if (!connection) {
-      connection = (await pool.acquireConnection()) as SqliteConnection;
+      connection = await pool.acquireConnection();
       transactionConnections.set(trx, connection);
     }
-    return use(connection);
+    return use(connection as Connection);
   }
-  const connection = (await pool.acquireConnection()) as SqliteConnection;
+  const connection = await pool.acquireConnection();
   try {
-    return use(connection);
+    return use(connection as Connection);
   } finally {
     await pool.releaseConnection(connection);
   }
@@ -55,7 +59,7 @@ async function onSqlite<T>(db: Db, use: (connection: SqliteConnection) => T): Pr
 /** The rows a statement returns (a SELECT, or a write with RETURNING). */
 export async function rowsOf<Row>(db: Db, sql: string, values: readonly unknown[] = []): Promise<Row[]> {
   if (isSqlite(db)) {
-    return onSqlite(db, (connection) => {
+    return withSqliteConnection(db, (connection) => {
       const statement = connection.prepare(sql);
       const bound = values.map(sqliteValue);
       return (statement.reader ? statement.all(bound) : (statement.run(bound), [])) as Row[];
@@ -72,7 +76,7 @@ export async function firstOf<Row>(db: Db, sql: string, values: readonly unknown
 
 /** Runs a write; the number of rows it changed. */
 export async function changesOf(db: Db, sql: string, values: readonly unknown[] = []): Promise<number> {
-  if (isSqlite(db)) return onSqlite(db, (connection) => connection.prepare(sql).run(values.map(sqliteValue)).changes);
+  if (isSqlite(db)) return withSqliteConnection(db, (connection) => connection.prepare(sql).run(values.map(sqliteValue)).changes);
   const result: { rowCount: number | null } = await db.raw(sql, values as Knex.RawBinding[]);
   return result.rowCount ?? 0;
 }

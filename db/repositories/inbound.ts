@@ -3,7 +3,7 @@ import type { Command } from '../../src/domain/sms-command.js';
 import type { InboundRow } from '../tables.js';
 import type { Knex } from 'knex';
 import { ThisTurn } from '../this-turn.js';
-import { changesOf, firstOf, placeholders } from '../statement.js';
+import { changesOf, firstOf, placeholders, withSqliteConnection } from '../statement.js';
 import { isSqlite, toStoredInstant, touched, type Db } from './values.js';
 
 /** Why a valid message got no answer; shown to operators. */
@@ -88,15 +88,6 @@ interface SqliteConnection {
   pragma(sql: string, options?: { simple: boolean }): unknown;
 }
 
-/** What of knex's client the prepared insert uses: its own connection, taken and given back in turn. */
-interface KnexConnectionPool {
-  acquireConnection(): Promise<unknown>;
-  releaseConnection(connection: unknown): Promise<unknown>;
-}
-
-/** One prepared insert per better-sqlite3 connection, compiled the first time it is used. */
-const preparedInserts = new WeakMap<SqliteConnection, SqliteStatement>();
-
 interface PendingInsert {
   readonly values: InboundValues;
   resolve(id: number | undefined): void;
@@ -131,51 +122,46 @@ const isBusy = (error: unknown): boolean => (error as { code?: unknown } | null)
  */
 async function commitInserts(db: Knex, batch: PendingInsert[], busySince?: number): Promise<void> {
   if (batch.length === 0) return;
-  const client = db.client as KnexConnectionPool;
-  let connection: SqliteConnection;
+  let retry: boolean;
   try {
-    connection = (await client.acquireConnection()) as SqliteConnection;
+    retry = await withSqliteConnection<boolean, SqliteConnection>(db, (connection) => insertGroup(connection, batch, busySince));
   } catch (error) {
     for (const insert of batch) insert.reject(error);
     return;
-  }
-  let retry = false;
-  let failed = false;
-  try {
-    let statement = preparedInserts.get(connection);
-    if (!statement) {
-      statement = connection.prepare(SQLITE_INSERT);
-      preparedInserts.set(connection, statement);
-    }
-    const insert = statement;
-    const idOf = (row: { id: number | bigint } | undefined) => (row ? Number(row.id) : undefined);
-    const patient = busySince !== undefined && Date.now() - busySince >= LOCK_RETRY_FOR_MS;
-    const busyTimeout = patient ? undefined : connection.pragma('busy_timeout', { simple: true });
-    try {
-      if (!patient) connection.pragma('busy_timeout = 0');
-      const ids = connection.transaction(() => batch.map((pending) => idOf(insert.get(pending.values)))).immediate();
-      batch.forEach((pending, index) => pending.resolve(ids[index]));
-    } catch (error) {
-      if (isBusy(error) && !patient) retry = true;
-      else failed = true;
-    } finally {
-      if (busyTimeout !== undefined) connection.pragma(`busy_timeout = ${Number(busyTimeout)}`);
-    }
-    // Something in the group failed as a whole: each message on its own, so one bad row fails only its own webhook.
-    for (const pending of failed ? batch : []) {
-      try {
-        pending.resolve(idOf(insert.get(pending.values)));
-      } catch (single) {
-        pending.reject(single);
-      }
-    }
-  } finally {
-    await client.releaseConnection(connection);
   }
   if (retry) {
     pendingInserts.putBack(db, batch);
     setTimeout(() => void commitInserts(db, pendingInserts.take(db), busySince ?? Date.now()), LOCK_RETRY_MS);
   }
+}
+
+/** Inserts the group in one transaction and settles each insert; true when the write lock was taken and the group must ask again. */
+function insertGroup(connection: SqliteConnection, batch: readonly PendingInsert[], busySince: number | undefined): boolean {
+  // The connection keeps it prepared (db/knexfile).
+  const insert = connection.prepare(SQLITE_INSERT);
+  const idOf = (row: { id: number | bigint } | undefined) => (row ? Number(row.id) : undefined);
+  const patient = busySince !== undefined && Date.now() - busySince >= LOCK_RETRY_FOR_MS;
+  const busyTimeout = patient ? undefined : connection.pragma('busy_timeout', { simple: true });
+  let failed = false;
+  try {
+    if (!patient) connection.pragma('busy_timeout = 0');
+    const ids = connection.transaction(() => batch.map((pending) => idOf(insert.get(pending.values)))).immediate();
+    batch.forEach((pending, index) => pending.resolve(ids[index]));
+  } catch (error) {
+    if (isBusy(error) && !patient) return true;
+    failed = true;
+  } finally {
+    if (busyTimeout !== undefined) connection.pragma(`busy_timeout = ${Number(busyTimeout)}`);
+  }
+  // Something in the group failed as a whole: each message on its own, so one bad row fails only its own webhook.
+  for (const pending of failed ? batch : []) {
+    try {
+      pending.resolve(idOf(insert.get(pending.values)));
+    } catch (single) {
+      pending.reject(single);
+    }
+  }
+  return false;
 }
 
 /**
@@ -227,7 +213,7 @@ export async function getInboundBySid(db: Db, messageSid: string): Promise<Inbou
   return row ? toInbound(row) : undefined;
 }
 
-const CLAIM_INBOUND = `UPDATE inbound_messages SET status = ?, processed_at = ? WHERE id = ? AND status IN (${placeholders(INBOUND_TRANSITIONS.claim.from.length)})`;
+const CLAIM_INBOUND = `UPDATE inbound_messages SET status = ?, processed_at = ? WHERE id = ? AND status IN (${placeholders(INBOUND_TRANSITIONS.claim.from.length)}) RETURNING *`;
 
 /**
  * Claims a received message for processing: the message as claimed for exactly one caller,
@@ -235,7 +221,7 @@ const CLAIM_INBOUND = `UPDATE inbound_messages SET status = ?, processed_at = ? 
  */
 export async function claimInbound(db: Db, id: number, now: Date): Promise<InboundMessage | undefined> {
   const { from, to } = INBOUND_TRANSITIONS.claim;
-  const row = await firstOf<InboundRow>(db, `${CLAIM_INBOUND} RETURNING *`, [to, toStoredInstant(now), id, ...from]);
+  const row = await firstOf<InboundRow>(db, CLAIM_INBOUND, [to, toStoredInstant(now), id, ...from]);
   return row ? toInbound(row) : undefined;
 }
 

@@ -11,7 +11,7 @@ import {
 } from '../../src/domain/message-status.js';
 import type { OutboundRow } from '../tables.js';
 import { changesOf, firstOf, placeholders, rowsOf } from '../statement.js';
-import { isSqlite, toBool, toStoredInstant, touched, type Db } from './values.js';
+import { toBool, toStoredInstant, touched, type Db } from './values.js';
 
 export interface OutboundMessage {
   readonly id: number;
@@ -237,8 +237,8 @@ function guardedUpdate(id: number, change: OutboundTransition, fields: OutboundC
  * still there, that attempt died mid-call and the outcome is marked uncertain for operators.
  */
 export async function claimForSending(db: Db, id: number, now: Date): Promise<OutboundMessage | undefined> {
-  // The attempt before this one left its stamp: it died mid-call.
-  const computed = ['attempts = attempts + 1', `outcome_uncertain = CASE WHEN send_started_at IS NULL THEN outcome_uncertain ELSE ${isSqlite(db) ? '1' : 'true'} END`];
+  // The attempt before this one left its stamp: it died mid-call. (A truth value in both databases.)
+  const computed = ['attempts = attempts + 1', 'outcome_uncertain = (outcome_uncertain OR send_started_at IS NOT NULL)'];
   const { sql, values } = guardedUpdate(id, 'claim', { send_started_at: toStoredInstant(now) }, now, computed);
   // The claimed row comes back from the update itself: no second read.
   const row = await firstOf<OutboundRow>(db, `${sql} RETURNING *`, values);

@@ -7,8 +7,9 @@ import { smsRateLimiter, type Queues } from './queues.js';
 /**
  * Takes up to ARGV[3] sends from the window BullMQ's own limiter counts for `send-sms` (its
  * `limiter` key: a counter that expires with the window), with the same rule its workers apply: a
- * window that has had `max` sends is full until it expires; returns how many it took. A reply sent at once, without a job, so takes its
- * place in the same budget as every queued SMS, and SMS_RATE_PER_SECOND holds across every process.
+ * window that has had `max` sends is full until it expires; returns how many it took. A reply sent
+ * at once, without a job, so takes its place in the same budget as every queued SMS, and
+ * SMS_RATE_PER_SECOND holds across every process.
  */
 const TAKE_SLOTS = `
 local count = tonumber(redis.call('GET', KEYS[1]) or 0)

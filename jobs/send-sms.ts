@@ -1,33 +1,26 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { inGroupTransaction } from '../db/group-commit.js';
 import { applyPendingReceipts } from '../db/repositories/delivery-status.js';
-import { getPatron, optOutMobile } from '../db/repositories/library.js';
-import { loansOfNoticeMessage } from '../db/repositories/notices.js';
+import { optOutMobile } from '../db/repositories/library.js';
 import { isNumberOptedOut, optOutNumber } from '../db/repositories/sms-opt-outs.js';
 import {
   claimForSending,
-  countNamedLoans,
   getOutbound,
   getOutboundByProviderSid,
   markSent,
   recordSendFailure,
   reschedule,
-  stillDueLoans,
   supersede,
-  updateBody,
   type OutboundMessage,
 } from '../db/repositories/outbound.js';
 import type { Deps } from '../src/deps.js';
 import { isUnfinished } from '../src/domain/message-status.js';
-import { earliestDueDate } from '../src/domain/reply-text.js';
-import { LibrarySystemUnavailable } from '../src/library/library-system-unavailable.js';
-import type { NoticeLoan } from '../src/domain/notice.js';
 import { isInsideWindow, nextOpening } from '../src/domain/send-window.js';
 import { SmsSendError, type SentSms } from '../src/sms/transport.js';
 import { classifyTwilioError, OPTED_OUT_CODE } from '../src/sms/twilio-errors.js';
-import { textsFor } from '../src/texts.js';
 import { delayUntil } from '../src/queue/enqueue.js';
 import { waitsForWindow } from '../src/outbox/send-after.js';
+import { reminderStillDue } from '../src/outbox/reminder-check.js';
 import type { OutboundJob } from '../src/queue/queues.js';
 
 type SendSmsDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'sms' | 'library'>;
@@ -75,7 +68,7 @@ export async function sendSms(
     await supersede(deps.db, message.id, now, { reason: 'number opted out (STOP)' });
     return 'superseded';
   }
-  if (message.kind === 'reminder' && (await reminderIsStale(deps, message, now))) return 'superseded';
+  if (message.kind === 'reminder' && !(await reminderStillDue(deps, message, now))) return 'superseded';
 
   const claimed = claimedByWriter ? message : await inGroupTransaction(deps.db, (trx) => claimForSending(trx, message.id, now), { oneStatement: true });
   if (!claimed) return 'nothing-to-do';
@@ -134,40 +127,6 @@ async function sentByEarlierAttempt(deps: SendSmsDeps, message: OutboundMessage)
   if (!found) return null;
   const owner = await getOutboundByProviderSid(deps.db, found.sid);
   return owner === undefined || owner.id === message.id ? found : null;
-}
-
-async function reminderIsStale(deps: SendSmsDeps, message: OutboundMessage, now: Date): Promise<boolean> {
-  const named = await loansOfNoticeMessage(deps.db, message.id);
-  if (named) return noticeReminderIsStale(deps, message, named, now);
-  const due = await stillDueLoans(deps.db, message.id);
-  const patron = message.patronId ? await getPatron(deps.db, message.patronId) : undefined;
-  if (due.length === 0) return supersede(deps.db, message.id, now, { reason: 'every loan it names was renewed or returned' });
-  if (patron && !patron.smsOptIn) return supersede(deps.db, message.id, now, { reason: 'patron opted out of SMS' });
-  if (due.length < (await countNamedLoans(deps.db, message.id)) && due[0]) {
-    await updateBody(deps.db, message.id, textsFor(deps.config).reminderSms(due.length, due[0].dueDate), now);
-  }
-  return false;
-}
-
-/**
- * A reminder the library system asked for: superseded when every loan it names that the system
- * knows was renewed or returned (unknown loans count as still due); recounted when some were.
- */
-async function noticeReminderIsStale(deps: SendSmsDeps, message: OutboundMessage, named: readonly NoticeLoan[], now: Date): Promise<boolean> {
-  let due: typeof named;
-  try {
-    due = await deps.library.loansStillDue(deps.db, message.id, named);
-  } catch (error) {
-    if (!(error instanceof LibrarySystemUnavailable)) throw error;
-    // A reminder that may be stale is better than none: the system away does not hold it back.
-    deps.logger.warn({ outboundId: message.id, err: error.message }, 'library system not answering; reminder sent without its stale check');
-    due = named;
-  }
-  if (due.length === 0) return supersede(deps.db, message.id, now, { reason: 'every loan it names was renewed or returned' });
-  const patron = message.patronId ? await getPatron(deps.db, message.patronId) : undefined;
-  if (patron && !patron.smsOptIn) return supersede(deps.db, message.id, now, { reason: 'patron opted out of SMS' });
-  if (due.length < named.length) await updateBody(deps.db, message.id, textsFor(deps.config).reminderSms(due.length, earliestDueDate(due)), now);
-  return false;
 }
 
 export function createSendSmsProcessor(deps: SendSmsDeps) {

@@ -59,9 +59,9 @@ export async function insertNotices(db: Db, notices: readonly NewNotice[], now: 
   for (let start = 0; start < rows.length; start += 100) await db('notices').insert(rows.slice(start, start + 100));
 }
 
-/** The loans of the notice that wrote this SMS (its dedupe key), or undefined for a message no notice wrote. */
-export async function loansOfNoticeMessage(db: Db, smsMessageId: number): Promise<NoticeLoan[] | undefined> {
-  const row = await db('notices').where({ sms_message_id: smsMessageId }).first('loans');
+/** The loans a stored notice names, or undefined when no notice has this id. */
+export async function loansOfNotice(db: Db, noticeId: string): Promise<NoticeLoan[] | undefined> {
+  const row = await db('notices').where({ id: noticeId }).first('loans');
   return row ? (JSON.parse(row.loans) as NoticeLoan[]) : undefined;
 }
 

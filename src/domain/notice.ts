@@ -40,3 +40,12 @@ export interface Notice {
 
 /** What the texts need of a notice. */
 export type NoticeContent = Pick<Notice, 'kind' | 'loans' | 'reservation'>;
+
+/** The key of the one SMS and the one e-mail a notice writes (SPEC §11: one per notice id and channel). */
+export const noticeDedupeKey = (noticeId: string, channel: 'sms' | 'email'): string => `notice:${noticeId}:${channel}`;
+
+/** The notice a message was written for, read back from its key; null for a message no notice wrote. */
+export function noticeIdOf(dedupeKey: string | null): string | null {
+  const match = dedupeKey === null ? null : /^notice:(.+):(?:sms|email)$/s.exec(dedupeKey);
+  return match?.[1] ?? null;
+}

@@ -5,7 +5,7 @@ import { optedOutAmong } from '../../db/repositories/sms-opt-outs.js';
 import type { Db } from '../../db/repositories/values.js';
 import type { Deps } from '../deps.js';
 import { isUnfinished, type OutboundKind, type OutboundPurpose } from '../domain/message-status.js';
-import type { Notice, NoticeKind } from '../domain/notice.js';
+import { noticeDedupeKey, type Notice, type NoticeKind } from '../domain/notice.js';
 import { AppError } from '../errors.js';
 import { smsSendAfter } from '../outbox/send-after.js';
 import { enqueueOutbound } from '../queue/enqueue.js';
@@ -28,9 +28,6 @@ const MESSAGE_KIND: Readonly<Record<NoticeKind, { kind: OutboundKind; purpose: O
   recall: { kind: 'notice', purpose: 'recall' },
   reservation_ready: { kind: 'notice', purpose: 'reservation-ready' },
 };
-
-/** One SMS and one e-mail per notice id at most, whatever is retried (SPEC §11). */
-export const noticeDedupeKey = (noticeId: string, channel: 'sms' | 'email') => `notice:${noticeId}:${channel}`;
 
 /**
  * Takes in a request's notices (SPEC §11), all or nothing: in one transaction the directory is

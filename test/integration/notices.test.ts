@@ -212,6 +212,15 @@ describe('POST /api/notices (SPEC §11)', function () {
       expect(inbound.result).to.include({ renewed: 2, total: 2 });
     });
 
+    it('a reminder naming a loan forny\'s tables do not hold e-mails it at once, as still due', async () => {
+      const notice = reminder('fbs-unknown', { loans: [{ itemId: '5999999999', title: 'Syv fantastiske fortællinger', dueDate: '2026-12-04' }] });
+      expect((await post(notice)).status).to.equal(202);
+      await queuesSettled([h.deps.queues.sendEmail]);
+      const email = (await messages()).find((message) => message.channel === 'email');
+      expect(email, JSON.stringify(email)).to.include({ kind: 'reminder', status: 'sent' });
+      expect(email?.body).to.contain('Syv fantastiske fortællinger');
+    });
+
     it('a reminder whose loans were renewed before 08:45 is superseded, not sent', async () => {
       await post(reminder('fbs-8'));
       await h.text('+4520000001', 'HBK FORNY ALLE'); // renewed at once at night; the reply waits for the window

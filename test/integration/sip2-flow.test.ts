@@ -226,6 +226,44 @@ describe('renew-all over SIP2 through the whole app (simulator over TCP, real Re
     expect(h.twilio.messagesTo(ASE)).to.have.length(1);
   });
 
+  it('e-mails a reminder notice at once, naming only the loans the system still has due, and drops none that are due', async () => {
+    const token = 'notices-token-of-at-least-32-characters';
+    await start({ env: { NOTICES_TOKEN: token } });
+    h.clock.set(`${TODAY}T21:30:00+01:00`);
+    const mailed = h.deps.mail as unknown as { sent: { to: string; subject: string; text: string }[] };
+    const notice = (id: string, items: string[]) => ({
+      id,
+      kind: 'reminder',
+      patron: { cardNumber: ASE_CARD, name: 'Åse Østergård', mobile: ASE, email: 'aase@example.dk', smsOptIn: false, emailOptIn: true },
+      loans: items.map((itemId) => ({ itemId, title: loans().find((item) => item.id === itemId)?.title ?? itemId, dueDate: '2026-12-03' })),
+      reservation: null,
+    });
+    const post = (body: unknown) => fetch(`${h.baseUrl}/api/notices`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+
+    // Both loans still due in the system: the e-mail leaves at once, naming both (forny's own tables hold none of them).
+    expect((await post(notice('fbs-mail-1', ['I-1', 'I-3']))).status).to.equal(202);
+    await queuesSettled(h.deps.queues.all);
+    const first = await h.deps.db('outbound_messages').where({ channel: 'email', dedupe_key: 'notice:fbs-mail-1:email' }).first();
+    expect(first?.status, first?.error_message ?? '').to.equal('sent');
+    expect(mailed.sent.map((mail) => mail.subject)).to.deep.equal(['Påmindelse: 2 lån skal afleveres senest 3. december']);
+
+    // I-1 renewed in the system meanwhile: the next reminder names I-3 only.
+    server.item('I-1')!.dueDate = '2026-12-17';
+    expect((await post(notice('fbs-mail-2', ['I-1', 'I-3']))).status).to.equal(202);
+    await queuesSettled(h.deps.queues.all);
+    const second = mailed.sent[1];
+    expect(second?.subject).to.equal('Påmindelse: 1 lån skal afleveres senest 3. december');
+    expect(second?.text).to.contain('Gåden om Østerport').and.not.contain('Ærøs blå fjorde');
+
+    // Every loan it names renewed: superseded, with nothing sent.
+    server.item('I-3')!.dueDate = '2026-12-17';
+    expect((await post(notice('fbs-mail-3', ['I-1', 'I-3']))).status).to.equal(202);
+    await queuesSettled(h.deps.queues.all);
+    const third = await h.deps.db('outbound_messages').where({ dedupe_key: 'notice:fbs-mail-3:email' }).first();
+    expect(third?.status).to.equal('superseded');
+    expect(mailed.sent).to.have.length(2);
+  });
+
   it('supersedes a reminder notice at 08:45 when its loans were renewed in the system meanwhile (Item Information)', async () => {
     const token = 'notices-token-of-at-least-32-characters';
     await start({ env: { NOTICES_TOKEN: token } });

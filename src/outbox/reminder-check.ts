@@ -1,0 +1,67 @@
+import { getPatron } from '../../db/repositories/library.js';
+import { loansOfNotice } from '../../db/repositories/notices.js';
+import { countNamedLoans, rewriteEmail, stillDueLoans, supersede, updateBody, type OutboundMessage } from '../../db/repositories/outbound.js';
+import type { Deps } from '../deps.js';
+import { noticeIdOf, type NoticeLoan } from '../domain/notice.js';
+import { earliestDueDate } from '../domain/reply-text.js';
+import { LibrarySystemUnavailable } from '../library/library-system-unavailable.js';
+import { textsFor } from '../texts.js';
+
+type ReminderCheckDeps = Pick<Deps, 'db' | 'config' | 'logger' | 'library'>;
+
+/** Why a reminder was not sent after all, as operators read it. */
+export const ALL_LOANS_SETTLED = 'every loan it names was renewed or returned';
+
+/**
+ * The send-time check of a reminder, one for both channels (SPEC §4, §11): is it still true? A
+ * reminder whose loans were all renewed or returned since it was written is superseded (false); one
+ * partly stale is rewritten to count only the loans still due. A reminder the library system asked
+ * for (a notice) is checked through the library-system port, which speaks only for loans it knows;
+ * one forny wrote itself (the daily scan of its own tables) against those tables. Returns whether to
+ * send; the row then holds the text to send.
+ */
+export async function reminderStillDue(deps: ReminderCheckDeps, message: OutboundMessage, now: Date): Promise<boolean> {
+  const noticeId = noticeIdOf(message.dedupeKey);
+  const named = noticeId === null ? undefined : await loansOfNotice(deps.db, noticeId);
+  const patron = message.patronId ? await getPatron(deps.db, message.patronId) : undefined;
+  const texts = textsFor(deps.config);
+
+  if (named) {
+    const due = await noticeLoansStillDue(deps, message, named);
+    if (due.length === 0) return settled(deps, message, now, ALL_LOANS_SETTLED);
+    if (message.channel === 'sms' && patron && !patron.smsOptIn) return settled(deps, message, now, 'patron opted out of SMS');
+    if (due.length < named.length) {
+      if (message.channel === 'sms') await updateBody(deps.db, message.id, texts.reminderSms(due.length, earliestDueDate(due)), now);
+      else if (patron) await rewriteEmail(deps.db, message.id, texts.noticeEmail(patron.name, { kind: 'reminder', loans: due, reservation: null }, { hasMobile: patron.mobile !== null }), now);
+    }
+    return true;
+  }
+
+  const due = await stillDueLoans(deps.db, message.id);
+  if (due.length === 0) return settled(deps, message, now, ALL_LOANS_SETTLED);
+  if (message.channel === 'sms' && patron && !patron.smsOptIn) return settled(deps, message, now, 'patron opted out of SMS');
+  const [first] = due;
+  if (first && due.length < (await countNamedLoans(deps.db, message.id))) {
+    if (message.channel === 'sms') await updateBody(deps.db, message.id, texts.reminderSms(due.length, first.dueDate), now);
+    else if (patron) await rewriteEmail(deps.db, message.id, texts.reminderEmail(patron.name, first.dueDate, due, { hasMobile: patron.mobile !== null }), now);
+  }
+  return true;
+}
+
+/** Supersedes the reminder (if it is still waiting): not to be sent. */
+async function settled(deps: ReminderCheckDeps, message: OutboundMessage, now: Date, reason: string): Promise<false> {
+  await supersede(deps.db, message.id, now, { reason });
+  return false;
+}
+
+/** The named loans the library system still has due on the named date; all of them while it does not answer. */
+async function noticeLoansStillDue(deps: ReminderCheckDeps, message: OutboundMessage, named: readonly NoticeLoan[]): Promise<readonly NoticeLoan[]> {
+  try {
+    return await deps.library.loansStillDue(deps.db, message.id, named);
+  } catch (error) {
+    if (!(error instanceof LibrarySystemUnavailable)) throw error;
+    // A reminder that may be stale is better than none: the system away does not hold it back.
+    deps.logger.warn({ outboundId: message.id, channel: message.channel, err: error.message }, 'library system not answering; reminder sent without its stale check');
+    return named;
+  }
+}

@@ -80,7 +80,13 @@ const SQLITE_INSERT =
   'ON CONFLICT (message_sid) DO NOTHING RETURNING id';
 
 interface SqliteStatement {
-  get(values: InboundValues): { id: number | bigint } | undefined;
+  /**
+   * Never `get()` for this write: it stops after the RETURNING row and resets the statement, and
+   * outside a transaction the commit happens at that reset, whose error (SQLITE_FULL on a full
+   * disk) better-sqlite3 drops, so a message not stored looked stored. `all()` steps to the end,
+   * where the commit's error is thrown.
+   */
+  all(values: InboundValues): { id: number | bigint }[];
 }
 interface SqliteConnection {
   prepare(sql: string): SqliteStatement;
@@ -139,13 +145,13 @@ async function commitInserts(db: Knex, batch: PendingInsert[], busySince?: numbe
 function insertGroup(connection: SqliteConnection, batch: readonly PendingInsert[], busySince: number | undefined): boolean {
   // The connection keeps it prepared (db/knexfile).
   const insert = connection.prepare(SQLITE_INSERT);
-  const idOf = (row: { id: number | bigint } | undefined) => (row ? Number(row.id) : undefined);
+  const idOf = ([row]: { id: number | bigint }[]) => (row ? Number(row.id) : undefined);
   const patient = busySince !== undefined && Date.now() - busySince >= LOCK_RETRY_FOR_MS;
   const busyTimeout = patient ? undefined : connection.pragma('busy_timeout', { simple: true });
   let failed = false;
   try {
     if (!patient) connection.pragma('busy_timeout = 0');
-    const ids = connection.transaction(() => batch.map((pending) => idOf(insert.get(pending.values)))).immediate();
+    const ids = connection.transaction(() => batch.map((pending) => idOf(insert.all(pending.values)))).immediate();
     batch.forEach((pending, index) => pending.resolve(ids[index]));
   } catch (error) {
     if (isBusy(error) && !patient) return true;
@@ -156,7 +162,7 @@ function insertGroup(connection: SqliteConnection, batch: readonly PendingInsert
   // Something in the group failed as a whole: each message on its own, so one bad row fails only its own webhook.
   for (const pending of failed ? batch : []) {
     try {
-      pending.resolve(idOf(insert.get(pending.values)));
+      pending.resolve(idOf(insert.all(pending.values)));
     } catch (single) {
       pending.reject(single);
     }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import express, { type RequestHandler, type Router } from 'express';
-import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { dueUnsentSms, messageCounts, renewalResultCounts, sendErrorCounts } from '../../db/repositories/message-stats.js';
 import { noticeCounts } from '../../db/repositories/notices.js';
 import { countSmsWaitingForWindow } from '../../db/repositories/outbound.js';
@@ -33,6 +33,8 @@ export interface AppMetrics {
   readonly observeRequests: RequestHandler;
   /** Times one request answered before Express's routing (Twilio's webhooks), under the route given. */
   readonly timeRequest: (req: IncomingMessage, res: ServerResponse, route: string) => void;
+  /** Counts a Twilio webhook answered 503 because what it carried could not be stored (a full disk). */
+  readonly webhookNotStored: (webhook: 'inbound' | 'status') => void;
   /** `GET /metrics`: the bearer or loopback check, then one Prometheus exposition of the cache. */
   readonly router: Router;
   /** Starts the background refresh (the first scrape starts it too); idempotent. */
@@ -117,6 +119,15 @@ export function createMetrics(deps: MetricsDeps, options: MetricsOptions = {}): 
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
+
+  // Counted where it happens, in this process: the database that failed to store it has no row to count.
+  const webhookStoreFailures = new Counter({
+    name: 'forny_webhook_store_failures_total',
+    help: 'Twilio webhooks answered 503 because the message or receipt could not be stored (Twilio retries or calls the fallback URL), by webhook.',
+    labelNames: ['webhook'] as const,
+    registers: [registry],
+  });
+  for (const webhook of ['inbound', 'status'] as const) webhookStoreFailures.inc({ webhook }, 0);
 
   let refreshedAt: number | undefined;
   new Gauge({
@@ -231,5 +242,7 @@ export function createMetrics(deps: MetricsDeps, options: MetricsOptions = {}): 
     res.set('Content-Type', registry.contentType).set('Cache-Control', 'no-store').send(await registry.metrics());
   });
 
-  return { observeRequests, timeRequest, router, start, refreshNow, stop };
+  const webhookNotStored = (webhook: 'inbound' | 'status') => webhookStoreFailures.inc({ webhook });
+
+  return { observeRequests, timeRequest, webhookNotStored, router, start, refreshNow, stop };
 }

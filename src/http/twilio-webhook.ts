@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import twilio from 'twilio';
 import { recordReceipt } from '../../db/repositories/delivery-status.js';
-import { insertInbound } from '../../db/repositories/inbound.js';
+import { insertInbound, type NewInbound } from '../../db/repositories/inbound.js';
 import { enqueueInboundBatched } from '../queue/enqueue.js';
 import { redisProblem, type Deps } from '../deps.js';
 import { normalisePhoneNumber } from '../domain/phone-number.js';
@@ -72,9 +72,26 @@ function sid(form: FormFields, name: string): string {
 }
 
 type WebhookDeps = Pick<Deps, 'config' | 'logger' | 'db' | 'clock' | 'queues' | 'redis'>;
+type WebhookMetrics = Pick<AppMetrics, 'timeRequest' | 'webhookNotStored'>;
+
+/**
+ * A webhook's write. If it fails (a full disk, a database that is away) the webhook is answered
+ * 503, never 200: Twilio then retries or calls the fallback URL, while a 200 would tell it the
+ * message is taken when nothing is stored. The error line (by errorAnswer) names the sid and the
+ * database's reason, never the body; the counter tells the operators' alerts.
+ */
+async function stored<T>(metrics: WebhookMetrics, webhook: 'inbound' | 'status', messageSid: string, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    metrics.webhookNotStored(webhook);
+    const what = webhook === 'inbound' ? 'message' : 'delivery receipt';
+    throw new AppError('not_stored', 503, `${what} ${messageSid} could not be stored; try again later`, { cause: error });
+  }
+}
 
 /** Stores an inbound SMS and hands it to its queue. */
-async function takeInbound(deps: WebhookDeps, form: FormFields): Promise<void> {
+async function takeInbound(deps: WebhookDeps, metrics: WebhookMetrics, form: FormFields): Promise<void> {
   const messageSid = sid(form, 'MessageSid');
   const from = field(form, 'From', { required: true }) ?? '';
   const body = field(form, 'Body', { required: true }) ?? '';
@@ -82,19 +99,16 @@ async function takeInbound(deps: WebhookDeps, form: FormFields): Promise<void> {
   const accountSid = field(form, 'AccountSid', { required: false }) ?? null;
 
   const number = normalisePhoneNumber(from);
-  const { message, inserted } = await insertInbound(
-    deps.db,
-    {
-      messageSid,
-      accountSid,
-      fromNumber: number ?? from.slice(0, 64),
-      toNumber: to.slice(0, 64),
-      body,
-      command: parseCommand(body, deps.config.library.keywords),
-      ...(number ? { status: 'received' } : { status: 'ignored', ignoredReason: 'not_a_phone_number' }),
-    },
-    deps.clock.now(),
-  );
+  const received: NewInbound = {
+    messageSid,
+    accountSid,
+    fromNumber: number ?? from.slice(0, 64),
+    toNumber: to.slice(0, 64),
+    body,
+    command: parseCommand(body, deps.config.library.keywords),
+    ...(number ? { status: 'received' } : { status: 'ignored', ignoredReason: 'not_a_phone_number' }),
+  };
+  const { message, inserted } = await stored(metrics, 'inbound', messageSid, () => insertInbound(deps.db, received, deps.clock.now()));
   if (!number) deps.logger.warn({ messageSid }, 'inbound SMS from something that is not a phone number; stored and ignored');
   if (!inserted) deps.logger.info({ messageSid }, 'repeated webhook for a stored message');
 
@@ -111,11 +125,11 @@ async function takeInbound(deps: WebhookDeps, form: FormFields): Promise<void> {
 }
 
 /** Records a delivery receipt. */
-async function takeReceipt(deps: WebhookDeps, form: FormFields): Promise<void> {
+async function takeReceipt(deps: WebhookDeps, metrics: WebhookMetrics, form: FormFields): Promise<void> {
   const messageSid = sid(form, 'MessageSid');
   const status = field(form, 'MessageStatus', { required: true }) ?? '';
   const errorCode = storableErrorCode(field(form, 'ErrorCode', { required: false }));
-  const result = await recordReceipt(deps.db, { providerSid: messageSid, twilioStatus: status, errorCode }, deps.clock.now());
+  const result = await stored(metrics, 'status', messageSid, () => recordReceipt(deps.db, { providerSid: messageSid, twilioStatus: status, errorCode }, deps.clock.now()));
   deps.logger.info({ messageSid, status, result }, 'delivery receipt');
 }
 
@@ -135,10 +149,10 @@ function answer(res: ServerResponse, status: number, contentType: string, body: 
  * when it took the request; anything else (other methods on these paths too) is left to the app.
  * Errors answer as the app's do: the status and `{error, message}`.
  */
-export function twilioWebhooks(deps: WebhookDeps, metrics: Pick<AppMetrics, 'timeRequest'>): (req: IncomingMessage, res: ServerResponse) => boolean {
+export function twilioWebhooks(deps: WebhookDeps, metrics: WebhookMetrics): (req: IncomingMessage, res: ServerResponse) => boolean {
   const routes = new Map<string, (form: FormFields) => Promise<void>>([
-    ['/sms/inbound', (form) => takeInbound(deps, form)],
-    ['/sms/status', (form) => takeReceipt(deps, form)],
+    ['/sms/inbound', (form) => takeInbound(deps, metrics, form)],
+    ['/sms/status', (form) => takeReceipt(deps, metrics, form)],
   ]);
   return (req, res) => {
     const url = req.url ?? '';

@@ -155,6 +155,8 @@ export interface IlsRenewalRow {
   id: number;
   inbound_id: number;
   item_id: string;
+  /** The card it was renewed for; null on rows written before 009-ils-renewal-cards. */
+  card_number: string | null;
   title: string | null;
   old_due_date: string | null;
   outcome: string | null;

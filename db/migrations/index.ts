@@ -7,6 +7,7 @@ import * as librarySystemResults from './005-library-system-results.js';
 import * as perNumberIndexes from './006-per-number-indexes.js';
 import * as notices from './007-notices.js';
 import * as leanWriteIndexes from './008-lean-write-indexes.js';
+import * as ilsRenewalCards from './009-ils-renewal-cards.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -23,6 +24,7 @@ const migrations: ReadonlyArray<readonly [string, Migration]> = [
   ['006-per-number-indexes', perNumberIndexes],
   ['007-notices', notices],
   ['008-lean-write-indexes', leanWriteIndexes],
+  ['009-ils-renewal-cards', ilsRenewalCards],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

@@ -7,6 +7,8 @@ export type IlsRenewalOutcome = 'renewed' | 'refused';
 export interface IlsRenewal {
   readonly inboundId: number;
   readonly itemId: string;
+  /** The card it was renewed for (one number may hold several); null on rows from before cards were recorded. */
+  readonly cardNumber: string | null;
   readonly title: string | null;
   readonly oldDueDate: string | null;
   /** Null: the Renew was (or was about to be) sent and no answer was recorded. */
@@ -26,6 +28,7 @@ const toOutcome = (value: string | null): IlsRenewalOutcome | null => {
 const toIlsRenewal = (row: IlsRenewalRow): IlsRenewal => ({
   inboundId: Number(row.inbound_id),
   itemId: row.item_id,
+  cardNumber: row.card_number,
   title: row.title,
   oldDueDate: row.old_due_date,
   outcome: toOutcome(row.outcome),
@@ -35,9 +38,14 @@ const toIlsRenewal = (row: IlsRenewalRow): IlsRenewal => ({
   finishedAt: row.finished_at,
 });
 
-/** Every item a request has touched at the system, in the order it was first tried. */
-export async function listIlsRenewals(db: Db, inboundId: number): Promise<IlsRenewal[]> {
-  const rows = await db('ils_renewals').where({ inbound_id: inboundId }).orderBy('id');
+/**
+ * The items a request has touched at the system, in the order they were first tried: for one card
+ * (with the rows that name no card, written before cards were recorded), or for every card.
+ */
+export async function listIlsRenewals(db: Db, inboundId: number, cardNumber?: string): Promise<IlsRenewal[]> {
+  const query = db('ils_renewals').where({ inbound_id: inboundId });
+  if (cardNumber !== undefined) query.where((q) => q.where({ card_number: cardNumber }).orWhereNull('card_number'));
+  const rows = await query.orderBy('id');
   return rows.map(toIlsRenewal);
 }
 
@@ -48,12 +56,13 @@ export async function listIlsRenewals(db: Db, inboundId: number): Promise<IlsRen
  */
 export async function recordIlsIntent(
   db: Db,
-  intent: { inboundId: number; itemId: string; title: string | null; oldDueDate: string | null },
+  intent: { inboundId: number; cardNumber: string; itemId: string; title: string | null; oldDueDate: string | null },
   now: Date,
 ): Promise<void> {
   await db('ils_renewals').insert({
     inbound_id: intent.inboundId,
     item_id: intent.itemId,
+    card_number: intent.cardNumber,
     title: intent.title,
     old_due_date: intent.oldDueDate,
     intended_at: toStoredInstant(now),

@@ -15,11 +15,15 @@ export function sip2LibrarySystem(sip2: Sip2LibrarySystem, description: string):
     async renewAll({ inboundId, patrons }): Promise<RenewAllReport> {
       let patronKnown = false;
       const results: NewRenewalResult[] = [];
+      // A row recorded before cards were (no card) is read with every card: one item, one result.
+      const reported = new Set<string>();
       for (const patron of patrons) {
         const report = await sip2.renewAll({ inboundId, cardNumber: patron.cardNumber });
         if (!report.patronKnown) continue;
         patronKnown = true;
         for (const loan of report.loans) {
+          if (reported.has(loan.itemId)) continue;
+          reported.add(loan.itemId);
           results.push({
             inboundId,
             loanId: loan.itemId,

@@ -117,7 +117,7 @@ export function createSip2LibrarySystem(
       }
       await restampIlsIntent(db, key, clock.now());
     } else {
-      await recordIlsIntent(db, { inboundId, itemId, title, oldDueDate: info.dueDate }, clock.now());
+      await recordIlsIntent(db, { inboundId, cardNumber, itemId, title, oldDueDate: info.dueDate }, clock.now());
     }
     const answer = await connection.request({ kind: 'renew', institution, patron: cardNumber, item: itemId, at: clock.now() });
     const renewed = answer.ok && answer.renewalOk;
@@ -136,7 +136,8 @@ export function createSip2LibrarySystem(
 
   return {
     async renewAll({ inboundId, cardNumber }) {
-      const earlier = new Map((await listIlsRenewals(db, inboundId)).map((row) => [row.itemId, row] as const));
+      // This card's rows only: another card on the same number has its own items and its own report.
+      const earlier = new Map((await listIlsRenewals(db, inboundId, cardNumber)).map((row) => [row.itemId, row] as const));
       const report = await unavailableOnSip2Error(() =>
         pool.use(async (connection): Promise<Sip2RenewAllReport> => {
           const items = await chargedItems(connection, cardNumber);

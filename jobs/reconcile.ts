@@ -7,6 +7,7 @@ import { isUnfinished } from '../src/domain/message-status.js';
 import { enqueueInbound, enqueueOutbound } from '../src/queue/enqueue.js';
 import { inboundJobId, outboundJobId } from '../src/queue/queues.js';
 import { catchUpReminderScan, ensureReminderSchedule } from '../src/queue/reminder-schedule.js';
+import { sendMayBeUnderWay } from '../src/outbox/send-claim.js';
 
 type ReconcileDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'queues' | 'redis'>;
 
@@ -73,7 +74,7 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
         if (state === 'unknown') {
           // A reply being sent at once by the job that wrote it has no job of its own: left alone
           // while its call may still be under way. Should that process have died, the next tick takes it.
-          if (sendMayBeUnderWay(deps, message)) continue;
+          if (sendMayBeUnderWay(message, deps.clock.now())) continue;
           missing.push(message);
         }
         else if (state === 'completed') {
@@ -97,13 +98,6 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
   await catchUpReminderScan(deps);
   if (inbound + outbound + failed > 0) deps.logger.warn({ inbound, outbound, failed }, 'reconciliation re-enqueued work the queues had lost');
   return { inbound, outbound, failed };
-}
-
-/** Longer than any call to the provider can last (its time-out), with a margin. */
-export const SEND_UNDER_WAY_MS = 30_000;
-
-function sendMayBeUnderWay(deps: ReconcileDeps, message: OutboundMessage): boolean {
-  return message.sendStartedAt !== null && deps.clock.now().getTime() - Date.parse(message.sendStartedAt) < SEND_UNDER_WAY_MS;
 }
 
 async function stillUnfinished(deps: ReconcileDeps, outboundId: number): Promise<boolean> {

@@ -9,6 +9,7 @@ import {
   getOutboundByProviderSid,
   markSent,
   recordSendFailure,
+  renewClaim,
   reschedule,
   supersede,
   type OutboundMessage,
@@ -16,11 +17,12 @@ import {
 import type { Deps } from '../src/deps.js';
 import { isUnfinished } from '../src/domain/message-status.js';
 import { isInsideWindow, nextOpening } from '../src/domain/send-window.js';
-import { SmsSendError, type SentSms } from '../src/sms/transport.js';
+import { SmsSendError, SmsWithdrawn, type SentSms } from '../src/sms/transport.js';
 import { classifyTwilioError, OPTED_OUT_CODE } from '../src/sms/twilio-errors.js';
 import { delayUntil } from '../src/queue/enqueue.js';
 import { waitsForWindow } from '../src/outbox/send-after.js';
 import { reminderStillDue } from '../src/outbox/reminder-check.js';
+import { CLAIM_RENEW_AFTER_MS, claimLapsesAt } from '../src/outbox/send-claim.js';
 import type { OutboundJob } from '../src/queue/queues.js';
 
 type SendSmsDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'sms' | 'library'>;
@@ -70,22 +72,32 @@ export async function sendSms(
   }
   if (message.kind === 'reminder' && !(await reminderStillDue(deps, message, now))) return 'superseded';
 
+  // Another attempt holds the message (a reply its renew-all job is sending, a sender paused
+  // mid-send): it is left to that attempt until its claim lapses; then this one takes it over.
+  const lapses = claimedByWriter ? null : claimLapsesAt(message);
+  if (lapses && now.getTime() < lapses.getTime()) {
+    await attempt.waitUntil(lapses);
+    return 'not-due';
+  }
+
   const claimed = claimedByWriter ? message : await inGroupTransaction(deps.db, (trx) => claimForSending(trx, message.id, now), { oneStatement: true });
   if (!claimed) return 'nothing-to-do';
 
-  // The previous attempt died mid-call: ask Twilio whether it took the message before sending again.
-  const diedMidCall = !claimedByWriter && message.sendStartedAt !== null;
-  let lookingUp = diedMidCall;
+  // An earlier attempt died mid-call, or failed not knowing whether Twilio took the message: ask
+  // Twilio before sending again.
+  const askFirst = !claimedByWriter && (message.sendStartedAt !== null || message.outcomeUncertain);
+  let lookingUp = askFirst;
+  const lastLook = lastLookBeforeSending(deps, claimed);
   try {
     const earlier = lookingUp ? await sentByEarlierAttempt(deps, claimed) : null;
     lookingUp = false;
-    if (diedMidCall) {
+    if (askFirst) {
       deps.logger.warn({ outboundId, found: earlier?.sid }, earlier ? 'previous attempt had reached Twilio; not sending again' : 'previous attempt ended mid-call and Twilio shows no such message; sending again');
     }
-    const sent = earlier ?? (await deps.sms.send({ to: claimed.to, body: claimed.body, statusCallback: `${deps.config.publicBaseUrl}/sms/status` }));
+    const sent = earlier ?? (await deps.sms.send({ to: claimed.to, body: claimed.body, statusCallback: `${deps.config.publicBaseUrl}/sms/status`, stillToSend: lastLook.stillToSend }));
     const sentAt = deps.clock.now();
     // Found at Twilio: the patron got it once after all, nothing uncertain is left about it.
-    await inGroupTransaction(deps.db, (trx) => markSent(trx, message.id, sent.sid, sentAt, { settled: earlier !== null }), { oneStatement: true });
+    await inGroupTransaction(deps.db, (trx) => markSent(trx, message.id, sent.sid, sentAt, { settled: earlier !== null, fence: claimed }), { oneStatement: true });
     // A receipt that came before the sid was stored waited as pending; from here on receipts find
     // the row themselves (receipts only move forward, so one applied twice is harmless).
     await applyPendingReceipts(deps.db, sent.sid, sentAt);
@@ -93,11 +105,12 @@ export async function sendSms(
     deps.logger.debug({ outboundId, sid: sent.sid, purpose: message.purpose }, 'sms sent');
     return 'sent';
   } catch (thrown) {
+    if (thrown instanceof SmsWithdrawn) return withdrawn(deps, claimed, lastLook.reason, attempt);
     const error = thrown instanceof SmsSendError ? thrown : classifyTwilioError(thrown);
     const final = !error.retryable || attempt.attemptsMade + 1 >= attempt.maxAttempts;
     // A failed look-up settles nothing: the earlier attempt stays uncertain for the next one to ask about.
     const certain = error.certain && !lookingUp;
-    await recordSendFailure(deps.db, message.id, { code: error.code, message: error.message, final, certain }, deps.clock.now());
+    await recordSendFailure(deps.db, message.id, { code: error.code, message: error.message, final, certain }, deps.clock.now(), claimed);
     if (error.code === OPTED_OUT_CODE) {
       await optOutMobile(deps.db, claimed.to, deps.clock.now());
       await optOutNumber(deps.db, claimed.to, '21610', deps.clock.now());
@@ -106,6 +119,42 @@ export async function sendSms(
     if (!error.retryable) throw new UnrecoverableError(`${error.code ?? 'error'}: ${error.message}`);
     throw error;
   }
+}
+
+/**
+ * The sender's last look before the message leaves (the transport asks it after waiting for the
+ * rate): the send window still open (SPEC §4: nothing leaves at 20:00 however long the wait), and
+ * the claim still this attempt's. A claim younger than CLAIM_RENEW_AFTER_MS cannot have been taken
+ * over (that takes SEND_UNDER_WAY_MS); an older one is stamped again under its fence, or found lost.
+ */
+function lastLookBeforeSending(deps: SendSmsDeps, claimed: OutboundMessage): { stillToSend: () => Promise<boolean>; reason: WithdrawnBecause } {
+  const look = {
+    reason: 'window-closed' as WithdrawnBecause,
+    stillToSend: async (): Promise<boolean> => {
+      const at = deps.clock.now();
+      if (waitsForWindow(deps.config, claimed.kind) && !isInsideWindow(at, deps.config.sendWindow, deps.config.timeZone)) return false;
+      const claimedAt = claimed.sendStartedAt === null ? at.getTime() : Date.parse(claimed.sendStartedAt);
+      if (at.getTime() - claimedAt < CLAIM_RENEW_AFTER_MS || (await renewClaim(deps.db, claimed.id, claimed, at))) return true;
+      look.reason = 'claim-lost';
+      return false;
+    },
+  };
+  return look;
+}
+
+type WithdrawnBecause = 'window-closed' | 'claim-lost';
+
+/** A send called off at its last moment: the window closed while it waited (it waits for the opening), or another attempt has the message. */
+async function withdrawn(deps: SendSmsDeps, claimed: OutboundMessage, reason: WithdrawnBecause, attempt: SendAttempt): Promise<SendSmsResult> {
+  if (reason === 'claim-lost') {
+    deps.logger.warn({ outboundId: claimed.id }, 'another attempt took this message over while this one waited; not sending it');
+    return 'nothing-to-do';
+  }
+  const at = deps.clock.now();
+  const opening = nextOpening(at, deps.config.sendWindow, deps.config.timeZone);
+  await reschedule(deps.db, claimed.id, opening, at, claimed);
+  await attempt.waitUntil(opening);
+  return 'not-due';
 }
 
 /**

@@ -211,23 +211,32 @@ type OutboundChanges = { readonly [K in keyof OutboundRow]?: OutboundRow[K] };
  * the update (OUTBOUND_TRANSITIONS), so a message already sent, superseded or failed is never moved
  * by a late or repeated caller. True when the row changed.
  */
-async function transition(db: Db, id: number, change: OutboundTransition, fields: OutboundChanges, now: Date): Promise<boolean> {
-  const { sql, values } = guardedUpdate(id, change, fields, now);
+async function transition(db: Db, id: number, change: OutboundTransition, fields: OutboundChanges, now: Date, fence?: SendClaim): Promise<boolean> {
+  const { sql, values } = guardedUpdate(id, change, fields, now, [], fence);
   return (await changesOf(db, sql, values)) === 1;
+}
+
+/**
+ * The fence of a send attempt: the attempt count its claim left on the row. A later claim (another
+ * process taking over a message whose sender went quiet) moves the count, so the first sender's
+ * writes, guarded by it, change nothing once it has lost the message.
+ */
+export interface SendClaim {
+  readonly attempts: number;
 }
 
 /**
  * The update of `transition`. `computed`: assignments worked out from the row itself
  * (`attempts = attempts + 1`), SQL text of forny's own, never input.
  */
-function guardedUpdate(id: number, change: OutboundTransition, fields: OutboundChanges, now: Date, computed: readonly string[] = []) {
+function guardedUpdate(id: number, change: OutboundTransition, fields: OutboundChanges, now: Date, computed: readonly string[] = [], fence?: SendClaim) {
   const { from, to } = OUTBOUND_TRANSITIONS[change];
   const changes: Record<string, unknown> = { ...fields, ...(to === null ? {} : { status: to }), updated_at: toStoredInstant(now) };
   const columns = Object.keys(changes);
   const assignments = [...computed, ...columns.map((column) => `${column} = ?`)].join(', ');
   return {
-    sql: `UPDATE outbound_messages SET ${assignments} WHERE id = ? AND status IN (${placeholders(from.length)})`,
-    values: [...columns.map((column) => changes[column]), id, ...from],
+    sql: `UPDATE outbound_messages SET ${assignments} WHERE id = ? AND status IN (${placeholders(from.length)})${fence ? ' AND attempts = ?' : ''}`,
+    values: [...columns.map((column) => changes[column]), id, ...from, ...(fence ? [fence.attempts] : [])],
   };
 }
 
@@ -245,8 +254,19 @@ export async function claimForSending(db: Db, id: number, now: Date): Promise<Ou
   return row ? toOutbound(row) : undefined;
 }
 
+/**
+ * Stamps the claim again, just before the message is handed to the provider, if this attempt still
+ * holds it (the row queued under its fence): the stamp tells other processes the send is under way.
+ * False when another attempt has taken the message over meanwhile.
+ */
+export async function renewClaim(db: Db, id: number, claim: SendClaim, now: Date): Promise<boolean> {
+  const stamp = toStoredInstant(now);
+  const sql = "UPDATE outbound_messages SET send_started_at = ?, updated_at = ? WHERE id = ? AND attempts = ? AND status = 'queued' AND send_started_at IS NOT NULL";
+  return (await changesOf(db, sql, [stamp, stamp, id, claim.attempts])) === 1;
+}
+
 /** The provider took the message; `settled`: it was found there after an attempt died mid-call, so it left once after all. */
-export async function markSent(db: Db, id: number, providerSid: string, now: Date, { settled }: { settled: boolean } = { settled: false }): Promise<void> {
+export async function markSent(db: Db, id: number, providerSid: string, now: Date, { settled, fence }: { settled: boolean; fence?: SendClaim } = { settled: false }): Promise<void> {
   await transition(
     db,
     id,
@@ -261,18 +281,22 @@ export async function markSent(db: Db, id: number, providerSid: string, now: Dat
       ...(settled ? { outcome_uncertain: false } : {}),
     },
     now,
+    fence,
   );
 }
 
 /**
  * Records a failed attempt. `final` marks the message failed for good; otherwise it stays queued
- * for the next try. `certain` says the provider surely did not take it (so no duplicate risk).
+ * for the next try. `certain` says the provider surely did not take it; when it may have (a
+ * time-out mid-call), the outcome is marked uncertain and the next attempt asks the provider first.
+ * Either way the attempt is over: its claim's stamp goes, so the next attempt need not wait for it.
  */
 export async function recordSendFailure(
   db: Db,
   id: number,
   failure: { code: string | null; message: string; final: boolean; certain: boolean },
   now: Date,
+  fence?: SendClaim,
 ): Promise<void> {
   await transition(
     db,
@@ -280,17 +304,19 @@ export async function recordSendFailure(
     failure.final ? 'fail' : 'attemptFailed',
     {
       ...(failure.final ? { status_at: toStoredInstant(now) } : {}),
-      ...(failure.certain || failure.final ? { send_started_at: null } : {}),
+      ...(failure.certain ? {} : { outcome_uncertain: true }),
+      send_started_at: null,
       error_code: failure.code,
       error_message: failure.message.slice(0, 500),
     },
     now,
+    fence,
   );
 }
 
 /** Puts a message back to wait for `sendAfter` (the window closed before it could leave). */
-export async function reschedule(db: Db, id: number, sendAfter: Date, now: Date): Promise<void> {
-  await transition(db, id, 'reschedule', { send_after: toStoredInstant(sendAfter), send_started_at: null }, now);
+export async function reschedule(db: Db, id: number, sendAfter: Date, now: Date, fence?: SendClaim): Promise<void> {
+  await transition(db, id, 'reschedule', { send_after: toStoredInstant(sendAfter), send_started_at: null }, now, fence);
 }
 
 /** A waiting SMS's new text (a reminder whose loans were partly renewed is recounted). */

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { ThisTurn } from '../../db/this-turn.js';
 import { redisScript } from '../redis-script.js';
-import type { SmsTransport } from './transport.js';
+import { confirmStillToSend, type SmsTransport } from './transport.js';
 
 /**
  * Hands out ARGV[2] send times `spacing` ms apart on Redis's own clock, one after the other across
@@ -53,7 +53,8 @@ export function pacedSmsTransport(
     async send(sms) {
       const wait = await new Promise<number>((resolve) => slots.add(transport, { resolve }));
       if (wait >= 1) await sleep(Math.round(wait));
-      return inner.send(sms);
+      // The wait may have outlasted the window or the sender's claim: it asks again here.
+      return inner.send(await confirmStillToSend(sms));
     },
     findRecent: (query) => inner.findRecent(query),
   };

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { OutgoingSms, SentSms, SmsTransport } from './transport.js';
+import { confirmStillToSend, type OutgoingSms, type SentSms, type SmsTransport } from './transport.js';
 
 /**
  * Calls no one: every SMS counts as sent, with a made-up sid (`SB…`). For the demo and for
@@ -10,7 +10,8 @@ export function createSandboxTransport(): SmsTransport & { readonly sent: (Outgo
   return {
     name: 'sandbox',
     sent,
-    async send(sms: OutgoingSms): Promise<SentSms> {
+    async send(outgoing: OutgoingSms): Promise<SentSms> {
+      const sms = await confirmStillToSend(outgoing);
       const sid = `SB${randomBytes(16).toString('hex')}`;
       sent.push({ ...sms, sid, at: Date.now() });
       if (sent.length > 1000) sent.shift();

@@ -3,6 +3,12 @@ export interface OutgoingSms {
   readonly body: string;
   /** Where Twilio posts delivery receipts for this message. */
   readonly statusCallback: string;
+  /**
+   * Asked once more just before the message is handed to the provider, after any wait of the
+   * transport's own (the rate's pacing): false calls the send off with SmsWithdrawn. The sender
+   * checks there what the wait may have changed: the send window, its claim on the message.
+   */
+  readonly stillToSend?: () => Promise<boolean>;
 }
 
 export interface SentSms {
@@ -10,7 +16,7 @@ export interface SentSms {
   readonly sid: string;
 }
 
-/** Sends one SMS or throws SmsSendError. */
+/** Sends one SMS or throws SmsSendError (or SmsWithdrawn, when `stillToSend` said no). */
 export interface SmsTransport {
   readonly name: 'twilio' | 'sandbox';
   send(sms: OutgoingSms): Promise<SentSms>;
@@ -37,4 +43,19 @@ export class SmsSendError extends Error {
   ) {
     super(message, options);
   }
+}
+
+/** The send was called off at its last moment (`stillToSend` said no): nothing reached the provider. */
+export class SmsWithdrawn extends Error {
+  override readonly name = 'SmsWithdrawn';
+}
+
+/**
+ * Every transport calls this right before the provider is called: asks `stillToSend`, and returns
+ * the message without it, so a transport wrapping another asks once.
+ */
+export async function confirmStillToSend(sms: OutgoingSms): Promise<OutgoingSms> {
+  const { stillToSend, ...rest } = sms;
+  if (stillToSend && !(await stillToSend())) throw new SmsWithdrawn(`the send to ${sms.to} was called off before it left`);
+  return rest;
 }

@@ -1,7 +1,7 @@
 import twilio from 'twilio';
 import { classifyTwilioError } from './twilio-errors.js';
 import { LeanRequestClient } from './twilio-http.js';
-import type { OutgoingSms, SentSms, SmsTransport } from './transport.js';
+import { confirmStillToSend, type OutgoingSms, type SentSms, type SmsTransport } from './transport.js';
 
 export interface TwilioTransportOptions {
   readonly accountSid: string;
@@ -22,7 +22,8 @@ export function createTwilioTransport(options: TwilioTransportOptions): SmsTrans
 
   return {
     name: 'twilio',
-    async send(sms: OutgoingSms): Promise<SentSms> {
+    async send(outgoing: OutgoingSms): Promise<SentSms> {
+      const sms = await confirmStillToSend(outgoing);
       try {
         const message = await client.messages.create({ ...sender, to: sms.to, body: sms.body, statusCallback: sms.statusCallback });
         return { sid: message.sid };

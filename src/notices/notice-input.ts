@@ -4,6 +4,7 @@ import { isCalendarDate } from '../domain/calendar-date.js';
 import { NOTICE_KINDS, type Notice } from '../domain/notice.js';
 import { normalisePhoneNumber } from '../domain/phone-number.js';
 import { MAX_BRANCH_LENGTH } from '../domain/reply-text.js';
+import { storableText } from '../domain/stored-text.js';
 
 /** SPEC §11: at most this many notices in one request. */
 export const MAX_NOTICES_PER_REQUEST = 1000;
@@ -76,6 +77,19 @@ function problem(issue: z.core.$ZodIssue, input: unknown): string {
 }
 
 /**
+ * Every string of a notice as forny stores text (the webhook's rule, SPEC §7): a NUL in a name or
+ * title made PostgreSQL refuse the whole batch (500). Before the checks, so a field of only control
+ * characters is empty, and the id and the content fingerprint are of the stored text. Keys are
+ * left alone: one with a control character is an unknown field.
+ */
+function withStorableText(value: unknown): unknown {
+  if (typeof value === 'string') return storableText(value);
+  if (Array.isArray(value)) return value.map(withStorableText);
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, field]) => [key, withStorableText(field)]));
+  return value;
+}
+
+/**
  * Reads a request body: one notice or an array of up to 1,000, every one checked (SPEC §11). Throws
  * NoticeInputError naming the first problem by its place (`[3].patron.mobile: not a phone number`).
  */
@@ -85,7 +99,8 @@ export function parseNotices(body: unknown): Notice[] {
   if (batch && body.length > MAX_NOTICES_PER_REQUEST) throw new NoticeInputError(`at most ${MAX_NOTICES_PER_REQUEST} notices per request, got ${body.length}`);
   if (!batch && (body === null || typeof body !== 'object')) throw new NoticeInputError('expected a notice (a JSON object) or an array of notices');
   const items: unknown[] = batch ? body : [body];
-  return items.map((item, index) => {
+  return items.map((raw, index) => {
+    const item = withStorableText(raw);
     const parsed = noticeSchema.safeParse(item);
     if (parsed.success) return parsed.data;
     const issue = parsed.error.issues[0];

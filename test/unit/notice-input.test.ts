@@ -23,6 +23,7 @@ describe('parseNotices', () => {
     ['a reservation_ready with loans', notice({ kind: 'reservation_ready', reservation: { title: 'T', pickupBranch: 'B', pickupBy: '2026-12-08' } }), 'loans: must be empty for a reservation_ready notice'],
     ['a recall with a reservation', notice({ kind: 'recall', reservation: { title: 'T', pickupBranch: 'B', pickupBy: '2026-12-08' } }), 'reservation: must be null for a recall notice'],
     ['a branch too long', notice({ kind: 'reservation_ready', loans: [], reservation: { title: 'T', pickupBranch: 'B'.repeat(61), pickupBy: '2026-12-08' } }), 'reservation.pickupBranch: at most 60 characters'],
+    ['a name of control characters only', notice({ patron: patron({ name: '\u0000\u0007' }) }), 'patron.name: must not be empty'],
     ['not an object', 'hello', 'expected a notice (a JSON object) or an array of notices'],
     ['more than 1,000', Array.from({ length: 1001 }, () => notice()), 'at most 1000 notices per request, got 1001'],
   ];
@@ -36,6 +37,21 @@ describe('parseNotices', () => {
     const [parsed] = parseNotices(notice({ patron: patron({ mobile: '20 00 00 01', email: undefined }) }));
     expect(parsed?.patron).to.include({ mobile: '+4520000001', email: null });
     expect(parsed?.reservation).to.equal(null);
+  });
+
+  it('drops NUL and other control characters from every text field, as stored text (tab, CR and LF stay)', () => {
+    const [parsed] = parseNotices(
+      notice({
+        id: 'fbs-\u00001',
+        patron: patron({ cardNumber: '0101\u0000901234', name: 'Karen\u0000 Blixen\u001b', mobile: '+45\u000020000001', email: 'karen@example.dk\u0000' }),
+        loans: [{ itemId: '5000\u00000001', title: 'Babettes\u0007 gæstebud\t2', dueDate: '2026-12-03\u0000' }],
+      }),
+    );
+    expect(parsed).to.deep.include({ id: 'fbs-1' });
+    expect(parsed?.patron).to.include({ cardNumber: '0101901234', name: 'Karen Blixen', mobile: '+4520000001', email: 'karen@example.dk' });
+    expect(parsed?.loans).to.deep.equal([{ itemId: '50000001', title: 'Babettes gæstebud\t2', dueDate: '2026-12-03' }]);
+    const [reservation] = parseNotices(notice({ kind: 'reservation_ready', loans: [], reservation: { title: 'Gift\u0000', pickupBranch: 'Helsingør\u0000 Bibliotek', pickupBy: '2026-12-08' } }));
+    expect(reservation?.reservation).to.deep.equal({ title: 'Gift', pickupBranch: 'Helsingør Bibliotek', pickupBy: '2026-12-08' });
   });
 
   it('takes 1,000 notices', () => {

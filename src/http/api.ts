@@ -10,6 +10,7 @@ import { AppError } from '../errors.js';
 import { normalisePhoneNumber } from '../domain/phone-number.js';
 import { recallIllLoan, refuseIllRenewal, type IllDecision } from '../ill-decisions.js';
 import { formatInstant, inboundApiId, outboundApiId } from './format.js';
+import { MAX_MESSAGE_ID, parseMessageId } from './message-id.js';
 
 
 function oneOf<T extends string>(req: Request, name: string, allowed: readonly T[]): T | undefined {
@@ -66,10 +67,11 @@ function cursor(req: Request): { beforeInbound?: number; beforeOutbound?: number
   if (value === undefined) return {};
   const found: { beforeInbound?: number; beforeOutbound?: number } = {};
   for (const part of value.split(',')) {
-    const match = /^(in|out)-(\d{1,15})$/.exec(part.trim());
-    if (!match) throw new AppError('invalid_query', 400, 'query parameter before must be message ids such as in-120,out-45');
-    if (match[1] === 'in') found.beforeInbound = Number(match[2]);
-    else found.beforeOutbound = Number(match[2]);
+    const match = /^(in|out)-(.*)$/.exec(part.trim());
+    const id = match?.[2] === undefined ? undefined : parseMessageId(match[2]);
+    if (id === undefined) throw new AppError('invalid_query', 400, `query parameter before must be message ids such as in-120,out-45 (from 1 to ${MAX_MESSAGE_ID})`);
+    if (match?.[1] === 'in') found.beforeInbound = id;
+    else found.beforeOutbound = id;
   }
   return found;
 }

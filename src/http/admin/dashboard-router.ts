@@ -3,6 +3,7 @@ import express, { type ErrorRequestHandler, type Request, type Response, type Ro
 import type { Deps } from '../../deps.js';
 import { AppError } from '../../errors.js';
 import { inboundApiId, outboundApiId } from '../format.js';
+import { parseMessageId } from '../message-id.js';
 import { cancelMessage, retryFailedJob, retryFailedMessage, retryGivenUpRenewAll } from './actions.js';
 import { conversationPage } from './conversation-page.js';
 import { createCsrf } from './csrf.js';
@@ -46,9 +47,11 @@ function offsetOf(req: Request): number {
   return Number(offset);
 }
 
-function messageId(id: string): number {
-  if (!/^\d{1,10}$/.test(id)) throw new AppError('not_found', 404, `Ingen besked med id ${id}.`);
-  return Number(id);
+/** A message id in a path; one that cannot be a message's (past 32 bits, not a number) is no such message. */
+function messageId(text: string): number {
+  const id = parseMessageId(text);
+  if (id === undefined) throw new AppError('not_found', 404, `Ingen besked med id ${text}.`);
+  return id;
 }
 
 /**

@@ -5,6 +5,7 @@ import type { OutboundMessage } from '../../../db/repositories/outbound.js';
 import { QUEUE } from '../../queue/queues.js';
 import type { Deps } from '../../deps.js';
 import { inboundApiId, outboundApiId } from '../format.js';
+import { parseMessageId } from '../message-id.js';
 import { fromQueues } from '../queue-reads.js';
 import { showInstant } from './display.js';
 import { html, type Html } from './html.js';
@@ -54,12 +55,15 @@ async function failedJobs(deps: FailuresDeps): Promise<FailedJob[] | undefined> 
   );
   if (!lists) return undefined;
   const jobs = lists.flat();
-  const messageIdOf = (job: FailedJob) => (MESSAGE_QUEUES.has(job.queue) ? /^out-(\d+)$/.exec(job.id)?.[1] : undefined);
-  const statuses = await outboundStatuses(deps.db, jobs.map(messageIdOf).filter((id): id is string => id !== undefined).map(Number));
+  const messageIdOf = (job: FailedJob) => {
+    const digits = MESSAGE_QUEUES.has(job.queue) ? /^out-(\d+)$/.exec(job.id)?.[1] : undefined;
+    return digits === undefined ? undefined : parseMessageId(digits);
+  };
+  const statuses = await outboundStatuses(deps.db, jobs.map(messageIdOf).filter((id): id is number => id !== undefined));
   return jobs
     .filter((job) => {
       const id = messageIdOf(job);
-      return id === undefined || statuses.get(Number(id)) === 'failed';
+      return id === undefined || statuses.get(id) === 'failed';
     })
     .sort((a, b) => (b.finishedOn ?? 0) - (a.finishedOn ?? 0));
 }

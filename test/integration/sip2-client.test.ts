@@ -27,6 +27,21 @@ function options(port: number, overrides: Partial<Sip2ConnectionOptions> = {}): 
   };
 }
 
+/** How each promise settled; fails the test naming the stuck ones if any is still pending after 5 s (a hang, not a timing). */
+async function settledOrStuck(promises: readonly Promise<unknown>[]): Promise<PromiseSettledResult<unknown>[]> {
+  const done = promises.map(() => false);
+  promises.forEach((promise, index) => void promise.then(() => (done[index] = true), () => (done[index] = true)));
+  let timer: NodeJS.Timeout | undefined;
+  const stuck = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still waiting: ${done.flatMap((d, i) => (d ? [] : [i])).join(', ')}`)), 5000);
+  });
+  try {
+    return await Promise.race([Promise.allSettled(promises), stuck]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 describe('SIP2 connection and pool against the simulator', () => {
   let server: Sip2Server;
   const opened: Array<{ close(): void }> = [];
@@ -165,6 +180,76 @@ describe('SIP2 connection and pool against the simulator', () => {
     const answers = await Promise.all([ask(), ask(), ask()]);
     expect(answers.map((a) => a.title)).to.deep.equal(['Blåbærgrød på Ærø', 'Blåbærgrød på Ærø', 'Blåbærgrød på Ærø']);
     expect(new Set(server.received.map((m) => m.connection)).size).to.equal(2);
+  });
+
+  it('a connect that fails while users wait wakes every one of them: each fails at once, none is left waiting', async () => {
+    const port = await startServer();
+    const pool = new Sip2Pool({ ...options(port), poolSize: 1 }, new ManualClock(at));
+    opened.push(pool);
+    server.faults.push({ kind: 'late', on: '17', ms: 1000 });
+    const holding = pool.use((c) => c.request({ kind: 'itemInformation', institution: 'HBK', item: 'I-1', at }));
+    const waiting = Array.from({ length: 4 }, () => pool.use((c) => c.request({ kind: 'scStatus' })));
+    while (!server.codes().includes('17')) await new Promise((resolve) => setImmediate(resolve));
+    await server.stop(); // the system dies: the connection in use is lost, and the next connect is refused
+
+    // The first waiter's connect is refused; the rest fall in its backoff. Every one must hear so.
+    const settled = await settledOrStuck([holding, ...waiting]);
+    expect(settled.map((result) => result.status)).to.deep.equal(['rejected', 'rejected', 'rejected', 'rejected', 'rejected']);
+  });
+
+  it('waiting for a connection ends at the caller’s deadline, or at the time-out, whichever comes first', async () => {
+    const port = await startServer();
+    const clock = new ManualClock(at);
+    const pool = new Sip2Pool({ ...options(port, { timeoutMs: 800 }), poolSize: 1 }, clock);
+    opened.push(pool);
+    server.faults.push({ kind: 'late', on: '17', ms: 500 });
+    const order: string[] = [];
+    const track = <T>(name: string, promise: Promise<T>) => promise.then(() => void order.push(`${name} done`), (error: Error) => void order.push(`${name} ${error.name}`));
+    const ask = (c: Sip2Connection) => c.request({ kind: 'itemInformation', institution: 'HBK', item: 'I-1', at });
+    const worked: string[] = [];
+
+    // The deadline 50 ms from now on the pool's clock: the waiter gives up then, before the connection is free.
+    const holding = track('holding', pool.use(ask));
+    const bounded = track('deadline', pool.use(async (c) => (worked.push('deadline'), ask(c)), { deadline: new Date(clock.now().getTime() + 50) }));
+    await Promise.all([holding, bounded]);
+    expect(order).to.deep.equal(['deadline Sip2Timeout', 'holding done']);
+
+    // No deadline: the wait is bounded by the time-out (800 ms), shorter than two late answers.
+    order.length = 0;
+    server.faults.push({ kind: 'late', on: '17', ms: 500 }, { kind: 'late', on: '17', ms: 500 });
+    const first = track('holding', pool.use(ask));
+    const second = track('queued', pool.use(ask));
+    const third = track('timed out', pool.use(async (c) => (worked.push('timed out'), ask(c))));
+    await Promise.all([first, second, third]);
+    expect(order).to.deep.equal(['holding done', 'timed out Sip2Timeout', 'queued done']);
+    expect(worked).to.deep.equal([]);
+  });
+
+  it('a deadline already past fails at once, without asking the system', async () => {
+    const port = await startServer();
+    const clock = new ManualClock(at);
+    const pool = new Sip2Pool({ ...options(port), poolSize: 1 }, clock);
+    opened.push(pool);
+    const error = await rejection(pool.use((c) => c.request({ kind: 'scStatus' }), { deadline: clock.now() }));
+    expect(error).to.be.instanceOf(Sip2Timeout);
+    expect(server.received).to.have.length(0);
+  });
+
+  it('the reconnect backoff is capped (5 s by default), so a short outage costs seconds', async () => {
+    const port = await startServer();
+    await server.stop();
+    const clock = new ManualClock(at);
+    const pool = new Sip2Pool({ ...options(port), poolSize: 1 }, clock);
+    opened.push(pool);
+    const waits: number[] = [];
+    for (let attempt = 0; attempt < 6; attempt++) {
+      await rejection(pool.use((c) => c.request({ kind: 'scStatus' }))); // a refused connect
+      const next = await rejection(pool.use((c) => c.request({ kind: 'scStatus' }))); // inside the backoff
+      const seconds = Number(/next attempt in (\d+) s/.exec(next.message)?.[1]);
+      waits.push(seconds);
+      clock.advance(seconds * 1000);
+    }
+    expect(waits).to.deep.equal([1, 2, 4, 5, 5, 5]);
   });
 
   it('close() ends everything at once, even mid-request, and never hangs', async () => {

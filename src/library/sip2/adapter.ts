@@ -40,6 +40,7 @@ export interface Sip2LibrarySystem {
 export interface Sip2Tuning {
   /** Charged items asked per `63` (BP..BQ); the system may send fewer. */
   readonly pageSize?: number;
+  /** The pool's reconnect backoff; DEFAULT_BACKOFF (1 s doubling, at most 5 s) unless given. */
   readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
 }
 

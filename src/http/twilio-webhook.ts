@@ -76,9 +76,9 @@ type WebhookMetrics = Pick<AppMetrics, 'timeRequest' | 'webhookNotStored'>;
 
 /**
  * A webhook's write. If it fails (a full disk, a database that is away) the webhook is answered
- * 503, never 200: Twilio then retries or calls the fallback URL, while a 200 would tell it the
- * message is taken when nothing is stored. The error line (by errorAnswer) names the sid and the
- * database's reason, never the body; the counter tells the operators' alerts.
+ * 503, never 200: Twilio then calls the fallback URL (or retries, where configured), where a 200
+ * would tell it the message is taken. The error line (errorAnswer's) names the sid and the
+ * database's reason, never the body; the counter is for the operators' alerts.
  */
 async function stored<T>(metrics: WebhookMetrics, webhook: 'inbound' | 'status', messageSid: string, write: () => Promise<T>): Promise<T> {
   try {

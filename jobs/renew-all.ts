@@ -19,6 +19,7 @@ import type { Deps } from '../src/deps.js';
 import { isUnfinished } from '../src/domain/message-status.js';
 import type { RenewAllCounts } from '../src/domain/reply-text.js';
 import type { RenewAllReport } from '../src/library/library-system.js';
+import { LibrarySystemUnavailable } from '../src/library/library-system-unavailable.js';
 import { textsFor } from '../src/texts.js';
 import { enqueueOutbound } from '../src/queue/enqueue.js';
 import { takeSmsSlot } from '../src/queue/sms-rate.js';
@@ -52,9 +53,10 @@ type RenewAllDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'queues' |
  * patron is told that nothing was renewed.
  */
 export async function handleRenewAll(deps: RenewAllDeps, inboundId: number): Promise<RenewAllOutcome> {
-  const now = deps.clock.now();
-  const asked = deps.library.transactional ? undefined : await askLibrarySystem(deps, inboundId, now);
+  const asked = deps.library.transactional ? undefined : await askLibrarySystem(deps, inboundId);
   if (asked === TOO_LATE) return giveUpRenewAll(deps, inboundId, 'too late');
+  // Read once the library system has answered (SIP2 may take minutes): what is recorded is when it happened.
+  const now = deps.clock.now();
   const slot = await slotForReply(deps, now);
 
   // Shares its commit with the renew-alls of the same moment (a burst), each in a savepoint of its own.
@@ -67,7 +69,8 @@ export async function handleRenewAll(deps: RenewAllDeps, inboundId: number): Pro
       return { state: 'already-processed', reply } as const;
     }
     // Taken up too late: the claim is undone with this work's savepoint, and the request given up.
-    if (pastGiveUp(deps, inbound, now)) throw new TakenTooLate();
+    // Renewals a system outside the database has made (`asked`) were made in time: they are answered.
+    if (!asked && pastGiveUp(deps, inbound, now)) throw new TakenTooLate();
     return renewAllInTransaction(trx, deps, inbound, now, asked, slot);
   }).catch((error: unknown): typeof TOO_LATE => {
     if (error instanceof TakenTooLate) return TOO_LATE;
@@ -138,22 +141,34 @@ class TakenTooLate extends Error {}
 /**
  * Asks a library system outside forny's database (SIP2) to renew, before the transaction: its own
  * records make the ask safe to repeat (SPEC §10). Nothing to ask when the message is no longer
- * waiting, its number is on no card, or it is over the limit; TOO_LATE past its give-up time.
+ * waiting, its number is on no card, or it is over the limit; TOO_LATE past its give-up time,
+ * also when that time came while the system was being asked (it then renews nothing more).
  */
-async function askLibrarySystem(deps: RenewAllDeps, inboundId: number, now: Date): Promise<RenewAllReport | typeof TOO_LATE | undefined> {
+async function askLibrarySystem(deps: RenewAllDeps, inboundId: number): Promise<RenewAllReport | typeof TOO_LATE | undefined> {
+  const now = deps.clock.now();
   const inbound = await getInbound(deps.db, inboundId);
   if (!inbound) throw new Error(`inbound message ${inboundId} does not exist`);
   if (inbound.status !== 'received') return undefined;
   if (pastGiveUp(deps, inbound, now)) return TOO_LATE;
   const patrons = await findPatronsByMobile(deps.db, inbound.fromNumber);
   if (patrons.length === 0 || (await rateLimited(deps.db, inbound, now))) return undefined;
-  return deps.library.renewAll({ db: deps.db, inboundId, patrons, now });
+  try {
+    return await deps.library.renewAll({ db: deps.db, inboundId, patrons, now, deadline: giveUpAt(deps, inbound) });
+  } catch (error) {
+    // Unavailable or too slow until the give-up time: no retry could be in time, so give up now.
+    if (error instanceof LibrarySystemUnavailable && pastGiveUp(deps, inbound, deps.clock.now())) return TOO_LATE;
+    throw error;
+  }
 }
 
-/** The request's give-up time has passed: counted from its arrival, or from an operator's retry. */
+/** When the request is given up: RENEW_ALL_GIVE_UP_MINUTES after its arrival, or after an operator's retry. */
+function giveUpAt(deps: RenewAllDeps, inbound: InboundMessage): Date {
+  return new Date(Date.parse(inbound.retriedAt ?? inbound.receivedAt) + deps.config.jobs.renewAllGiveUpMs);
+}
+
+/** The request's give-up time has passed. */
 function pastGiveUp(deps: RenewAllDeps, inbound: InboundMessage, now: Date): boolean {
-  const since = Date.parse(inbound.retriedAt ?? inbound.receivedAt);
-  return now.getTime() - since >= deps.config.jobs.renewAllGiveUpMs;
+  return now.getTime() >= giveUpAt(deps, inbound).getTime();
 }
 
 /** Renew-alls from this number answered in the last ten minutes reached the limit (SPEC §3). */
@@ -205,7 +220,7 @@ async function renewAllInTransaction(
     return { state: 'ignored', reason: 'rate_limited' };
   }
 
-  const report = asked ?? (await deps.library.renewAll({ db: trx, inboundId: inbound.id, patrons, now }));
+  const report = asked ?? (await deps.library.renewAll({ db: trx, inboundId: inbound.id, patrons, now, deadline: giveUpAt(deps, inbound) }));
   if (!report.patronKnown) return notLinked(trx, deps, inbound, now, claimForSending);
   await insertRenewalResults(trx, report.results, now);
   const renewed = report.results.filter((result) => result.outcome === 'renewed');

@@ -74,6 +74,11 @@ export async function restampIlsIntent(db: Db, key: { inboundId: number; itemId:
   await db('ils_renewals').where({ inbound_id: key.inboundId, item_id: key.itemId }).whereNull('outcome').update({ intended_at: toStoredInstant(now) });
 }
 
+/** Takes back an intent whose Renew was never sent (the request's give-up time came first). */
+export async function withdrawIlsIntent(db: Db, key: { inboundId: number; itemId: string }): Promise<void> {
+  await db('ils_renewals').where({ inbound_id: key.inboundId, item_id: key.itemId }).whereNull('outcome').delete();
+}
+
 /** Records the system's answer (or what Item Information showed) for an intent that has none yet; false if it had one. */
 export async function recordIlsOutcome(
   db: Db,

@@ -44,6 +44,12 @@ export interface RenewAllRequest {
   readonly inboundId: number;
   readonly patrons: readonly Patron[];
   readonly now: Date;
+  /**
+   * The request's give-up time (SPEC §4). A system outside forny's database sends no renewal after
+   * it, whatever it is waiting for: it stops and throws LibrarySystemUnavailable, and the job gives
+   * the request up.
+   */
+  readonly deadline: Date;
 }
 
 export interface RenewAllReport {

@@ -12,13 +12,13 @@ export function sip2LibrarySystem(sip2: Sip2LibrarySystem, description: string):
     kind: 'sip2',
     description,
     transactional: false,
-    async renewAll({ inboundId, patrons }): Promise<RenewAllReport> {
+    async renewAll({ inboundId, patrons, deadline }): Promise<RenewAllReport> {
       let patronKnown = false;
       const results: NewRenewalResult[] = [];
       // A row recorded before cards were (no card) is read with every card: one item, one result.
       const reported = new Set<string>();
       for (const patron of patrons) {
-        const report = await sip2.renewAll({ inboundId, cardNumber: patron.cardNumber });
+        const report = await sip2.renewAll({ inboundId, cardNumber: patron.cardNumber, deadline });
         if (!report.patronKnown) continue;
         patronKnown = true;
         for (const loan of report.loans) {

@@ -102,6 +102,10 @@ export class Sip2Server {
   readonly faults: Sip2Fault[] = [];
   /** Answer every login with ok 0. */
   refuseLogins = false;
+  /** Every answer leaves this many ms late (a slow system); a `late` fault's delay replaces it. */
+  answerDelayMs = 0;
+  /** Called as each message arrives, before it is answered (a test stops the system or moves forny's clock here). */
+  onReceive: ((message: ReceivedMessage) => void) | null = null;
   #server: net.Server | null = null;
   #port = 0;
   readonly #sessions = new Set<Session>();
@@ -229,7 +233,10 @@ export class Sip2Server {
     }
     if (this.options.checksums && code !== '97' && sequence === null) this.violations.push(`${code}: no sequence number`);
     const text = body.toString(this.options.encoding);
-    this.received.push({ connection: session.id, code, text });
+    const received = { connection: session.id, code, text };
+    this.received.push(received);
+    this.onReceive?.(received);
+    if (session.socket.destroyed) return;
 
     if (code === '97') {
       if (this.#takeFault((f) => f.kind === 'resend' && f.on === '97')) this.#send(session, this.#frame('96', null, true));
@@ -276,7 +283,7 @@ export class Sip2Server {
       this.#send(session, broken);
       return;
     }
-    this.#send(session, frame, fault?.kind === 'late' ? fault.ms : 0);
+    this.#send(session, frame, fault?.kind === 'late' ? fault.ms : this.answerDelayMs);
   }
 
   #now(): string {

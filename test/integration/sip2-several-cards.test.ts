@@ -79,7 +79,8 @@ describe('SIP2: one mobile number with two cards (parent and child)', function (
     // The first run: the system renews every loan of both cards, then the worker dies before its transaction.
     const patrons = await findPatronsByMobile(h.deps.db, MOBILE);
     expect(patrons.map((patron) => patron.cardNumber)).to.have.members([PARENT_CARD, CHILD_CARD]);
-    await h.deps.library.renewAll({ db: h.deps.db, inboundId: inbound.id, patrons, now: h.clock.now() });
+    const deadline = new Date(h.clock.now().getTime() + h.config.jobs.renewAllGiveUpMs);
+    await h.deps.library.renewAll({ db: h.deps.db, inboundId: inbound.id, patrons, now: h.clock.now(), deadline });
     expect(renewsAtServer()).to.deep.equal([1, 1, 1]);
 
     const rerun = await handleRenewAll(h.deps, inbound.id);

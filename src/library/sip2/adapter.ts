@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Knex } from 'knex';
-import { listIlsRenewals, recordIlsIntent, recordIlsOutcome, restampIlsIntent, type IlsRenewal } from '../../../db/repositories/ils-renewals.js';
+import { listIlsRenewals, recordIlsIntent, recordIlsOutcome, restampIlsIntent, withdrawIlsIntent, type IlsRenewal } from '../../../db/repositories/ils-renewals.js';
 import type { Clock } from '../../clock.js';
 import type { Logger } from '../../logger.js';
 import { LibrarySystemUnavailable } from '../library-system-unavailable.js';
@@ -27,8 +27,11 @@ export interface Sip2RenewAllReport {
 }
 
 export interface Sip2LibrarySystem {
-  /** Renews every item charged to the card, each at most once per inboundId however often this runs (SPEC §10). */
-  renewAll(request: { inboundId: number; cardNumber: string }): Promise<Sip2RenewAllReport>;
+  /**
+   * Renews every item charged to the card, each at most once per inboundId however often this runs
+   * (SPEC §10). No Renew leaves at or after `deadline`: it throws LibrarySystemUnavailable instead.
+   */
+  renewAll(request: { inboundId: number; cardNumber: string; deadline?: Date }): Promise<Sip2RenewAllReport>;
   /** For the send-time stale check of reminders: the current due date of each item (null: not on loan / unknown). */
   dueDates(itemIds: readonly string[]): Promise<Map<string, string | null>>;
   /** For /readyz: can forny log in and ask the system's status? The reason names the system, never the password. */
@@ -93,7 +96,18 @@ export function createSip2LibrarySystem(
     return items;
   }
 
-  async function renewItem(connection: Sip2Connection, inboundId: number, cardNumber: string, itemId: string, earlier: IlsRenewal | undefined): Promise<Sip2Loan> {
+  /** The request's deadline has passed, by the clock read now: the system may have taken minutes since the job began. */
+  const pastDeadline = (deadline: Date | undefined) => deadline !== undefined && clock.now().getTime() >= deadline.getTime();
+  const tooLate = (itemId: string) =>
+    new LibrarySystemUnavailable(`${describeSip2(options)}: the request's give-up time passed before the renewal of ${itemId}; nothing more renewed`);
+
+  async function renewItem(
+    connection: Sip2Connection,
+    request: { inboundId: number; cardNumber: string; deadline: Date | undefined },
+    itemId: string,
+    earlier: IlsRenewal | undefined,
+  ): Promise<Sip2Loan> {
+    const { inboundId, cardNumber, deadline } = request;
     if (earlier && earlier.outcome !== null) return fromRecord(earlier);
     const info = await connection.request({ kind: 'itemInformation', institution, item: itemId, at: clock.now() });
     const title = info.title ?? earlier?.title ?? null;
@@ -120,6 +134,12 @@ export function createSip2LibrarySystem(
     } else {
       await recordIlsIntent(db, { inboundId, cardNumber, itemId, title, oldDueDate: info.dueDate }, clock.now());
     }
+    // As the Renew is about to leave, after the write above (which may have waited for the database).
+    if (pastDeadline(deadline)) {
+      // A fresh intent never went out; an earlier one keeps saying that a Renew may have.
+      if (!earlier) await withdrawIlsIntent(db, key);
+      throw tooLate(itemId);
+    }
     const answer = await connection.request({ kind: 'renew', institution, patron: cardNumber, item: itemId, at: clock.now() });
     const renewed = answer.ok && answer.renewalOk;
     const loan: Sip2Loan = {
@@ -136,7 +156,7 @@ export function createSip2LibrarySystem(
   }
 
   return {
-    async renewAll({ inboundId, cardNumber }) {
+    async renewAll({ inboundId, cardNumber, deadline }) {
       // This card's rows only: another card on the same number has its own items and its own report.
       const earlier = new Map((await listIlsRenewals(db, inboundId, cardNumber)).map((row) => [row.itemId, row] as const));
       const report = await unavailableOnSip2Error(() =>
@@ -144,11 +164,11 @@ export function createSip2LibrarySystem(
           const items = await chargedItems(connection, cardNumber);
           if (items === null) return { patronKnown: false, loans: [] };
           const loans: Sip2Loan[] = [];
-          for (const itemId of items) loans.push(await renewItem(connection, inboundId, cardNumber, itemId, earlier.get(itemId)));
+          for (const itemId of items) loans.push(await renewItem(connection, { inboundId, cardNumber, deadline }, itemId, earlier.get(itemId)));
           // Finished in an earlier run and no longer charged (returned since): still part of this SMS's answer.
           for (const row of earlier.values()) if (row.outcome !== null && !items.includes(row.itemId)) loans.push(fromRecord(row));
           return { patronKnown: true, loans };
-        }),
+        }, deadline ? { deadline } : {}),
       );
       logger.info(
         { inboundId, patronKnown: report.patronKnown, charged: report.loans.length, renewed: report.loans.filter((loan) => loan.outcome === 'renewed').length },

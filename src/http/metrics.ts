@@ -52,9 +52,21 @@ const isLoopback = (address: string | undefined): boolean => {
 };
 
 /**
+ * Headers a proxy adds to say whom it relays for (beyond every `X-Forwarded-*` and `Forwarded`).
+ * Proxies are configured to send only some of them (nginx's common `X-Real-IP` alone), so any one
+ * of them marks a relayed request.
+ */
+const RELAY_HEADERS = ['x-real-ip', 'x-client-ip', 'true-client-ip', 'cf-connecting-ip', 'fastly-client-ip', 'x-cluster-client-ip', 'x-original-forwarded-for', 'via'];
+
+/** True when a header says a proxy relayed this request. */
+export function relayedByProxy(headers: IncomingMessage['headers']): boolean {
+  return Object.keys(headers).some((name) => name === 'forwarded' || name.startsWith('x-forwarded-') || RELAY_HEADERS.includes(name));
+}
+
+/**
  * SPEC §7: with METRICS_TOKEN set, only `Authorization: Bearer METRICS_TOKEN` (compared in constant
  * time); unset, loopback clients only. Loopback is judged by the socket, never by X-Forwarded-For;
- * and a loopback request that carries a forwarding header came through a proxy on this host, so
+ * and a loopback request that carries any forwarding header came through a proxy on this host, so
  * it is someone else's and refused (else a local reverse proxy would publish /metrics).
  */
 export function metricsAccess(metricsToken: string | undefined): RequestHandler {
@@ -69,8 +81,7 @@ export function metricsAccess(metricsToken: string | undefined): RequestHandler 
       next();
       return;
     }
-    const proxied = req.get('x-forwarded-for') !== undefined || req.get('forwarded') !== undefined;
-    if (!isLoopback(req.socket.remoteAddress) || proxied) {
+    if (!isLoopback(req.socket.remoteAddress) || relayedByProxy(req.headers)) {
       next(new AppError('forbidden', 403, 'metrics answer loopback clients only unless METRICS_TOKEN is set'));
       return;
     }

@@ -70,6 +70,15 @@ describe('security: /metrics', function () {
       expect((await fetch(`${h.baseUrl}/metrics`, { headers: { forwarded: 'for=203.0.113.9' } })).status).to.equal(403);
     });
 
+    // A local nginx with `proxy_set_header X-Real-IP $remote_addr;` and nothing else is the common set-up.
+    for (const header of ['x-real-ip', 'x-forwarded-host', 'x-forwarded-proto', 'x-client-ip', 'true-client-ip', 'cf-connecting-ip', 'fastly-client-ip', 'x-cluster-client-ip', 'via']) {
+      it(`refuses a loopback request carrying ${header}, as relayed by a proxy`, async () => {
+        const response = await fetch(`${h.baseUrl}/metrics`, { headers: { [header]: header === 'via' ? '1.1 nginx' : '203.0.113.9' } });
+        expect(response.status).to.equal(403);
+        expect(await response.text()).not.to.contain('forny_messages');
+      });
+    }
+
     it('serves a scrape from the cache: no database query, and new figures once the background refresh has run', async () => {
       const scrape = async () => parseExposition(await (await fetch(`${h.baseUrl}/metrics`)).text());
       await h.refreshMetrics();

@@ -1,8 +1,9 @@
 import { expect } from 'chai';
 import { mkdirSync } from 'node:fs';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { EVERY_RULE_TODAY, KAREN, OTHER_PATRON, everyRuleLibrary } from '../fixtures/every-rule.js';
 import { showParty } from '../../src/http/admin/display.js';
+import { launchChromium } from '../helpers/chromium.js';
 import { eventually, Harness } from '../helpers/harness.js';
 
 const SCREENSHOTS = new URL('./screenshots/', import.meta.url).pathname;
@@ -15,7 +16,10 @@ const DOCS_SCREENSHOT = new URL('../../docs/dashboard-overview.png', import.meta
  */
 const BLOCKED_GOOGLE_FONTS = /^Loading the stylesheet 'https:\/\/fonts\.googleapis\.com\/.*' violates the following Content Security Policy directive/;
 
-/** The dashboard as an operator uses it: Debian's Chromium, headless, logged in with basic auth. */
+/**
+ * The dashboard as an operator uses it: headless Chromium (Debian's when installed, else the one
+ * `npm ci` brought, see test/helpers/chromium.ts), logged in with basic auth.
+ */
 describe('dashboard in headless Chromium', function () {
   this.timeout(60_000);
   let h: Harness;
@@ -27,10 +31,7 @@ describe('dashboard in headless Chromium', function () {
   before(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
     h = await Harness.start({ workers: true, fixture: everyRuleLibrary(), now: `${EVERY_RULE_TODAY}T10:00:00+01:00` });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await launchChromium();
     context = await browser.newContext({ httpCredentials: { username: 'operator', password: 'correct-horse-battery' }, viewport: { width: 1280, height: 800 }, locale: 'da-DK' });
   });
   after(async () => {

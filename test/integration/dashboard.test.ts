@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import type { DbBool } from '../../db/tables.js';
+import { QUEUE_TEXT } from '../../src/http/admin/labels.js';
+import { QUEUE } from '../../src/queue/queues.js';
 import { EVERY_RULE_TODAY, KAREN, OTHER_PATRON, everyRuleLibrary } from '../fixtures/every-rule.js';
 import { eventually, Harness } from '../helpers/harness.js';
 
@@ -73,11 +75,12 @@ describe("operators' dashboard (/admin)", function () {
 
   it('shows every queue with its job counts, the send window and today on the overview', async () => {
     const overview = await page('/admin');
-    for (const queue of ['renew-all', 'sms-command', 'send-sms', 'send-email', 'reminders']) expect(rowsWith(overview, `>${queue}</a>`), queue).to.have.length(1);
+    const queueRow = (queue: string) => rowsWith(overview, `href="/admin/queues/queue/${queue}"`);
+    for (const queue of Object.values(QUEUE)) expect(queueRow(queue), queue).to.have.length(1);
     // waiting, active, delayed, failed, completed: one renew-all handled; its reply, due at once,
     // was sent by that job itself, so send-sms has had nothing to do.
-    expect(cells(rowsWith(overview, '>renew-all</a>')[0] ?? '').slice(1)).to.deep.equal(['0', '0', '0', '0', '1']);
-    expect(cells(rowsWith(overview, '>send-sms</a>')[0] ?? '').slice(1)).to.deep.equal(['0', '0', '0', '0', '0']);
+    expect(cells(queueRow('renew-all')[0] ?? '').slice(1)).to.deep.equal(['0', '0', '0', '0', '1']);
+    expect(cells(queueRow('send-sms')[0] ?? '').slice(1)).to.deep.equal(['0', '0', '0', '0', '0']);
     expect(overview).to.contain('Vinduet er <strong>åbent nu</strong>');
     expect(overview).to.contain('Bibliotekssystem: indbygget');
     expect(cells(rowsWith(overview, '<th scope="row">SMS</th>')[0] ?? '')).to.deep.equal(['SMS', '1', '0', '0']);
@@ -93,6 +96,19 @@ describe("operators' dashboard (/admin)", function () {
     expect(chart.labels.at(-1)).to.equal('10'); // the library's hour, now
     expect(chart.received.at(-1)).to.equal(1);
     expect(chart.sent.at(-1)).to.equal(1);
+  });
+
+  it('names the queues in Danish on the overview, the technical name small beside it for those who read the logs', async () => {
+    const overview = await page('/admin');
+    for (const queue of Object.values(QUEUE)) {
+      const [row] = rowsWith(overview, `href="/admin/queues/queue/${queue}"`);
+      const link = /<a href="\/admin\/queues\/queue\/[^"]+"[^>]*>([^<]*)<\/a>/.exec(row ?? '');
+      expect(link?.[1], queue).to.equal(QUEUE_TEXT[queue]);
+      expect(row, queue).to.contain(`<code class="queue-name" translate="no">${queue}</code>`);
+    }
+    // Outside those small names, no queue's technical name is on the page's text.
+    const text = overview.replace(/<code class="queue-name"[^>]*>[^<]*<\/code>/g, '').replace(/<[^>]+>/g, ' ');
+    for (const queue of Object.values(QUEUE)) expect(text, queue).not.to.contain(queue);
   });
 
   it('finds a patron from the Beskeder search, with the number written as the patron would', async () => {

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { showParty } from '../../src/http/admin/display.js';
-import { ALL_LABELS, supersededReason } from '../../src/http/admin/labels.js';
+import { ALL_LABELS, QUEUE_TEXT, supersededReason } from '../../src/http/admin/labels.js';
+import { QUEUE } from '../../src/queue/queues.js';
 
 /**
  * English words the dashboard used to show inside its Danish pages (issue 9's list, and the words
@@ -20,6 +21,14 @@ describe('the dashboard labels (labels.ts): Danish only', () => {
       }
     });
   }
+
+  it('has a Danish name for every queue, not the technical name itself', () => {
+    for (const queue of Object.values(QUEUE)) {
+      const text = (QUEUE_TEXT as Readonly<Record<string, string>>)[queue];
+      expect(text, queue).to.be.a('string');
+      expect(text, queue).not.to.contain(queue);
+    }
+  });
 
   const superseded: { stored: string | null; shown: string | undefined }[] = [
     { stored: 'folded into a later renew-all reply', shown: 'lagt sammen med et senere svar på FORNY ALLE' },

@@ -11,7 +11,7 @@ import { showInstant } from './display.js';
 import { html, type Html } from './html.js';
 import { AUDIT_TEXT, label, PURPOSE_TEXT } from './labels.js';
 import { layout } from './layout.js';
-import { details, partyLink, statusTag, type PatronNames } from './parts.js';
+import { details, partyLink, queueName, statusTag, type PatronNames } from './parts.js';
 import { explainSendError, twilioErrorUrl } from './twilio-codes.js';
 
 type FailuresDeps = Pick<Deps, 'db' | 'queues' | 'redis' | 'config' | 'logger' | 'clock'>;
@@ -164,7 +164,7 @@ function failedJobsTable(jobs: readonly FailedJob[] | undefined, zone: string, c
 <tbody>
 ${jobs.map(
   (job) => html`<tr>
-<td>${job.queue}</td>
+<td>${queueName(job.queue)}</td>
 <td><a href="/admin/queues/queue/${encodeURIComponent(job.queue)}/${encodeURIComponent(job.id)}">${job.id}</a> <span class="muted">${job.name}</span></td>
 <td>${job.finishedOn === undefined ? '' : showInstant(new Date(job.finishedOn).toISOString(), zone)}</td>
 <td>Jobbet blev opgivet.${job.reason && details(job.reason)}</td>

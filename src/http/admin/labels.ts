@@ -4,6 +4,7 @@ import type { RenewalReason } from '../../../db/repositories/renewals.js';
 import type { Channel, Direction, MessageKind, MessageStatus, OutboundPurpose } from '../../domain/message-status.js';
 import type { NoticeKind } from '../../domain/notice.js';
 import type { Command } from '../../domain/sms-command.js';
+import type { QueueName } from '../../queue/queues.js';
 import type { JobState } from '../queue-reads.js';
 
 /** The dashboard's Danish words for the codes stored in the database (code stays English). */
@@ -90,12 +91,16 @@ export const JOB_STATE_TEXT: Readonly<Record<JobState, string>> = {
   completed: 'fuldført',
 };
 
-export const QUEUE_TEXT: Readonly<Record<string, string>> = {
-  'renew-all': 'FORNY ALLE fra lånere',
-  'sms-command': 'andre SMS-kommandoer',
-  'send-sms': 'udgående SMS',
-  'send-email': 'udgående e-mails',
-  reminders: 'daglig påmindelseskørsel',
+/**
+ * The queues by what they do. The technical name stays beside it, small (`queueName` in parts.ts):
+ * it is what the log, Bull Board, the metrics and the alert rules say.
+ */
+export const QUEUE_TEXT: Readonly<Record<QueueName, string>> = {
+  'renew-all': 'Fornyelser (FORNY ALLE)',
+  'sms-command': 'Andre SMS-kommandoer',
+  'send-sms': 'SMS der sendes',
+  'send-email': 'E-mails der sendes',
+  reminders: 'Påmindelser (daglig kørsel)',
 };
 
 /** A code's Danish text, or the code itself when there is none (a value written by a newer version). */

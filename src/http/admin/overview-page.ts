@@ -10,8 +10,9 @@ import { formatTimeOfDay, nextSendTime } from '../../domain/send-window.js';
 import { JOB_STATES, queueCounts, type QueueCounts } from '../queue-reads.js';
 import { showCount, showInstant, showMoment, showShare } from './display.js';
 import { html, jsonScript, type Html } from './html.js';
-import { CHANNEL_TEXT, JOB_STATE_TEXT, label, NOTICE_KIND_TEXT, QUEUE_TEXT, STATUS_TEXT } from './labels.js';
+import { CHANNEL_TEXT, JOB_STATE_TEXT, NOTICE_KIND_TEXT, STATUS_TEXT } from './labels.js';
 import { layout } from './layout.js';
+import { queueName } from './parts.js';
 
 type OverviewDeps = Pick<Deps, 'db' | 'queues' | 'redis' | 'clock' | 'config' | 'logger' | 'library'>;
 
@@ -42,7 +43,7 @@ function queueTable(counts: readonly QueueCounts[] | undefined): Html {
 <tbody>
 ${counts.map(
   ({ queue, counts: byState }) => html`<tr>
-<th scope="row"><a href="/admin/queues/queue/${encodeURIComponent(queue)}">${queue}</a> <span class="muted">${label(QUEUE_TEXT, queue)}</span></th>
+<th scope="row">${queueName(queue, `/admin/queues/queue/${encodeURIComponent(queue)}`)}</th>
 ${JOB_STATES.map((state) =>
   state === 'failed' && byState.failed > 0
     ? html`<td class="alert"><a class="alert" href="/admin/failures" title="Se de fejlede jobs under Fejl">${showCount(byState.failed)}</a></td>`

@@ -1,7 +1,7 @@
 import type { RenewalLine } from '../../../db/repositories/dashboard-queries.js';
 import { showDate, showParty } from './display.js';
 import { html, type Html } from './html.js';
-import { label, REASON_TEXT, STATUS_TEXT } from './labels.js';
+import { label, QUEUE_TEXT, REASON_TEXT, STATUS_TEXT } from './labels.js';
 
 /** Pieces of markup more than one page uses. */
 
@@ -19,6 +19,15 @@ export const partyLink = (party: string, names?: PatronNames): Html => {
 
 /** A status as a coloured tag; the class is the stored code, the text Danish. */
 export const statusTag = (status: string): Html => html`<span class="tag tag-${status}">${label(STATUS_TEXT, status)}</span>`;
+
+/**
+ * A queue as operators read it: its Danish name (a link to it in Bull Board when `href` is given),
+ * and beneath it, small, the technical name the log, Bull Board and the metrics use.
+ */
+export const queueName = (queue: string, href?: string): Html => {
+  const text = label(QUEUE_TEXT, queue);
+  return html`${href ? html`<a href="${href}" title="Køen ${queue} i Bull Board">${text}</a>` : text} <code class="queue-name" translate="no">${queue}</code>`;
+};
 
 /** Text in another language or for specialists (a provider's error, a job's stack): folded away. */
 export const details = (text: string): Html => html`<details class="details"><summary>vis detaljer</summary><span class="detail-text">${text}</span></details>`;

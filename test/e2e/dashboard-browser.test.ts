@@ -3,6 +3,8 @@ import { mkdirSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { EVERY_RULE_TODAY, KAREN, OTHER_PATRON, everyRuleLibrary } from '../fixtures/every-rule.js';
 import { showParty } from '../../src/http/admin/display.js';
+import { QUEUE_TEXT } from '../../src/http/admin/labels.js';
+import { QUEUE } from '../../src/queue/queues.js';
 import { launchChromium } from '../helpers/chromium.js';
 import { eventually, Harness } from '../helpers/harness.js';
 
@@ -61,8 +63,11 @@ describe('dashboard in headless Chromium', function () {
     await eventually(async () => (await h.deps.db('outbound_messages').where({ to_address: KAREN, status: 'sent' }).first()) !== undefined, 10_000, 'the reply to be sent');
     await open('/admin');
     expect(await page.getByRole('heading', { level: 1 }).textContent()).to.equal('Overblik');
-    for (const queue of ['renew-all', 'sms-command', 'send-sms', 'send-email', 'reminders']) {
-      expect(await page.getByRole('link', { name: queue, exact: true }).isVisible(), queue).to.equal(true);
+    // Each queue by its Danish name, the technical one small beside it.
+    for (const queue of Object.values(QUEUE)) {
+      const link = page.getByRole('link', { name: QUEUE_TEXT[queue], exact: true });
+      expect(await link.isVisible(), queue).to.equal(true);
+      expect(await page.getByRole('row').filter({ has: link }).locator('code.queue-name').textContent(), queue).to.equal(queue);
     }
     // Drawn by Chart.js from the page's data: two datasets, and the bars of this hour.
     const chart = await page.waitForFunction(() => {

@@ -166,6 +166,14 @@ export interface IlsRenewalRow {
   finished_at: string | null;
 }
 
+export interface IlsRenewalCardRow {
+  id: number;
+  inbound_id: number;
+  card_number: string;
+  charged: number;
+  listed_at: string;
+}
+
 export interface AuditRow {
   id: number;
   at: string;
@@ -210,6 +218,7 @@ declare module 'knex/types/tables.js' {
     reminder_scans: ReminderScanRow;
     audit_log: AuditRow;
     ils_renewals: IlsRenewalRow;
+    ils_renewal_cards: IlsRenewalCardRow;
     notices: NoticeRow;
     sms_opt_outs: SmsOptOutRow;
   }

@@ -12,13 +12,13 @@ import {
 } from '../db/repositories/inbound.js';
 import { findPatronsByMobile, type Patron } from '../db/repositories/library.js';
 import { findWaitingRenewAllReply, getOutbound, recordSupersededBy, supersede, type OutboundMessage } from '../db/repositories/outbound.js';
-import { insertRenewalResults, renewedActiveLoans } from '../db/repositories/renewals.js';
+import { insertRenewalResults, renewedActiveLoans, resultsOfInbound, type NewRenewalResult } from '../db/repositories/renewals.js';
 import type { Db } from '../db/repositories/values.js';
 import { inGroupTransaction } from '../db/group-commit.js';
 import type { Deps } from '../src/deps.js';
 import { isUnfinished } from '../src/domain/message-status.js';
 import type { RenewAllCounts } from '../src/domain/reply-text.js';
-import type { RenewAllReport } from '../src/library/library-system.js';
+import type { RenewAllProgress, RenewAllReport } from '../src/library/library-system.js';
 import { LibrarySystemUnavailable } from '../src/library/library-system-unavailable.js';
 import { textsFor } from '../src/texts.js';
 import { enqueueOutbound } from '../src/queue/enqueue.js';
@@ -49,8 +49,8 @@ type RenewAllDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'queues' |
  * sure its reply is on its way. A system outside forny's database (SIP2) is asked before the
  * transaction; its own records make the ask safe to repeat (SPEC §10).
  *
- * A request older than RENEW_ALL_GIVE_UP_MINUTES is never done (SPEC §4): it is given up and the
- * patron is told that nothing was renewed.
+ * A request older than RENEW_ALL_GIVE_UP_MINUTES is never done (SPEC §4), nor finished once that
+ * time passes while the library system is asked: it is given up and the patron told what was renewed.
  */
 export async function handleRenewAll(deps: RenewAllDeps, inboundId: number): Promise<RenewAllOutcome> {
   const asked = deps.library.transactional ? undefined : await askLibrarySystem(deps, inboundId);
@@ -178,29 +178,58 @@ async function rateLimited(db: Db, inbound: InboundMessage, now: Date): Promise<
 }
 
 /**
- * Gives a renew-all up (SPEC §4): the message is `failed`, nothing is renewed, and the patron gets
- * one SMS saying so. Only a message still waiting is given up; one done meanwhile is left alone.
+ * Gives a renew-all up (SPEC §4): the message is `failed`, nothing more is renewed, and the patron
+ * gets one SMS saying so. What a library system outside the database had renewed before is
+ * recorded with the message and counted in that SMS (`N af M lån`): never less than was done.
+ * Only a message still waiting is given up; one done meanwhile is left alone.
  */
 export async function giveUpRenewAll(deps: RenewAllDeps, inboundId: number, why: string): Promise<RenewAllOutcome> {
+  const done = await doneBeforeGivingUp(deps, inboundId);
   const now = deps.clock.now();
   const outcome = await deps.db.transaction(async (trx): Promise<RenewAllOutcome> => {
     const inbound = await getInbound(trx, inboundId);
     if (!inbound || !(await giveUpInbound(trx, inboundId, now))) return { state: 'already-processed', reply: null };
     const patrons = await findPatronsByMobile(trx, inbound.fromNumber);
     const patronId = patrons[0]?.id ?? null;
+    await insertRenewalResults(trx, await notYetRecorded(trx, inboundId, done.results), now);
+    const renewed = done.results.filter((result) => result.outcome === 'renewed').length;
     const reply = patrons.length === 0 ? null : await writeReply(
       trx,
       deps.config,
       inbound,
-      { purpose: 'renew-all-failed', body: textsFor(deps.config).renewAllGaveUp(), patronId, dedupeKey: `gave-up:in-${inbound.id}` },
+      { purpose: 'renew-all-failed', body: textsFor(deps.config).renewAllGaveUp({ renewed, total: done.total }), patronId, dedupeKey: `gave-up:in-${inbound.id}` },
       now,
     );
     await recordFailureReply(trx, inboundId, reply?.id ?? null, patronId);
     return { state: 'gave-up', reply };
   });
   await deliverReply(deps, outcome, { sendNow: true });
-  if (outcome.state === 'gave-up') deps.logger.warn({ inboundId, why }, 'renew-all given up; the patron is told nothing was renewed');
+  if (outcome.state === 'gave-up') {
+    const renewed = done.results.filter((result) => result.outcome === 'renewed').length;
+    deps.logger.warn({ inboundId, why, renewed, total: done.total }, 'renew-all given up; the patron is told what was renewed');
+  }
   return outcome;
+}
+
+/**
+ * What the library system had done for a request about to be given up, read before the give-up's
+ * transaction (the port reads with its own connection). Nothing for a message no longer waiting.
+ */
+async function doneBeforeGivingUp(deps: RenewAllDeps, inboundId: number): Promise<RenewAllProgress> {
+  const inbound = await getInbound(deps.db, inboundId);
+  if (!inbound || inbound.status !== 'received') return { results: [], total: 0 };
+  const patrons = await findPatronsByMobile(deps.db, inbound.fromNumber);
+  return deps.library.doneSoFar({ inboundId, patrons });
+}
+
+/**
+ * Results not yet recorded for the message. Only a request given up part-way and then retried by an
+ * operator has some already: those recorded at the give-up stay, the rerun adds the rest.
+ */
+async function notYetRecorded(trx: Db, inboundId: number, results: readonly NewRenewalResult[]): Promise<readonly NewRenewalResult[]> {
+  if (results.length === 0) return results;
+  const recorded = new Set((await resultsOfInbound(trx, inboundId)).map((result) => result.loanId));
+  return recorded.size === 0 ? results : results.filter((result) => !recorded.has(result.loanId));
 }
 
 async function renewAllInTransaction(
@@ -222,7 +251,7 @@ async function renewAllInTransaction(
 
   const report = asked ?? (await deps.library.renewAll({ db: trx, inboundId: inbound.id, patrons, now, deadline: giveUpAt(deps, inbound) }));
   if (!report.patronKnown) return notLinked(trx, deps, inbound, now, claimForSending);
-  await insertRenewalResults(trx, report.results, now);
+  await insertRenewalResults(trx, inbound.retriedAt === null ? report.results : await notYetRecorded(trx, inbound.id, report.results), now);
   const renewed = report.results.filter((result) => result.outcome === 'renewed');
   const counts: RenewAllCounts = { renewed: renewed.length, total: report.results.length, provisional: renewed.filter((result) => result.provisional).length };
   const reply = await writeRenewAllReply(trx, deps, inbound, patrons, counts, now, claimForSending);

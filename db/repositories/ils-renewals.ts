@@ -98,3 +98,17 @@ export async function recordIlsOutcome(
     });
   return touched(changed) > 0;
 }
+
+/** Records how many items the system lists as charged to a card, for this request (the latest listing wins). */
+export async function recordIlsListing(db: Db, listing: { inboundId: number; cardNumber: string; charged: number }, now: Date): Promise<void> {
+  await db('ils_renewal_cards')
+    .insert({ inbound_id: listing.inboundId, card_number: listing.cardNumber, charged: listing.charged, listed_at: toStoredInstant(now) })
+    .onConflict(['inbound_id', 'card_number'])
+    .merge(['charged', 'listed_at']);
+}
+
+/** How many items the system last listed as charged to the card for this request; null if it never listed them. */
+export async function ilsChargedCount(db: Db, inboundId: number, cardNumber: string): Promise<number | null> {
+  const row = await db('ils_renewal_cards').where({ inbound_id: inboundId, card_number: cardNumber }).first('charged');
+  return row ? Number(row.charged) : null;
+}

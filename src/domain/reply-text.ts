@@ -51,8 +51,12 @@ export interface Texts {
   readonly sender: string;
   /** The answer to a renew-all: always `N af M lån`; where N < M it points to the site for why. */
   renewAllReply(counts: RenewAllCounts): string;
-  /** A renew-all that could not be done (SPEC §4): nothing was renewed; try later or on the site. */
-  renewAllGaveUp(): string;
+  /**
+   * A renew-all that could not be done in time (SPEC §4): try later or on the site. When the library
+   * system had renewed some loans before it was given up, it counts them (`N af M lån`) and says the
+   * rest could not be renewed now; otherwise it says nothing was renewed.
+   */
+  renewAllGaveUp(done?: Pick<RenewAllCounts, 'renewed' | 'total'>): string;
   reminderSms(count: number, dueDate: CalendarDate): string;
   helpReply(): string;
   unknownNumberReply(): string;
@@ -122,8 +126,13 @@ export function createTexts(settings: TextSettings): Texts {
       return head(`${counted}${ill} Se på ${site} hvilke der ikke kunne fornyes.`);
     },
 
-    renewAllGaveUp(): string {
-      return head(`Vi kunne ikke forny dine lån lige nu. Prøv igen senere med ${renewCommand} til ${smsFrom}, eller forny på ${site}.`);
+    renewAllGaveUp(done?: Pick<RenewAllCounts, 'renewed' | 'total'>): string {
+      if (!done || done.renewed === 0) {
+        return head(`Vi kunne ikke forny dine lån lige nu. Prøv igen senere med ${renewCommand} til ${smsFrom}, eller forny på ${site}.`);
+      }
+      const counted = `${done.renewed} af ${done.total} lån er fornyet.`;
+      if (done.renewed >= done.total) return head(counted);
+      return head(`${counted} Resten kunne ikke fornys lige nu. Prøv igen senere, eller forny på ${site}.`);
     },
 
     reminderSms(count: number, dueDate: CalendarDate): string {
@@ -283,6 +292,7 @@ export function longestSmsTexts(texts: Texts): string[] {
     texts.renewAllReply({ renewed: n, total: n, provisional: n }),
     texts.renewAllReply({ renewed: 0, total: 0, provisional: 0 }),
     texts.renewAllGaveUp(),
+    texts.renewAllGaveUp({ renewed: n - 1, total: n }),
     texts.reminderSms(n, LONGEST_DATE),
     texts.helpReply(),
     texts.unknownNumberReply(),

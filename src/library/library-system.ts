@@ -23,6 +23,12 @@ export interface LibrarySystem {
    */
   renewAll(request: RenewAllRequest): Promise<RenewAllReport>;
   /**
+   * For a request being given up (SPEC §4): what renewAll had already done for it, from the
+   * system's records in forny's database, asking the system nothing (it may be the reason). Nothing
+   * for a transactional system: its renewals commit with the answer or not at all.
+   */
+  doneSoFar(request: Pick<RenewAllRequest, 'inboundId' | 'patrons'>): Promise<RenewAllProgress>;
+  /**
    * The send-time check of a reminder (SPEC §4, §10): which of the loans it names are still due on
    * the date it names. Loans the system cannot speak for are kept.
    */
@@ -50,6 +56,13 @@ export interface RenewAllRequest {
    * the request up.
    */
   readonly deadline: Date;
+}
+
+export interface RenewAllProgress {
+  /** The loans decided so far, renewed or refused; recorded by the job with the given-up request. */
+  readonly results: readonly NewRenewalResult[];
+  /** The patrons' active loans as far as the system had listed them (M); at least `results.length`. */
+  readonly total: number;
 }
 
 export interface RenewAllReport {

@@ -1,6 +1,7 @@
 import type { NewRenewalResult } from '../../db/repositories/renewals.js';
-import type { LibrarySystem, LibrarySystemDown, RenewAllReport } from './library-system.js';
-import type { Sip2LibrarySystem } from './sip2/adapter.js';
+import type { Patron } from '../../db/repositories/library.js';
+import type { LibrarySystem, LibrarySystemDown, RenewAllProgress, RenewAllReport } from './library-system.js';
+import type { Sip2LibrarySystem, Sip2Loan } from './sip2/adapter.js';
 
 /**
  * The library's own system over SIP2 (SPEC §10) behind the port: each card on the texting number is
@@ -24,22 +25,26 @@ export function sip2LibrarySystem(sip2: Sip2LibrarySystem, description: string):
         for (const loan of report.loans) {
           if (reported.has(loan.itemId)) continue;
           reported.add(loan.itemId);
-          results.push({
-            inboundId,
-            loanId: loan.itemId,
-            patronId: patron.id,
-            outcome: loan.outcome,
-            reason: loan.reason,
-            oldDueDate: loan.oldDueDate,
-            newDueDate: loan.newDueDate,
-            provisional: false,
-            itemId: loan.itemId,
-            title: loan.title,
-            systemMessage: loan.systemMessage,
-          });
+          results.push(resultOf(inboundId, patron, loan));
         }
       }
       return { patronKnown, results };
+    },
+    async doneSoFar({ inboundId, patrons }): Promise<RenewAllProgress> {
+      const results: NewRenewalResult[] = [];
+      const counted = new Set<string>();
+      let total = 0;
+      for (const patron of patrons) {
+        const recorded = await sip2.recorded(inboundId, patron.cardNumber);
+        const items = recorded.items.filter((item) => !counted.has(item.itemId));
+        for (const item of items) {
+          counted.add(item.itemId);
+          if (item.loan) results.push(resultOf(inboundId, patron, item.loan));
+        }
+        // Items finished and since returned are not in the listing's count, yet were part of the request.
+        total += Math.max(recorded.charged ?? 0, items.length);
+      }
+      return { results, total };
     },
     // Item Information per item: a loan whose due date moved (renewed) or that is on no one's loan
     // (returned) is no longer due on the date the reminder names.
@@ -54,5 +59,22 @@ export function sip2LibrarySystem(sip2: Sip2LibrarySystem, description: string):
       return { ok: false, down, reason: state.reason };
     },
     close: () => sip2.close(),
+  };
+}
+
+/** One item's outcome at the system as the job records it: the SIP2 item id is the loan's id (SPEC §10). */
+function resultOf(inboundId: number, patron: Patron, loan: Sip2Loan): NewRenewalResult {
+  return {
+    inboundId,
+    loanId: loan.itemId,
+    patronId: patron.id,
+    outcome: loan.outcome,
+    reason: loan.reason,
+    oldDueDate: loan.oldDueDate,
+    newDueDate: loan.newDueDate,
+    provisional: false,
+    itemId: loan.itemId,
+    title: loan.title,
+    systemMessage: loan.systemMessage,
   };
 }

@@ -3,7 +3,7 @@ import { insertInbound } from '../../db/repositories/inbound.js';
 import { reconcile } from '../../jobs/reconcile.js';
 import { createEmbeddedLibrarySystem } from '../../src/library/embedded.js';
 import { LibrarySystemUnavailable } from '../../src/library/library-system-unavailable.js';
-import type { LibrarySystem, RenewAllReport, RenewAllRequest } from '../../src/library/library-system.js';
+import type { LibrarySystem, RenewAllProgress, RenewAllReport, RenewAllRequest } from '../../src/library/library-system.js';
 import { renewAllAttempts } from '../../src/queue/queues.js';
 import { textsFor } from '../../src/texts.js';
 import { EVERY_RULE_TODAY, EXPECTED_RENEWED, EXPECTED_TOTAL, KAREN, NO_LOAN_DUE_DAYS_AHEAD, everyRuleLibrary } from '../fixtures/every-rule.js';
@@ -29,6 +29,10 @@ class FlakyLibrary implements LibrarySystem {
       throw new LibrarySystemUnavailable('the library system does not answer (test)');
     }
     return this.real.renewAll(request);
+  }
+
+  doneSoFar(request: Pick<RenewAllRequest, 'inboundId' | 'patrons'>): Promise<RenewAllProgress> {
+    return this.real.doneSoFar(request);
   }
 
   readonly loansStillDue = this.real.loansStillDue;

@@ -1,6 +1,15 @@
 import { readFileSync } from 'node:fs';
 import type { Knex } from 'knex';
-import { listIlsRenewals, recordIlsIntent, recordIlsOutcome, restampIlsIntent, withdrawIlsIntent, type IlsRenewal } from '../../../db/repositories/ils-renewals.js';
+import {
+  ilsChargedCount,
+  listIlsRenewals,
+  recordIlsIntent,
+  recordIlsListing,
+  recordIlsOutcome,
+  restampIlsIntent,
+  withdrawIlsIntent,
+  type IlsRenewal,
+} from '../../../db/repositories/ils-renewals.js';
 import type { Clock } from '../../clock.js';
 import type { Logger } from '../../logger.js';
 import { LibrarySystemUnavailable } from '../library-system-unavailable.js';
@@ -26,12 +35,22 @@ export interface Sip2RenewAllReport {
   readonly loans: readonly Sip2Loan[];
 }
 
+/** What a request has recorded for one card, without asking the system (for a request given up part-way). */
+export interface Sip2Recorded {
+  /** Items charged to the card when the system last listed them for this request; null if it never did. */
+  readonly charged: number | null;
+  /** Every item the request touched for the card, in order; `loan` is null while its Renew has no answer. */
+  readonly items: readonly { readonly itemId: string; readonly loan: Sip2Loan | null }[];
+}
+
 export interface Sip2LibrarySystem {
   /**
    * Renews every item charged to the card, each at most once per inboundId however often this runs
    * (SPEC §10). No Renew leaves at or after `deadline`: it throws LibrarySystemUnavailable instead.
    */
   renewAll(request: { inboundId: number; cardNumber: string; deadline?: Date }): Promise<Sip2RenewAllReport>;
+  /** What renewAll has recorded for the card and request so far; asks the system nothing. */
+  recorded(inboundId: number, cardNumber: string): Promise<Sip2Recorded>;
   /** For the send-time stale check of reminders: the current due date of each item (null: not on loan / unknown). */
   dueDates(itemIds: readonly string[]): Promise<Map<string, string | null>>;
   /** For /readyz: can forny log in and ask the system's status? The reason names the system, never the password. */
@@ -163,6 +182,7 @@ export function createSip2LibrarySystem(
         pool.use(async (connection): Promise<Sip2RenewAllReport> => {
           const items = await chargedItems(connection, cardNumber);
           if (items === null) return { patronKnown: false, loans: [] };
+          await recordIlsListing(db, { inboundId, cardNumber, charged: items.length }, clock.now());
           const loans: Sip2Loan[] = [];
           for (const itemId of items) loans.push(await renewItem(connection, { inboundId, cardNumber, deadline }, itemId, earlier.get(itemId)));
           // Finished in an earlier run and no longer charged (returned since): still part of this SMS's answer.
@@ -175,6 +195,11 @@ export function createSip2LibrarySystem(
         'sip2: renew-all done',
       );
       return report;
+    },
+
+    async recorded(inboundId, cardNumber) {
+      const [charged, rows] = await Promise.all([ilsChargedCount(db, inboundId, cardNumber), listIlsRenewals(db, inboundId, cardNumber)]);
+      return { charged, items: rows.map((row) => ({ itemId: row.itemId, loan: row.outcome === null ? null : fromRecord(row) })) };
     },
 
     async dueDates(itemIds) {

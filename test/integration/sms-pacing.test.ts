@@ -5,20 +5,49 @@ import { pacedSmsTransport } from '../../src/sms/paced.js';
 import type { SmsTransport } from '../../src/sms/transport.js';
 import { deleteQueueKeys, TEST_REDIS_URL } from '../helpers/harness.js';
 
-/** A transport that records when each call reached it. */
-function recording(): SmsTransport & { readonly at: number[] } {
-  const at: number[] = [];
+/** A transport that records which message reached it, and when (on this process's clock). */
+function recording(): SmsTransport & { readonly sent: { body: string; at: number }[] } {
+  const sent: { body: string; at: number }[] = [];
   return {
     name: 'twilio',
-    at,
-    async send() {
-      at.push(performance.now());
+    sent,
+    async send(sms) {
+      sent.push({ body: sms.body, at: performance.now() });
       return { sid: `SM${randomBytes(16).toString('hex')}` };
     },
     async findRecent() {
       return null;
     },
   };
+}
+
+/** One call of the slot script as a process saw it: the waits it was told, and the slots they stand for. */
+interface HandedOut {
+  /** When the answer was back in the process (performance.now()): its sends sleep from here. */
+  readonly answeredAt: number;
+  readonly waits: number[];
+  /** The same slots on Redis's clock (ms), from the key the script set, read in the same MULTI. */
+  readonly slots: number[];
+}
+
+/**
+ * The process's Redis connection, with each slot script call run in a MULTI followed by a GET of
+ * the key: nothing runs between them, so the GET is exactly the end of the slots the script just
+ * handed out (`slot + count × spacing`), whatever the load on the machine.
+ */
+function observed(redis: Redis, key: string, spacing: number, calls: HandedOut[]): Pick<Redis, 'eval' | 'evalsha'> {
+  const run = async (command: 'eval' | 'evalsha', script: string, keyCount: number, ...rest: (string | number)[]): Promise<unknown> => {
+    const replies = (await redis.multi()[command](script, keyCount, ...rest).get(key).exec()) ?? [];
+    const [[scriptError, answer] = [null, null], [, end] = [null, null]] = replies;
+    if (scriptError) throw scriptError; // NOSCRIPT: the caller loads the script with EVAL
+    const waits = (answer as string[]).map(Number);
+    calls.push({ answeredAt: performance.now(), waits, slots: waits.map((_, index) => Number(end) - (waits.length - index) * spacing) });
+    return answer;
+  };
+  return {
+    eval: (script: string, keyCount: number, ...rest: (string | number)[]) => run('eval', script, keyCount, ...rest),
+    evalsha: (sha: string, keyCount: number, ...rest: (string | number)[]) => run('evalsha', sha, keyCount, ...rest),
+  } as Pick<Redis, 'eval' | 'evalsha'>;
 }
 
 /** SMS_RATE_PER_SECOND at the call to Twilio, across processes (each with its own Redis connection). */
@@ -30,24 +59,51 @@ describe('SMS pacing (real Redis)', () => {
     await deleteQueueKeys(TEST_REDIS_URL, prefix);
   });
 
-  it('sends handed over at once by three processes reach Twilio 1000/rate ms apart, one after the other', async () => {
+  it('sends handed over at once by three processes get one slot each, 1000/rate ms apart in one sequence, and none leaves before its slot', async () => {
+    const rate = 50;
+    const spacing = 1000 / rate;
+    const key = `${prefix}:forny:sms-next-slot`;
     const inner = recording();
-    const processes = Array.from({ length: 3 }, () => {
+    const calls: HandedOut[][] = [[], [], []];
+    const processes = calls.map((own) => {
       const redis = new Redis(TEST_REDIS_URL);
       connections.push(redis);
-      return pacedSmsTransport(inner, { redis, key: `${prefix}:forny:sms-next-slot`, ratePerSecond: 50 });
+      return pacedSmsTransport(inner, { redis: observed(redis, key, spacing, own), key, ratePerSecond: rate });
     });
     const sends: Promise<unknown>[] = [];
     for (let i = 0; i < 30; i++) {
       const paced = processes[i % 3];
-      if (paced) sends.push(paced.send({ to: '+4530000000', body: 'x', statusCallback: 'https://forny.test/sms/status' }));
+      if (paced) sends.push(paced.send({ to: '+4530000000', body: `sms ${i}`, statusCallback: 'https://forny.test/sms/status' }));
     }
     await Promise.all(sends);
-    const at = [...inner.at].sort((a, b) => a - b);
-    // 30 sends at 50/s: slots 20 ms apart on Redis's clock, so the last leaves 29 slots after the
-    // first, and any 10 in a row span 9 slots (less one slot for the replies' own differing delays).
-    expect((at[29] ?? 0) - (at[0] ?? 0)).to.be.at.least(28 * 20);
-    for (let i = 0; i + 9 < at.length; i++) expect((at[i + 9] ?? 0) - (at[i] ?? 0), `sends ${i}..${i + 9}`).to.be.at.least(8 * 20);
+
+    // Every send reached Twilio once; each process asked Redis once for its ten (one turn, one call).
+    expect(inner.sent.map((send) => send.body).sort()).to.deep.equal(Array.from({ length: 30 }, (_, i) => `sms ${i}`).sort());
+    expect(calls.map((own) => own.map((call) => call.waits.length))).to.deep.equal([[10], [10], [10]]);
+
+    // A process's slots are 1000/rate ms apart: so are the waits it was told.
+    for (const call of calls.flat()) {
+      call.waits.forEach((wait, index) => index > 0 && expect(wait - (call.waits[index - 1] ?? 0)).to.be.closeTo(spacing, 0.001));
+    }
+    // One sequence across the processes: 30 slots on Redis's clock, each at least 1000/rate ms after
+    // the one before (exactly that while the sends keep coming). The key is stored with Lua's
+    // tostring (14 significant digits: 0.1 ms at today's epoch milliseconds), hence the 0.1.
+    const slots = calls.flatMap((own) => own.flatMap((call) => call.slots)).sort((a, b) => a - b);
+    for (let i = 1; i < slots.length; i++) expect((slots[i] ?? 0) - (slots[i - 1] ?? 0), `slot ${i} after slot ${i - 1}`).to.be.at.least(spacing - 0.1);
+
+    // Each send waits for its slot: it reaches Twilio no earlier than its wait after the answer
+    // (less 1 ms: timers fire on whole milliseconds), and a process's sends leave in their slots' order.
+    calls.forEach((own, process) => {
+      const [call] = own;
+      if (!call) throw new Error(`process ${process} asked for no slots`);
+      const arrivals = call.waits.map((wait, index) => {
+        const body = `sms ${index * 3 + process}`;
+        const arrival = inner.sent.findIndex((send) => send.body === body);
+        expect((inner.sent[arrival]?.at ?? 0) - call.answeredAt, `${body} waited for its slot`).to.be.at.least(wait - 1);
+        return arrival;
+      });
+      expect(arrivals, `process ${process}'s sends in slot order`).to.deep.equal([...arrivals].sort((a, b) => a - b));
+    });
   });
 
   it('never stops a send: while Redis does not answer, the send goes out unpaced', async () => {
@@ -61,7 +117,7 @@ describe('SMS pacing (real Redis)', () => {
     });
     await paced.send({ to: '+4530000000', body: 'x', statusCallback: 'https://forny.test/sms/status' });
     await paced.send({ to: '+4530000000', body: 'x', statusCallback: 'https://forny.test/sms/status' });
-    expect(inner.at).to.have.length(2);
+    expect(inner.sent).to.have.length(2);
     expect(failures).to.deep.equal(['Connection is closed.', 'Connection is closed.']);
   });
 });

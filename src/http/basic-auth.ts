@@ -41,19 +41,43 @@ export interface BasicAuthOptions {
 }
 
 /**
+ * One attempt at a time per key in this process, until it is checked or slowed down. Counting
+ * before the check alone would count a page's parallel requests (right passwords all) against each
+ * other until a sixth one waited; in turn, each finds the ones before it taken back. Across
+ * processes the atomic count still holds a burst to the free tries.
+ */
+function lanes(): (key: string) => Promise<() => void> {
+  const tails = new Map<string, Promise<void>>();
+  return async (key) => {
+    const ahead = tails.get(key);
+    let leave = () => {};
+    const done = new Promise<void>((resolve) => (leave = resolve));
+    const tail = (ahead ?? Promise.resolve()).then(() => done);
+    tails.set(key, tail);
+    void tail.then(() => {
+      if (tails.get(key) === tail) tails.delete(key);
+    });
+    await ahead;
+    return leave;
+  };
+}
+
+/**
  * HTTP basic auth for operators. Failed logins are counted per user name and client address
  * (`req.ip`, which trusts X-Forwarded-For only as far as TRUST_PROXY says). After a few failures
  * every further attempt of that key waits before its password is checked, longer after each
  * failure: guessing slows to one try per `maxDelayMs` or so, while the right password still gets
- * in after the wait — someone hammering wrong passwords from the same NAT or proxy cannot lock
- * the operators out. A right password takes the count back to just under the delays (the
- * operator's next pages are quick; an attacker gains one free try, not a fresh allowance). Only a
- * flood of simultaneous attempts from one key gets 429s, since each waiting attempt holds a socket.
- * A wrong password is never logged, only that a login failed and from where.
+ * in after the wait. Each attempt is counted as failed before it is
+ * checked (atomically, see LoginFailures), so attempts at once get no more free tries than
+ * attempts in turn; a right password takes its count back, and the count to just under the delays
+ * (the operator's next pages are quick; an attacker gains one free try, not a fresh allowance).
+ * Only a flood of simultaneous attempts from one key gets 429s, since each waiting attempt holds a
+ * socket. A wrong password is never logged, only that a login failed and from where.
  */
 export function basicAuth(options: BasicAuthOptions): RequestHandler {
   const lockout = { ...DEFAULT_LOCKOUT, ...options.lockout };
   const waiting = new Map<string, number>();
+  const enterLane = lanes();
 
   return async (req, res, next) => {
     const header = req.get('authorization') ?? '';
@@ -69,38 +93,46 @@ export function basicAuth(options: BasicAuthOptions): RequestHandler {
     const address = req.ip ?? req.socket.remoteAddress ?? 'unknown';
     const key = failureKey(user, address);
 
-    const failures = await options.failures.count(key);
-    const delay = loginDelayMs(failures, lockout);
-    if (delay > 0) {
-      const queued = waiting.get(key) ?? 0;
-      if (queued >= lockout.maxWaiting) {
-        res
-          .status(429)
-          .set('Retry-After', String(Math.ceil(delay / 1000)))
-          .json({ error: 'too_many_login_attempts', message: 'too many login attempts at once from this address; try again in a moment' });
+    const leaveLane = await enterLane(key);
+    try {
+      const count = await options.failures.fail(key);
+      const delay = loginDelayMs(count - 1, lockout);
+      if (delay > 0) {
+        leaveLane(); // waits outside the lane, still counted: the next attempt waits longer
+        const queued = waiting.get(key) ?? 0;
+        if (queued >= lockout.maxWaiting) {
+          await options.failures.takeBack(key); // never checked
+          res
+            .status(429)
+            .set('Retry-After', String(Math.ceil(delay / 1000)))
+            .json({ error: 'too_many_login_attempts', message: 'too many login attempts at once from this address; try again in a moment' });
+          return;
+        }
+        waiting.set(key, queued + 1);
+        try {
+          await sleep(delay);
+        } finally {
+          const left = (waiting.get(key) ?? 1) - 1;
+          if (left > 0) waiting.set(key, left);
+          else waiting.delete(key);
+        }
+      }
+
+      // Both comparisons always run, so timing does not tell whether the user name was right.
+      const userOk = safeEqual(user, options.user);
+      const passwordOk = safeEqual(password, options.password);
+      if (userOk && passwordOk) {
+        await options.failures.takeBack(key, count - 1 >= lockout.freeFailures ? lockout.freeFailures - 1 : undefined);
+        leaveLane();
+        res.locals.operator = user;
+        next();
         return;
       }
-      waiting.set(key, queued + 1);
-      try {
-        await sleep(delay);
-      } finally {
-        const left = (waiting.get(key) ?? 1) - 1;
-        if (left > 0) waiting.set(key, left);
-        else waiting.delete(key);
-      }
+      leaveLane();
+      options.logger.warn({ address, path: req.path, failures: count, nextDelayMs: loginDelayMs(count, lockout) }, 'operator login failed');
+      res.status(401).set('WWW-Authenticate', 'Basic realm="forny", charset="UTF-8"').json({ error: 'unauthorized', message: 'operator login required' });
+    } finally {
+      leaveLane();
     }
-
-    // Both comparisons always run, so timing does not tell whether the user name was right.
-    const userOk = safeEqual(user, options.user);
-    const passwordOk = safeEqual(password, options.password);
-    if (userOk && passwordOk) {
-      if (failures >= lockout.freeFailures) await options.failures.lower(key, lockout.freeFailures - 1);
-      res.locals.operator = user;
-      next();
-      return;
-    }
-    const count = await options.failures.fail(key);
-    options.logger.warn({ address, path: req.path, failures: count, nextDelayMs: loginDelayMs(count, lockout) }, 'operator login failed');
-    res.status(401).set('WWW-Authenticate', 'Basic realm="forny", charset="UTF-8"').json({ error: 'unauthorized', message: 'operator login required' });
   };
 }

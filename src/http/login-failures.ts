@@ -3,13 +3,20 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import { whenRedisUp } from '../redis-gate.js';
 
-/** Failed logins per key (a user name and a client address), forgotten `windowMs` after the last one. */
+/**
+ * Failed logins per key (a user name and a client address, or a device), forgotten `windowMs` after
+ * the last one. An attempt is counted as failed before its password is checked, in one atomic step
+ * that returns its own count: attempts at once each see the ones ahead of them, where a read and a
+ * later write let 300 parallel guesses all read "no failures yet".
+ */
 export interface LoginFailures {
-  count(key: string): Promise<number>;
   /** Counts one more failure; returns the new count. */
   fail(key: string): Promise<number>;
-  /** Lowers the count to at most `ceiling` (a successful login). */
-  lower(key: string, ceiling: number): Promise<void>;
+  /**
+   * Takes back one failure counted for an attempt that turned out right or was never checked; with
+   * `ceiling`, also lowers the count to at most that (a successful login after the delays).
+   */
+  takeBack(key: string, ceiling?: number): Promise<void>;
 }
 
 /** The key of one user name from one address; hashed, so Redis never holds a typed user name. */
@@ -24,7 +31,6 @@ export function memoryLoginFailures(windowMs: number, now: () => number = Date.n
     return entries.get(key);
   };
   return {
-    count: async (key) => live(key)?.count ?? 0,
     async fail(key) {
       // Keys that fail once and never return must not pile up: sweep the expired, then the oldest.
       if (entries.size >= maxKeys) {
@@ -36,12 +42,20 @@ export function memoryLoginFailures(windowMs: number, now: () => number = Date.n
       entries.set(key, { count, until: now() + windowMs });
       return count;
     },
-    async lower(key, ceiling) {
+    async takeBack(key, ceiling = Infinity) {
       const entry = live(key);
-      if (entry && entry.count > ceiling) entry.count = ceiling;
+      if (!entry) return;
+      entry.count = Math.min(entry.count - 1, ceiling);
+      if (entry.count <= 0) entries.delete(key);
     },
   };
 }
+
+/** One failure less, then at most ARGV[1] (when given); the key's expiry stays as it was. */
+const TAKE_BACK = `local n = tonumber(redis.call('GET', KEYS[1]) or '0') - 1
+if ARGV[1] ~= '' and n > tonumber(ARGV[1]) then n = tonumber(ARGV[1]) end
+if n <= 0 then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], n, 'KEEPTTL') end
+return n`;
 
 /**
  * In Redis under QUEUE_PREFIX, so every web process sees the same counts; while Redis does not
@@ -60,11 +74,6 @@ export function redisLoginFailures(redis: Redis, prefix: string, windowMs: numbe
     }
   };
   return {
-    count: (key) =>
-      orFallback(
-        async () => Number((await redis.get(redisKey(key))) ?? 0),
-        () => fallback.count(key),
-      ),
     fail: (key) =>
       orFallback(
         async () => {
@@ -75,13 +84,13 @@ export function redisLoginFailures(redis: Redis, prefix: string, windowMs: numbe
         },
         () => fallback.fail(key),
       ),
-    lower: (key, ceiling) =>
+    takeBack: (key, ceiling) =>
       orFallback(
         async () => {
-          // Compare and set in one step, so a failure counted meanwhile by another process is kept.
-          await redis.eval("local n = tonumber(redis.call('GET', KEYS[1]) or '0') if n > tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL') end return n", 1, redisKey(key), String(ceiling));
+          // Read and write in one step, so a failure counted meanwhile by another process is kept.
+          await redis.eval(TAKE_BACK, 1, redisKey(key), ceiling === undefined ? '' : String(ceiling));
         },
-        () => fallback.lower(key, ceiling),
+        () => fallback.takeBack(key, ceiling),
       ),
   };
 }

@@ -1,5 +1,8 @@
 import { expect } from 'chai';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+import type { Express } from 'express';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -7,6 +10,7 @@ import { migrateToLatest } from '../../db/knexfile.js';
 import { loadConfig } from '../../src/config.js';
 import { createDeps, type Deps } from '../../src/deps.js';
 import { DEFAULT_LOCKOUT, loginDelayMs } from '../../src/http/basic-auth.js';
+import { createApp } from '../../src/http/create-app.js';
 import { failureKey } from '../../src/http/login-failures.js';
 import { serve, type Serving } from '../../src/http/serve.js';
 import { createLogger } from '../../src/logger.js';
@@ -26,6 +30,51 @@ async function attempt(baseUrl: string, password: string, headers: Record<string
 
 const FREE = DEFAULT_LOCKOUT.freeFailures;
 const FIRST = TEST_LOCKOUT.firstDelayMs ?? 0;
+
+/**
+ * No attempt waits: one that would be slowed down is answered 429 at once. So a 401 or 200 is an
+ * attempt whose password was checked without a delay, and a 429 one that the lockout held back,
+ * and the tests count answers instead of timing them.
+ */
+const NO_WAITING = { ...TEST_LOCKOUT, maxWaiting: 0 };
+
+/**
+ * Login attempts at once: every connection is opened first, then every request is written in the
+ * same turn of the event loop, so the server has them all before it answers any. Their statuses.
+ */
+async function loginBurst(attempts: readonly { baseUrl: string; user: string; password: string }[]): Promise<number[]> {
+  const sockets = await Promise.all(
+    attempts.map(({ baseUrl }) => {
+      const { hostname, port } = new URL(baseUrl);
+      return new Promise<Socket>((resolve, reject) => {
+        const socket = connect(Number(port), hostname, () => resolve(socket));
+        socket.once('error', reject);
+      });
+    }),
+  );
+  const answers = sockets.map(
+    (socket) =>
+      new Promise<number>((resolve) => {
+        let head = '';
+        socket.on('data', (chunk: Buffer) => {
+          head += chunk.toString('latin1');
+          const status = /^HTTP\/1\.1 (\d{3})/.exec(head);
+          if (status) {
+            resolve(Number(status[1]));
+            socket.destroy();
+          }
+        });
+        socket.on('error', () => resolve(0));
+        socket.on('close', () => resolve(0));
+      }),
+  );
+  attempts.forEach(({ user, password }, index) =>
+    sockets[index]?.write(`GET /api/messages?limit=1 HTTP/1.1\r\nHost: forny\r\nAuthorization: Basic ${Buffer.from(`${user}:${password}`).toString('base64')}\r\nConnection: close\r\n\r\n`),
+  );
+  return Promise.all(answers);
+}
+
+const tally = (statuses: readonly number[]) => statuses.reduce<Record<number, number>>((counts, status) => ({ ...counts, [status]: (counts[status] ?? 0) + 1 }), {});
 
 describe('security: login lockout', function () {
   it('grows the delay after the free failures, up to a ceiling (production: 1 s doubling to 15 s after 5 failures)', () => {
@@ -88,6 +137,68 @@ describe('security: login lockout', function () {
       } finally {
         await other.close();
       }
+    });
+  });
+
+  describe('parallel attempts', () => {
+    let h: Harness;
+    let servers: Server[] = [];
+    before(async () => {
+      h = await Harness.start({ lockout: NO_WAITING });
+    });
+    afterEach(async () => {
+      for (const server of servers) server.closeAllConnections();
+      await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+      servers = [];
+    });
+    after(async () => h.stop());
+
+    /**
+     * A server that holds requests until `size` have arrived and then hands them all to the apps
+     * (in turn) at once: a burst in its purest form, whatever the machine's speed. Each app is one
+     * web process's app on the same Redis.
+     */
+    async function burstServer(apps: readonly Express[], size: number): Promise<string> {
+      let held: (() => void)[] = [];
+      let arrived = 0;
+      const server = createServer((req, res) => {
+        const app = apps[arrived % apps.length];
+        arrived += 1;
+        held.push(() => {
+          app?.(req, res);
+        });
+        if (held.length < size) return;
+        const all = held;
+        held = [];
+        for (const go of all) go();
+      });
+      servers.push(server);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    }
+    const wrongPasswords = (baseUrl: string, user: string, count: number) => Array.from({ length: count }, (_, index) => ({ baseUrl, user, password: `wrong-${index}` }));
+
+    it('lets a burst of wrong passwords have no more checks before the delays than a sequential run', async () => {
+      const app = createApp(h.deps, { lockout: NO_WAITING });
+      const oneByOne = await burstServer([app], 1);
+      const sequential: number[] = [];
+      for (const attempt of wrongPasswords(oneByOne, 'guesser-in-turn', 40)) sequential.push(...(await loginBurst([attempt])));
+      expect(tally(sequential)).to.deep.equal({ 401: FREE, 429: 40 - FREE });
+
+      const burst = await loginBurst(wrongPasswords(await burstServer([app], 40), 'guesser-at-once', 40));
+      expect(tally(burst)[401] ?? 0, 'checked without a delay').to.be.at.most(FREE);
+      expect(tally(burst)[401] ?? 0, 'checked without a delay').to.be.at.least(1);
+    });
+
+    it('holds across web processes: a burst split over two apps on one Redis gets no more', async () => {
+      const burst = await loginBurst(wrongPasswords(await burstServer([createApp(h.deps, { lockout: NO_WAITING }), createApp(h.deps, { lockout: NO_WAITING })], 40), 'guesser-two-processes', 40));
+      expect(tally(burst)[401] ?? 0, 'checked without a delay').to.be.at.most(FREE);
+    });
+
+    it('does not hold back a burst of right passwords (a page and its requests at once)', async () => {
+      const url = await burstServer([createApp(h.deps, { lockout: NO_WAITING })], 3 * FREE);
+      const burst = await loginBurst(Array.from({ length: 3 * FREE }, () => ({ baseUrl: url, user: USER, password: PASSWORD })));
+      expect(tally(burst)).to.deep.equal({ 200: 3 * FREE });
     });
   });
 

@@ -12,11 +12,16 @@ export interface RenewAllSummary {
   readonly from: string;
   readonly patronName: string | null;
   readonly receivedAt: string;
+  /** When it was handled or given up, and when an operator last retried it (the Fejl page's times). */
+  readonly processedAt: string | null;
+  readonly retriedAt: string | null;
   readonly status: string;
   readonly ignoredReason: string | null;
   readonly loans: number;
   readonly renewed: number;
   readonly replyStatus: string | null;
+  /** Why the reply was written (`renew-all`, `renew-all-failed`, `not-linked`), or null without one. */
+  readonly replyPurpose: string | null;
 }
 
 /** A renew-all request joined with its patron's name and its reply's status (absent without a patron or reply). */
@@ -25,10 +30,13 @@ interface RenewAllRow {
   message_sid: string;
   from_number: string;
   received_at: string;
+  processed_at: string | null;
+  retried_at: string | null;
   status: string;
   ignored_reason: string | null;
   patron_name: string | null;
   reply_status: string | null;
+  reply_purpose: string | null;
 }
 
 /** Renew-all requests, newest first, each with how many loans it renewed and where its reply is. */
@@ -40,7 +48,7 @@ export async function recentRenewAlls(db: Db, page: { limit: number; offset: num
     .orderBy('i.id', 'desc')
     .limit(page.limit)
     .offset(page.offset)
-    .select<RenewAllRow[]>('i.id', 'i.message_sid', 'i.from_number', 'i.received_at', 'i.status', 'i.ignored_reason', 'p.name as patron_name', 'o.status as reply_status');
+    .select<RenewAllRow[]>('i.id', 'i.message_sid', 'i.from_number', 'i.received_at', 'i.processed_at', 'i.retried_at', 'i.status', 'i.ignored_reason', 'p.name as patron_name', 'o.status as reply_status', 'o.purpose as reply_purpose');
   const ids = rows.map((row) => Number(row.id));
   const counts = ids.length
     ? await db('renewal_results')
@@ -55,11 +63,14 @@ export async function recentRenewAlls(db: Db, page: { limit: number; offset: num
     from: row.from_number,
     patronName: row.patron_name ?? null,
     receivedAt: row.received_at,
+    processedAt: row.processed_at,
+    retriedAt: row.retried_at,
     status: row.status,
     ignoredReason: row.ignored_reason,
     loans: byInbound.get(Number(row.id))?.loans ?? 0,
     renewed: byInbound.get(Number(row.id))?.renewed ?? 0,
     replyStatus: row.reply_status ?? null,
+    replyPurpose: row.reply_purpose ?? null,
   }));
 }
 

@@ -24,7 +24,7 @@ ${messageState(message, zone)}
 ${
   renewAll &&
   html`<section class="renewal" aria-label="Fornyelser">
-${message.status === 'processed' && renewalTable(lines)}
+${(message.status === 'processed' || lines.length > 0) && renewalTable(lines)}
 ${message.providerSid && html`<p><a href="/admin/renewals/${encodeURIComponent(message.providerSid)}">Åbn fornyelsen</a></p>`}
 </section>`
 }

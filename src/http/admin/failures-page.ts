@@ -1,4 +1,4 @@
-import { failedMessages, outboundStatuses, patronNamesByMobile, uncertainMessages } from '../../../db/repositories/dashboard-queries.js';
+import { failedMessages, outboundStatuses, patronNamesByMobile, renewalLines, uncertainMessages } from '../../../db/repositories/dashboard-queries.js';
 import { failedInbound, type InboundMessage } from '../../../db/repositories/inbound.js';
 import { recentAudit } from '../../../db/repositories/operator-actions.js';
 import type { OutboundMessage } from '../../../db/repositories/outbound.js';
@@ -9,7 +9,8 @@ import { parseMessageId } from '../message-id.js';
 import { fromQueues } from '../queue-reads.js';
 import { showInstant } from './display.js';
 import { html, type Html } from './html.js';
-import { AUDIT_TEXT, label, PURPOSE_TEXT } from './labels.js';
+import { giveUpCause, lastJobErrors, type GiveUp, type GiveUpCause } from './give-up-cause.js';
+import { AUDIT_TEXT, GIVE_UP_TEXT, label, PURPOSE_TEXT } from './labels.js';
 import { layout } from './layout.js';
 import { details, partyLink, queueName, statusTag, type PatronNames } from './parts.js';
 import { explainSendError, twilioErrorUrl } from './twilio-codes.js';
@@ -103,23 +104,47 @@ ${actionButton(`/admin/failures/messages/${message.id}/cancel`, 'Annullér', csr
 </table>`;
 }
 
-/**
- * Why a renew-all was given up, in Danish. The row says only that it was; its times say which limit
- * it met: its give-up time passed (counted from arrival or an operator's retry), or every try failed first.
- */
-function givenUpWhy(message: InboundMessage, giveUpMs: number): string {
-  const since = Date.parse(message.retriedAt ?? message.receivedAt);
-  const at = message.processedAt === null ? Number.NaN : Date.parse(message.processedAt);
-  const why =
-    at - since >= giveUpMs
-      ? `Ikke udført inden for ${Math.round(giveUpMs / 60_000)} minutter (bibliotekssystemet eller køerne var væk).`
-      : 'Hvert forsøg på at forny fejlede.';
-  return `${why} Intet er fornyet. ${message.replyId === null ? 'Nummeret tilhører ingen låner, så ingen har fået besked.' : 'Låneren har fået en SMS om det.'}`;
+/** The cause as the first sentence of the Fejl page's "Hvorfor". */
+function causeSentence(cause: GiveUpCause, giveUpMs: number): string {
+  switch (cause) {
+    case 'login_refused':
+      return 'Bibliotekssystemet afviste login (tjek den bruger og adgangskode, forny logger ind med).';
+    case 'too_late':
+      return `Ikke udført inden for ${Math.round(giveUpMs / 60_000)} minutter (bibliotekssystemet eller køerne var væk).`;
+    case 'every_try_failed':
+      return 'Hvert forsøg på at forny fejlede.';
+    case 'not_answering':
+    case 'failing':
+    case 'too_slow': {
+      const text = GIVE_UP_TEXT[cause];
+      return `${text.charAt(0).toUpperCase()}${text.slice(1)}.`;
+    }
+    default:
+      return cause satisfies never;
+  }
 }
 
-function givenUpTable(messages: readonly InboundMessage[], deps: FailuresDeps, csrfToken: string, names: PatronNames): Html {
+/**
+ * Why a renew-all was given up, in Danish: the library system named when it was the cause (its last
+ * error behind "vis detaljer"), what was renewed before the give-up, and whether the patron was told.
+ */
+function givenUpWhy(message: InboundMessage, giveUp: GiveUp, renewed: number, giveUpMs: number): Html {
+  const done = renewed > 0 ? `${renewed} lån blev fornyet inden da.` : 'Intet er fornyet.';
+  const told = message.replyId === null ? 'Nummeret tilhører ingen låner, så ingen har fået besked.' : 'Låneren har fået en SMS om det.';
+  return html`${causeSentence(giveUp.cause, giveUpMs)} ${done} ${told}${giveUp.lastError && details(giveUp.lastError)}`;
+}
+
+async function givenUpTable(messages: readonly InboundMessage[], deps: FailuresDeps, csrfToken: string, names: PatronNames): Promise<Html> {
   if (messages.length === 0) return html`<p class="muted">Ingen opgivne FORNY ALLE.</p>`;
   const zone = deps.config.timeZone;
+  const giveUpMs = deps.config.jobs.renewAllGiveUpMs;
+  const ids = messages.map((message) => message.id);
+  const [errors, lines] = await Promise.all([lastJobErrors(deps, ids), renewalLines(deps.db, ids)]);
+  const renewedOf = (id: number) => lines.filter((line) => line.inboundId === id && line.outcome === 'renewed').length;
+  const giveUpOf = (message: InboundMessage): GiveUp => {
+    const lastError = errors.get(message.id);
+    return { cause: giveUpCause(message, giveUpMs, lastError, renewedOf(message.id)), lastError };
+  };
   return html`<table id="given-up" class="cards-on-phone">
 <thead><tr><th>Besked</th><th>Modtaget</th><th>Opgivet</th><th>Fra</th><th>Hvorfor</th><th>Handling</th></tr></thead>
 <tbody>
@@ -129,7 +154,7 @@ ${messages.map(
 <td data-label="Modtaget">${showInstant(message.retriedAt ?? message.receivedAt, zone)}${message.retriedAt === null ? '' : html` <span class="muted">(prøvet igen)</span>`}</td>
 <td data-label="Opgivet">${message.processedAt === null ? '' : showInstant(message.processedAt, zone)}</td>
 <td data-label="Fra">${partyLink(message.fromNumber, names)}</td>
-<td data-label="Hvorfor">${givenUpWhy(message, deps.config.jobs.renewAllGiveUpMs)}</td>
+<td data-label="Hvorfor">${givenUpWhy(message, giveUpOf(message), renewedOf(message.id), giveUpMs)}</td>
 <td class="actions">${actionButton(`/admin/failures/renew-alls/${message.id}/retry`, 'Prøv igen', csrfToken)}</td>
 </tr>`,
 )}
@@ -191,10 +216,11 @@ export async function failuresPage(deps: FailuresDeps, page: { csrfToken: string
   ]);
   const zone = deps.config.timeZone;
   const names = await patronNamesByMobile(deps.db, [...givenUp.map((message) => message.fromNumber), ...[...failed, ...uncertain].map((message) => message.to)]);
+  const givenUpRows = await givenUpTable(givenUp, deps, page.csrfToken, names);
   const body = html`<section>
 <h2>Opgivne FORNY ALLE</h2>
-<p class="muted">Anmodninger, der ikke kunne udføres i tide; intet blev fornyet, for en fornyelse timer senere ville overraske låneren. <em>Prøv igen</em> forsøger at forny nu (med en ny frist).</p>
-${givenUpTable(givenUp, deps, page.csrfToken, names)}
+<p class="muted">Anmodninger, der ikke kunne udføres i tide. Det, der ikke var fornyet, da tiden var gået, fornyes ikke senere, for en fornyelse timer senere ville overraske låneren. <em>Prøv igen</em> forsøger at forny nu (med en ny frist).</p>
+${givenUpRows}
 </section>
 <section>
 <h2>Fejlede beskeder</h2>

@@ -5,6 +5,7 @@ import type { Channel, Direction, MessageKind, MessageStatus, OutboundPurpose } 
 import type { NoticeKind } from '../../domain/notice.js';
 import type { Command } from '../../domain/sms-command.js';
 import type { QueueName } from '../../queue/queues.js';
+import type { GiveUpCause } from './give-up-cause.js';
 import type { JobState } from '../queue-reads.js';
 
 /** The dashboard's Danish words for the codes stored in the database (code stays English). */
@@ -80,7 +81,17 @@ export const IGNORED_TEXT: Readonly<Record<IgnoredReason, string>> = {
   throttled: 'allerede besvaret inden for et døgn',
   reply_budget: 'nummeret har fået det højeste antal svar i døgnet',
   no_answer_needed: 'kræver intet svar',
-  gave_up: 'opgivet: kunne ikke fornyes i tide (låneren har fået besked)',
+  gave_up: 'opgivet: kunne ikke udføres i tide',
+};
+
+/** Why a renew-all was given up (give-up-cause.ts), as the Fornyelser list says it after "opgivet –". */
+export const GIVE_UP_TEXT: Readonly<Record<GiveUpCause, string>> = {
+  login_refused: 'bibliotekssystemet afviste login',
+  not_answering: 'bibliotekssystemet svarede ikke',
+  failing: 'bibliotekssystemet svarede med en fejl',
+  too_slow: 'bibliotekssystemet nåede ikke at forny alle lån i tide',
+  too_late: 'ikke udført i tide',
+  every_try_failed: 'hvert forsøg på at forny fejlede',
 };
 
 export const JOB_STATE_TEXT: Readonly<Record<JobState, string>> = {
@@ -147,6 +158,7 @@ export const ALL_LABELS: Readonly<Record<string, Readonly<Record<string, string>
   COMMAND_TEXT,
   PURPOSE_TEXT,
   IGNORED_TEXT,
+  GIVE_UP_TEXT,
   JOB_STATE_TEXT,
   QUEUE_TEXT,
   AUDIT_TEXT,

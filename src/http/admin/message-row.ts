@@ -14,7 +14,7 @@ export const messagePurpose = (message: LoggedMessage): string =>
 export function messageState(message: LoggedMessage, zone: string): Html {
   const note =
     message.direction === 'in'
-      ? message.status === 'ignored' && label(IGNORED_TEXT, message.errorMessage)
+      ? (message.status === 'ignored' || message.status === 'failed') && label(IGNORED_TEXT, message.errorMessage)
       : message.status === 'scheduled'
         ? `sendes ${showInstant(message.sendAfter, zone)}`
         : message.errorCode

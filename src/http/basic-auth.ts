@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RequestHandler } from 'express';
 import type { Logger } from '../logger.js';
+import type { DeviceCookies } from './device-cookie.js';
 import { failureKey, type LoginFailures } from './login-failures.js';
 
 const digest = (text: string) => createHash('sha256').update(text, 'utf8').digest();
@@ -37,6 +38,8 @@ export interface BasicAuthOptions {
   readonly logger: Logger;
   /** Where failed logins are counted (Redis, shared by every web process, or memory). */
   readonly failures: LoginFailures;
+  /** Browsers that have logged in before, counted apart from their address (none: by address only). */
+  readonly devices?: DeviceCookies;
   readonly lockout?: Partial<LockoutOptions>;
 }
 
@@ -64,10 +67,12 @@ function lanes(): (key: string) => Promise<() => void> {
 
 /**
  * HTTP basic auth for operators. Failed logins are counted per user name and client address
- * (`req.ip`, which trusts X-Forwarded-For only as far as TRUST_PROXY says). After a few failures
- * every further attempt of that key waits before its password is checked, longer after each
- * failure: guessing slows to one try per `maxDelayMs` or so, while the right password still gets
- * in after the wait. Each attempt is counted as failed before it is
+ * (`req.ip`, which trusts X-Forwarded-For only as far as TRUST_PROXY says), or, for a browser with
+ * a valid device cookie (set after its first successful login), per that browser: wrong passwords
+ * from an office's shared address then slow everyone there but the operators who have logged in
+ * before. After a few failures every further attempt of that key waits before its password is
+ * checked, longer after each failure: guessing slows to one try per `maxDelayMs` or so, while the
+ * right password still gets in after the wait. Each attempt is counted as failed before it is
  * checked (atomically, see LoginFailures), so attempts at once get no more free tries than
  * attempts in turn; a right password takes its count back, and the count to just under the delays
  * (the operator's next pages are quick; an attacker gains one free try, not a fresh allowance).
@@ -91,7 +96,8 @@ export function basicAuth(options: BasicAuthOptions): RequestHandler {
     const user = decoded.slice(0, separator);
     const password = decoded.slice(separator + 1);
     const address = req.ip ?? req.socket.remoteAddress ?? 'unknown';
-    const key = failureKey(user, address);
+    const device = await options.devices?.recognise(req.get('cookie'), user);
+    const key = device ? failureKey(user, `device\u0000${device.id}`) : failureKey(user, address);
 
     const leaveLane = await enterLane(key);
     try {
@@ -124,12 +130,14 @@ export function basicAuth(options: BasicAuthOptions): RequestHandler {
       if (userOk && passwordOk) {
         await options.failures.takeBack(key, count - 1 >= lockout.freeFailures ? lockout.freeFailures - 1 : undefined);
         leaveLane();
+        const cookie = await options.devices?.afterLogin(user, device);
+        if (cookie) res.append('Set-Cookie', cookie);
         res.locals.operator = user;
         next();
         return;
       }
       leaveLane();
-      options.logger.warn({ address, path: req.path, failures: count, nextDelayMs: loginDelayMs(count, lockout) }, 'operator login failed');
+      options.logger.warn({ address, device: device !== undefined, path: req.path, failures: count, nextDelayMs: loginDelayMs(count, lockout) }, 'operator login failed');
       res.status(401).set('WWW-Authenticate', 'Basic realm="forny", charset="UTF-8"').json({ error: 'unauthorized', message: 'operator login required' });
     } finally {
       leaveLane();

@@ -8,6 +8,7 @@ import { bullBoardRouter } from './admin/bull-board.js';
 import { dashboardRouter } from './admin/dashboard-router.js';
 import { apiRouter } from './api.js';
 import { basicAuth, DEFAULT_LOCKOUT, type LockoutOptions } from './basic-auth.js';
+import { deviceCookies } from './device-cookie.js';
 import { healthRouter } from './health.js';
 import { redisLoginFailures } from './login-failures.js';
 import { rejectMalformedUrl } from './malformed-url.js';
@@ -70,6 +71,12 @@ function buildApp(deps: Deps, options: AppOptions) {
     password: deps.config.admin.password,
     logger: deps.logger,
     failures: redisLoginFailures(deps.redis, deps.config.queuePrefix, lockout?.windowMs ?? DEFAULT_LOCKOUT.windowMs, deps.logger),
+    devices: deviceCookies({
+      password: deps.config.admin.password,
+      salt: `${deps.config.publicBaseUrl}\u0000${deps.config.admin.user}`,
+      secure: deps.config.publicBaseUrl.startsWith('https:'),
+      now: () => deps.clock.now().getTime(),
+    }),
     ...(lockout ? { lockout } : {}),
   });
   // The library system's route, with its own token and body limit, before the operators' /api.

@@ -38,6 +38,17 @@ const FIRST = TEST_LOCKOUT.firstDelayMs ?? 0;
  */
 const NO_WAITING = { ...TEST_LOCKOUT, maxWaiting: 0 };
 
+/** One login attempt as `user`; its status and the Set-Cookie it got. */
+async function login(baseUrl: string, user: string, password: string, headers: Record<string, string> = {}): Promise<{ status: number; setCookie: string[] }> {
+  const response = await fetch(`${baseUrl}/api/messages?limit=1`, { headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`, ...headers } });
+  await response.arrayBuffer();
+  return { status: response.status, setCookie: response.headers.getSetCookie() };
+}
+
+/** The `name=value` of the device cookie among Set-Cookie headers. */
+const deviceCookieOf = (setCookie: readonly string[]) => setCookie.find((cookie) => /^(__Host-)?forny-device=/.test(cookie));
+const cookiePair = (setCookie: string) => setCookie.split(';')[0] ?? '';
+
 /**
  * Login attempts at once: every connection is opened first, then every request is written in the
  * same turn of the event loop, so the server has them all before it answers any. Their statuses.
@@ -136,6 +147,74 @@ describe('security: login lockout', function () {
         expect(ms).to.be.at.least(4 * FIRST); // FREE + 2 failures seen by the other server: the third delay
       } finally {
         await other.close();
+      }
+    });
+  });
+
+  describe('a browser that has logged in before (a device cookie, as OWASP advises for lockouts)', () => {
+    let h: Harness;
+    beforeEach(async () => {
+      h = await Harness.start({ lockout: NO_WAITING });
+    });
+    afterEach(async () => h.stop());
+    const addressKey = () => `${h.config.queuePrefix}:login-failures:${failureKey(USER, '127.0.0.1')}`;
+
+    it('gets in at once while wrong passwords from the same address hold everyone else back', async () => {
+      const first = await login(h.baseUrl, USER, PASSWORD);
+      expect(first.status).to.equal(200);
+      const device = deviceCookieOf(first.setCookie);
+      expect(device, 'a device cookie after a successful login').to.be.a('string');
+
+      // Someone on the office's shared address loops through wrong passwords.
+      const hammering: number[] = [];
+      for (let index = 0; index < FREE + 3; index += 1) hammering.push((await login(h.baseUrl, USER, `wrong-${index}`)).status);
+      expect(tally(hammering)).to.deep.equal({ 401: FREE, 429: 3 });
+
+      // A browser that never logged in is held back with them, even with the right password...
+      expect((await login(h.baseUrl, USER, PASSWORD)).status).to.equal(429);
+      // ...the operator's browser is not.
+      for (let page = 0; page < 3; page += 1) expect((await login(h.baseUrl, USER, PASSWORD, { cookie: cookiePair(device ?? '') })).status, `page ${page}`).to.equal(200);
+      expect(await h.deps.redis.get(addressKey())).to.equal(String(FREE + 3 - 3)); // the held-back tries were never checked
+    });
+
+    it('sets the cookie HttpOnly, SameSite=Strict, Secure and __Host- (PUBLIC_BASE_URL is https), for the whole site and 90 days', async () => {
+      const device = deviceCookieOf((await login(h.baseUrl, USER, PASSWORD)).setCookie) ?? '';
+      expect(device).to.match(/^__Host-forny-device=/);
+      const attributes = device.split(';').slice(1).map((part) => part.trim().toLowerCase());
+      expect(attributes).to.have.members(['httponly', 'samesite=strict', 'secure', 'path=/', `max-age=${90 * 24 * 3600}`]);
+      // Not set again on every page: the browser keeps the one it has.
+      expect(deviceCookieOf((await login(h.baseUrl, USER, PASSWORD, { cookie: cookiePair(device) })).setCookie)).to.equal(undefined);
+      // Never for a wrong password.
+      expect(deviceCookieOf((await login(h.baseUrl, USER, 'wrong')).setCookie)).to.equal(undefined);
+    });
+
+    it('counts wrong passwords sent with the cookie against that browser only', async () => {
+      const device = cookiePair(deviceCookieOf((await login(h.baseUrl, USER, PASSWORD)).setCookie) ?? '');
+      const tries: number[] = [];
+      for (let index = 0; index < FREE + 2; index += 1) tries.push((await login(h.baseUrl, USER, `wrong-${index}`, { cookie: device })).status);
+      expect(tally(tries)).to.deep.equal({ 401: FREE, 429: 2 });
+      expect((await login(h.baseUrl, USER, PASSWORD, { cookie: device })).status).to.equal(429); // that browser now waits
+      expect(await h.deps.redis.get(addressKey())).to.equal(null);
+      expect((await login(h.baseUrl, USER, PASSWORD)).status).to.equal(200); // the address is untouched
+    });
+
+    it('treats an altered cookie, or one of another user, as none: the try counts against the address', async () => {
+      const device = cookiePair(deviceCookieOf((await login(h.baseUrl, USER, PASSWORD)).setCookie) ?? '');
+      const altered = device.slice(0, -2) + (device.endsWith('AA') ? 'BB' : 'AA');
+      expect((await login(h.baseUrl, USER, 'wrong', { cookie: altered })).status).to.equal(401);
+      expect(await h.deps.redis.get(addressKey())).to.equal('1');
+      expect((await login(h.baseUrl, 'someone-else', 'wrong', { cookie: device })).status).to.equal(401);
+      expect(await h.deps.redis.get(`${h.config.queuePrefix}:login-failures:${failureKey('someone-else', '127.0.0.1')}`)).to.equal('1');
+    });
+
+    it('is neither Secure nor __Host- when PUBLIC_BASE_URL is http (a browser would drop it)', async () => {
+      const plain = await Harness.start({ lockout: NO_WAITING, env: { PUBLIC_BASE_URL: 'http://127.0.0.1:3000' } });
+      try {
+        const device = deviceCookieOf((await login(plain.baseUrl, USER, PASSWORD)).setCookie) ?? '';
+        expect(device).to.match(/^forny-device=/);
+        expect(device.split(';').map((part) => part.trim().toLowerCase())).not.to.include('secure');
+      } finally {
+        await plain.stop();
       }
     });
   });

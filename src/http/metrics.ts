@@ -35,6 +35,8 @@ export interface AppMetrics {
   readonly timeRequest: (req: IncomingMessage, res: ServerResponse, route: string) => void;
   /** Counts a Twilio webhook answered 503 because what it carried could not be stored (a full disk). */
   readonly webhookNotStored: (webhook: 'inbound' | 'status') => void;
+  /** Counts a Twilio webhook refused (4xx), by the error code of its answer (`bad_signature`, …). */
+  readonly webhookRefused: (webhook: 'inbound' | 'status', reason: string) => void;
   /** `GET /metrics`: the bearer or loopback check, then one Prometheus exposition of the cache. */
   readonly router: Router;
   /** Starts the background refresh (the first scrape starts it too); idempotent. */
@@ -139,6 +141,16 @@ export function createMetrics(deps: MetricsDeps, options: MetricsOptions = {}): 
     registers: [registry],
   });
   for (const webhook of ['inbound', 'status'] as const) webhookStoreFailures.inc({ webhook }, 0);
+
+  // Every one, where the log has a line a minute at most: forged ones can come by the hundred a second.
+  // `reason` is one of the webhook's own error codes, a fixed set, never text from the request.
+  const webhooksRefused = new Counter({
+    name: 'forny_webhooks_refused_total',
+    help: 'Twilio webhooks refused (4xx), by webhook and reason (the answer\'s error code: bad_signature, missing_signature, payload_too_large, …).',
+    labelNames: ['webhook', 'reason'] as const,
+    registers: [registry],
+  });
+  for (const webhook of ['inbound', 'status'] as const) for (const reason of ['bad_signature', 'missing_signature']) webhooksRefused.inc({ webhook, reason }, 0);
 
   let refreshedAt: number | undefined;
   new Gauge({
@@ -254,6 +266,7 @@ export function createMetrics(deps: MetricsDeps, options: MetricsOptions = {}): 
   });
 
   const webhookNotStored = (webhook: 'inbound' | 'status') => webhookStoreFailures.inc({ webhook });
+  const webhookRefused = (webhook: 'inbound' | 'status', reason: string) => webhooksRefused.inc({ webhook, reason });
 
-  return { observeRequests, timeRequest, webhookNotStored, router, start, refreshNow, stop };
+  return { observeRequests, timeRequest, webhookNotStored, webhookRefused, router, start, refreshNow, stop };
 }

@@ -12,6 +12,7 @@ import { AppError } from '../errors.js';
 import { whenRedisUp } from '../redis-gate.js';
 import { errorAnswer } from './error-answer.js';
 import { readForm, type FormFields } from './form-body.js';
+import { logSampler } from './log-sampler.js';
 import { isWellFormedUrl, malformedUrl } from './malformed-url.js';
 import type { AppMetrics } from './metrics.js';
 
@@ -37,15 +38,15 @@ function signedAsIs(authToken: string, signature: string, url: string, params: R
 
 /**
  * Checks X-Twilio-Signature against PUBLIC_BASE_URL + the path Twilio called (missing → 400,
- * wrong → 403). Runs before anything is stored, so a forged request leaves no trace but a log line.
+ * wrong → 403). Runs before anything is stored, so a forged request leaves no trace but a count
+ * (and now and then a log line, see twilioWebhooks).
  */
-function verifySignature(deps: Pick<Deps, 'config' | 'logger'>, req: IncomingMessage, path: string, form: FormFields): void {
+function verifySignature(deps: Pick<Deps, 'config'>, req: IncomingMessage, form: FormFields): void {
   const signature = req.headers['x-twilio-signature'];
   if (typeof signature !== 'string' || signature === '') throw new AppError('missing_signature', 400, 'missing X-Twilio-Signature header');
   const url = `${deps.config.publicBaseUrl}${req.url ?? ''}`;
   const params = form as Record<string, string>;
   if (!signedAsIs(deps.config.sms.authToken, signature, url, params) && !twilio.validateRequest(deps.config.sms.authToken, signature, url, params)) {
-    deps.logger.warn({ path }, 'webhook with a wrong signature refused');
     // Never the URL it was checked against: that would tell anyone PUBLIC_BASE_URL (SPEC §7).
     throw new AppError('bad_signature', 403, 'X-Twilio-Signature does not match this request');
   }
@@ -72,7 +73,10 @@ function sid(form: FormFields, name: string): string {
 }
 
 type WebhookDeps = Pick<Deps, 'config' | 'logger' | 'db' | 'clock' | 'queues' | 'redis'>;
-type WebhookMetrics = Pick<AppMetrics, 'timeRequest' | 'webhookNotStored'>;
+type WebhookMetrics = Pick<AppMetrics, 'timeRequest' | 'webhookNotStored' | 'webhookRefused'>;
+
+/** A forged webhook's warn line is written at most this often (with the number left out). */
+export const REFUSAL_LOG_INTERVAL_MS = 60_000;
 
 /**
  * A webhook's write. If it fails (a full disk, a database that is away) the webhook is answered
@@ -150,26 +154,35 @@ function answer(res: ServerResponse, status: number, contentType: string, body: 
  * Errors answer as the app's do: the status and `{error, message}`.
  */
 export function twilioWebhooks(deps: WebhookDeps, metrics: WebhookMetrics): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const routes = new Map<string, (form: FormFields) => Promise<void>>([
-    ['/sms/inbound', (form) => takeInbound(deps, metrics, form)],
-    ['/sms/status', (form) => takeReceipt(deps, metrics, form)],
+  const routes = new Map<string, { webhook: 'inbound' | 'status'; take: (form: FormFields) => Promise<void> }>([
+    ['/sms/inbound', { webhook: 'inbound', take: (form) => takeInbound(deps, metrics, form) }],
+    ['/sms/status', { webhook: 'status', take: (form) => takeReceipt(deps, metrics, form) }],
   ]);
+  const sampler = logSampler(deps.clock, REFUSAL_LOG_INTERVAL_MS);
+  // Every refusal is counted; a forged signature is also worth a line, but not one per request.
+  const refused = (webhook: 'inbound' | 'status', reason: string, path: string) => {
+    metrics.webhookRefused(webhook, reason);
+    if (reason !== 'bad_signature') return;
+    const sampled = sampler.take(`${webhook} ${reason}`);
+    if (sampled.log) deps.logger.warn({ path, suppressed: sampled.suppressed }, 'webhook with a wrong signature refused (at most one line a minute; forny_webhooks_refused_total counts all)');
+  };
   return (req, res) => {
     const url = req.url ?? '';
     const queryAt = url.indexOf('?');
     const path = queryAt >= 0 ? url.slice(0, queryAt) : url;
-    const take = req.method === 'POST' ? routes.get(path) : undefined;
-    if (!take) return false;
+    const route = req.method === 'POST' ? routes.get(path) : undefined;
+    if (!route) return false;
     metrics.timeRequest(req, res, path);
     void (async () => {
       try {
         if (queryAt >= 0 && !isWellFormedUrl(url)) throw malformedUrl();
         const form = await readForm(req, FORM_LIMITS);
-        verifySignature(deps, req, path, form);
-        await take(form);
+        verifySignature(deps, req, form);
+        await route.take(form);
         answer(res, 200, 'text/xml; charset=utf-8', EMPTY_TWIML);
       } catch (error) {
         const { status, body } = errorAnswer(error, deps.logger, path);
+        if (status >= 400 && status < 500) refused(route.webhook, body.error, path);
         if (!res.headersSent) answer(res, status, 'application/json; charset=utf-8', JSON.stringify(body));
       }
     })();

@@ -14,24 +14,33 @@ import { addressOf, describeDatabase } from '../src/startup-lines.js';
 import { removeDemoSession, writeDemoSession } from './demo-session.js';
 import { configOrExit, runForny } from './run-forny.js';
 
-const DEMO_DATABASE = './data/demo.sqlite';
+/**
+ * The demo's own database, one per port as its session file is: a second demo on another port in
+ * the same folder starts fresh without deleting the first one's database under it.
+ */
+const demoDatabase = (port: number): string => `./data/demo-${port}.sqlite`;
 
 /**
- * The demo's own queue prefix: one per folder it runs in, so demos of two checkouts on one Redis
- * never meet, and clearing the demo's queues at start touches nothing else.
+ * The demo's own queue prefix: one per folder it runs in and port, so demos of two checkouts on one
+ * Redis, or two demos in one folder, never meet, and clearing the demo's queues at start touches
+ * nothing else.
  */
-const demoQueuePrefix = (folder: string): string => `forny-demo-${createHash('sha256').update(folder).digest('hex').slice(0, 8)}`;
+const demoQueuePrefix = (folder: string, port: number): string => `forny-demo-${createHash('sha256').update(folder).digest('hex').slice(0, 8)}-${port}`;
 
 const env = readEnvironment();
-const config = configOrExit({
-  LOG_LEVEL: 'warn',
-  ...env,
-  // The demo never talks to Twilio or a mail server and never touches the real database.
-  DATABASE_URL: `sqlite:${DEMO_DATABASE}`,
-  QUEUE_PREFIX: env.QUEUE_PREFIX || demoQueuePrefix(process.cwd()),
-  SMS_TRANSPORT: 'sandbox',
-  SMTP_URL: '',
-});
+const demoConfig = (port: number) =>
+  configOrExit({
+    LOG_LEVEL: 'warn',
+    ...env,
+    // The demo never talks to Twilio or a mail server and never touches the real database.
+    DATABASE_URL: `sqlite:${demoDatabase(port)}`,
+    QUEUE_PREFIX: env.QUEUE_PREFIX || demoQueuePrefix(process.cwd(), port),
+    SMS_TRANSPORT: 'sandbox',
+    SMTP_URL: '',
+  });
+// PORT read (and checked) as forny reads it, then everything named after it.
+const config = demoConfig(demoConfig(3000).port);
+const DEMO_DATABASE = demoDatabase(config.port);
 
 const running = await runForny({
   web: true,

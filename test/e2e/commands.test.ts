@@ -188,6 +188,50 @@ describe('commands (npm scripts as processes)', function () {
     }
   });
 
+  it('two demos on two ports in one folder: each its own database and queues, both keep working', async () => {
+    // No QUEUE_PREFIX: each demo picks its own, as a newcomer's two demos would.
+    const ports = [String(await freePort()), String(await freePort())] as const;
+    const demos: FornyProcess[] = [];
+    const prefixes: string[] = [];
+    const text = (port: string, from: string) => runScript('sms.ts', ['--from', from, 'HBK FORNY ALLE'], { PORT: port }, { cwd: dir });
+    const inboundFrom = async (port: string) => {
+      const db = createKnex(`sqlite:${join(dir, 'data', `demo-${port}.sqlite`)}`);
+      try {
+        return (await db('inbound_messages').orderBy('from_number').select('from_number')).map((row: { from_number: string }) => row.from_number);
+      } finally {
+        await db.destroy();
+      }
+    };
+    try {
+      for (const port of ports) {
+        const demo = FornyProcess.spawn('demo.ts', { PORT: port, REDIS_URL: TEST_REDIS_URL }, { cwd: dir });
+        demos.push(demo);
+        await demo.waitFor(/npm run sms -- "HBK FORNY ALLE"/);
+        prefixes.push((await demo.waitFor(/queue prefix "([^"]+)"/))[1] ?? '');
+        expect(demo.stdout).to.contain(`Database:   SQLite ./data/demo-${port}.sqlite (fresh for every demo)`);
+        if (port === ports[0]) {
+          const sms = await text(port, '20000003');
+          expect(sms.code, sms.stderr).to.equal(0);
+          expect(sms.stdout).to.match(/← Helsingør Kommunes Biblioteker: /);
+        }
+      }
+      expect(prefixes[0]).not.to.equal(prefixes[1]);
+
+      // The first demo kept its database (patron 3's message is still there) and its queues (it answers).
+      const first = await text(ports[0], '20000004');
+      expect(first.code, first.stderr).to.equal(0);
+      expect(first.stdout).to.match(/← Helsingør Kommunes Biblioteker: /);
+      const second = await text(ports[1], '20000005');
+      expect(second.code, second.stderr).to.equal(0);
+      expect(second.stdout).to.match(/← Helsingør Kommunes Biblioteker: /);
+      expect(await inboundFrom(ports[0])).to.deep.equal(['+4520000003', '+4520000004']);
+      expect(await inboundFrom(ports[1])).to.deep.equal(['+4520000005']);
+    } finally {
+      for (const demo of demos) expect(await demo.stop('SIGINT')).to.equal(0);
+      for (const prefix of prefixes) if (prefix) await deleteQueueKeys(TEST_REDIS_URL, prefix);
+    }
+  });
+
   it('npm run sms against a server whose login it does not have: one line about the 401, no stack trace', async () => {
     expect((await runScript('db-load.ts', [EVERY_RULE_FILE], { DATABASE_URL: databaseUrl })).code).to.equal(0);
     const port = String(await freePort());

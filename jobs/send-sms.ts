@@ -41,10 +41,12 @@ export interface SendAttempt {
 }
 
 /**
- * Sends one outbox SMS, at most once: a message that is no longer waiting is left alone. Just before
- * sending it looks at the clock again (a job that wakes at 20:00:01 waits for tomorrow's opening) and
- * at the loans a reminder names (a reminder whose loans were all renewed or returned meanwhile is
- * superseded; one partly stale gets its count recomputed).
+ * Sends one outbox SMS. A message that is no longer waiting is left alone, and one another attempt
+ * holds is left to it until its claim lapses; after an attempt that may have reached Twilio, Twilio
+ * is asked before sending again (the README's at-least-once edge). It looks at the clock (a job that
+ * wakes at 20:00:01 waits for tomorrow's opening) and at the loans a reminder names (superseded when
+ * none is still due, recounted when some are), and once more at the window and its claim after
+ * waiting for the rate, just before the message leaves.
  */
 export async function sendSms(
   deps: SendSmsDeps,

@@ -31,10 +31,7 @@ export function addressOf(url: string, defaultPort: number): string {
   }
 }
 
-/**
- * The library system this process renews in. Today always the embedded one; the SIP2 adapter
- * (SPEC §10) extends this with its own line (host, port, institution; never the password).
- */
+/** The library system this process renews in, and why: embedded, or SIP2 with host, port and institution (never the password). */
 export function describeLibrarySystem(config: Config): string {
   if (config.librarySystem.kind === 'embedded') return "embedded (forny's own tables) because LIBRARY_SYSTEM_URL is unset";
   const sip2 = config.librarySystem.sip2;

@@ -6,7 +6,6 @@ import { ThisTurn } from '../this-turn.js';
 import { changesOf, firstOf, placeholders, withSqliteConnection } from '../statement.js';
 import { isSqlite, toStoredInstant, touched, type Db } from './values.js';
 
-/** Why a valid message got no answer; shown to operators. */
 /** Why a valid message got no answer (or, `gave_up`, why a renew-all failed); shown to operators. */
 export type IgnoredReason = 'not_a_phone_number' | 'rate_limited' | 'throttled' | 'reply_budget' | 'no_answer_needed' | 'gave_up';
 

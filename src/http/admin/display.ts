@@ -11,8 +11,7 @@ export const showInstant = (instant: string | null, zone: string): string => (in
 /** `tirsdag 2. december kl. 08:45`: when something happens next. */
 export const showMoment = (instant: Date, zone: string): string => at(instant, zone).toFormat("cccc d. LLLL 'kl.' HH:mm");
 
-/** `3. jan. 2027`: a calendar date (`YYYY-MM-DD`), with no zone to apply. */
-/** A calendar date in Danish; a library system's due date in its own form is shown as it wrote it. */
+/** `3. jan. 2027`: a calendar date (`YYYY-MM-DD`), with no zone to apply; a library system's due date in its own form is shown as it wrote it. */
 export const showDate = (date: string | null): string => {
   if (date === null) return '';
   const parsed = DateTime.fromISO(date, { zone: 'utc' });

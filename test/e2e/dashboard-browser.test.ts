@@ -2,15 +2,57 @@ import { expect } from 'chai';
 import { mkdirSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { EVERY_RULE_TODAY, KAREN, OTHER_PATRON, everyRuleLibrary } from '../fixtures/every-rule.js';
+import { insertInbound } from '../../db/repositories/inbound.js';
+import { insertNotices } from '../../db/repositories/notices.js';
+import { giveUpRenewAll } from '../../jobs/renew-all.js';
 import { showParty } from '../../src/http/admin/display.js';
 import { QUEUE_TEXT } from '../../src/http/admin/labels.js';
 import { QUEUE } from '../../src/queue/queues.js';
 import { launchChromium } from '../helpers/chromium.js';
-import { eventually, Harness } from '../helpers/harness.js';
+import { eventually, Harness, newMessageSid } from '../helpers/harness.js';
 
+/** A number no patron has. */
+const NOBODY = '+4561009999';
 const SCREENSHOTS = new URL('./screenshots/', import.meta.url).pathname;
 /** The README's picture; rewritten only when asked (`FORNY_DOCS_SCREENSHOT=1`), so a test run leaves the tree clean. */
 const DOCS_SCREENSHOT = new URL('../../docs/dashboard-overview.png', import.meta.url).pathname;
+
+/**
+ * What an operator on a phone cannot read, as plain JavaScript run in the page (a string: the test's
+ * compiler would add helpers the page does not have). Every word shown must be on the screen and on
+ * one line (a word broken in two, or past the edge of a box that scrolls, is not read); no box may
+ * scroll or clip sideways; a cell shown as a card's line is labelled with its whole data-label.
+ */
+const PHONE_CHECK = `(() => {
+  const width = innerWidth;
+  const main = document.querySelector('main');
+  const problems = [];
+  const where = (element) => '<' + element.tagName.toLowerCase() + (element.className ? ' class="' + element.className + '"' : '') + '>';
+  const walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const parent = node.parentElement;
+    if (!parent || parent.closest('script, canvas') || parent.getClientRects().length === 0) continue;
+    for (const word of node.data.matchAll(/\\S+/g)) {
+      const range = document.createRange();
+      range.setStart(node, word.index);
+      range.setEnd(node, word.index + word[0].length);
+      const rects = [...range.getClientRects()].filter((rect) => rect.width > 0);
+      if (rects.some((rect) => rect.left < -0.5 || rect.right > width + 0.5)) problems.push('"' + word[0] + '" is off the screen in ' + where(parent));
+      else if (rects.length > 1 && word[0].length <= 24 && !/[-–/]/.test(word[0])) problems.push('"' + word[0] + '" is broken across lines in ' + where(parent));
+    }
+  }
+  for (const element of main.querySelectorAll('*')) {
+    if (/auto|scroll|hidden|clip/.test(getComputedStyle(element).overflowX) && element.scrollWidth > element.clientWidth + 1) {
+      problems.push(where(element) + ' scrolls sideways (' + element.scrollWidth + ' px in ' + element.clientWidth + ')');
+    }
+  }
+  for (const cell of main.querySelectorAll('td[data-label]')) {
+    if (cell.getClientRects().length === 0 || getComputedStyle(cell).display !== 'block') continue;
+    const content = getComputedStyle(cell, '::before').content;
+    if (content !== '"' + cell.getAttribute('data-label') + ': "') problems.push(where(cell) + ' labelled ' + content + ', not "' + cell.getAttribute('data-label') + '"');
+  }
+  return { scrollWidth: document.scrollingElement.scrollWidth, problems };
+})()`;
 
 /**
  * Bull Board's page links a Google Fonts stylesheet; forny's CSP blocks it on purpose (operators'
@@ -154,6 +196,69 @@ describe('dashboard in headless Chromium', function () {
     // The superseded reply's reason, in Danish, on Karen's conversation.
     await open(`/admin/conversations/${encodeURIComponent(KAREN)}`);
     expect(await page.locator('body').innerText()).to.contain('lagt sammen med et senere svar på FORNY ALLE');
+  });
+
+  it('reads on a 390 × 844 phone: every row a card, each value named, nothing off the screen or cut', async () => {
+    // Every kind of row: Karen's renew-all (renewed and refused loans), a failed SMS with Twilio's
+    // words, a failed job, a renew-all given up, a number no patron has.
+    if (!(await h.deps.db('inbound_messages').where({ from_number: KAREN, command: 'renew-all' }).first())) {
+      await h.text(KAREN, 'HBK FORNY ALLE');
+      await eventually(() => h.deps.db('outbound_messages').where({ to_address: KAREN, status: 'sent' }).first(), 10_000, 'the reply to be sent');
+    }
+    // The failure goes to the next send: nothing else may be on its way.
+    await eventually(async () => (await h.deps.db('outbound_messages').whereIn('status', ['scheduled', 'queued']).first()) === undefined, 10_000, 'the replies to leave');
+    h.twilio.failNext({ kind: 'http', status: 400, code: 21211, message: 'The To number is not a valid phone number.' });
+    await h.text(OTHER_PATRON, 'HJÆLP');
+    await eventually(() => h.deps.db('outbound_messages').where({ to_address: OTHER_PATRON, status: 'failed' }).first(), 10_000, 'the reply to fail');
+    await h.text(NOBODY, 'HBK FORNY ALLE');
+    const { message: stuck } = await insertInbound(h.deps.db, { messageSid: newMessageSid(), accountSid: null, fromNumber: KAREN, toNumber: '1910', body: 'HBK FORNY ALLE', command: 'renew-all', status: 'received' }, h.clock.now());
+    await giveUpRenewAll(h.deps, stuck.id, 'a test of the Fejl page');
+    await h.deps.queues.renewAll.add('renew-all', { inboundId: 999_998 }, { jobId: 'in-999998', attempts: 1 });
+    await eventually(async () => (await h.deps.queues.renewAll.getJob('in-999998'))?.isFailed(), 10_000, 'a job to fail');
+    await eventually(() => h.twilio.messagesTo(NOBODY)[0], 10_000, 'the unknown-number answer');
+    // A notice from the library system that wrote nothing: the overview's table of notices has a row.
+    const karen = await h.deps.db('patrons').where({ mobile: KAREN }).first();
+    if (!karen) throw new Error('the fixture has no Karen');
+    const notice = { kind: 'reminder', cardNumber: karen.card_number, patronId: karen.id, contentHash: 'phone', loans: [], smsMessageId: null, emailMessageId: null } as const;
+    if (!(await h.deps.db('notices').where({ id: 'phone-notice' }).first())) await insertNotices(h.deps.db, [{ ...notice, id: 'phone-notice' }], h.clock.now());
+    const sid = (await h.deps.db('inbound_messages').where({ from_number: KAREN, command: 'renew-all', status: 'processed' }).first())?.message_sid ?? '';
+
+    await page.setViewportSize({ width: 390, height: 844 });
+    const pages: Record<string, string> = {
+      overview: '/admin',
+      renewals: '/admin/renewals',
+      renewal: `/admin/renewals/${sid}`,
+      conversation: `/admin/conversations/${encodeURIComponent(KAREN)}`,
+      failures: '/admin/failures',
+      messages: '/admin/messages',
+    };
+    const labelsOf = async (selector: string) => page.locator(selector).evaluateAll((cells: { getAttribute(name: string): string | null }[]) => cells.map((cell) => cell.getAttribute('data-label')));
+    const found: Record<string, string[]> = {};
+    for (const [name, path] of Object.entries(pages)) {
+      await open(path);
+      const seen = await page.evaluate<{ scrollWidth: number; problems: string[] }>(PHONE_CHECK);
+      await page.screenshot({ path: `${SCREENSHOTS}phone-390-${name}.png`, fullPage: true });
+      if (seen.scrollWidth > 390) seen.problems.unshift(`the page is ${seen.scrollWidth} px wide`);
+      found[name] = seen.problems;
+    }
+    // Every page at once, so a failure shows all that is wrong.
+    const unreadable = Object.entries(found).flatMap(([name, problems]) => problems.map((problem) => `${name}: ${problem}`));
+    expect(unreadable.length, `what cannot be read at 390 px:\n${unreadable.join('\n')}\n`).to.equal(0);
+
+    // The key values, each under its own name, on the screen.
+    await open('/admin');
+    for (const queue of Object.values(QUEUE)) {
+      const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: QUEUE_TEXT[queue], exact: true }) });
+      expect(await labelsOf(`#queues tr:has(a[href$="/${queue}"]) td`), queue).to.deep.equal(['venter', 'i gang', 'udskudt', 'fejlet', 'fuldført']);
+      expect(await row.isVisible(), queue).to.equal(true);
+    }
+    expect(await labelsOf('#notices tbody tr:first-child td')).to.deep.equal(['Kanal', 'planlagt', 'i kø', 'sendt', 'leveret', 'ikke leveret', 'fejlet', 'bortfaldet', 'ikke skrevet']);
+    await open(pages.renewals ?? '');
+    expect(await labelsOf('tbody tr:first-child td[data-label]')).to.include.members(['Resultat', 'Svar']);
+    await open(pages.renewal ?? '');
+    const refused = page.locator('table.renewals tr.refused').first();
+    expect(await refused.locator('td[data-label="Begrundelse"]').isVisible()).to.equal(true);
+    expect(await refused.locator('td[data-label="Ny afleveringsfrist"]').isVisible(), 'an empty cell takes no room').to.equal(false);
   });
 
   it('opens Bull Board on every queue', async () => {

@@ -124,7 +124,7 @@ describe("operators' dashboard (/admin)", function () {
     const conversation = await page(`/admin/conversations/${encodeURIComponent(KAREN)}`);
     expect(conversation).to.contain('Karen Blixen');
     const request = conversation.indexOf('<p class="body">HBK FORNY ALLE</p>');
-    const firstLoan = conversation.indexOf('<table class="renewals">');
+    const firstLoan = conversation.indexOf('<table class="renewals');
     const answer = conversation.indexOf(reply);
     expect(request).to.be.greaterThan(-1);
     expect(firstLoan).to.be.greaterThan(request);

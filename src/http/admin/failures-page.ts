@@ -164,17 +164,17 @@ ${messages.map(
 
 function uncertainTable(messages: readonly OutboundMessage[], zone: string, names: PatronNames): Html {
   if (messages.length === 0) return html`<p class="muted">Ingen.</p>`;
-  return html`<table>
+  return html`<table id="uncertain" class="cards-on-phone">
 <thead><tr><th>Besked</th><th>Oprettet</th><th>Til</th><th>Hvad</th><th>Status</th><th>Forsøg</th></tr></thead>
 <tbody>
 ${messages.map(
   (message) => html`<tr>
-<td>${outboundApiId(message.id)}</td>
-<td>${showInstant(message.createdAt, zone)}</td>
-<td>${partyLink(message.to, names)}</td>
-<td>${label(PURPOSE_TEXT, message.purpose)}</td>
-<td>${statusTag(message.status)}</td>
-<td>${message.attempts}</td>
+<td data-label="Besked">${outboundApiId(message.id)}</td>
+<td data-label="Oprettet">${showInstant(message.createdAt, zone)}</td>
+<td data-label="Til">${partyLink(message.to, names)}</td>
+<td data-label="Hvad">${label(PURPOSE_TEXT, message.purpose)}</td>
+<td data-label="Status">${statusTag(message.status)}</td>
+<td data-label="Forsøg">${message.attempts}</td>
 </tr>`,
 )}
 </tbody>
@@ -184,16 +184,16 @@ ${messages.map(
 function failedJobsTable(jobs: readonly FailedJob[] | undefined, zone: string, csrfToken: string): Html {
   if (!jobs) return html`<p class="alert">Redis svarer ikke, så de fejlede jobs kan ikke vises.</p>`;
   if (jobs.length === 0) return html`<p class="muted">Ingen fejlede jobs.</p>`;
-  return html`<table id="failed-jobs">
+  return html`<table id="failed-jobs" class="cards-on-phone">
 <thead><tr><th>Kø</th><th>Job</th><th>Fejlet</th><th>Fejl</th><th>Forsøg</th><th>Handling</th></tr></thead>
 <tbody>
 ${jobs.map(
   (job) => html`<tr>
-<td>${queueName(job.queue)}</td>
-<td><a href="/admin/queues/queue/${encodeURIComponent(job.queue)}/${encodeURIComponent(job.id)}">${job.id}</a> <span class="muted">${job.name}</span></td>
-<td>${job.finishedOn === undefined ? '' : showInstant(new Date(job.finishedOn).toISOString(), zone)}</td>
-<td>Jobbet blev opgivet.${job.reason && details(job.reason)}</td>
-<td>${job.attempts}</td>
+<td data-label="Kø">${queueName(job.queue)}</td>
+<td data-label="Job"><a href="/admin/queues/queue/${encodeURIComponent(job.queue)}/${encodeURIComponent(job.id)}">${job.id}</a> <span class="muted">${job.name}</span></td>
+<td data-label="Fejlet">${job.finishedOn === undefined ? '' : showInstant(new Date(job.finishedOn).toISOString(), zone)}</td>
+<td data-label="Fejl">Jobbet blev opgivet.${job.reason && details(job.reason)}</td>
+<td data-label="Forsøg">${job.attempts}</td>
 <td class="actions">${
     MESSAGE_QUEUES.has(job.queue)
       ? html`<span class="muted">se beskeden</span>`
@@ -242,10 +242,13 @@ ${failedJobsTable(jobs, zone, page.csrfToken)}
 ${
   audit.length === 0
     ? html`<p class="muted">Ingen handlinger endnu.</p>`
-    : html`<table id="audit-log">
+    : html`<table id="audit-log" class="cards-on-phone">
 <thead><tr><th>Tid</th><th>Operatør</th><th>Handling</th><th>Hvad</th><th>Detaljer</th></tr></thead>
 <tbody>
-${audit.map((entry) => html`<tr><td>${showInstant(entry.at, zone)}</td><td>${entry.actor}</td><td>${label(AUDIT_TEXT, entry.action)}</td><td>${entry.target}</td><td>${entry.detail && details(entry.detail)}</td></tr>`)}
+${audit.map(
+  (entry) =>
+    html`<tr><td data-label="Tid">${showInstant(entry.at, zone)}</td><td data-label="Operatør">${entry.actor}</td><td data-label="Handling">${label(AUDIT_TEXT, entry.action)}</td><td data-label="Hvad">${entry.target}</td><td data-label="Detaljer">${entry.detail && details(entry.detail)}</td></tr>`,
+)}
 </tbody>
 </table>`
 }

@@ -38,7 +38,8 @@ function hourlySeries(now: Date, zone: string, counts: { received: readonly Hour
 
 function queueTable(counts: readonly QueueCounts[] | undefined): Html {
   if (!counts) return html`<p class="alert">Redis svarer ikke, så køernes tal kan ikke vises. Indkomne beskeder gemmes og sættes i kø, når Redis er tilbage.</p>`;
-  return html`<table class="numbers">
+  // On a phone each queue is a card: its name, then each count named by its state.
+  return html`<table class="numbers cards-on-phone" id="queues">
 <thead><tr><th>Kø</th>${JOB_STATES.map((state) => html`<th>${JOB_STATE_TEXT[state]}</th>`)}</tr></thead>
 <tbody>
 ${counts.map(
@@ -46,8 +47,8 @@ ${counts.map(
 <th scope="row">${queueName(queue, `/admin/queues/queue/${encodeURIComponent(queue)}`)}</th>
 ${JOB_STATES.map((state) =>
   state === 'failed' && byState.failed > 0
-    ? html`<td class="alert"><a class="alert" href="/admin/failures" title="Se de fejlede jobs under Fejl">${showCount(byState.failed)}</a></td>`
-    : html`<td>${showCount(byState[state])}</td>`,
+    ? html`<td class="alert" data-label="${JOB_STATE_TEXT[state]}"><a class="alert" href="/admin/failures" title="Se de fejlede jobs under Fejl">${showCount(byState.failed)}</a></td>`
+    : html`<td data-label="${JOB_STATE_TEXT[state]}">${showCount(byState[state])}</td>`,
 )}
 </tr>`,
 )}
@@ -97,16 +98,17 @@ const countLink = (count: number, href: string): Html => (count > 0 ? html`<a hr
 function noticeTable(counts: readonly NoticeCount[]): Html {
   if (counts.length === 0) return html`<p class="muted">Ingen meddelelser fra bibliotekssystemet endnu.</p>`;
   const statuses = [...OUTBOUND_STATUSES, 'none'] as const;
+  const statusText = (status: (typeof statuses)[number]) => (status === 'none' ? 'ikke skrevet' : STATUS_TEXT[status]);
   const rows = NOTICE_KINDS.flatMap((kind) => (['sms', 'email'] as const).map((channel) => ({ kind, channel, of: counts.filter((row) => row.kind === kind && row.channel === channel) }))).filter(
     (row) => row.of.length > 0,
   );
-  return html`<table class="numbers" id="notices">
-<thead><tr><th>Art</th><th>Kanal</th>${statuses.map((status) => html`<th>${status === 'none' ? 'ikke skrevet' : STATUS_TEXT[status]}</th>`)}</tr></thead>
+  return html`<table class="numbers cards-on-phone" id="notices">
+<thead><tr><th>Art</th><th>Kanal</th>${statuses.map((status) => html`<th>${statusText(status)}</th>`)}</tr></thead>
 <tbody>
 ${rows.map(
-  (row) => html`<tr><th scope="row">${NOTICE_KIND_TEXT[row.kind]}</th><td>${CHANNEL_TEXT[row.channel]}</td>${statuses.map((status) => {
+  (row) => html`<tr><th scope="row">${NOTICE_KIND_TEXT[row.kind]}</th><td data-label="Kanal">${CHANNEL_TEXT[row.channel]}</td>${statuses.map((status) => {
     const count = row.of.find((entry) => entry.status === status)?.count ?? 0;
-    return html`<td${count > 0 && (status === 'failed' || status === 'undelivered') ? html` class="alert"` : ''}>${showCount(count)}</td>`;
+    return html`<td data-label="${statusText(status)}"${count > 0 && (status === 'failed' || status === 'undelivered') ? html` class="alert"` : ''}>${showCount(count)}</td>`;
   })}</tr>`,
 )}
 </tbody>

@@ -51,16 +51,17 @@ const outcomeText = (line: RenewalLine) => (line.outcome === 'refused' ? 'ikke f
 /** What one renew-all did to each loan, with the reason in the words the library uses. */
 export function renewalTable(lines: readonly RenewalLine[]): Html {
   if (lines.length === 0) return html`<p class="muted">Ingen aktive lån blev vurderet.</p>`;
-  return html`<table class="renewals">
+  // On a phone each loan is a card: its title first, then each date, the outcome and the reason named.
+  return html`<table class="renewals cards-on-phone">
 <thead><tr><th>Titel</th><th>Afleveringsfrist før</th><th>Ny afleveringsfrist</th><th>Resultat</th><th>Begrundelse</th></tr></thead>
 <tbody>
 ${lines.map(
   (line) => html`<tr class="${line.outcome}">
 <td>${line.title}${line.loanKind === 'ill' ? html` <span class="muted">(fjernlån)</span>` : ''}</td>
-<td>${showDate(line.oldDueDate)}</td>
-<td>${showDate(line.newDueDate)}</td>
-<td>${outcomeText(line)}</td>
-<td>${line.reason && label(REASON_TEXT, line.reason)}${line.systemMessage && html` <span class="system-message">(${line.systemMessage})</span>`}</td>
+<td data-label="Afleveringsfrist før">${showDate(line.oldDueDate)}</td>
+<td data-label="Ny afleveringsfrist">${showDate(line.newDueDate)}</td>
+<td data-label="Resultat">${outcomeText(line)}</td>
+<td data-label="Begrundelse">${line.reason && label(REASON_TEXT, line.reason)}${line.systemMessage && html` <span class="system-message">(${line.systemMessage})</span>`}</td>
 </tr>`,
 )}
 </tbody>

@@ -62,16 +62,16 @@ export async function renewalsPage(deps: RenewalsDeps, offset: number): Promise<
   const body = html`${
     summaries.length === 0
       ? html`<p class="muted">Ingen FORNY ALLE endnu.</p>`
-      : html`<table>
+      : html`<table class="cards-on-phone">
 <thead><tr><th>Modtaget</th><th>Fra</th><th>Låner</th><th>Resultat</th><th>Svar</th><th></th></tr></thead>
 <tbody>
 ${summaries.map(
   (summary) => html`<tr>
-<td>${showInstant(summary.receivedAt, zone)}</td>
-<td>${partyLink(summary.from)}</td>
-<td>${summary.patronName}</td>
-<td>${renewAllResult(summary, { giveUp: giveUps.get(summary.inboundId), inDirectory: directory.has(summary.from) })}</td>
-<td>${replyCell(summary.replyStatus, summary.replyPurpose)}</td>
+<td data-label="Modtaget">${showInstant(summary.receivedAt, zone)}</td>
+<td data-label="Fra">${partyLink(summary.from)}</td>
+<td data-label="Låner">${summary.patronName}</td>
+<td data-label="Resultat">${renewAllResult(summary, { giveUp: giveUps.get(summary.inboundId), inDirectory: directory.has(summary.from) })}</td>
+<td data-label="Svar">${replyCell(summary.replyStatus, summary.replyPurpose)}</td>
 <td><a href="${renewalHref(summary.messageSid)}">Vis lånene</a></td>
 </tr>`,
 )}

@@ -56,6 +56,7 @@ describe('SIP2 faults under a burst (simulator over TCP, real Redis and workers,
     await server?.stop();
   });
 
+  const waiting = async () => Number((await h.deps.db('inbound_messages').where({ status: 'received' }).count({ n: '*' }).first())?.n);
   const renewalsAtServer = (i: number) => Array.from({ length: ITEMS_EACH }, (_, j) => server.item(itemOf(i, j))?.renewals ?? 0).reduce((a, b) => a + b, 0);
   const inboundOf = (i: number) => h.deps.db('inbound_messages').where({ from_number: number(i) }).first();
   const renewedBy = async (inboundId: number, outcome: 'renewed' | null) =>
@@ -102,17 +103,18 @@ describe('SIP2 faults under a burst (simulator over TCP, real Redis and workers,
     await eventually(() => stopped !== undefined, 10_000, 'the system to die mid-burst');
     await stopped;
 
-    // A minute later on forny's clock every request's give-up time has passed; then the system returns.
+    // A minute later on forny's clock every request's give-up time has passed, the system still away:
+    // each request is given up (or was renewed in time), none left waiting for the system to return.
     h.clock.advance(61_000);
     const renewsBeforeGiveUpTime = server.received.filter((message) => message.code === '29').length;
+    await eventually(async () => (await waiting()) === 0, 15_000, 'no request left waiting');
+    await queuesSettled(h.deps.queues.all);
+
+    // The system returns; six seconds on, past the pool's reconnect backoff (at most 5 s), a new patron texts.
     server.onReceive = null;
     await server.start();
-    // Six seconds on, past the pool's reconnect backoff (at most 5 s), a new patron texts.
     h.clock.advance(6_000);
     await h.text(number(LATE), 'HBK FORNY ALLE');
-
-    const waiting = async () => (await h.deps.db('inbound_messages').where({ status: 'received' }).count({ n: '*' }).first())?.n;
-    await eventually(async () => Number(await waiting()) === 0, 15_000, 'no request left waiting');
     await eventually(() => h.twilio.messagesTo(number(LATE))[0], 10_000, 'the answer to the patron who texted after the system came back');
     await queuesSettled(h.deps.queues.all);
 
@@ -135,8 +137,7 @@ describe('SIP2 faults under a burst (simulator over TCP, real Redis and workers,
       h.clock.advance(5_000);
     };
     await Promise.all(Array.from({ length: PATRONS }, (_, i) => h.text(number(i), 'HBK FORNY ALLE')));
-    const waiting = async () => (await h.deps.db('inbound_messages').where({ status: 'received' }).count({ n: '*' }).first())?.n;
-    await eventually(async () => Number(await waiting()) === 0, 15_000, 'no request left waiting');
+    await eventually(async () => (await waiting()) === 0, 15_000, 'no request left waiting');
     await queuesSettled(h.deps.queues.all);
 
     const inbounds = await Promise.all(Array.from({ length: PATRONS }, async (_, i) => found(await inboundOf(i), `patron ${i}'s message`)));

@@ -179,6 +179,25 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       expect(report.loans.filter((loan) => loan.outcome === 'renewed')).to.have.length(22);
     });
 
+    it('recorded() reads back what runs did for a card, without asking the system: the listing’s count and each item’s outcome', async () => {
+      const inboundId = await inbound();
+      expect(await system.recorded(inboundId, CARD)).to.deep.equal({ charged: null, items: [] });
+      server.faults.push({ kind: 'drop', on: '29' }); // the Renew of I-01 leaves and its answer never comes
+      await rejection(system.renewAll({ inboundId, cardNumber: CARD }));
+      clock.advance(4000); // past the time a Renew may still be awaiting its answer
+      await system.renewAll({ inboundId, cardNumber: CARD });
+      server.received.length = 0;
+      const recorded = await system.recorded(inboundId, CARD);
+      expect(recorded.charged).to.equal(25);
+      expect(recorded.items).to.have.length(25);
+      expect(recorded.items[0]).to.deep.include({ itemId: 'I-01' });
+      expect(recorded.items[0]?.loan).to.deep.include({ outcome: 'renewed', newDueDate: '2026-12-16' });
+      expect(recorded.items.filter((item) => item.loan?.outcome === 'renewed')).to.have.length(22);
+      // Another card's view of the same request holds nothing of this card's.
+      expect(await system.recorded(inboundId, '0000000000')).to.deep.equal({ charged: null, items: [] });
+      expect(server.received).to.deep.equal([]);
+    });
+
     it('a patron the system does not know (BL N) is reported unknown, nothing renewed', async () => {
       const report = await system.renewAll({ inboundId: await inbound(), cardNumber: '9999999999' });
       expect(report).to.deep.equal({ patronKnown: false, loans: [] });

@@ -71,7 +71,7 @@ export class Sip2Pool {
   #acquire(deadline: Date | undefined): Promise<Sip2Connection> {
     if (this.#closed) return Promise.reject(new Sip2ConnectionLost('SIP2 pool closed'));
     const left = deadline === undefined ? Infinity : deadline.getTime() - this.#clock.now().getTime();
-    if (left <= 0) return Promise.reject(new Sip2Timeout(`${describeSip2(this.#options)}: no connection asked for past the request's deadline`));
+    if (left <= 0) return Promise.reject(new Sip2Timeout(`${describeSip2(this.#options)}: the request's deadline passed before it had a connection`));
     this.#idle = this.#idle.filter((connection) => connection.alive || !this.#all.delete(connection));
     const idle = this.#idle.pop();
     if (idle) return Promise.resolve(idle);

@@ -241,6 +241,8 @@ describe("operators' dashboard (/admin)", function () {
       const before = await page('/admin/failures');
       expect(before).to.contain(`<tr id="out-${id}">`);
       expect(rowsWith(before, `/send-sms/out-${id}"`), 'the failed send job').to.have.length(1);
+      // The job's name is the message's purpose, in Danish like everything else on the page.
+      expect(cells(rowsWith(before, `/send-sms/out-${id}"`)[0] ?? '')[1]).to.equal(`out-${id} hjælpetekst`);
       expect(before).to.contain('<summary>vis detaljer</summary>');
 
       const token = tokenOf(before, `/admin/failures/messages/${id}/cancel`) ?? '';

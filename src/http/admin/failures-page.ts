@@ -10,7 +10,7 @@ import { fromQueues } from '../queue-reads.js';
 import { showInstant } from './display.js';
 import { html, type Html } from './html.js';
 import { giveUpCause, lastJobErrors, type GiveUp, type GiveUpCause } from './give-up-cause.js';
-import { AUDIT_TEXT, GIVE_UP_TEXT, label, PURPOSE_TEXT } from './labels.js';
+import { AUDIT_TEXT, COMMAND_TEXT, GIVE_UP_TEXT, label, PURPOSE_TEXT } from './labels.js';
 import { layout } from './layout.js';
 import { details, partyLink, queueName, statusTag, type PatronNames } from './parts.js';
 import { explainSendError, twilioErrorUrl } from './twilio-codes.js';
@@ -68,6 +68,13 @@ async function failedJobs(deps: FailuresDeps): Promise<FailedJob[] | undefined> 
     })
     .sort((a, b) => (b.finishedOn ?? 0) - (a.finishedOn ?? 0));
 }
+
+/**
+ * A job's name in Danish: a send job is named by its message's purpose, a patron's command by the
+ * command, the reminders' daily scan as such (the name itself is in the title, as Bull Board shows it).
+ */
+const jobName = (job: FailedJob): string =>
+  label(MESSAGE_QUEUES.has(job.queue) ? PURPOSE_TEXT : job.queue === QUEUE.reminders ? { scan: 'daglig kørsel' } : COMMAND_TEXT, job.name);
 
 /** A POST button; every action carries the operator's CSRF token. */
 const actionButton = (action: string, text: string, csrfToken: string, style = ''): Html =>
@@ -190,7 +197,7 @@ function failedJobsTable(jobs: readonly FailedJob[] | undefined, zone: string, c
 ${jobs.map(
   (job) => html`<tr>
 <td data-label="Kø">${queueName(job.queue)}</td>
-<td data-label="Job"><a href="/admin/queues/queue/${encodeURIComponent(job.queue)}/${encodeURIComponent(job.id)}">${job.id}</a> <span class="muted">${job.name}</span></td>
+<td data-label="Job"><a href="/admin/queues/queue/${encodeURIComponent(job.queue)}/${encodeURIComponent(job.id)}">${job.id}</a> <span class="muted" title="${job.name}">${jobName(job)}</span></td>
 <td data-label="Fejlet">${job.finishedOn === undefined ? '' : showInstant(new Date(job.finishedOn).toISOString(), zone)}</td>
 <td data-label="Fejl">Jobbet blev opgivet.${job.reason && details(job.reason)}</td>
 <td data-label="Forsøg">${job.attempts}</td>

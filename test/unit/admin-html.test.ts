@@ -53,6 +53,8 @@ describe('librarySystemCause: the library system named from the error a renew-al
     ['sip2://forny@10.0.0.5:6001: no answer to 29 within 2000 ms', 'not_answering'],
     ['sip2://forny@10.0.0.5:6001: connection closed by forny', 'not_answering'],
     ["sip2://forny@10.0.0.5:6001: no connection asked for past the request's deadline", 'not_answering'],
+    ["sip2://forny@10.0.0.5:6001: the request's deadline passed before it had a connection", 'not_answering'],
+    ['sip2://forny@10.0.0.5:6001: no free connection within 1500 ms (4 in use)', 'not_answering'],
     ["sip2://forny@10.0.0.5:6001: the request's give-up time passed before the renewal of I-2; nothing more renewed", 'not_answering'],
     ['SIP2 pool closed', 'not_answering'],
     ['sip2://forny@10.0.0.5:6001: answer to 63 was 96, expected 64', 'failing'],

@@ -19,7 +19,7 @@ export type GiveUpCause = 'login_refused' | 'not_answering' | 'failing' | 'too_s
 /** An error text written by the library-system port (SIP2 now; the port's errors name the system first). */
 const LIBRARY_SYSTEM_ERROR = /^(sips?2|fbs)(:\/\/|\b)|\bSIP2\b|\bFBS\b/i;
 const LOGIN_REFUSED = /login refused|\b94 ok=0|unauthori[sz]ed|\b401\b/i;
-const NOT_ANSWERING = /cannot connect|no connection|connection closed|closed before|no answer|not answering|awaiting its answer|give-up time passed|timed? ?out|no free connection|pool closed|ECONN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN/i;
+const NOT_ANSWERING = /cannot connect|no connection|connection closed|closed before|no answer|not answering|awaiting its answer|give-up time passed|deadline passed|timed? ?out|no free connection|pool closed|ECONN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN/i;
 
 /** The library system's part in an error text, or undefined when the text is not the library system's. */
 export function librarySystemCause(errorText: string | null | undefined): 'login_refused' | 'not_answering' | 'failing' | undefined {

@@ -122,7 +122,8 @@ export function apiRouter(deps: Deps): Router {
     const inbound = await getInboundBySid(deps.db, req.params.messageSid ?? '');
     if (!inbound) throw new AppError('not_found', 404, `no inbound message with MessageSid ${req.params.messageSid}`);
     const results = inbound.command === 'renew-all' ? await resultsOfInbound(deps.db, inbound.id) : [];
-    const answered = inbound.command === 'renew-all' && inbound.status === 'processed' && inbound.patronId !== null;
+    // A request given up part-way has the renewals the library system made before it (SPEC §4): shown too.
+    const answered = inbound.command === 'renew-all' && inbound.patronId !== null && (inbound.status === 'processed' || (inbound.status === 'failed' && results.length > 0));
     res.json({
       messageSid: inbound.messageSid,
       from: inbound.fromNumber,

@@ -59,6 +59,8 @@ describe('SIP2: a renew-all given up after some loans were renewed', function ()
     const inboundId = (await h.deps.db('inbound_messages').where({ message_sid: messageSid }).first())?.id;
     const results = await h.deps.db('renewal_results').where({ inbound_id: inboundId }).select('loan_id', 'outcome', 'new_due_date');
     expect(results).to.deep.equal([{ loan_id: 'I-1', outcome: 'renewed', new_due_date: '2026-12-17' }]);
+    const { body: inbound } = await h.api<InboundView>(`/api/inbound/${messageSid}`);
+    expect(inbound.result?.loans.map((loan) => [loan.loanId, loan.outcome, loan.newDueDate])).to.deep.equal([['I-1', 'renewed', '2026-12-17']]);
     const page = await fetch(`${h.baseUrl}/admin/renewals/${messageSid}`, {
       headers: { authorization: `Basic ${Buffer.from(`${h.config.admin.user}:${h.config.admin.password}`).toString('base64')}` },
     });

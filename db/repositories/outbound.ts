@@ -87,7 +87,7 @@ export interface NewOutbound {
    * Written already claimed for sending, its first attempt under way (as `claimForSending` would
    * leave it): the writer sends it itself. Only a message that may leave now is claimed.
    */
-  readonly claimForSending?: boolean;
+  readonly claimedAtWrite?: boolean;
 }
 
 /** Stores a message in the outbox: `queued` when it may leave now, `scheduled` when it waits. */
@@ -112,7 +112,7 @@ const INSERT_OUTBOUND_ONCE = `${INSERT_INTO_OUTBOUND} ON CONFLICT (dedupe_key) D
 function outboundRow(message: NewOutbound, now: Date): Pick<OutboundRow, (typeof OUTBOUND_COLUMNS)[number]> {
   const stamp = toStoredInstant(now);
   const dueNow = message.sendAfter.getTime() <= now.getTime();
-  const claimed = dueNow && message.claimForSending === true;
+  const claimed = dueNow && message.claimedAtWrite === true;
   return {
     channel: message.channel,
     kind: message.kind,

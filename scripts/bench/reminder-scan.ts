@@ -8,7 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Knex } from 'knex';
-import { runReminderScan } from '../../jobs/reminders.js';
+import { runReminderScan } from '../../src/reminders/reminder-scan.js';
 import { ManualClock } from '../../src/clock.js';
 import { addDays, parseCalendarDate, type CalendarDate } from '../../src/domain/calendar-date.js';
 import { benchMobile, writeLibrary, type BenchLibrary, type BenchLoan, type BenchPatron } from './library.js';
@@ -139,7 +139,7 @@ async function timeScan(sized: Sized, expected: number): Promise<number> {
   return elapsed;
 }
 
-/** The scan's query for the loans due (the same query as loansDueOn in jobs/reminders.ts). */
+/** The scan's query for the loans due (the same query as the scan's in src/reminders/reminder-scan.ts). */
 function dueQuery(db: Knex): Knex.Sql {
   return db('loans as l')
     .join('patrons as p', 'p.id', 'l.patron_id')

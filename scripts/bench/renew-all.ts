@@ -20,7 +20,7 @@ import type { Knex } from 'knex';
 import { claimInbound, getInbound } from '../../db/repositories/inbound.js';
 import { toStoredInstant } from '../../db/repositories/values.js';
 import type { Queues } from '../../src/queue/queues.js';
-import { handleRenewAll } from '../../jobs/renew-all.js';
+import { handleRenewAll } from '../../src/renewals/renew-all.js';
 import { ManualClock } from '../../src/clock.js';
 import { addDays, dateIn, type CalendarDate } from '../../src/domain/calendar-date.js';
 import { createApp } from '../../src/http/create-app.js';

@@ -21,7 +21,7 @@ export interface ReplyDraft {
   /** One reply per cause; by default the answer to this message (`reply:in-N`). */
   readonly dedupeKey?: string;
   /** Written already claimed for sending when it may leave now: its writer took a place in the rate for it. */
-  readonly claimForSending?: boolean;
+  readonly claimedAtWrite?: boolean;
 }
 
 /**
@@ -43,7 +43,7 @@ export async function writeReply(trx: Db, config: Config, inbound: InboundMessag
       body: draft.body,
       sendAfter: smsSendAfter(config, 'reply', now),
       dedupeKey: draft.dedupeKey ?? `reply:in-${inbound.id}`,
-      claimForSending: draft.claimForSending ?? false,
+      claimedAtWrite: draft.claimedAtWrite ?? false,
     },
     now,
   );
@@ -59,13 +59,13 @@ export async function answerNotLinked(
   config: Config,
   inbound: InboundMessage,
   now: Date,
-  { claimForSending = false }: Pick<ReplyDraft, 'claimForSending'> = {},
+  { claimedAtWrite = false }: Pick<ReplyDraft, 'claimedAtWrite'> = {},
 ): Promise<OutboundMessage | null> {
   if (!(await takeThrottle(trx, `not-linked:${inbound.fromNumber}`, DAY_MS, now))) {
     await finishInbound(trx, inbound.id, { ignoredReason: 'throttled' });
     return null;
   }
-  return answer(trx, config, inbound, { purpose: 'not-linked', body: textsFor(config).unknownNumberReply(), patronId: null, claimForSending }, now);
+  return answer(trx, config, inbound, { purpose: 'not-linked', body: textsFor(config).unknownNumberReply(), patronId: null, claimedAtWrite }, now);
 }
 
 /** Writes a reply and records it on the message, or records that the reply budget stopped it. */

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { REPLY_BUDGET_PER_DAY } from '../../src/outbox/replies.js';
-import { RENEW_ALLS_PER_WINDOW } from '../../jobs/renew-all.js';
+import { RENEW_ALLS_PER_WINDOW } from '../../src/renewals/renew-all.js';
 import { NO_LOAN_DUE_DAYS_AHEAD, EVERY_RULE_TODAY, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
 import { eventually, Harness } from '../helpers/harness.js';
 import { queuesSettled } from '../helpers/settled.js';

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { handleRenewAll } from '../../jobs/renew-all.js';
+import { handleRenewAll } from '../../src/renewals/renew-all.js';
 import { EVERY_RULE_TODAY, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
 import { eventually, Harness, found } from '../helpers/harness.js';
 import type { MessageView } from '../helpers/api-views.js';

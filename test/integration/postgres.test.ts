@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { handleRenewAll } from '../../jobs/renew-all.js';
-import { runReminderScan } from '../../jobs/reminders.js';
+import { handleRenewAll } from '../../src/renewals/renew-all.js';
+import { runReminderScan } from '../../src/reminders/reminder-scan.js';
 import { reconcile } from '../../jobs/reconcile.js';
 import { EVERY_RULE_TODAY, EXPECTED, EXPECTED_RENEWED, EXPECTED_TOTAL, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
 import { eventually, Harness, newMessageSid } from '../helpers/harness.js';

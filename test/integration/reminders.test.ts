@@ -3,7 +3,7 @@ import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import type { AddressInfo } from 'node:net';
 import type { FixtureInput } from '../../db/fixture.js';
-import { runReminderScan } from '../../jobs/reminders.js';
+import { runReminderScan } from '../../src/reminders/reminder-scan.js';
 import { catchUpReminderScan, ensureReminderSchedule, REMINDER_SCHEDULER_ID } from '../../src/queue/reminder-schedule.js';
 import { eventually, Harness } from '../helpers/harness.js';
 import { queuesSettled } from '../helpers/settled.js';

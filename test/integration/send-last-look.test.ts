@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { claimForSending, getOutbound, insertOutbound, type OutboundMessage } from '../../db/repositories/outbound.js';
-import { sendSms, type SendAttempt } from '../../jobs/send-sms.js';
+import { sendSms, type SendAttempt } from '../../src/outbox/send-sms.js';
 import { SEND_UNDER_WAY_MS } from '../../src/outbox/send-claim.js';
 import { eventually, Harness } from '../helpers/harness.js';
 
@@ -89,7 +89,7 @@ describe('the last look before an SMS leaves', function () {
     // The paused process wakes and sends its own copy the way a claimed writer does: its last look
     // finds its fence moved and calls the send off.
     h.clock.advance(1000);
-    expect(await sendSms(h.deps, message.id, attempt(), paused ?? undefined, { claimedByWriter: true })).to.equal('nothing-to-do');
+    expect(await sendSms(h.deps, message.id, attempt(), paused ?? undefined, { claimedAtWrite: true })).to.equal('nothing-to-do');
     expect(h.twilio.messagesTo(MOBILE)).to.have.length(1);
     expect(await getOutbound(h.deps.db, message.id)).to.include({ status: 'sent', attempts: 2 });
   });
@@ -100,7 +100,7 @@ describe('the last look before an SMS leaves', function () {
     const claimed = await claimForSending(h.deps.db, message.id, h.clock.now());
     // Waited 25 s (for the rate, or paused) without anyone taking over: still its to send.
     h.clock.advance(25_000);
-    expect(await sendSms(h.deps, message.id, attempt(), claimed ?? undefined, { claimedByWriter: true })).to.equal('sent');
+    expect(await sendSms(h.deps, message.id, attempt(), claimed ?? undefined, { claimedAtWrite: true })).to.equal('sent');
     expect(h.twilio.messagesTo(MOBILE)).to.have.length(1);
     expect(await getOutbound(h.deps.db, message.id)).to.include({ status: 'sent', attempts: 1 });
   });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { Job } from 'bullmq';
-import { handleRenewAll } from '../../jobs/renew-all.js';
-import { sendSms, type SendAttempt } from '../../jobs/send-sms.js';
+import { handleRenewAll } from '../../src/renewals/renew-all.js';
+import { sendSms, type SendAttempt } from '../../src/outbox/send-sms.js';
 import { EXPECTED_RENEWED, EXPECTED_TOTAL, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
 import { eventually, Harness, found } from '../helpers/harness.js';
 import { queuesSettled } from '../helpers/settled.js';
@@ -113,7 +113,7 @@ describe('the SMS send window (08:45–20:00, Europe/Copenhagen)', function () {
       await h.text(KAREN, 'HBK FORNY ALLE');
       const sent = await eventually(() => h.twilio.messagesTo(KAREN)[0]);
       expect(sent.body).to.contain(`af ${EXPECTED_TOTAL} lån`);
-      const { runReminderScan } = await import('../../jobs/reminders.js');
+      const { runReminderScan } = await import('../../src/reminders/reminder-scan.js');
       await runReminderScan(h.deps);
       const reminders = await h.deps.db('outbound_messages').where({ kind: 'reminder', channel: 'sms' });
       expect(reminders.length).to.be.greaterThan(0);

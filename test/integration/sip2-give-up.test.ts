@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { FixtureInput } from '../../db/fixture.js';
 import { getInboundBySid, retryFailedInbound } from '../../db/repositories/inbound.js';
-import { handleRenewAll } from '../../jobs/renew-all.js';
+import { handleRenewAll } from '../../src/renewals/renew-all.js';
 import { textsFor } from '../../src/texts.js';
 import type { InboundView } from '../helpers/api-views.js';
 import { eventually, found, Harness } from '../helpers/harness.js';

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { FixtureInput } from '../../db/fixture.js';
 import { getInboundBySid } from '../../db/repositories/inbound.js';
 import { findPatronsByMobile } from '../../db/repositories/library.js';
-import { handleRenewAll } from '../../jobs/renew-all.js';
+import { handleRenewAll } from '../../src/renewals/renew-all.js';
 import type { InboundView } from '../helpers/api-views.js';
 import { eventually, found, Harness } from '../helpers/harness.js';
 import { queuesSettled } from '../helpers/settled.js';

@@ -45,4 +45,10 @@ describe('which folder may import which (README, "Where the code lives")', () =>
   it('jobs imports neither scripts nor tests', () => {
     expect(breaches('jobs', (target) => !inside('scripts', 'test')(target))).to.deep.equal([]);
   });
+
+  it('no job imports another: a processor is a thin adapter over a use-case in src (start-workers runs them all)', () => {
+    const processors = sourceFiles('jobs').filter((file) => file !== join('jobs', 'start-workers.ts'));
+    const found = processors.flatMap((file) => importsOf(file).filter((target) => target.startsWith('jobs/')).map((target) => `${file} imports ${target}`));
+    expect(found).to.deep.equal([]);
+  });
 });

@@ -1,0 +1,57 @@
+import { UnrecoverableError } from 'bullmq';
+import type { OutboundMessage } from '../../db/repositories/outbound.js';
+import type { Deps } from '../deps.js';
+import { isUnfinished } from '../domain/message-status.js';
+import { enqueueOutbound } from '../queue/enqueue.js';
+import { takeSmsSlot } from '../queue/sms-rate.js';
+import { smsSendAfter } from './send-after.js';
+import { sendSms } from './send-sms.js';
+
+type DeliverDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'queues' | 'library' | 'sms' | 'redis'>;
+
+/**
+ * A place in the SMS rate for a reply about to be written, taken before its transaction when a
+ * reply written now may leave now: true means the reply is then written claimed (`claimedAtWrite`)
+ * and its writer sends it (the replies of one moment take their places in one call to Redis). A
+ * place a request then needs no reply for lapses with its window of the rate.
+ */
+export async function placeInRateForReply(deps: DeliverDeps, now: Date): Promise<boolean> {
+  if (smsSendAfter(deps.config, 'reply', now).getTime() > now.getTime()) return false;
+  return takeSmsSlot(deps.redis, deps.queues, deps.config).catch(() => false);
+}
+
+/**
+ * The one owner of "send now or queue" for a reply. One that may leave now is sent from here when
+ * the rate has room (its place taken before it was written, `claimedAtWrite`, or asked for now), so
+ * a burst's replies skip a second job (its Redis round trips and its reads of the row). One that
+ * must wait, that finds this window of the rate used up, or whose send fails, goes to `send-sms`,
+ * whose retries and look-ups at Twilio take over as for any SMS. `sendNow: false` only queues it
+ * (a rerun that found its reply already written: its first run may still be sending it).
+ */
+export async function deliverReply(deps: DeliverDeps, reply: OutboundMessage | null, { sendNow, claimedAtWrite }: { sendNow: boolean; claimedAtWrite?: boolean }): Promise<void> {
+  if (!reply || !isUnfinished(reply.status)) return;
+  const queued = sendNow ? await sendAtOnce(deps, reply, claimedAtWrite) : reply;
+  if (queued) await enqueueOutbound(deps.queues, deps.clock, [queued]);
+}
+
+/** Sends a reply due now; returns what is left for `send-sms` (null when nothing is), with when it may leave. */
+async function sendAtOnce(deps: DeliverDeps, reply: OutboundMessage, placeTaken: boolean | undefined): Promise<(OutboundMessage & { attemptsLeft?: number }) | null> {
+  const now = deps.clock.now();
+  if (reply.channel !== 'sms' || Date.parse(reply.sendAfter) > now.getTime()) return reply;
+  // Written just now already claimed (its place in the rate was taken first).
+  const claimedAtWrite = reply.sendStartedAt !== null;
+  if (!claimedAtWrite && !(placeTaken ?? (await takeSmsSlot(deps.redis, deps.queues, deps.config).catch(() => false)))) return reply;
+  const attempts = deps.config.jobs.sendAttempts;
+  let opening: Date | undefined;
+  try {
+    const attempt = { attemptsMade: 0, maxAttempts: attempts, waitUntil: async (instant: Date) => void (opening = instant) };
+    const result = await sendSms(deps, reply.id, attempt, reply, { claimedAtWrite });
+    // The window closed in the meantime: the row now waits for the opening, and so does its job.
+    return result === 'not-due' && opening ? { ...reply, sendAfter: opening.toISOString() } : null;
+  } catch (error) {
+    // Refused for good, or that was the last try: the row says so and nothing is left to do.
+    if (error instanceof UnrecoverableError || attempts <= 1) return null;
+    deps.logger.debug({ outboundId: reply.id, err: (error as Error).message }, 'reply not sent at once; queued for its other tries');
+    return { ...reply, sendAfter: new Date(deps.clock.now().getTime() + deps.config.jobs.retryDelayMs).toISOString(), attemptsLeft: attempts - 1 };
+  }
+}

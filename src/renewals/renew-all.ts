@@ -1,0 +1,253 @@
+import {
+  claimInbound,
+  countAnsweredRenewAlls,
+  finishInbound,
+  getInbound,
+  giveUpInbound,
+  inboundIdsAnsweredBy,
+  moveReplies,
+  recordFailureReply,
+  type InboundMessage,
+} from '../../db/repositories/inbound.js';
+import { findPatronsByMobile, type Patron } from '../../db/repositories/library.js';
+import { findWaitingRenewAllReply, getOutbound, recordSupersededBy, supersede, type OutboundMessage } from '../../db/repositories/outbound.js';
+import { insertRenewalResults, renewedActiveLoans, resultsOfInbound, type NewRenewalResult } from '../../db/repositories/renewals.js';
+import type { Db } from '../../db/repositories/values.js';
+import { inGroupTransaction } from '../../db/group-commit.js';
+import type { Deps } from '../deps.js';
+import type { RenewAllCounts } from '../domain/reply-text.js';
+import type { RenewAllProgress, RenewAllReport } from '../library/library-system.js';
+import { LibrarySystemUnavailable } from '../library/library-system-unavailable.js';
+import { textsFor } from '../texts.js';
+import { answerNotLinked, writeReply } from '../outbox/replies.js';
+import { deliverReply, placeInRateForReply } from '../outbox/deliver-reply.js';
+
+/** Renew-alls answered per number in ten minutes; more are stored and ignored (SPEC: abuse limit). */
+export const RENEW_ALLS_PER_WINDOW = 5;
+export const RENEW_ALL_LIMIT_WINDOW_MS = 10 * 60 * 1000;
+
+export type RenewAllOutcome =
+  | { readonly state: 'renewed'; readonly counts: RenewAllCounts; readonly reply: OutboundMessage | null }
+  | { readonly state: 'not-linked'; readonly reply: OutboundMessage | null }
+  | { readonly state: 'ignored'; readonly reason: string }
+  | { readonly state: 'already-processed'; readonly reply: OutboundMessage | null }
+  | { readonly state: 'gave-up'; readonly reply: OutboundMessage | null };
+
+/** The reply an outcome has for the patron, if any. */
+const replyOf = (outcome: RenewAllOutcome): OutboundMessage | null => ('reply' in outcome ? outcome.reply : null);
+
+export type RenewAllDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'queues' | 'library' | 'sms' | 'redis'>;
+
+/**
+ * Handles one `HBK FORNY ALLE`: claims the message, renews through the library system every
+ * active loan of the number's patrons that it allows, records a result per loan and writes the
+ * reply, in one transaction; then enqueues the reply. Running it twice for one message renews
+ * nothing twice and writes no second reply: the second run finds the message claimed and only makes
+ * sure its reply is on its way. A system outside forny's database (SIP2) is asked before the
+ * transaction; its own records make the ask safe to repeat (SPEC §10).
+ *
+ * A request older than RENEW_ALL_GIVE_UP_MINUTES is never done (SPEC §4), nor finished once that
+ * time passes while the library system is asked: it is given up and the patron told what was renewed.
+ */
+export async function handleRenewAll(deps: RenewAllDeps, inboundId: number): Promise<RenewAllOutcome> {
+  const asked = deps.library.transactional ? undefined : await askLibrarySystem(deps, inboundId);
+  if (asked === TOO_LATE) return giveUpRenewAll(deps, inboundId, 'too late');
+  // Read once the library system has answered (SIP2 may take minutes): what is recorded is when it happened.
+  const now = deps.clock.now();
+  const claimedAtWrite = await placeInRateForReply(deps, now);
+
+  // Shares its commit with the renew-alls of the same moment (a burst), each in a savepoint of its own.
+  const outcome = await inGroupTransaction(deps.db, async (trx) => {
+    const inbound = await claimInbound(trx, inboundId, now);
+    if (!inbound) {
+      const current = await getInbound(trx, inboundId);
+      if (!current) throw new Error(`inbound message ${inboundId} does not exist`);
+      const reply = current.replyId === null ? null : ((await getOutbound(trx, current.replyId)) ?? null);
+      return { state: 'already-processed', reply } as const;
+    }
+    // Taken up too late: the claim is undone with this work's savepoint, and the request given up.
+    // Renewals a system outside the database has made (`asked`) were made in time: they are answered.
+    if (!asked && pastGiveUp(deps, inbound, now)) throw new TakenTooLate();
+    return renewAllInTransaction(trx, deps, inbound, now, asked, claimedAtWrite);
+  }).catch((error: unknown): typeof TOO_LATE => {
+    if (error instanceof TakenTooLate) return TOO_LATE;
+    throw error;
+  });
+  if (outcome === TOO_LATE) return giveUpRenewAll(deps, inboundId, 'too late');
+  // A message found already done may have its reply in flight from the run that did it: queued only.
+  await deliverReply(deps, replyOf(outcome), { sendNow: outcome.state !== 'already-processed', claimedAtWrite });
+  // Every outcome is in the database (the dashboard's Fornyelser); at info a burst would write a line per patron.
+  deps.logger.debug(
+    { inboundId, state: outcome.state, ...(outcome.state === 'renewed' ? outcome.counts : {}), replyId: 'reply' in outcome ? outcome.reply?.id : undefined },
+    'renew-all handled',
+  );
+  return outcome;
+}
+
+/** The request's give-up time had passed when it was taken up. */
+const TOO_LATE = Symbol('too late');
+class TakenTooLate extends Error {}
+
+/**
+ * Asks a library system outside forny's database (SIP2) to renew, before the transaction: its own
+ * records make the ask safe to repeat (SPEC §10). Nothing to ask when the message is no longer
+ * waiting, its number is on no card, or it is over the limit; TOO_LATE past its give-up time,
+ * also when that time came while the system was being asked (it then renews nothing more).
+ */
+async function askLibrarySystem(deps: RenewAllDeps, inboundId: number): Promise<RenewAllReport | typeof TOO_LATE | undefined> {
+  const now = deps.clock.now();
+  const inbound = await getInbound(deps.db, inboundId);
+  if (!inbound) throw new Error(`inbound message ${inboundId} does not exist`);
+  if (inbound.status !== 'received') return undefined;
+  if (pastGiveUp(deps, inbound, now)) return TOO_LATE;
+  const patrons = await findPatronsByMobile(deps.db, inbound.fromNumber);
+  if (patrons.length === 0 || (await rateLimited(deps.db, inbound, now))) return undefined;
+  try {
+    return await deps.library.renewAll({ db: deps.db, inboundId, patrons, now, deadline: giveUpAt(deps, inbound) });
+  } catch (error) {
+    // Unavailable or too slow until the give-up time: no retry could be in time, so give up now.
+    if (error instanceof LibrarySystemUnavailable && pastGiveUp(deps, inbound, deps.clock.now())) return TOO_LATE;
+    throw error;
+  }
+}
+
+/** When the request is given up: RENEW_ALL_GIVE_UP_MINUTES after its arrival, or after an operator's retry. */
+function giveUpAt(deps: RenewAllDeps, inbound: InboundMessage): Date {
+  return new Date(Date.parse(inbound.retriedAt ?? inbound.receivedAt) + deps.config.jobs.renewAllGiveUpMs);
+}
+
+/** The request's give-up time has passed. */
+function pastGiveUp(deps: RenewAllDeps, inbound: InboundMessage, now: Date): boolean {
+  return now.getTime() >= giveUpAt(deps, inbound).getTime();
+}
+
+/** Renew-alls from this number answered in the last ten minutes reached the limit (SPEC §3). */
+async function rateLimited(db: Db, inbound: InboundMessage, now: Date): Promise<boolean> {
+  const since = new Date(now.getTime() - RENEW_ALL_LIMIT_WINDOW_MS);
+  return (await countAnsweredRenewAlls(db, inbound.fromNumber, since, inbound.id)) >= RENEW_ALLS_PER_WINDOW;
+}
+
+/**
+ * Gives a renew-all up (SPEC §4): the message is `failed`, nothing more is renewed, and the patron
+ * gets one SMS saying so. What a library system outside the database had renewed before is
+ * recorded with the message and counted in that SMS (`N af M lån`): never less than was done.
+ * Only a message still waiting is given up; one done meanwhile is left alone.
+ */
+export async function giveUpRenewAll(deps: RenewAllDeps, inboundId: number, why: string): Promise<RenewAllOutcome> {
+  const done = await doneBeforeGivingUp(deps, inboundId);
+  const now = deps.clock.now();
+  const outcome = await deps.db.transaction(async (trx): Promise<RenewAllOutcome> => {
+    const inbound = await getInbound(trx, inboundId);
+    if (!inbound || !(await giveUpInbound(trx, inboundId, now))) return { state: 'already-processed', reply: null };
+    const patrons = await findPatronsByMobile(trx, inbound.fromNumber);
+    const patronId = patrons[0]?.id ?? null;
+    await insertRenewalResults(trx, await notYetRecorded(trx, inboundId, done.results), now);
+    const renewed = done.results.filter((result) => result.outcome === 'renewed').length;
+    const reply = patrons.length === 0 ? null : await writeReply(
+      trx,
+      deps.config,
+      inbound,
+      { purpose: 'renew-all-failed', body: textsFor(deps.config).renewAllGaveUp({ renewed, total: done.total }), patronId, dedupeKey: `gave-up:in-${inbound.id}` },
+      now,
+    );
+    await recordFailureReply(trx, inboundId, reply?.id ?? null, patronId);
+    return { state: 'gave-up', reply };
+  });
+  await deliverReply(deps, replyOf(outcome), { sendNow: true });
+  if (outcome.state === 'gave-up') {
+    const renewed = done.results.filter((result) => result.outcome === 'renewed').length;
+    deps.logger.warn({ inboundId, why, renewed, total: done.total }, 'renew-all given up; the patron is told what was renewed');
+  }
+  return outcome;
+}
+
+/**
+ * What the library system had done for a request about to be given up, read before the give-up's
+ * transaction (the port reads with its own connection). Nothing for a message no longer waiting.
+ */
+async function doneBeforeGivingUp(deps: RenewAllDeps, inboundId: number): Promise<RenewAllProgress> {
+  const inbound = await getInbound(deps.db, inboundId);
+  if (!inbound || inbound.status !== 'received') return { results: [], total: 0 };
+  const patrons = await findPatronsByMobile(deps.db, inbound.fromNumber);
+  return deps.library.doneSoFar({ inboundId, patrons });
+}
+
+/**
+ * Results not yet recorded for the message. Only a request given up part-way and then retried by an
+ * operator has some already: those recorded at the give-up stay, the rerun adds the rest.
+ */
+async function notYetRecorded(trx: Db, inboundId: number, results: readonly NewRenewalResult[]): Promise<readonly NewRenewalResult[]> {
+  if (results.length === 0) return results;
+  const recorded = new Set((await resultsOfInbound(trx, inboundId)).map((result) => result.loanId));
+  return recorded.size === 0 ? results : results.filter((result) => !recorded.has(result.loanId));
+}
+
+async function renewAllInTransaction(
+  trx: Db,
+  deps: RenewAllDeps,
+  inbound: InboundMessage,
+  now: Date,
+  asked: RenewAllReport | undefined,
+  claimedAtWrite: boolean,
+): Promise<RenewAllOutcome> {
+  const patrons = await findPatronsByMobile(trx, inbound.fromNumber);
+  if (patrons.length === 0) return notLinked(trx, deps, inbound, now, claimedAtWrite);
+
+  // Renewals the library system has already made are recorded and answered, limit or not.
+  if (!asked && (await rateLimited(trx, inbound, now))) {
+    await finishInbound(trx, inbound.id, { patronId: patrons[0]?.id ?? null, ignoredReason: 'rate_limited' });
+    return { state: 'ignored', reason: 'rate_limited' };
+  }
+
+  const report = asked ?? (await deps.library.renewAll({ db: trx, inboundId: inbound.id, patrons, now, deadline: giveUpAt(deps, inbound) }));
+  if (!report.patronKnown) return notLinked(trx, deps, inbound, now, claimedAtWrite);
+  await insertRenewalResults(trx, inbound.retriedAt === null ? report.results : await notYetRecorded(trx, inbound.id, report.results), now);
+  const renewed = report.results.filter((result) => result.outcome === 'renewed');
+  const counts: RenewAllCounts = { renewed: renewed.length, total: report.results.length, provisional: renewed.filter((result) => result.provisional).length };
+  const reply = await writeRenewAllReply(trx, deps, inbound, patrons, counts, now, claimedAtWrite);
+  await finishInbound(trx, inbound.id, {
+    patronId: patrons[0]?.id ?? null,
+    replyId: reply?.id ?? null,
+    ...(reply ? {} : { ignoredReason: 'reply_budget' as const }),
+  });
+  return { state: 'renewed', counts, reply };
+}
+
+async function notLinked(trx: Db, deps: RenewAllDeps, inbound: InboundMessage, now: Date, claimedAtWrite: boolean): Promise<RenewAllOutcome> {
+  const reply = await answerNotLinked(trx, deps.config, inbound, now, { claimedAtWrite });
+  return reply ? { state: 'not-linked', reply } : { state: 'ignored', reason: 'throttled' };
+}
+
+/**
+ * Writes the reply. When it has to wait for the window and an earlier renew-all reply to the same
+ * number is still waiting, the two fold into one (SPEC §5): the waiting reply is superseded by one
+ * counting every loan renewed by the night's requests, so the morning brings one clear answer.
+ */
+async function writeRenewAllReply(
+  trx: Db,
+  deps: RenewAllDeps,
+  inbound: InboundMessage,
+  patrons: readonly Patron[],
+  counts: RenewAllCounts,
+  now: Date,
+  claimedAtWrite: boolean,
+): Promise<OutboundMessage | null> {
+  const draft = { purpose: 'renew-all', patronId: patrons[0]?.id ?? null, claimedAtWrite } as const;
+  const waiting = await findWaitingRenewAllReply(trx, inbound.fromNumber);
+  if (!waiting || !(await supersede(trx, waiting.id, now, { reason: 'folded into a later renew-all reply' }))) {
+    return writeReply(trx, deps.config, inbound, { ...draft, body: textsFor(deps.config).renewAllReply(counts) }, now);
+  }
+  const answered = [...(await inboundIdsAnsweredBy(trx, waiting.id)), inbound.id];
+  const renewed = await renewedActiveLoans(trx, answered);
+  const folded: RenewAllCounts = {
+    renewed: renewed.length,
+    total: counts.total,
+    provisional: renewed.filter((loan) => loan.provisional).length,
+  };
+  const reply = await writeReply(trx, deps.config, inbound, { ...draft, body: textsFor(deps.config).renewAllReply(folded) }, now);
+  if (reply) {
+    await recordSupersededBy(trx, waiting.id, reply.id);
+    await moveReplies(trx, waiting.id, reply.id);
+  }
+  return reply;
+}

@@ -93,6 +93,10 @@ export interface Config {
     readonly metricsToken: string | undefined;
     /** Bearer token of the library system's `POST /api/notices` (SPEC §11); undefined: the route is off. */
     readonly noticesToken: string | undefined;
+    /** Open connections this process takes (`server.maxConnections`); one more is closed at once. */
+    readonly maxConnections: number;
+    /** Requests whose bodies are still arriving at once in this process; one more is answered 503. */
+    readonly maxBodiesInFlight: number;
   };
   /** Where the application clock starts (demos, tests); undefined means the real time. */
   readonly fakeNow: Date | undefined;
@@ -200,6 +204,10 @@ const schema = z.object({
   TRUST_PROXY: optional.pipe(z.string().refine(validTrustProxy, 'expected a number of proxies, or addresses/subnets separated by commas (e.g. 10.0.0.0/8,loopback)').optional()),
   METRICS_TOKEN: optional.pipe(z.string().min(32, 'expected at least 32 characters').optional()),
   NOTICES_TOKEN: optional.pipe(z.string().min(32, 'expected at least 32 characters').optional()),
+  // Idle sockets cost memory and the time-out checks' time (15k stalled /healthz for 8 s).
+  HTTP_MAX_CONNECTIONS: integer(1, 1_000_000).default(2000),
+  // A half-sent body holds up to 64 KiB (1 MiB for notices) until the request time-out.
+  HTTP_MAX_BODIES_IN_FLIGHT: integer(1, 100_000).default(256),
   FAKE_NOW: optional.pipe(
     z
       .string()
@@ -286,7 +294,13 @@ export function loadConfig(env: Env = process.env): Config {
       shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
       renewAllGiveUpMs: v.RENEW_ALL_GIVE_UP_MINUTES * 60_000,
     }),
-    http: Object.freeze({ trustProxy: parseTrustProxy(v.TRUST_PROXY), metricsToken: v.METRICS_TOKEN, noticesToken: v.NOTICES_TOKEN }),
+    http: Object.freeze({
+      trustProxy: parseTrustProxy(v.TRUST_PROXY),
+      metricsToken: v.METRICS_TOKEN,
+      noticesToken: v.NOTICES_TOKEN,
+      maxConnections: v.HTTP_MAX_CONNECTIONS,
+      maxBodiesInFlight: v.HTTP_MAX_BODIES_IN_FLIGHT,
+    }),
     fakeNow: v.FAKE_NOW === undefined ? undefined : new Date(v.FAKE_NOW),
     logLevel: v.LOG_LEVEL,
   });

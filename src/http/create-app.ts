@@ -8,12 +8,13 @@ import { bullBoardRouter } from './admin/bull-board.js';
 import { dashboardRouter } from './admin/dashboard-router.js';
 import { apiRouter } from './api.js';
 import { basicAuth, DEFAULT_LOCKOUT, type LockoutOptions } from './basic-auth.js';
+import { BODY_LIMIT_BYTES, bodyGate, refuseDeclaredOverLimit } from './body-limits.js';
 import { deviceCookies } from './device-cookie.js';
 import { healthRouter } from './health.js';
 import { redisLoginFailures } from './login-failures.js';
 import { rejectMalformedUrl } from './malformed-url.js';
 import { createMetrics, type AppMetrics } from './metrics.js';
-import { noticesRouter } from './notices.js';
+import { NOTICES_BODY_LIMIT, noticesRouter } from './notices.js';
 import { captureRoute } from './request-route.js';
 import { noStore, securityHeaders } from './security-headers.js';
 import { BODY_LIMIT, twilioWebhooks } from './twilio-webhook.js';
@@ -35,9 +36,9 @@ export function createApp(deps: Deps, options: AppOptions = {}): Express {
  * Express sets up a request at all; everything else by the app.
  */
 export function createRequestHandler(deps: Deps, options: AppOptions = {}): (req: IncomingMessage, res: ServerResponse) => void {
-  const { app, webhooks } = buildApp(deps, options);
+  const { app, webhooks, gate } = buildApp(deps, options);
   return (req, res) => {
-    if (!webhooks(req, res)) app(req, res);
+    if (gate(req, res) && !webhooks(req, res)) app(req, res);
   };
 }
 
@@ -55,11 +56,15 @@ function buildApp(deps: Deps, options: AppOptions) {
   // createRequestHandler); their answers (TwiML for Twilio, never shown in a browser) skip the
   // browser's security headers.
   const webhooks = twilioWebhooks(deps, metrics);
+  // First of all: a body over HTTP_MAX_BODIES_IN_FLIGHT is refused before anything is read.
+  const gate = bodyGate(deps.config.http.maxBodiesInFlight, metrics.bodies);
   app.use((req, res, next) => {
-    if (!webhooks(req, res)) next();
+    if (gate(req, res) && !webhooks(req, res)) next();
   });
   app.use(captureRoute, metrics.observeRequests, rejectMalformedUrl);
   app.use(securityHeaders(deps.config.publicBaseUrl));
+  // SPEC §7's limits by their Content-Length, before logins and body-parser (which reads a refused body to its end).
+  app.use(refuseDeclaredOverLimit((req) => (req.path.toLowerCase().replace(/\/+$/, '') === '/api/notices' ? NOTICES_BODY_LIMIT : BODY_LIMIT_BYTES)));
   app.use(healthRouter(deps));
   // METRICS_TOKEN, or loopback clients only (SPEC §7).
   app.use(metrics.router);
@@ -94,5 +99,5 @@ function buildApp(deps: Deps, options: AppOptions) {
     res.status(status).json(body);
   };
   app.use(onError);
-  return { app, webhooks };
+  return { app, webhooks, gate };
 }

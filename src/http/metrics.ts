@@ -8,6 +8,7 @@ import { countSmsWaitingForWindow } from '../../db/repositories/outbound.js';
 import type { Deps } from '../deps.js';
 import { AppError } from '../errors.js';
 import { safeEqual } from './basic-auth.js';
+import type { BodyGateMetrics } from './body-limits.js';
 import { checkReadiness } from './health.js';
 import { queueCounts } from './queue-reads.js';
 import { routeOf } from './request-route.js';
@@ -37,6 +38,10 @@ export interface AppMetrics {
   readonly webhookNotStored: (webhook: 'inbound' | 'status') => void;
   /** Counts a Twilio webhook refused (4xx), by the error code of its answer (`bad_signature`, …). */
   readonly webhookRefused: (webhook: 'inbound' | 'status', reason: string) => void;
+  /** Bodies arriving, and requests refused because too many were (see bodyGate). */
+  readonly bodies: BodyGateMetrics;
+  /** Counts a connection closed at once because the process had HTTP_MAX_CONNECTIONS open. */
+  readonly connectionDropped: () => void;
   /** `GET /metrics`: the bearer or loopback check, then one Prometheus exposition of the cache. */
   readonly router: Router;
   /** Starts the background refresh (the first scrape starts it too); idempotent. */
@@ -151,6 +156,28 @@ export function createMetrics(deps: MetricsDeps, options: MetricsOptions = {}): 
     registers: [registry],
   });
   for (const webhook of ['inbound', 'status'] as const) for (const reason of ['bad_signature', 'missing_signature']) webhooksRefused.inc({ webhook, reason }, 0);
+
+  // The caps of HTTP_MAX_BODIES_IN_FLIGHT and HTTP_MAX_CONNECTIONS, per process: when they bite.
+  const bodiesInFlight = new Gauge({
+    name: 'forny_http_bodies_in_flight',
+    help: 'Requests of this process whose bodies are still arriving (capped by HTTP_MAX_BODIES_IN_FLIGHT).',
+    registers: [registry],
+  });
+  const bodiesRefused = new Counter({
+    name: 'forny_http_bodies_refused_total',
+    help: 'Requests with a body answered 503 because HTTP_MAX_BODIES_IN_FLIGHT bodies were arriving already.',
+    registers: [registry],
+  });
+  const connectionsDropped = new Counter({
+    name: 'forny_http_connections_dropped_total',
+    help: 'Connections closed unanswered because this process had HTTP_MAX_CONNECTIONS open.',
+    registers: [registry],
+  });
+  const bodies: BodyGateMetrics = {
+    bodyStarted: () => bodiesInFlight.inc(),
+    bodyEnded: () => bodiesInFlight.dec(),
+    bodyRefused: () => bodiesRefused.inc(),
+  };
 
   let refreshedAt: number | undefined;
   new Gauge({
@@ -268,5 +295,5 @@ export function createMetrics(deps: MetricsDeps, options: MetricsOptions = {}): 
   const webhookNotStored = (webhook: 'inbound' | 'status') => webhookStoreFailures.inc({ webhook });
   const webhookRefused = (webhook: 'inbound' | 'status', reason: string) => webhooksRefused.inc({ webhook, reason });
 
-  return { observeRequests, timeRequest, webhookNotStored, webhookRefused, router, start, refreshNow, stop };
+  return { observeRequests, timeRequest, webhookNotStored, webhookRefused, bodies, connectionDropped: () => connectionsDropped.inc(), router, start, refreshNow, stop };
 }

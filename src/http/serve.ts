@@ -93,6 +93,10 @@ export async function listen(options: Pick<ServeOptions, 'port' | 'host' | 'time
     attach(deps, attachOptions = {}) {
       const metrics = createMetrics(deps, attachOptions.metrics);
       handler = createRequestHandler(deps, { ...attachOptions.app, metrics });
+      // One more connection than this is closed at once ('drop'): idle sockets by the thousand
+      // cost memory, and Node's time-out checks walk them all (15k stalled /healthz for 8 s).
+      server.maxConnections = deps.config.http.maxConnections;
+      server.on('drop', () => metrics.connectionDropped());
       metrics.start();
       let closing: Promise<void> | undefined;
       return {

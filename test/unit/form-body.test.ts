@@ -71,7 +71,7 @@ describe('readForm', () => {
     expect(await post({ 'content-type': form, 'content-encoding': 'gzip' }, ['Body=x'])).to.deep.equal({ status: 415, body: 'unsupported_encoding' });
   });
 
-  it('answers 413 to a body over the limit, declared or sent, once the client has sent it all', async () => {
+  it('answers 413 to a body over the limit, declared (before reading it) or sent (once past the limit)', async () => {
     expect(await post({ 'content-type': form }, ['Body=', 'x'.repeat(600), 'x'.repeat(600)])).to.deep.equal({ status: 413, body: 'payload_too_large' });
     const big = `Body=${'x'.repeat(2000)}`;
     expect(await post({ 'content-type': form, 'content-length': String(big.length) }, [big])).to.deep.equal({ status: 413, body: 'payload_too_large' });

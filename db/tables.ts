@@ -120,6 +120,8 @@ export interface OutboundRow {
   error_code: string | null;
   error_message: string | null;
   superseded_by: number | null;
+  superseded_reason: string | null;
+  cancelled_by: string | null;
   created_at: string;
   updated_at: string;
 }

@@ -8,6 +8,7 @@ import * as perNumberIndexes from './006-per-number-indexes.js';
 import * as notices from './007-notices.js';
 import * as leanWriteIndexes from './008-lean-write-indexes.js';
 import * as ilsRenewalCards from './009-ils-renewal-cards.js';
+import * as supersededReasons from './010-superseded-reasons.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -25,6 +26,7 @@ const migrations: ReadonlyArray<readonly [string, Migration]> = [
   ['007-notices', notices],
   ['008-lean-write-indexes', leanWriteIndexes],
   ['009-ils-renewal-cards', ilsRenewalCards],
+  ['010-superseded-reasons', supersededReasons],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

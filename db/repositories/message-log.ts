@@ -18,6 +18,9 @@ export interface LoggedMessage {
   readonly createdAt: string;
   readonly errorCode: string | null;
   readonly errorMessage: string | null;
+  /** Why an outgoing message was superseded (a SUPERSEDE_REASONS code), and by which operator if one gave it up. */
+  readonly supersededReason: string | null;
+  readonly cancelledBy: string | null;
   readonly patronId: string | null;
 }
 
@@ -75,6 +78,8 @@ export async function listMessages(db: Db, filter: MessageFilter): Promise<Logge
         createdAt: row.received_at,
         errorCode: null,
         errorMessage: row.ignored_reason,
+        supersededReason: null,
+        cancelledBy: null,
         patronId: row.patron_id,
       });
     }
@@ -105,6 +110,8 @@ export async function listMessages(db: Db, filter: MessageFilter): Promise<Logge
         createdAt: row.created_at,
         errorCode: row.error_code,
         errorMessage: row.error_message,
+        supersededReason: row.superseded_reason,
+        cancelledBy: row.cancelled_by,
         patronId: row.patron_id,
       });
     }

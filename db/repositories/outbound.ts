@@ -1,5 +1,6 @@
 import { parseCalendarDate, type CalendarDate } from '../../src/domain/calendar-date.js';
 import {
+  isSupersedeReason,
   OUTBOUND_TRANSITIONS,
   receiptSources,
   UNFINISHED,
@@ -8,6 +9,7 @@ import {
   type OutboundPurpose,
   type OutboundStatus,
   type OutboundTransition,
+  type SupersedeReason,
 } from '../../src/domain/message-status.js';
 import type { OutboundRow } from '../tables.js';
 import { changesOf, firstOf, placeholders, rowsOf } from '../statement.js';
@@ -36,6 +38,10 @@ export interface OutboundMessage {
   readonly errorCode: string | null;
   readonly errorMessage: string | null;
   readonly supersededBy: number | null;
+  /** Why it was superseded; null for a message that was not. */
+  readonly supersededReason: SupersedeReason | null;
+  /** The operator who gave it up, when that is why it was superseded. */
+  readonly cancelledBy: string | null;
   /** One message per cause (a reply per request, a reminder per patron, due date and channel). */
   readonly dedupeKey: string | null;
   readonly createdAt: string;
@@ -65,6 +71,8 @@ export const toOutbound = (row: OutboundRow): OutboundMessage => ({
   errorCode: row.error_code,
   errorMessage: row.error_message,
   supersededBy: row.superseded_by === null ? null : Number(row.superseded_by),
+  supersededReason: isSupersedeReason(row.superseded_reason) ? row.superseded_reason : null,
+  cancelledBy: row.cancelled_by,
   dedupeKey: row.dedupe_key,
   createdAt: row.created_at,
 });
@@ -330,12 +338,12 @@ export async function rewriteEmail(db: Db, id: number, content: { subject: strin
 }
 
 /** Marks a waiting message as not to be sent; true if it was still waiting. */
-export async function supersede(db: Db, id: number, now: Date, detail: { by?: number; reason?: string } = {}): Promise<boolean> {
+export async function supersede(db: Db, id: number, now: Date, detail: { by?: number; reason: SupersedeReason }): Promise<boolean> {
   return transition(
     db,
     id,
     'supersede',
-    { superseded_by: detail.by ?? null, error_message: detail.reason ?? null, status_at: toStoredInstant(now), send_started_at: null },
+    { superseded_by: detail.by ?? null, superseded_reason: detail.reason, status_at: toStoredInstant(now), send_started_at: null },
     now,
   );
 }
@@ -356,11 +364,11 @@ export async function requeueFailed(db: Db, id: number, now: Date): Promise<bool
 }
 
 /**
- * Gives a failed message up for good: `superseded`, with the reason where superseded messages keep
- * theirs. The error code stays. True when the message was failed and is now superseded.
+ * Gives a failed message up for good: `superseded` (`cancelled_by_operator`, naming the operator).
+ * Its last error stays beside it. True when the message was failed and is now superseded.
  */
-export async function cancelFailed(db: Db, id: number, reason: string, now: Date): Promise<boolean> {
-  return transition(db, id, 'cancel', { error_message: reason.slice(0, 500), status_at: toStoredInstant(now) }, now);
+export async function cancelFailed(db: Db, id: number, operator: string, now: Date): Promise<boolean> {
+  return transition(db, id, 'cancel', { superseded_reason: 'cancelled_by_operator', cancelled_by: operator.slice(0, 64), status_at: toStoredInstant(now) }, now);
 }
 
 /**

@@ -33,7 +33,7 @@ export async function handleSmsCommand(deps: CommandDeps, inboundId: number): Pr
       // STOP from a number on no card needs no answer; everything else learns the number is unknown.
       if (inbound.command === 'stop') {
         await optOutNumber(trx, inbound.fromNumber, 'stop', now);
-        for (const id of await waitingReminderIds(trx, inbound.fromNumber)) await supersede(trx, id, now, { reason: 'number opted out (STOP)' });
+        for (const id of await waitingReminderIds(trx, inbound.fromNumber)) await supersede(trx, id, now, { reason: 'stop_from_number' });
         await finishInbound(trx, inbound.id, { ignoredReason: 'no_answer_needed' });
         return null;
       }
@@ -60,7 +60,7 @@ async function handleForPatrons(
   switch (command) {
     case 'stop': {
       const changed = (await setSmsOptIn(trx, ids, false, now)) + ((await optOutNumber(trx, inbound.fromNumber, 'stop', now)) ? 1 : 0);
-      for (const id of await waitingReminderIds(trx, inbound.fromNumber)) await supersede(trx, id, now, { reason: 'patron opted out (STOP)' });
+      for (const id of await waitingReminderIds(trx, inbound.fromNumber)) await supersede(trx, id, now, { reason: 'stop_from_patron' });
       if (changed === 0) {
         // Confirmed once: a second STOP from a number already opted out is not answered.
         await finishInbound(trx, inbound.id, { patronId, ignoredReason: 'no_answer_needed' });

@@ -85,6 +85,28 @@ export const OUTBOUND_TRANSITIONS = {
 export type OutboundTransition = keyof typeof OUTBOUND_TRANSITIONS;
 
 /**
+ * Why a waiting message was superseded (not sent after all), stored as the code
+ * (`outbound_messages.superseded_reason`); the dashboard has a Danish label for each.
+ */
+export const SUPERSEDE_REASONS = [
+  /** A waiting renew-all reply folded into one answering a later request from the number (SPEC §5). */
+  'folded_into_later_reply',
+  /** A reminder none of whose loans is still due: renewed or returned since it was written. */
+  'loans_settled',
+  /** The library's directory says the patron wants no SMS. */
+  'patron_sms_opt_out',
+  /** The patron texted STOP. */
+  'stop_from_patron',
+  /** STOP holds for the number (a STOP from a number on no card, or Twilio's 21610). */
+  'stop_from_number',
+  /** An operator gave a failed message up (`cancelled_by` names the operator). */
+  'cancelled_by_operator',
+] as const;
+export type SupersedeReason = (typeof SUPERSEDE_REASONS)[number];
+
+export const isSupersedeReason = (value: string | null): value is SupersedeReason => (SUPERSEDE_REASONS as readonly (string | null)[]).includes(value);
+
+/**
  * How far a message has come by delivery receipts; a receipt moves a message only forward
  * (delivered stays delivered; a superseded message never left).
  */

@@ -2,15 +2,13 @@ import { getPatron } from '../../db/repositories/library.js';
 import { loansOfNotice } from '../../db/repositories/notices.js';
 import { countNamedLoans, rewriteEmail, stillDueLoans, supersede, updateBody, type OutboundMessage } from '../../db/repositories/outbound.js';
 import type { Deps } from '../deps.js';
+import type { SupersedeReason } from '../domain/message-status.js';
 import { noticeIdOf, type NoticeLoan } from '../domain/notice.js';
 import { earliestDueDate } from '../domain/reply-text.js';
 import { LibrarySystemUnavailable } from '../library/library-system-unavailable.js';
 import { textsFor } from '../texts.js';
 
 type ReminderCheckDeps = Pick<Deps, 'db' | 'config' | 'logger' | 'library'>;
-
-/** Why a reminder was not sent after all, as operators read it. */
-export const ALL_LOANS_SETTLED = 'every loan it names was renewed or returned';
 
 /**
  * The send-time check of a reminder, one for both channels (SPEC §4, §11): is it still true? A
@@ -28,8 +26,8 @@ export async function reminderStillDue(deps: ReminderCheckDeps, message: Outboun
 
   if (named) {
     const due = await noticeLoansStillDue(deps, message, named);
-    if (due.length === 0) return settled(deps, message, now, ALL_LOANS_SETTLED);
-    if (message.channel === 'sms' && patron && !patron.smsOptIn) return settled(deps, message, now, 'patron opted out of SMS');
+    if (due.length === 0) return settled(deps, message, now, 'loans_settled');
+    if (message.channel === 'sms' && patron && !patron.smsOptIn) return settled(deps, message, now, 'patron_sms_opt_out');
     if (due.length < named.length) {
       if (message.channel === 'sms') await updateBody(deps.db, message.id, texts.reminderSms(due.length, earliestDueDate(due)), now);
       else if (patron) await rewriteEmail(deps.db, message.id, texts.noticeEmail(patron.name, { kind: 'reminder', loans: due, reservation: null }, { hasMobile: patron.mobile !== null }), now);
@@ -38,8 +36,8 @@ export async function reminderStillDue(deps: ReminderCheckDeps, message: Outboun
   }
 
   const due = await stillDueLoans(deps.db, message.id);
-  if (due.length === 0) return settled(deps, message, now, ALL_LOANS_SETTLED);
-  if (message.channel === 'sms' && patron && !patron.smsOptIn) return settled(deps, message, now, 'patron opted out of SMS');
+  if (due.length === 0) return settled(deps, message, now, 'loans_settled');
+  if (message.channel === 'sms' && patron && !patron.smsOptIn) return settled(deps, message, now, 'patron_sms_opt_out');
   const [first] = due;
   if (first && due.length < (await countNamedLoans(deps.db, message.id))) {
     if (message.channel === 'sms') await updateBody(deps.db, message.id, texts.reminderSms(due.length, first.dueDate), now);
@@ -49,7 +47,7 @@ export async function reminderStillDue(deps: ReminderCheckDeps, message: Outboun
 }
 
 /** Supersedes the reminder (if it is still waiting): not to be sent. */
-async function settled(deps: ReminderCheckDeps, message: OutboundMessage, now: Date, reason: string): Promise<false> {
+async function settled(deps: ReminderCheckDeps, message: OutboundMessage, now: Date, reason: SupersedeReason): Promise<false> {
   await supersede(deps.db, message.id, now, { reason });
   return false;
 }

@@ -67,7 +67,7 @@ export async function sendSms(
   }
   // STOP belongs to the number: whatever a card says, no reminder or notice goes to it (SPEC §11).
   if (message.kind !== 'reply' && (await isNumberOptedOut(deps.db, message.to))) {
-    await supersede(deps.db, message.id, now, { reason: 'number opted out (STOP)' });
+    await supersede(deps.db, message.id, now, { reason: 'stop_from_number' });
     return 'superseded';
   }
   if (message.kind === 'reminder' && !(await reminderStillDue(deps, message, now))) return 'superseded';

@@ -234,7 +234,7 @@ async function writeRenewAllReply(
 ): Promise<OutboundMessage | null> {
   const draft = { purpose: 'renew-all', patronId: patrons[0]?.id ?? null, claimedAtWrite } as const;
   const waiting = await findWaitingRenewAllReply(trx, inbound.fromNumber);
-  if (!waiting || !(await supersede(trx, waiting.id, now, { reason: 'folded into a later renew-all reply' }))) {
+  if (!waiting || !(await supersede(trx, waiting.id, now, { reason: 'folded_into_later_reply' }))) {
     return writeReply(trx, deps.config, inbound, { ...draft, body: textsFor(deps.config).renewAllReply(counts) }, now);
   }
   const answered = [...(await inboundIdsAnsweredBy(trx, waiting.id)), inbound.id];

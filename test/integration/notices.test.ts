@@ -106,7 +106,7 @@ describe('POST /api/notices (SPEC §11)', function () {
       const basic = `Basic ${Buffer.from(`${h.config.admin.user}:${h.config.admin.password}`).toString('base64')}`;
       const page = await (await fetch(`${h.baseUrl}/admin`, { headers: { authorization: basic } })).text();
       expect(page).to.contain('Meddelelser fra bibliotekssystemet');
-      expect(page).to.match(/<th scope="row">overskredet frist<\/th><td>SMS<\/td>/);
+      expect(page).to.match(/<th scope="row">overskredet frist<\/th><td data-label="Kanal">SMS<\/td>/);
       await h.refreshMetrics();
       const metrics = await (await fetch(`${h.baseUrl}/metrics`)).text();
       expect(metrics).to.contain('forny_notices_total{kind="reminder",channel="sms",status="scheduled"} 1');

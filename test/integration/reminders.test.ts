@@ -182,7 +182,7 @@ describe('reminders by SMS and e-mail', function () {
     const renewer = h.twilio.messagesTo('+4562000007');
     expect(renewer.map((message) => message.body)).to.deep.equal(['Helsingør Kommunes Biblioteker: 1 af 1 lån er fornyet.']);
     const reminder = await h.deps.db('outbound_messages').where({ patron_id: 'renewer', channel: 'sms', kind: 'reminder' }).first();
-    expect(reminder).to.include({ status: 'superseded', error_message: 'every loan it names was renewed or returned' });
+    expect(reminder).to.include({ status: 'superseded', superseded_reason: 'loans_settled' });
     expect(h.twilio.messagesTo('+4562000008')[0]?.body).to.contain(': 1 lån skal afleveres senest 4. december');
   });
 

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { showParty } from '../../src/http/admin/display.js';
+import { SUPERSEDE_REASONS } from '../../src/domain/message-status.js';
 import { ALL_LABELS, QUEUE_TEXT, supersededReason } from '../../src/http/admin/labels.js';
 import { QUEUE } from '../../src/queue/queues.js';
 
@@ -30,18 +31,24 @@ describe('the dashboard labels (labels.ts): Danish only', () => {
     }
   });
 
-  const superseded: { stored: string | null; shown: string | undefined }[] = [
-    { stored: 'folded into a later renew-all reply', shown: 'lagt sammen med et senere svar på FORNY ALLE' },
-    { stored: 'patron opted out of SMS', shown: 'låneren har frameldt sig SMS' },
-    { stored: 'patron opted out (STOP)', shown: 'låneren har frameldt sig SMS (STOP)' },
-    { stored: 'every loan it names was renewed or returned', shown: 'alle lånene i beskeden er fornyet eller afleveret' },
-    { stored: 'cancelled by operator mette', shown: 'annulleret af operatøren mette' },
-    { stored: 'something a newer version wrote', shown: undefined },
-    { stored: null, shown: undefined },
+  const superseded: { reason: string | null; cancelledBy?: string; shown: string | undefined }[] = [
+    { reason: 'folded_into_later_reply', shown: 'lagt sammen med et senere svar på FORNY ALLE' },
+    { reason: 'patron_sms_opt_out', shown: 'låneren har frameldt sig SMS' },
+    { reason: 'stop_from_patron', shown: 'låneren har frameldt sig SMS (STOP)' },
+    { reason: 'stop_from_number', shown: 'nummeret har frameldt sig SMS (STOP)' },
+    { reason: 'loans_settled', shown: 'alle lånene i beskeden er fornyet eller afleveret' },
+    { reason: 'cancelled_by_operator', cancelledBy: 'mette', shown: 'annulleret af operatøren mette' },
+    { reason: 'something a newer version wrote', shown: undefined },
+    { reason: null, shown: undefined },
   ];
   for (const row of superseded) {
-    it(`shows the superseded reason ${JSON.stringify(row.stored)} in Danish (or not at all)`, () => expect(supersededReason(row.stored)).to.equal(row.shown));
+    it(`shows the superseded reason ${JSON.stringify(row.reason)} in Danish (or not at all)`, () =>
+      expect(supersededReason({ supersededReason: row.reason, cancelledBy: row.cancelledBy ?? null })).to.equal(row.shown));
   }
+
+  it('has a Danish label for every superseded reason forny stores', () => {
+    for (const reason of SUPERSEDE_REASONS) expect(supersededReason({ supersededReason: reason, cancelledBy: null }), reason).to.be.a('string');
+  });
 });
 
 describe('showParty: numbers as people read them', () => {

@@ -67,7 +67,7 @@ export async function cancelMessage(deps: ActionDeps, id: number, operator: stri
   if (!isFailed(message)) return false;
   const now = deps.clock.now();
   const cancelled = await deps.db.transaction(async (trx) => {
-    if (!(await cancelFailed(trx, id, `cancelled by operator ${operator}`, now))) return false;
+    if (!(await cancelFailed(trx, id, operator, now))) return false;
     await recordAudit(trx, { actor: operator, action: 'message.cancel', target: outboundApiId(id), detail: lastError(message) }, now);
     return true;
   });

@@ -1,7 +1,7 @@
 import type { IgnoredReason } from '../../../db/repositories/inbound.js';
 import type { AuditAction } from '../../../db/repositories/operator-actions.js';
 import type { RenewalReason } from '../../../db/repositories/renewals.js';
-import type { Channel, Direction, MessageKind, MessageStatus, OutboundPurpose } from '../../domain/message-status.js';
+import { isSupersedeReason, type Channel, type Direction, type MessageKind, type MessageStatus, type OutboundPurpose, type SupersedeReason } from '../../domain/message-status.js';
 import type { NoticeKind } from '../../domain/notice.js';
 import type { Command } from '../../domain/sms-command.js';
 import type { QueueName } from '../../queue/queues.js';
@@ -127,25 +127,21 @@ export const AUDIT_TEXT: Readonly<Record<AuditAction, string>> = {
   'loan.ill-recalled': 'registrerede at ejerbiblioteket kaldte et fjernlån hjem',
 };
 
-/**
- * Why a message was superseded. The jobs store the reason as English text (it predates this table);
- * the dashboard shows it in Danish. A text not listed here is shown as the Danish status alone, the
- * stored text behind "vis detaljer".
- */
-export const SUPERSEDED_TEXT: Readonly<Record<string, string>> = {
-  'folded into a later renew-all reply': 'lagt sammen med et senere svar på FORNY ALLE',
-  'every loan it names was renewed or returned': 'alle lånene i beskeden er fornyet eller afleveret',
-  'patron opted out of SMS': 'låneren har frameldt sig SMS',
-  'patron opted out (STOP)': 'låneren har frameldt sig SMS (STOP)',
+/** Why a message was superseded (its stored code), in Danish. */
+export const SUPERSEDED_TEXT: Readonly<Record<SupersedeReason, string>> = {
+  folded_into_later_reply: 'lagt sammen med et senere svar på FORNY ALLE',
+  loans_settled: 'alle lånene i beskeden er fornyet eller afleveret',
+  patron_sms_opt_out: 'låneren har frameldt sig SMS',
+  stop_from_patron: 'låneren har frameldt sig SMS (STOP)',
+  stop_from_number: 'nummeret har frameldt sig SMS (STOP)',
+  cancelled_by_operator: 'annulleret af en operatør',
 };
 
-/** The Danish reason a superseded message carries, or undefined when it is not one forny knows. */
-export function supersededReason(stored: string | null): string | undefined {
-  if (stored === null) return undefined;
-  const known = SUPERSEDED_TEXT[stored];
-  if (known) return known;
-  const cancelledBy = /^cancelled by operator (.+)$/.exec(stored);
-  return cancelledBy ? `annulleret af operatøren ${cancelledBy[1]}` : undefined;
+/** The Danish reason a superseded message carries (naming the operator who gave it up), or undefined for none. */
+export function supersededReason(message: { readonly supersededReason: string | null; readonly cancelledBy: string | null }): string | undefined {
+  if (!isSupersedeReason(message.supersededReason)) return undefined;
+  if (message.supersededReason === 'cancelled_by_operator' && message.cancelledBy) return `annulleret af operatøren ${message.cancelledBy}`;
+  return SUPERSEDED_TEXT[message.supersededReason];
 }
 
 /** Every table of Danish words the dashboard shows, for checks that none of them is English. */

@@ -17,10 +17,11 @@ export function messageState(message: LoggedMessage, zone: string): Html {
       ? (message.status === 'ignored' || message.status === 'failed') && label(IGNORED_TEXT, message.errorMessage)
       : message.status === 'scheduled'
         ? `sendes ${showInstant(message.sendAfter, zone)}`
-        : message.errorCode
-          ? `fejlkode ${message.errorCode}`
-          : message.status === 'superseded' && supersededReason(message.errorMessage);
-  const unexplained = message.direction === 'out' && message.status === 'superseded' && !message.errorCode && !note && message.errorMessage;
+        : message.status === 'superseded'
+          ? [supersededReason(message), message.errorCode && `fejlkode ${message.errorCode}`].filter(Boolean).join(' · ')
+          : message.errorCode && `fejlkode ${message.errorCode}`;
+  // A superseded message's last error (an operator gave a failed one up) stays readable behind a fold.
+  const unexplained = message.direction === 'out' && message.status === 'superseded' && message.errorMessage;
   return html`${statusTag(message.status)}${note && html` <span class="muted">${note}</span>`}${unexplained && details(unexplained)}`;
 }
 

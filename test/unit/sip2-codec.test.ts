@@ -92,6 +92,24 @@ describe('SIP2 codec', () => {
     });
   });
 
+  describe('an answer in the other encoding', () => {
+    // An answer in the other encoding still decodes (its checksum is over bytes); the frame says which it looks like.
+    const wrongEncoding: { name: string; sent: Sip2Encoding; text: string; configured: Sip2Encoding; looksLike: Sip2Encoding | null }[] = [
+      { name: 'latin1 bytes read as utf8 (ø is F8, not valid UTF-8)', sent: 'latin1', text: '18040001' + '20261129    120000' + 'ABI-1|AJSøren på Ærø|', configured: 'utf8', looksLike: 'latin1' },
+      { name: 'utf8 bytes read as latin1 (ø is C3 B8: Ã¸)', sent: 'utf8', text: '18040001' + '20261129    120000' + 'ABI-1|AJSøren på Ærø|', configured: 'latin1', looksLike: 'utf8' },
+      { name: 'utf8 read as utf8', sent: 'utf8', text: '18040001' + '20261129    120000' + 'ABI-1|AJSøren på Ærø|', configured: 'utf8', looksLike: null },
+      { name: 'latin1 read as latin1', sent: 'latin1', text: '18040001' + '20261129    120000' + 'ABI-1|AJSøren på Ærø|', configured: 'latin1', looksLike: null },
+      { name: 'plain ASCII, either way', sent: 'utf8', text: '18040001' + '20261129    120000' + 'ABI-1|AJHamlet|', configured: 'latin1', looksLike: null },
+      { name: 'a latin1 answer that happens to hold no letter beyond ASCII', sent: 'latin1', text: '941', configured: 'utf8', looksLike: null },
+    ];
+    for (const row of wrongEncoding) {
+      it(`says which encoding an answer looks like when it is not the configured one: ${row.name}`, () => {
+        const frame = decodeFrame(Buffer.from(`${row.text}\r`, row.sent), { encoding: row.configured, checksums: false });
+        expect(frame.looksLike).to.equal(row.looksLike);
+      });
+    }
+  });
+
   describe('answers from whole messages', () => {
     it('94: login ok and refused', () => {
       expect(parseResponse(read('941AY0AZFDFD'))).to.deep.equal({ kind: 'loginResponse', ok: true });

@@ -13,6 +13,7 @@ import {
 import type { Clock } from '../../clock.js';
 import type { Logger } from '../../logger.js';
 import { LibrarySystemUnavailable } from '../library-system-unavailable.js';
+import type { Sip2Encoding } from './codec.js';
 import type { Sip2Connection } from './connection.js';
 import { Sip2Error, type Sip2ErrorCode } from './errors.js';
 import { Sip2Pool } from './pool.js';
@@ -82,7 +83,14 @@ export function createSip2LibrarySystem(
   const { db, clock } = deps;
   const logger = deps.logger.child({ librarySystem: describeSip2(options) });
   const pageSize = tuning.pageSize ?? 50;
-  const pool = new Sip2Pool({ ...options, caPem: readCa(options.ca), ...(tuning.backoff ? { backoff: tuning.backoff } : {}) }, clock);
+  // Once per pool: a wrong encoding garbles every answer, and one line says it as well as a thousand.
+  let warnedEncoding = false;
+  const onWrongEncoding = (looksLike: Sip2Encoding, code: string) => {
+    if (warnedEncoding) return;
+    warnedEncoding = true;
+    logger.warn({ code, encoding: options.encoding, looksLike }, wrongEncodingLine(options.encoding, looksLike));
+  };
+  const pool = new Sip2Pool({ ...options, caPem: readCa(options.ca), onWrongEncoding, ...(tuning.backoff ? { backoff: tuning.backoff } : {}) }, clock);
   const institution = options.institution;
   // A Renew older than this has had its answer or its time-out: no run is still waiting for it.
   const inFlightMs = 2 * options.timeoutMs;
@@ -229,6 +237,14 @@ export function createSip2LibrarySystem(
       pool.close();
     },
   };
+}
+
+/** The warning for answers that cannot be in the URL's encoding, naming the one they look like and the fix. */
+function wrongEncodingLine(configured: Sip2Encoding, looksLike: Sip2Encoding): string {
+  if (configured === 'utf8') {
+    return `sip2: the library system's answers are not valid UTF-8, which LIBRARY_SYSTEM_URL says (encoding=utf8, the default); they look like ${looksLike}: set encoding=${looksLike} in LIBRARY_SYSTEM_URL, or titles and names show � for æ, ø, å`;
+  }
+  return `sip2: the library system's answers look like UTF-8, but LIBRARY_SYSTEM_URL says encoding=${configured}: remove encoding=${configured} (utf8 is the default), or titles and names show Ã¸ for ø`;
 }
 
 function fromRecord(row: IlsRenewal): Sip2Loan {

@@ -1,3 +1,5 @@
+import { isUtf8 } from 'node:buffer';
+
 /**
  * SIP2 (3M Standard Interchange Protocol 2.00) as bytes ⇄ typed messages, with no sockets: the
  * connection owns the socket, sequence numbers and resends (DESIGN practice 13).
@@ -22,6 +24,11 @@ export interface DecodedFrame extends Sip2Frame {
   readonly sequence: number | null;
   /** `AZ` as sent, when the message carried one. */
   readonly checksum: string | null;
+  /**
+   * The encoding the text looks like when it cannot be the configured one (an `encoding=` in the
+   * URL that is not the system's); null when it can. The frame is still decoded as configured.
+   */
+  readonly looksLike: Sip2Encoding | null;
 }
 
 /** The message could not be read as SIP2; `badChecksum` is the one the connection recovers from with `97`. */
@@ -133,7 +140,8 @@ export function decodeFrame(raw: Uint8Array, options: DecodeOptions): DecodedFra
     throw new Sip2DecodeError(`message ${code}: no checksum (AZ) although error detection is on`, true);
   }
 
-  const text = bytes.subarray(0, bodyEnd).toString(options.encoding);
+  const body = bytes.subarray(0, bodyEnd);
+  const text = body.toString(options.encoding);
   const fixedLength = FIXED_LENGTHS[code] ?? 0;
   if (text.length < 2 + fixedLength) {
     throw new Sip2DecodeError(`message ${code}: ${text.length - 2} characters after the code, the fixed part alone is ${fixedLength}`);
@@ -147,7 +155,19 @@ export function decodeFrame(raw: Uint8Array, options: DecodeOptions): DecodedFra
     if (part.length < 2) throw new Sip2DecodeError(`message ${code}: a variable field is too short to have an id (${JSON.stringify(part)})`);
     fields.push([part.slice(0, 2), part.slice(2)]);
   }
-  return { code, fixed, fields, sequence, checksum };
+  return { code, fixed, fields, sequence, checksum, looksLike: otherEncoding(body, options.encoding) };
+}
+
+/**
+ * Which encoding these bytes look like when they cannot be in `configured`. Bytes that are not
+ * valid UTF-8 are single-byte text (latin1, or Windows-1252, which forny reads the same for æøå).
+ * Latin1 can hold any bytes, so there the sign is the reverse: bytes beyond ASCII that form valid
+ * UTF-8 sequences, which Danish text in latin1 practically never does (ø is F8, and `Ã¸`, C3 B8,
+ * is what UTF-8's ø looks like read as latin1). Plain ASCII looks like both.
+ */
+export function otherEncoding(bytes: Uint8Array, configured: Sip2Encoding): Sip2Encoding | null {
+  if (configured === 'utf8') return isUtf8(bytes) ? null : 'latin1';
+  return bytes.some((byte) => byte >= 0x80) && isUtf8(bytes) ? 'utf8' : null;
 }
 
 // --- dates ----------------------------------------------------------------------------------

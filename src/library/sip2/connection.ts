@@ -9,13 +9,18 @@ import {
   requestFrame,
   type Sip2Request,
   type Sip2Response,
+  type Sip2Encoding,
   type SupportedMessageName,
 } from './codec.js';
 import { Sip2ConnectionLost, Sip2Error, Sip2LoginRefused, Sip2ProtocolError, Sip2Timeout, Sip2Unsupported } from './errors.js';
 import { describeSip2, type Sip2Options } from './url.js';
 
 /** What a connection needs: the URL's options (pool size aside) and the CA file's contents, if any. */
-export type Sip2ConnectionOptions = Omit<Sip2Options, 'poolSize' | 'ca'> & { readonly caPem: string | null };
+export type Sip2ConnectionOptions = Omit<Sip2Options, 'poolSize' | 'ca'> & {
+  readonly caPem: string | null;
+  /** Told of each answer that cannot be in the configured encoding, and which one it looks like (for a warning). */
+  readonly onWrongEncoding?: (looksLike: Sip2Encoding, code: string) => void;
+};
 
 /** The messages forny sends after login; a system that lacks one cannot serve it. */
 const NEEDED: readonly SupportedMessageName[] = ['patron information', 'item information', 'renew'];
@@ -141,6 +146,7 @@ export class Sip2Connection {
         }
         throw this.#fail(new Sip2ProtocolError(`${this.description}: answer to ${frame.code}: ${(error as Error).message}`));
       }
+      if (decoded.looksLike) this.#options.onWrongEncoding?.(decoded.looksLike, decoded.code);
       if (response.kind === 'requestScResend') {
         if (scResends >= MAX_SC_RESENDS) throw this.#fail(new Sip2ProtocolError(`${this.description}: ${frame.code} asked again (96) ${scResends + 1} times`));
         scResends += 1;

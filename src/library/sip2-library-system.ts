@@ -19,7 +19,7 @@ export function sip2LibrarySystem(sip2: Sip2LibrarySystem, description: string):
       // A row recorded before cards were (no card) is read with every card: one item, one result.
       const reported = new Set<string>();
       for (const patron of patrons) {
-        const report = await sip2.renewAll({ inboundId, cardNumber: patron.cardNumber, deadline });
+        const report = await sip2.renewAll({ inboundId, cardNumber: patron.cardNumber, deadline, patronId: patron.id });
         if (!report.patronKnown) continue;
         patronKnown = true;
         for (const loan of report.loans) {

@@ -49,7 +49,7 @@ export interface Sip2LibrarySystem {
    * Renews every item charged to the card, each at most once per inboundId however often this runs
    * (SPEC §10). No Renew leaves at or after `deadline`: it throws LibrarySystemUnavailable instead.
    */
-  renewAll(request: { inboundId: number; cardNumber: string; deadline?: Date }): Promise<Sip2RenewAllReport>;
+  renewAll(request: { inboundId: number; cardNumber: string; deadline?: Date; /** forny's id of the card's patron, for the log. */ patronId?: string }): Promise<Sip2RenewAllReport>;
   /** What renewAll has recorded for the card and request so far; asks the system nothing. */
   recorded(inboundId: number, cardNumber: string): Promise<Sip2Recorded>;
   /** For the send-time stale check of reminders: the current due date of each item (null: not on loan / unknown). */
@@ -95,13 +95,13 @@ export function createSip2LibrarySystem(
   // A Renew older than this has had its answer or its time-out: no run is still waiting for it.
   const inFlightMs = 2 * options.timeoutMs;
 
-  /** The items charged to the card, in the system's order; null when the system does not know the patron. */
-  async function chargedItems(connection: Sip2Connection, cardNumber: string): Promise<string[] | null> {
+  /** The items charged to the card, in the system's order; or that the system does not know the patron, in its words. */
+  async function chargedItems(connection: Sip2Connection, cardNumber: string): Promise<string[] | { readonly unknown: true; readonly says: string | null }> {
     const items: string[] = [];
     const seen = new Set<string>();
     const take = (ids: readonly string[]) => ids.filter((id) => !seen.has(id)).forEach((id) => (seen.add(id), items.push(id)));
     const first = await connection.request({ kind: 'patronInformation', institution, patron: cardNumber, at: clock.now(), start: 1, end: pageSize });
-    if (first.valid === false) return null;
+    if (first.valid === false) return { unknown: true, says: first.screenMessage };
     take(first.chargedItems);
     while (items.length < first.chargedCount) {
       const before = items.length;
@@ -183,13 +183,17 @@ export function createSip2LibrarySystem(
   }
 
   return {
-    async renewAll({ inboundId, cardNumber, deadline }) {
+    async renewAll({ inboundId, cardNumber, deadline, patronId }) {
       // This card's rows only: another card on the same number has its own items and its own report.
       const earlier = new Map((await listIlsRenewals(db, inboundId, cardNumber)).map((row) => [row.itemId, row] as const));
       const report = await unavailableOnSip2Error(() =>
         pool.use(async (connection): Promise<Sip2RenewAllReport> => {
           const items = await chargedItems(connection, cardNumber);
-          if (items === null) return { patronKnown: false, loans: [] };
+          if (!Array.isArray(items)) {
+            // Without this line the dashboard and the debug log read it as a number forny does not know.
+            logger.warn({ inboundId, patronId, card: lastDigits(cardNumber) }, unknownCardLine(cardNumber, patronId, items.says));
+            return { patronKnown: false, loans: [] };
+          }
           await recordIlsListing(db, { inboundId, cardNumber, charged: items.length }, clock.now());
           const loans: Sip2Loan[] = [];
           for (const itemId of items) loans.push(await renewItem(connection, { inboundId, cardNumber, deadline }, itemId, earlier.get(itemId)));
@@ -237,6 +241,22 @@ export function createSip2LibrarySystem(
       pool.close();
     },
   };
+}
+
+/** A card number as a log may show it: its last four characters (a Danish card is often a CPR number). */
+function lastDigits(cardNumber: string): string {
+  return cardNumber.length > 4 ? `…${cardNumber.slice(-4)}` : '…';
+}
+
+/** The operators' line for a `64` with BL N: the directory's card is one the system does not know. */
+function unknownCardLine(cardNumber: string, patronId: string | undefined, says: string | null): string {
+  const whose = patronId === undefined ? '' : `patron ${patronId} in forny's directory; `;
+  const words = says === null ? '' : `; the system says ${JSON.stringify(says)}`;
+  return (
+    `sip2: the library system does not know card ${lastDigits(cardNumber)} (${whose}64 BL N: not a valid patron${words}); ` +
+    'its loans are not renewed, and a number with no other card the system knows gets the unknown-number answer; ' +
+    'check the card number in the directory, or the card in the library system'
+  );
 }
 
 /** The warning for answers that cannot be in the URL's encoding, naming the one they look like and the fix. */

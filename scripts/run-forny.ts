@@ -5,6 +5,7 @@ import type { Config } from '../src/config.js';
 import { createDeps, redisReady, type Deps, type DepsOverrides } from '../src/deps.js';
 import { describeError } from '../src/describe-error.js';
 import { listen, type Bound, type Serving } from '../src/http/serve.js';
+import { checkAtStart, type StartCheck } from '../src/library/start-check.js';
 import { answers, startPrivateRedis, type PrivateRedis } from '../src/private-redis.js';
 import { addressOf, describeDatabase, startupLines } from '../src/startup-lines.js';
 import { configOrExit, stopWith } from './exit-with.js';
@@ -105,11 +106,14 @@ export async function runForny(options: RunOptions): Promise<Running> {
     }
   }
   if (url) deps.logger.info({ url }, 'forny listening');
+  // The login tried now, not at the first SMS: a refused one is said at start, in the log, not only in /readyz.
+  const startCheck: StartCheck | undefined = config.librarySystem.kind === 'sip2' ? checkAtStart(deps.library, config.librarySystem.sip2, deps.logger) : undefined;
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       deps.logger.info('shutting down');
+      startCheck?.stop();
       const graceOver = new Promise((resolve) => setTimeout(resolve, config.jobs.shutdownGraceMs).unref());
       const closed = http?.close() ?? Promise.resolve();
       await workers?.close(config.jobs.shutdownGraceMs);

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { loadConfig } from '../../src/config.js';
 import { describeError } from '../../src/describe-error.js';
+import { libraryStateLine, type LibraryState } from '../../src/library/start-check.js';
 import { addressOf, describeDatabase, startupLines } from '../../src/startup-lines.js';
 
 describe('start-up lines: what a process runs, never a secret', () => {
@@ -58,5 +59,41 @@ describe('describeError: one line naming the address', () => {
       expect(line).to.equal(row.expected);
       expect(line).not.to.match(/\n/);
     });
+  }
+});
+
+describe('the library system at start: one line per state, naming the account', () => {
+  const where = { tls: true, host: 'sip.example.dk', port: 6001, user: 'forny' };
+  const prefix = 'sips2://forny@sip.example.dk:6001: ';
+  const rows: { name: string; state: LibraryState; previous?: LibraryState; level: 'info' | 'warn'; line: string }[] = [
+    {
+      name: 'a refused login',
+      state: { ok: false, down: 'login refused', reason: `${prefix}login refused (94 ok=0): check the SIP2 user, password and location` },
+      level: 'warn',
+      line: "forny: the library system refused forny's login (sips2 sip.example.dk:6001, user forny); renewals wait until it accepts; check LIBRARY_SYSTEM_URL's user and password",
+    },
+    {
+      name: 'not answering, inside the pool’s backoff',
+      state: { ok: false, down: 'not answering', reason: `${prefix}no connection within 10000 ms (next attempt in 4 s)` },
+      level: 'warn',
+      line: 'forny: the library system is not answering (sips2 sip.example.dk:6001, user forny: no connection within 10000 ms); renewals wait until it answers; forny keeps trying',
+    },
+    {
+      name: 'a system that lacks a message forny needs',
+      state: { ok: false, down: 'failing', reason: `${prefix}the system does not offer renew (98 BX lacks them); forny needs patron information, item information, renew` },
+      level: 'warn',
+      line: 'forny: the library system answers but cannot serve forny (sips2 sip.example.dk:6001, user forny: the system does not offer renew (98 BX lacks them); forny needs patron information, item information, renew); renewals wait until it can',
+    },
+    { name: 'answering at once', state: { ok: true }, level: 'info', line: "forny: the library system accepted forny's login (sips2 sip.example.dk:6001, user forny)" },
+    {
+      name: 'answering after not answering',
+      state: { ok: true },
+      previous: { ok: false, down: 'not answering', reason: 'x' },
+      level: 'info',
+      line: 'forny: the library system answers now (sips2 sip.example.dk:6001, user forny); renewals that waited go ahead',
+    },
+  ];
+  for (const row of rows) {
+    it(row.name, () => expect(libraryStateLine(where, row.state, row.previous)).to.deep.equal({ level: row.level, line: row.line }));
   }
 });

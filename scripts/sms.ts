@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { DateTime } from 'luxon';
 import twilio from 'twilio';
 import { DEMO_PATRON_MOBILE } from '../db/seeds/demo-library.js';
 import { readEnvironment } from '../src/config.js';
@@ -102,7 +103,66 @@ interface Message {
   sentAt: string | null;
 }
 
-const deadline = Date.now() + Number(values.timeout) * 1000;
+interface Readiness {
+  checks?: { database?: string; redis?: string; librarySystem?: string };
+}
+
+/** /readyz as forny sees itself now (it asks the library system), or undefined when it does not answer. */
+const readiness = async (): Promise<Readiness | undefined> => {
+  try {
+    return (await (await fetch(`${baseUrl}/readyz`)).json()) as Readiness;
+  } catch {
+    return undefined;
+  }
+};
+
+/** The library system's state as /readyz words it (`down: login refused`), in a sentence and with what ends the wait. */
+const LIBRARY_DOWN: Readonly<Record<string, { is: string; until: string }>> = {
+  'down: login refused': { is: "refuses forny's login", until: 'when it accepts again' },
+  'down: not answering': { is: 'is not answering', until: 'when it answers again' },
+  'down: failing': { is: 'answers but cannot serve forny', until: 'when it can' },
+};
+
+/**
+ * When the stored message arrived and when forny gives it up (RENEW_ALL_GIVE_UP_MINUTES after, as
+ * this shell's settings have it), both on forny's clock (FAKE_NOW moves it) in the library's zone.
+ */
+const arrival = async (): Promise<{ received: string; givesUp: string } | undefined> => {
+  const inbound = await api<{ body: string; from: string; createdAt: string | null }[]>(`/messages?direction=in&number=${encodeURIComponent(from)}&limit=20`);
+  const createdAt = inbound.find((message) => message.body === body)?.createdAt;
+  if (!createdAt) return undefined;
+  const at = DateTime.fromISO(createdAt, { setZone: true });
+  return { received: at.toFormat('HH:mm'), givesUp: at.plus({ milliseconds: config.jobs.renewAllGiveUpMs }).toFormat('HH:mm') };
+};
+
+/**
+ * What a message still `received` waits for, from /readyz: the library system (and how it is
+ * down), Redis, or, with everything answering, the workers. A library system seen down earlier in
+ * this wait and answering now means the request is in its retry backoff.
+ */
+async function waitingFor(ready: Readiness | undefined, seenDown: string | undefined): Promise<string> {
+  if (!ready) return `forny at ${baseUrl} no longer answers /readyz.`;
+  const library = ready.checks?.librarySystem ?? 'ok';
+  const down = LIBRARY_DOWN[library];
+  if (down) {
+    const when = await arrival();
+    const stored = when ? `the message is stored (received ${when.received})` : 'the message is stored';
+    const givesUp = when ? `, or gives up at ${when.givesUp} and tells the patron` : ', or gives up after RENEW_ALL_GIVE_UP_MINUTES and tells the patron';
+    return `${stored} and waits for the library system, which ${down.is} (/readyz: ${library}); forny answers ${down.until}${givesUp}.`;
+  }
+  if (ready.checks?.redis !== undefined && ready.checks.redis !== 'ok') {
+    return `the message is stored, and Redis, which carries the work, is ${ready.checks.redis} (/readyz); forny queues it when Redis answers again.`;
+  }
+  if (seenDown) return `the library system answers again (/readyz said ${seenDown} during this wait); forny tries the request again within a minute.`;
+  return 'are the workers running (npm start, or npm run worker)?';
+}
+
+const started = Date.now();
+const deadline = started + Number(values.timeout) * 1000;
+/** /readyz asks the library system each time: looked at after a moment's wait, then every few seconds. */
+let nextLook = started + 2000;
+let said: string | undefined;
+let seenDown: string | undefined;
 for (;;) {
   const inbound = await api<Inbound>(`/inbound/${messageSid}`);
   if (inbound.status !== 'received') {
@@ -128,7 +188,20 @@ for (;;) {
       process.exit(0);
     }
   }
-  if (Date.now() > deadline) {
+  const timedOut = Date.now() > deadline;
+  if (inbound.status === 'received' && (timedOut || Date.now() >= nextLook)) {
+    nextLook = Date.now() + 5000;
+    const ready = await readiness();
+    const library = ready?.checks?.librarySystem;
+    const down = library === undefined ? undefined : LIBRARY_DOWN[library];
+    if (down) seenDown = library;
+    // Said as soon as it is known, once per state, so a long wait is not silent.
+    if (down && !timedOut && said !== library) {
+      said = library;
+      process.stdout.write(`  waiting: the library system ${down.is} (/readyz: ${library}); forny answers ${down.until}\n`);
+    }
+    if (timedOut) stopWith(`No reply within ${values.timeout} s: ${await waitingFor(ready, seenDown)}`);
+  } else if (timedOut) {
     stopWith(`No reply within ${values.timeout} s. Are the workers running (npm start, or npm run worker)?`);
   }
   await new Promise((wake) => setTimeout(wake, 150));

@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
+import { ThisTurn } from '../lib/this-turn.js';
+import { groupedInboundInserts, insertInbound, type InboundMessage, type NewInbound } from './repositories/inbound.js';
 import { isSqlite } from './repositories/values.js';
 import { changesOf } from './statement.js';
-import { ThisTurn } from './this-turn.js';
 
 type Work<T> = (trx: Knex.Transaction) => Promise<T>;
 
@@ -16,19 +17,31 @@ interface Waiting {
 /** Largest group in one commit: bounds how long one transaction holds SQLite's write lock. */
 const GROUP_MAX = 64;
 
-const waiting = new ThisTurn<Knex, Waiting>(commitGroups);
+/** The writes of one database that share their commit with the others of the same moment; built once per knex instance (createDeps). */
+export interface GroupCommit {
+  /**
+   * `db.transaction(work)`, where on SQLite the works begun in the same turn of the event loop (the
+   * jobs of one burst) share one transaction and one commit, each inside a savepoint of its own: a
+   * work that throws is undone alone and its caller gets the error; the others' results resolve once
+   * the common commit has happened, so each still answers only for what is stored. A commit was the
+   * single most expensive statement of a renew-all and of a send. PostgreSQL runs each on its own.
+   * `oneStatement`: the work is a single statement, which SQLite undoes by itself if it fails.
+   */
+  transaction<T>(work: Work<T>, options?: { oneStatement?: boolean }): Promise<T>;
+  /** The webhook's `insertInbound`, its SQLite insert written with those of the same moment (db/repositories/inbound.ts). */
+  insertInbound(message: NewInbound, now: Date): Promise<{ message: InboundMessage; inserted: boolean }>;
+}
 
-/**
- * `db.transaction(work)`, where on SQLite the works begun in the same turn of the event loop (the
- * jobs of one burst) share one transaction and one commit, each inside a savepoint of its own: a
- * work that throws is undone alone and its caller gets the error; the others' results resolve once
- * the common commit has happened, so each still answers only for what is stored. A commit was the
- * single most expensive statement of a renew-all and of a send. PostgreSQL runs each on its own.
- * `oneStatement`: the work is a single statement, which SQLite undoes by itself if it fails.
- */
-export function inGroupTransaction<T>(db: Knex, work: Work<T>, { oneStatement = false }: { oneStatement?: boolean } = {}): Promise<T> {
-  if (!isSqlite(db) || db.isTransaction) return db.transaction(work);
-  return new Promise<T>((resolve, reject) => waiting.add(db, { work: work as Work<unknown>, oneStatement, resolve: resolve as (value: unknown) => void, reject }));
+export function createGroupCommit(db: Knex): GroupCommit {
+  const waiting = new ThisTurn<Waiting>((all) => commitGroups(db, all));
+  const inserts = groupedInboundInserts(db);
+  return {
+    transaction<T>(work: Work<T>, { oneStatement = false }: { oneStatement?: boolean } = {}): Promise<T> {
+      if (!isSqlite(db)) return db.transaction(work);
+      return new Promise<T>((resolve, reject) => waiting.add({ work: work as Work<unknown>, oneStatement, resolve: resolve as (value: unknown) => void, reject }));
+    },
+    insertInbound: (message, now) => insertInbound(db, message, now, inserts),
+  };
 }
 
 async function commitGroups(db: Knex, all: Waiting[]): Promise<void> {

@@ -1,7 +1,7 @@
 import { Worker, type Job, type Processor } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Deps } from '../src/deps.js';
-import { cappedBackoff, QUEUE, smsRateLimiter, type QueueName } from '../src/queue/queues.js';
+import { cappedBackoff, QUEUE, type QueueName } from '../src/queue/queues.js';
 import { startReconciler } from './reconcile.js';
 import { createReminderProcessor } from './reminders.js';
 import { createRenewAllProcessor } from './renew-all.js';
@@ -50,10 +50,11 @@ export function startWorkers(deps: Deps, options: WorkerOptions = {}): RunningWo
     // A renew-all sends its reply itself when it may: its jobs wait on Twilio as send-sms's do.
     make(QUEUE.renewAll, createRenewAllProcessor(deps), { concurrency: 50 }),
     make(QUEUE.smsCommand, createSmsCommandProcessor(deps), { concurrency: 4 }),
-    // The limiter is BullMQ's, kept in Redis: SMS_RATE_PER_SECOND holds across every worker process.
+    // BullMQ's limiter fetches jobs no faster than the rate, so few wait for their slot at Twilio
+    // (the rate itself is held there, src/sms/sms-rate.ts).
     make(QUEUE.sendSms, createSendSmsProcessor(deps), {
-      concurrency: Math.min(50, deps.config.sms.ratePerSecond),
-      limiter: smsRateLimiter(deps.config.sms.ratePerSecond),
+      concurrency: Math.min(50, deps.smsRate.ratePerSecond),
+      limiter: deps.smsRate.workerLimiter,
     }),
     make(QUEUE.sendEmail, createSendEmailProcessor(deps), { concurrency: 5 }),
     make(QUEUE.reminders, createReminderProcessor(deps), { concurrency: 1 }),

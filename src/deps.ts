@@ -1,6 +1,8 @@
 import { Redis } from 'ioredis';
 import type { Knex } from 'knex';
+import { createGroupCommit, type GroupCommit } from '../db/group-commit.js';
 import { createKnex } from '../db/knexfile.js';
+import { createInboundEnqueuer, type InboundEnqueuer } from './queue/enqueue.js';
 import { createQueues, type Queues } from './queue/queues.js';
 import { clockFor, type Clock } from './clock.js';
 import type { Config } from './config.js';
@@ -15,7 +17,7 @@ import { createLogger, type Logger } from './logger.js';
 import { addressOf } from './startup-lines.js';
 import { createSandboxMailTransport, createSmtpTransport, type MailTransport } from './mail/transport.js';
 import { createSandboxTransport } from './sms/sandbox.js';
-import { pacedSmsTransport } from './sms/paced.js';
+import { createSmsRate, pacedSmsTransport, type SmsRate } from './sms/sms-rate.js';
 import type { SmsTransport } from './sms/transport.js';
 import { createTwilioTransport } from './sms/twilio.js';
 
@@ -25,6 +27,8 @@ export interface Deps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly db: Knex;
+  /** The writes on `db` that share a commit with the others of the same moment (the webhook's insert, the jobs' transactions). */
+  readonly groupCommit: GroupCommit;
   /**
    * Redis for request-time checks (readiness, the gate in front of enqueues): fails fast instead of
    * queueing commands while Redis is away, so an HTTP request never hangs on it.
@@ -32,6 +36,10 @@ export interface Deps {
   readonly redis: Redis;
   /** The queues, on a patient connection of their own; see createQueues for why. */
   readonly queues: Queues;
+  /** The webhooks' enqueues, one round trip for those of the same moment. */
+  readonly inboundEnqueuer: InboundEnqueuer;
+  /** SMS_RATE_PER_SECOND across the cluster: the one owner of the rate (src/sms/sms-rate.ts). */
+  readonly smsRate: SmsRate;
   readonly sms: SmsTransport;
   readonly mail: MailTransport;
   /** Where loans are renewed: forny's own tables, or the library's system (SPEC §10). */
@@ -59,16 +67,21 @@ export function createSmsTransport(config: Config): SmsTransport {
   });
 }
 
-/** The configured transport; Twilio's calls paced to SMS_RATE_PER_SECOND across the cluster (src/sms/paced.ts). */
-function pacedTwilio(config: Config, redis: Redis, logger: Logger): SmsTransport {
-  const transport = createSmsTransport(config);
-  if (transport.name !== 'twilio') return transport;
-  return pacedSmsTransport(transport, {
+/** The rate's slots, on forny's own key beside the queues'. */
+function smsRateOf(config: Config, redis: Redis, logger: Logger): SmsRate {
+  return createSmsRate({
     redis,
     key: `${config.queuePrefix}:forny:sms-next-slot`,
     ratePerSecond: config.sms.ratePerSecond,
     onUnavailable: (error) => logger.debug({ err: error.message }, 'sms pacing unavailable; sending as the limiter admitted'),
   });
+}
+
+/** The configured transport; Twilio's calls paced to SMS_RATE_PER_SECOND across the cluster (src/sms/sms-rate.ts). */
+function pacedTwilio(config: Config, rate: SmsRate): SmsTransport {
+  const transport = createSmsTransport(config);
+  if (transport.name !== 'twilio') return transport;
+  return pacedSmsTransport(transport, rate);
 }
 
 /** Every secret in the configuration, for the logger to take out of any line that repeats one. */
@@ -120,14 +133,18 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps 
   const mail = overrides.mail ?? (config.mail.smtpUrl ? createSmtpTransport(config.mail.smtpUrl) : createSandboxMailTransport());
   const clock = overrides.clock ?? clockFor(config.fakeNow);
   const library = overrides.library ?? createLibrarySystem(config, { db, clock, logger });
+  const smsRate = smsRateOf(config, redis, logger);
   return {
     config,
     clock,
     logger,
     db,
+    groupCommit: createGroupCommit(db),
     redis,
     queues,
-    sms: overrides.sms ?? pacedTwilio(config, redis, logger),
+    inboundEnqueuer: createInboundEnqueuer(queues),
+    smsRate,
+    sms: overrides.sms ?? pacedTwilio(config, smsRate),
     mail,
     library,
     async close() {

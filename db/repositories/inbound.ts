@@ -2,7 +2,7 @@ import { INBOUND_TRANSITIONS, type InboundStatus } from '../../src/domain/messag
 import type { Command } from '../../src/domain/sms-command.js';
 import type { InboundRow } from '../tables.js';
 import type { Knex } from 'knex';
-import { ThisTurn } from '../this-turn.js';
+import { ThisTurn } from '../../lib/this-turn.js';
 import { changesOf, firstOf, placeholders, withSqliteConnection } from '../statement.js';
 import { isSqlite, toStoredInstant, touched, type Db } from './values.js';
 
@@ -99,8 +99,13 @@ interface PendingInsert {
   reject(error: unknown): void;
 }
 
-/** Webhook inserts waiting for the next group commit, per database. */
-const pendingInserts = new ThisTurn<Knex, PendingInsert>((db, batch) => commitInserts(db, batch));
+/** The webhook inserts of one database waiting for its next group commit (made by db/group-commit, once per database). */
+export type InboundInserts = ThisTurn<PendingInsert>;
+
+export function groupedInboundInserts(db: Knex): InboundInserts {
+  const inserts: InboundInserts = new ThisTurn<PendingInsert>((batch) => commitInserts(db, inserts, batch));
+  return inserts;
+}
 
 /** While another process holds the write lock, a group asks again this often without blocking the event loop… */
 const LOCK_RETRY_MS = 2;
@@ -114,8 +119,8 @@ const LOCK_RETRY_FOR_MS = 5_000;
  * A commit per message wrote the same table and index pages to the WAL again for each message, and
  * with a worker process on the same file each one waited for the write lock on its own.
  */
-function insertInboundSqlite(db: Knex, values: InboundValues): Promise<number | undefined> {
-  return new Promise((resolve, reject) => pendingInserts.add(db, { values, resolve, reject }));
+function insertInboundSqlite(inserts: InboundInserts, values: InboundValues): Promise<number | undefined> {
+  return new Promise((resolve, reject) => inserts.add({ values, resolve, reject }));
 }
 
 const isBusy = (error: unknown): boolean => (error as { code?: unknown } | null)?.code === 'SQLITE_BUSY';
@@ -125,7 +130,7 @@ const isBusy = (error: unknown): boolean => (error as { code?: unknown } | null)
  * sleep inside this call and stall every request of this process; instead the group steps aside
  * and asks again shortly, gathering the webhooks that arrive meanwhile.
  */
-async function commitInserts(db: Knex, batch: PendingInsert[], busySince?: number): Promise<void> {
+async function commitInserts(db: Knex, inserts: InboundInserts, batch: PendingInsert[], busySince?: number): Promise<void> {
   if (batch.length === 0) return;
   let retry: boolean;
   try {
@@ -135,8 +140,8 @@ async function commitInserts(db: Knex, batch: PendingInsert[], busySince?: numbe
     return;
   }
   if (retry) {
-    pendingInserts.putBack(db, batch);
-    setTimeout(() => void commitInserts(db, pendingInserts.take(db), busySince ?? Date.now()), LOCK_RETRY_MS);
+    inserts.putBack(batch);
+    setTimeout(() => void commitInserts(db, inserts, inserts.take(), busySince ?? Date.now()), LOCK_RETRY_MS);
   }
 }
 
@@ -172,13 +177,15 @@ function insertGroup(connection: SqliteConnection, batch: readonly PendingInsert
 /**
  * Stores a webhook's message unless its MessageSid is already stored: one statement, insert or
  * nothing, so twenty concurrent retries of one webhook store it once. A new message is returned
- * as written (nothing is read back); a repeat is read by its sid.
+ * as written (nothing is read back); a repeat is read by its sid. `grouped`: the database's group
+ * of webhook inserts (the webhook passes it through its GroupCommit); without it the insert is
+ * knex's, on its own.
  */
-export async function insertInbound(db: Db, message: NewInbound, now: Date): Promise<{ message: InboundMessage; inserted: boolean }> {
+export async function insertInbound(db: Db, message: NewInbound, now: Date, grouped?: InboundInserts): Promise<{ message: InboundMessage; inserted: boolean }> {
   const values = inboundValues(message, now);
   let id: number | undefined;
-  if (isSqlite(db) && !db.isTransaction) {
-    id = await insertInboundSqlite(db, values);
+  if (grouped && isSqlite(db) && !db.isTransaction) {
+    id = await insertInboundSqlite(grouped, values);
   } else {
     const rows: { id: number | string }[] = await db('inbound_messages').insert(values).onConflict('message_sid').ignore().returning('id');
     id = rows[0] === undefined ? undefined : Number(rows[0].id);

@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type { Redis } from 'ioredis';
+import type { SmsRate } from '../../src/sms/sms-rate.js';
 import type { Knex } from 'knex';
 import { claimInbound, getInbound } from '../../db/repositories/inbound.js';
 import { toStoredInstant } from '../../db/repositories/values.js';
@@ -135,8 +135,8 @@ export async function benchRenewAllDirect(plan: RenewAllPlan): Promise<DirectRes
     const renewIds = await storeInbound(db, numbers, clock.now());
     const claimIds = await storeInbound(db, numbers, clock.now());
     // The rate never has room here, so each reply goes to the idle queue: this times the renewal alone.
-    const fullRate = { eval: async () => 0 } as unknown as Redis;
-    const deps = { db, config, logger, clock, queues: idleQueues(), library: createEmbeddedLibrarySystem({ timeZone: config.timeZone }), sms: install.deps.sms, redis: fullRate };
+    const fullRate: SmsRate = { ...install.deps.smsRate, slotSoon: async () => undefined };
+    const deps = { db, groupCommit: install.deps.groupCommit, config, logger, clock, queues: idleQueues(), library: createEmbeddedLibrarySystem({ timeZone: config.timeZone }), sms: install.deps.sms, smsRate: fullRate };
 
     const renewTimes: number[] = [];
     const claimTimes: number[] = [];

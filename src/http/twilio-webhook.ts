@@ -2,8 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import twilio from 'twilio';
 import { recordReceipt } from '../../db/repositories/delivery-status.js';
-import { insertInbound, type NewInbound } from '../../db/repositories/inbound.js';
-import { enqueueInboundBatched } from '../queue/enqueue.js';
+import type { NewInbound } from '../../db/repositories/inbound.js';
 import { redisProblem, type Deps } from '../deps.js';
 import { normalisePhoneNumber } from '../domain/phone-number.js';
 import { parseCommand } from '../domain/sms-command.js';
@@ -72,7 +71,7 @@ function sid(form: FormFields, name: string): string {
   return value;
 }
 
-type WebhookDeps = Pick<Deps, 'config' | 'logger' | 'db' | 'clock' | 'queues' | 'redis'>;
+type WebhookDeps = Pick<Deps, 'config' | 'logger' | 'db' | 'groupCommit' | 'clock' | 'inboundEnqueuer' | 'redis'>;
 type WebhookMetrics = Pick<AppMetrics, 'timeRequest' | 'webhookNotStored' | 'webhookRefused'>;
 
 /** A forged webhook's warn line is written at most this often (with the number left out). */
@@ -112,7 +111,7 @@ async function takeInbound(deps: WebhookDeps, metrics: WebhookMetrics, form: For
     command: parseCommand(body, deps.config.library.keywords),
     ...(number ? { status: 'received' } : { status: 'ignored', ignoredReason: 'not_a_phone_number' }),
   };
-  const { message, inserted } = await stored(metrics, 'inbound', messageSid, () => insertInbound(deps.db, received, deps.clock.now()));
+  const { message, inserted } = await stored(metrics, 'inbound', messageSid, () => deps.groupCommit.insertInbound(received, deps.clock.now()));
   if (!number) deps.logger.warn({ messageSid }, 'inbound SMS from something that is not a phone number; stored and ignored');
   if (!inserted) deps.logger.info({ messageSid }, 'repeated webhook for a stored message');
 
@@ -120,7 +119,7 @@ async function takeInbound(deps: WebhookDeps, metrics: WebhookMetrics, form: For
   // mends an enqueue that failed the first time. If Redis is down now, reconciliation does it later.
   if (message.status === 'received') {
     try {
-      await whenRedisUp(deps.redis, () => enqueueInboundBatched(deps.queues, message));
+      await whenRedisUp(deps.redis, () => deps.inboundEnqueuer.enqueue(message));
     } catch (error) {
       deps.logger.warn({ messageSid }, `stored; enqueue failed (${redisProblem(deps.config, error)}) and is left to reconciliation`);
       deps.logger.debug({ messageSid, err: error }, 'enqueue failed');

@@ -3,21 +3,22 @@ import type { OutboundMessage } from '../../db/repositories/outbound.js';
 import type { Deps } from '../deps.js';
 import { isUnfinished } from '../domain/message-status.js';
 import { enqueueOutbound } from '../queue/enqueue.js';
-import { takeSmsSlot } from '../queue/sms-rate.js';
+import type { SmsSlot } from '../sms/sms-rate.js';
 import { smsSendAfter } from './send-after.js';
 import { sendSms } from './send-sms.js';
 
-type DeliverDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'queues' | 'library' | 'sms' | 'redis'>;
+type DeliverDeps = Pick<Deps, 'db' | 'groupCommit' | 'clock' | 'config' | 'logger' | 'queues' | 'library' | 'sms' | 'smsRate'>;
 
 /**
  * A place in the SMS rate for a reply about to be written, taken before its transaction when a
- * reply written now may leave now: true means the reply is then written claimed (`claimedAtWrite`)
- * and its writer sends it (the replies of one moment take their places in one call to Redis). A
- * place a request then needs no reply for lapses with its window of the rate.
+ * reply written now may leave now and the cluster's next slot is near (src/sms/sms-rate.ts): a
+ * slot means the reply is then written claimed (`claimedAtWrite`) and its writer sends it in that
+ * slot (the replies of one moment take their places in one call to Redis). A slot a request then
+ * needs no reply for is left empty: a gap at Twilio, never an extra send.
  */
-export async function placeInRateForReply(deps: DeliverDeps, now: Date): Promise<boolean> {
-  if (smsSendAfter(deps.config, 'reply', now).getTime() > now.getTime()) return false;
-  return takeSmsSlot(deps.redis, deps.queues, deps.config).catch(() => false);
+export async function placeInRateForReply(deps: DeliverDeps, now: Date): Promise<SmsSlot | undefined> {
+  if (smsSendAfter(deps.config, 'reply', now).getTime() > now.getTime()) return undefined;
+  return deps.smsRate.slotSoon();
 }
 
 /**
@@ -28,24 +29,30 @@ export async function placeInRateForReply(deps: DeliverDeps, now: Date): Promise
  * whose retries and look-ups at Twilio take over as for any SMS. `sendNow: false` only queues it
  * (a rerun that found its reply already written: its first run may still be sending it).
  */
-export async function deliverReply(deps: DeliverDeps, reply: OutboundMessage | null, { sendNow, claimedAtWrite }: { sendNow: boolean; claimedAtWrite?: boolean }): Promise<void> {
+export async function deliverReply(
+  deps: DeliverDeps,
+  reply: OutboundMessage | null,
+  /** `place`: what placeInRateForReply gave before the reply was written (undefined: asked, none near); not given: asked here. */
+  options: { sendNow: boolean; place?: SmsSlot | undefined },
+): Promise<void> {
   if (!reply || !isUnfinished(reply.status)) return;
-  const queued = sendNow ? await sendAtOnce(deps, reply, claimedAtWrite) : reply;
+  const queued = options.sendNow ? await sendAtOnce(deps, reply, 'place' in options ? { slot: options.place } : undefined) : reply;
   if (queued) await enqueueOutbound(deps.queues, deps.clock, [queued]);
 }
 
 /** Sends a reply due now; returns what is left for `send-sms` (null when nothing is), with when it may leave. */
-async function sendAtOnce(deps: DeliverDeps, reply: OutboundMessage, placeTaken: boolean | undefined): Promise<(OutboundMessage & { attemptsLeft?: number }) | null> {
+async function sendAtOnce(deps: DeliverDeps, reply: OutboundMessage, asked: { slot: SmsSlot | undefined } | undefined): Promise<(OutboundMessage & { attemptsLeft?: number }) | null> {
   const now = deps.clock.now();
   if (reply.channel !== 'sms' || Date.parse(reply.sendAfter) > now.getTime()) return reply;
   // Written just now already claimed (its place in the rate was taken first).
   const claimedAtWrite = reply.sendStartedAt !== null;
-  if (!claimedAtWrite && !(placeTaken ?? (await takeSmsSlot(deps.redis, deps.queues, deps.config).catch(() => false)))) return reply;
+  const slot = asked ? asked.slot : await deps.smsRate.slotSoon();
+  if (!slot) return reply;
   const attempts = deps.config.jobs.sendAttempts;
   let opening: Date | undefined;
   try {
     const attempt = { attemptsMade: 0, maxAttempts: attempts, waitUntil: async (instant: Date) => void (opening = instant) };
-    const result = await sendSms(deps, reply.id, attempt, reply, { claimedAtWrite });
+    const result = await sendSms(deps, reply.id, attempt, reply, { claimedAtWrite, slot });
     // The window closed in the meantime: the row now waits for the opening, and so does its job.
     return result === 'not-due' && opening ? { ...reply, sendAfter: opening.toISOString() } : null;
   } catch (error) {

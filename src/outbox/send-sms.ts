@@ -1,5 +1,4 @@
 import { UnrecoverableError } from 'bullmq';
-import { inGroupTransaction } from '../../db/group-commit.js';
 import { applyPendingReceipts } from '../../db/repositories/delivery-status.js';
 import { optOutMobile } from '../../db/repositories/library.js';
 import { isNumberOptedOut, optOutNumber } from '../../db/repositories/sms-opt-outs.js';
@@ -17,13 +16,14 @@ import {
 import type { Deps } from '../deps.js';
 import { isUnfinished } from '../domain/message-status.js';
 import { isInsideWindow, nextOpening } from '../domain/send-window.js';
+import type { SmsSlot } from '../sms/sms-rate.js';
 import { SmsSendError, SmsWithdrawn, type SentSms } from '../sms/transport.js';
 import { classifyTwilioError, OPTED_OUT_CODE } from '../sms/twilio-errors.js';
 import { waitsForWindow } from './send-after.js';
 import { reminderStillDue } from './reminder-check.js';
 import { CLAIM_RENEW_AFTER_MS, claimLapsesAt } from './send-claim.js';
 
-export type SendSmsDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'sms' | 'library'>;
+export type SendSmsDeps = Pick<Deps, 'db' | 'groupCommit' | 'clock' | 'config' | 'logger' | 'sms' | 'library'>;
 
 /** How far back an attempt that died mid-call is looked for at Twilio (a stalled job reruns within seconds). */
 export const UNCERTAIN_LOOKBACK_MS = 10 * 60 * 1000;
@@ -51,8 +51,11 @@ export async function sendSms(
   outboundId: number,
   attempt: SendAttempt,
   written?: OutboundMessage,
-  /** The caller wrote the row already claimed for this attempt (a reply its writer sends, src/outbox/deliver-reply). */
-  { claimedAtWrite = false }: { claimedAtWrite?: boolean } = {},
+  /**
+   * `claimedAtWrite`: the caller wrote the row already claimed for this attempt (a reply its writer
+   * sends, src/outbox/deliver-reply); `slot`: its place in the rate, taken then.
+   */
+  { claimedAtWrite = false, slot }: { claimedAtWrite?: boolean; slot?: SmsSlot } = {},
 ): Promise<SendSmsResult> {
   // The row just written by the caller needs no second read: the claim below checks its status anyway.
   const message = written ?? (await getOutbound(deps.db, outboundId));
@@ -80,7 +83,7 @@ export async function sendSms(
     return 'not-due';
   }
 
-  const claimed = claimedAtWrite ? message : await inGroupTransaction(deps.db, (trx) => claimForSending(trx, message.id, now), { oneStatement: true });
+  const claimed = claimedAtWrite ? message : await deps.groupCommit.transaction((trx) => claimForSending(trx, message.id, now), { oneStatement: true });
   if (!claimed) return 'nothing-to-do';
 
   // An earlier attempt died mid-call, or failed not knowing whether Twilio took the message: ask
@@ -94,10 +97,10 @@ export async function sendSms(
     if (askFirst) {
       deps.logger.warn({ outboundId, found: earlier?.sid }, earlier ? 'previous attempt had reached Twilio; not sending again' : 'previous attempt ended mid-call and Twilio shows no such message; sending again');
     }
-    const sent = earlier ?? (await deps.sms.send({ to: claimed.to, body: claimed.body, statusCallback: `${deps.config.publicBaseUrl}/sms/status`, stillToSend: lastLook.stillToSend }));
+    const sent = earlier ?? (await deps.sms.send({ to: claimed.to, body: claimed.body, statusCallback: `${deps.config.publicBaseUrl}/sms/status`, stillToSend: lastLook.stillToSend, slot }));
     const sentAt = deps.clock.now();
     // Found at Twilio: the patron got it once after all, nothing uncertain is left about it.
-    await inGroupTransaction(deps.db, (trx) => markSent(trx, message.id, sent.sid, sentAt, { settled: earlier !== null, fence: claimed }), { oneStatement: true });
+    await deps.groupCommit.transaction((trx) => markSent(trx, message.id, sent.sid, sentAt, { settled: earlier !== null, fence: claimed }), { oneStatement: true });
     // A receipt that came before the sid was stored waited as pending; from here on receipts find
     // the row themselves (receipts only move forward, so one applied twice is harmless).
     await applyPendingReceipts(deps.db, sent.sid, sentAt);

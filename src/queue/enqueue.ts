@@ -1,6 +1,6 @@
 import type { InboundMessage } from '../../db/repositories/inbound.js';
 import type { OutboundMessage } from '../../db/repositories/outbound.js';
-import { ThisTurn } from '../../db/this-turn.js';
+import { ThisTurn } from '../../lib/this-turn.js';
 import type { Clock } from '../clock.js';
 import { inboundJobId, outboundJobId, type Queues } from './queues.js';
 
@@ -23,14 +23,18 @@ interface PendingEnqueue {
   reject(error: unknown): void;
 }
 
-const pendingEnqueues = new ThisTurn<Queues, PendingEnqueue>(flushEnqueues);
-
 /**
  * `enqueueInbound` for webhooks: the messages of every webhook answered in the same turn of the
  * event loop go to Redis in one `addBulk` per queue (one round trip) instead of one call each.
+ * Built once per set of queues (createDeps).
  */
-export function enqueueInboundBatched(queues: Queues, message: Enqueueable): Promise<void> {
-  return new Promise((resolve, reject) => pendingEnqueues.add(queues, { message, resolve, reject }));
+export interface InboundEnqueuer {
+  enqueue(message: Enqueueable): Promise<void>;
+}
+
+export function createInboundEnqueuer(queues: Queues): InboundEnqueuer {
+  const pending = new ThisTurn<PendingEnqueue>((batch) => flushEnqueues(queues, batch));
+  return { enqueue: (message) => new Promise((resolve, reject) => pending.add({ message, resolve, reject })) };
 }
 
 async function flushEnqueues(queues: Queues, batch: PendingEnqueue[]): Promise<void> {

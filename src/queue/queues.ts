@@ -91,17 +91,3 @@ export function cappedBackoff(attemptsMade: number, type?: string, _error?: Erro
   const full = Math.min(CAPPED_BACKOFF_MAX_MS, delay * 2 ** Math.max(0, attemptsMade - 1));
   return Math.floor(full * (0.5 + Math.random() * 0.5));
 }
-
-const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
-
-/**
- * BullMQ's limiter for SMS_RATE_PER_SECOND. Its windows are fixed: `max` jobs start, then it waits
- * for the window to end, so two windows' bursts can meet across a boundary. One 1000 ms window lets
- * up to twice the rate through within a second; cutting the second into as many equal windows as
- * the rate allows (up to ten) keeps the long-run rate exact and the busiest second within 10 %
- * above it (30/s: 3 per 100 ms).
- */
-export function smsRateLimiter(ratePerSecond: number): { max: number; duration: number } {
-  const windows = gcd(ratePerSecond, 10);
-  return { max: ratePerSecond / windows, duration: 1000 / windows };
-}

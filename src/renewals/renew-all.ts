@@ -13,7 +13,6 @@ import { findPatronsByMobile, type Patron } from '../../db/repositories/library.
 import { findWaitingRenewAllReply, getOutbound, recordSupersededBy, supersede, type OutboundMessage } from '../../db/repositories/outbound.js';
 import { insertRenewalResults, renewedActiveLoans, resultsOfInbound, type NewRenewalResult } from '../../db/repositories/renewals.js';
 import type { Db } from '../../db/repositories/values.js';
-import { inGroupTransaction } from '../../db/group-commit.js';
 import type { Deps } from '../deps.js';
 import type { RenewAllCounts } from '../domain/reply-text.js';
 import type { RenewAllProgress, RenewAllReport } from '../library/library-system.js';
@@ -36,7 +35,7 @@ export type RenewAllOutcome =
 /** The reply an outcome has for the patron, if any. */
 const replyOf = (outcome: RenewAllOutcome): OutboundMessage | null => ('reply' in outcome ? outcome.reply : null);
 
-export type RenewAllDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'queues' | 'library' | 'sms' | 'redis'>;
+export type RenewAllDeps = Pick<Deps, 'db' | 'groupCommit' | 'clock' | 'config' | 'logger' | 'queues' | 'library' | 'sms' | 'smsRate'>;
 
 /**
  * Handles one `HBK FORNY ALLE`: claims the message, renews through the library system every
@@ -54,10 +53,11 @@ export async function handleRenewAll(deps: RenewAllDeps, inboundId: number): Pro
   if (asked === TOO_LATE) return giveUpRenewAll(deps, inboundId, 'too late');
   // Read once the library system has answered (SIP2 may take minutes): what is recorded is when it happened.
   const now = deps.clock.now();
-  const claimedAtWrite = await placeInRateForReply(deps, now);
+  const place = await placeInRateForReply(deps, now);
+  const claimedAtWrite = place !== undefined;
 
   // Shares its commit with the renew-alls of the same moment (a burst), each in a savepoint of its own.
-  const outcome = await inGroupTransaction(deps.db, async (trx) => {
+  const outcome = await deps.groupCommit.transaction(async (trx) => {
     const inbound = await claimInbound(trx, inboundId, now);
     if (!inbound) {
       const current = await getInbound(trx, inboundId);
@@ -75,7 +75,7 @@ export async function handleRenewAll(deps: RenewAllDeps, inboundId: number): Pro
   });
   if (outcome === TOO_LATE) return giveUpRenewAll(deps, inboundId, 'too late');
   // A message found already done may have its reply in flight from the run that did it: queued only.
-  await deliverReply(deps, replyOf(outcome), { sendNow: outcome.state !== 'already-processed', claimedAtWrite });
+  await deliverReply(deps, replyOf(outcome), { sendNow: outcome.state !== 'already-processed', place });
   // Every outcome is in the database (the dashboard's Fornyelser); at info a burst would write a line per patron.
   deps.logger.debug(
     { inboundId, state: outcome.state, ...(outcome.state === 'renewed' ? outcome.counts : {}), replyId: 'reply' in outcome ? outcome.reply?.id : undefined },

@@ -1,3 +1,5 @@
+import type { SmsSlot } from './sms-rate.js';
+
 export interface OutgoingSms {
   readonly to: string;
   readonly body: string;
@@ -9,6 +11,8 @@ export interface OutgoingSms {
    * checks there what the wait may have changed: the send window, its claim on the message.
    */
   readonly stillToSend?: () => Promise<boolean>;
+  /** Its place in SMS_RATE_PER_SECOND, taken before it was written (a reply sent at once, src/sms/sms-rate.ts). */
+  readonly slot?: SmsSlot;
 }
 
 export interface SentSms {

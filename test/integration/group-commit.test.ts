@@ -1,17 +1,19 @@
 import { expect } from 'chai';
 import type { Knex } from 'knex';
-import { inGroupTransaction } from '../../db/group-commit.js';
+import { createGroupCommit, type GroupCommit } from '../../db/group-commit.js';
 import { SqliteFile, type RawConnection } from '../helpers/sqlite-file.js';
 
 /** Works begun together share one SQLite commit, and still succeed or fail each on its own. */
 describe('group commit (SQLite)', function () {
   let file: SqliteFile;
   let db: Knex;
+  let group: GroupCommit;
   // Another process's view of the file: it sees only what has been committed.
   let other: RawConnection;
   beforeEach(async () => {
     file = await SqliteFile.create();
     ({ db, other } = file);
+    group = createGroupCommit(db);
   });
   afterEach(async () => file.remove());
 
@@ -20,18 +22,18 @@ describe('group commit (SQLite)', function () {
 
   it('a work that fails is undone alone; the others are stored, and each caller hears only once it is committed', async () => {
     const seenAtResolve: string[][] = [];
-    const first = inGroupTransaction(db, async (trx) => {
+    const first = group.transaction(async (trx) => {
       await optOut(trx, '+4520000001');
       return 'first';
     }).then((value) => {
       seenAtResolve.push(committed());
       return value;
     });
-    const failing = inGroupTransaction(db, async (trx) => {
+    const failing = group.transaction(async (trx) => {
       await optOut(trx, '+4520000002');
       throw new Error('this one fails');
     });
-    const third = inGroupTransaction(db, async (trx) => {
+    const third = group.transaction(async (trx) => {
       await optOut(trx, '+4520000003');
       return 'third';
     });
@@ -44,21 +46,21 @@ describe('group commit (SQLite)', function () {
   });
 
   it('a work that breaks a constraint fails alone too', async () => {
-    await inGroupTransaction(db, (trx) => optOut(trx, '+4520000009'));
+    await group.transaction((trx) => optOut(trx, '+4520000009'));
     const results = await Promise.allSettled([
-      inGroupTransaction(db, (trx) => optOut(trx, '+4520000009')), // already there: unique key
-      inGroupTransaction(db, (trx) => optOut(trx, '+4520000010')),
+      group.transaction((trx) => optOut(trx, '+4520000009')), // already there: unique key
+      group.transaction((trx) => optOut(trx, '+4520000010')),
     ]);
     expect(results.map((result) => result.status)).to.deep.equal(['rejected', 'fulfilled']);
     expect(committed()).to.deep.equal(['+4520000009', '+4520000010']);
   });
 
   it('a single statement that fails in a group changes nothing, without a savepoint of its own', async () => {
-    await inGroupTransaction(db, (trx) => optOut(trx, '+4520000020'));
+    await group.transaction((trx) => optOut(trx, '+4520000020'));
     const results = await Promise.allSettled([
-      inGroupTransaction(db, (trx) => optOut(trx, '+4520000021'), { oneStatement: true }),
-      inGroupTransaction(db, (trx) => optOut(trx, '+4520000020'), { oneStatement: true }), // unique key
-      inGroupTransaction(db, (trx) => optOut(trx, '+4520000022'), { oneStatement: true }),
+      group.transaction((trx) => optOut(trx, '+4520000021'), { oneStatement: true }),
+      group.transaction((trx) => optOut(trx, '+4520000020'), { oneStatement: true }), // unique key
+      group.transaction((trx) => optOut(trx, '+4520000022'), { oneStatement: true }),
     ]);
     expect(results.map((result) => result.status)).to.deep.equal(['fulfilled', 'rejected', 'fulfilled']);
     expect(committed()).to.deep.equal(['+4520000020', '+4520000021', '+4520000022']);
@@ -66,19 +68,19 @@ describe('group commit (SQLite)', function () {
 
   it('when SQLite ends the whole transaction under a work, no work of the group is stored and every caller hears so', async () => {
     const results = await Promise.allSettled([
-      inGroupTransaction(db, (trx) => optOut(trx, '+4520000031')),
-      inGroupTransaction(db, async (trx) => {
+      group.transaction((trx) => optOut(trx, '+4520000031')),
+      group.transaction(async (trx) => {
         await optOut(trx, '+4520000032');
         // As a full disk or an I/O error would: the transaction is gone, savepoints and all.
         await trx.raw('ROLLBACK');
         throw new Error('disk full');
       }),
-      inGroupTransaction(db, (trx) => optOut(trx, '+4520000033')),
+      group.transaction((trx) => optOut(trx, '+4520000033')),
     ]);
     expect(results.map((result) => result.status)).to.deep.equal(['rejected', 'rejected', 'rejected']);
     expect(committed()).to.deep.equal([]);
     // The connection is usable again afterwards.
-    await inGroupTransaction(db, (trx) => optOut(trx, '+4520000034'));
+    await group.transaction((trx) => optOut(trx, '+4520000034'));
     expect(committed()).to.deep.equal(['+4520000034']);
   });
 });

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { FixtureInput } from '../../db/fixture.js';
-import { takeSmsSlot } from '../../src/queue/sms-rate.js';
+import { AT_ONCE_WITHIN_MS } from '../../src/sms/sms-rate.js';
 import { eventually, Harness } from '../helpers/harness.js';
 
 const PATRONS = 150;
@@ -54,28 +54,17 @@ describe('replies sent at once', function () {
     expect(h.twilio.listings).to.equal(0);
   });
 
-  it('a send taken without a job counts in the same window as send-sms jobs', async () => {
-    // 50/s is five SMS per 100 ms window: the sixth ask in a window is refused until it ends.
-    const asks = await Promise.all(Array.from({ length: PER_WINDOW + 1 }, () => takeSmsSlot(h.deps.redis, h.deps.queues, h.config)));
-    expect(asks).to.deep.equal([...Array<boolean>(PER_WINDOW).fill(true), false]);
-    // The five are counted in BullMQ's own counter, as its workers count, with the window's expiry.
-    // Read at once (one MULTI): either the window is still on, or, on a busy machine, it has ended
-    // already; never a count without an expiry (a window that would never end) or one longer than
-    // the window.
-    const limiter = `${h.deps.queues.sendSms.qualifiedName}:limiter`;
-    const [[, count] = [], [, ttl] = []] = (await h.deps.redis.multi().get(limiter).pttl(limiter).exec()) ?? [];
-    if (count === null) expect(ttl, 'an ended window').to.equal(-2);
-    else expect({ count: Number(count), expires: Number(ttl) > 0 && Number(ttl) <= 100 }).to.deep.equal({ count: PER_WINDOW, expires: true });
-    await eventually(() => takeSmsSlot(h.deps.redis, h.deps.queues, h.config), 2_000, 'the next window');
+  it('replies sent at once take slots in the same sequence as every send at Twilio, only while the next is near', async () => {
+    // 50/s is a slot every 20 ms: asked together, the slots 0 to 100 ms ahead are taken, the next refused.
+    const near = AT_ONCE_WITHIN_MS / (1000 / RATE) + 1;
+    const asks = await Promise.all(Array.from({ length: near + 1 }, () => h.deps.smsRate.slotSoon()));
+    expect(asks.map((slot) => slot !== undefined)).to.deep.equal([...Array<boolean>(near).fill(true), false]);
   });
 
-  it("a window BullMQ's workers have closed refuses sends taken without a job until BullMQ opens it", async () => {
-    // Queue#rateLimit is how a worker closes the window (a 429 from Twilio, say); a minute, so that
-    // no load on the machine ends it before the asks below.
-    await h.deps.queues.sendSms.rateLimit(60_000);
-    expect(await takeSmsSlot(h.deps.redis, h.deps.queues, h.config)).to.equal(false);
-    expect(await takeSmsSlot(h.deps.redis, h.deps.queues, h.config)).to.equal(false);
-    await h.deps.queues.sendSms.removeRateLimitKey();
-    expect(await takeSmsSlot(h.deps.redis, h.deps.queues, h.config)).to.equal(true);
+  it('sends already waiting for their slots at Twilio make a reply queue instead of waiting behind them', async () => {
+    // Ten sends booked ahead (a fifth of a second at 50/s) before the reply asks, in the same call to Redis.
+    const booked = Array.from({ length: 10 }, () => h.deps.smsRate.waitForSlot());
+    expect(await h.deps.smsRate.slotSoon()).to.equal(undefined);
+    await Promise.all(booked);
   });
 });

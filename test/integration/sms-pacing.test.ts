@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { pacedSmsTransport } from '../../src/sms/paced.js';
+import { AT_ONCE_WITHIN_MS, createSmsRate, pacedSmsTransport } from '../../src/sms/sms-rate.js';
 import type { SmsTransport } from '../../src/sms/transport.js';
 import { deleteQueueKeys, TEST_REDIS_URL } from '../helpers/harness.js';
 
@@ -68,7 +68,7 @@ describe('SMS pacing (real Redis)', () => {
     const processes = calls.map((own) => {
       const redis = new Redis(TEST_REDIS_URL);
       connections.push(redis);
-      return pacedSmsTransport(inner, { redis: observed(redis, key, spacing, own), key, ratePerSecond: rate });
+      return pacedSmsTransport(inner, createSmsRate({ redis: observed(redis, key, spacing, own), key, ratePerSecond: rate }));
     });
     const sends: Promise<unknown>[] = [];
     for (let i = 0; i < 30; i++) {
@@ -109,15 +109,57 @@ describe('SMS pacing (real Redis)', () => {
   it('never stops a send: while Redis does not answer, the send goes out unpaced', async () => {
     const inner = recording();
     const failures: string[] = [];
-    const paced = pacedSmsTransport(inner, {
-      redis: { eval: () => Promise.reject(new Error('Connection is closed.')), evalsha: () => Promise.reject(new Error('Connection is closed.')) },
-      key: `${prefix}:forny:sms-next-slot`,
-      ratePerSecond: 1,
-      onUnavailable: (error) => failures.push(error.message),
-    });
+    const paced = pacedSmsTransport(
+      inner,
+      createSmsRate({
+        redis: { eval: () => Promise.reject(new Error('Connection is closed.')), evalsha: () => Promise.reject(new Error('Connection is closed.')) },
+        key: `${prefix}:forny:sms-next-slot`,
+        ratePerSecond: 1,
+        onUnavailable: (error) => failures.push(error.message),
+      }),
+    );
     await paced.send({ to: '+4530000000', body: 'x', statusCallback: 'https://forny.test/sms/status' });
     await paced.send({ to: '+4530000000', body: 'x', statusCallback: 'https://forny.test/sms/status' });
     expect(inner.sent).to.have.length(2);
     expect(failures).to.deep.equal(['Connection is closed.', 'Connection is closed.']);
+  });
+
+  it('a slot taken ahead (a reply sent at once) is one of the sequence: its send leaves in it and takes no second one', async () => {
+    const redis = new Redis(TEST_REDIS_URL);
+    connections.push(redis);
+    const key = `${prefix}:forny:sms-next-slot`;
+    let calls = 0;
+    const counted = {
+      eval: (...args: Parameters<Redis['eval']>) => (calls++, redis.eval(...args)),
+      evalsha: (...args: Parameters<Redis['evalsha']>) => (calls++, redis.evalsha(...args)),
+    } as Pick<Redis, 'eval' | 'evalsha'>;
+    // 4/s: a slot every 250 ms, so only the first is near enough for a reply sent at once.
+    const rate = createSmsRate({ redis: counted, key, ratePerSecond: 4 });
+    const inner = recording();
+    const slot = await rate.slotSoon();
+    expect(slot, 'the first slot is free').to.not.equal(undefined);
+    expect(await rate.slotSoon(), `the next is ${250} ms ahead, beyond ${AT_ONCE_WITHIN_MS} ms`).to.equal(undefined);
+    const before = calls;
+    await pacedSmsTransport(inner, rate).send({ to: '+4530000000', body: 'reply', statusCallback: 'https://forny.test/sms/status', ...(slot ? { slot } : {}) });
+    expect({ sent: inner.sent.length, askedRedis: calls - before }).to.deep.equal({ sent: 1, askedRedis: 0 });
+  });
+
+  it('a refused ask takes nothing: the slots booked ahead stay as they were', async () => {
+    const redis = new Redis(TEST_REDIS_URL);
+    connections.push(redis);
+    const key = `${prefix}:forny:sms-next-slot`;
+    const [seconds, micros] = await redis.time();
+    const booked = String(Number(seconds) * 1000 + Number(micros) / 1000 + 5_000);
+    await redis.set(key, booked, 'PX', 60_000);
+    const rate = createSmsRate({ redis, key, ratePerSecond: 50 });
+    expect(await Promise.all([rate.slotSoon(), rate.slotSoon()])).to.deep.equal([undefined, undefined]);
+    expect(await redis.get(key)).to.equal(booked);
+  });
+
+  it('a reply is not sent at once while Redis does not answer (it queues); a paced send is never stopped', async () => {
+    const down = { eval: () => Promise.reject(new Error('Connection is closed.')), evalsha: () => Promise.reject(new Error('Connection is closed.')) };
+    const rate = createSmsRate({ redis: down, key: `${prefix}:forny:sms-next-slot`, ratePerSecond: 50 });
+    expect(await rate.slotSoon()).to.equal(undefined);
+    await rate.waitForSlot();
   });
 });

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { smsRateLimiter } from '../../src/queue/queues.js';
+import { smsRateLimiter } from '../../src/sms/sms-rate.js';
 
 describe('smsRateLimiter', () => {
   const rows: { rate: number; max: number; duration: number }[] = [

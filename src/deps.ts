@@ -67,11 +67,10 @@ export function createSmsTransport(config: Config): SmsTransport {
   });
 }
 
-/** The rate's slots, on forny's own key beside the queues'. */
 function smsRateOf(config: Config, redis: Redis, logger: Logger): SmsRate {
   return createSmsRate({
     redis,
-    key: `${config.queuePrefix}:forny:sms-next-slot`,
+    queuePrefix: config.queuePrefix,
     ratePerSecond: config.sms.ratePerSecond,
     onUnavailable: (error) => logger.debug({ err: error.message }, 'sms pacing unavailable; sending as the limiter admitted'),
   });

@@ -76,18 +76,22 @@ interface Ask {
   resolve(wait: number | undefined): void;
 }
 
+/** The cluster's next free slot (ms on Redis's clock), forny's own key beside the queues'. */
+export const smsSlotKey = (queuePrefix: string) => `${queuePrefix}:forny:sms-next-slot`;
+
 export function createSmsRate(options: {
   redis: Pick<Redis, 'eval' | 'evalsha'>;
-  key: string;
+  queuePrefix: string;
   ratePerSecond: number;
   onUnavailable?: (error: Error) => void;
 }): SmsRate {
   const spacing = 1000 / options.ratePerSecond;
+  const key = smsSlotKey(options.queuePrefix);
   // The asks made in one turn of the event loop (the replies and sends of one group commit) take their slots in one call.
   const asks = new ThisTurn<Ask>(async (batch) => {
     let waits: unknown[] | undefined;
     try {
-      waits = (await nextSlots(options.redis, [options.key], [String(spacing), ...batch.map((ask) => ask.within)])) as unknown[];
+      waits = (await nextSlots(options.redis, [key], [String(spacing), ...batch.map((ask) => ask.within)])) as unknown[];
     } catch (error) {
       options.onUnavailable?.(error as Error);
     }

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { AT_ONCE_WITHIN_MS, createSmsRate, pacedSmsTransport } from '../../src/sms/sms-rate.js';
+import { AT_ONCE_WITHIN_MS, createSmsRate, pacedSmsTransport, smsSlotKey } from '../../src/sms/sms-rate.js';
 import type { SmsTransport } from '../../src/sms/transport.js';
 import { deleteQueueKeys, TEST_REDIS_URL } from '../helpers/harness.js';
 
@@ -62,13 +62,13 @@ describe('SMS pacing (real Redis)', () => {
   it('sends handed over at once by three processes get one slot each, 1000/rate ms apart in one sequence, and none leaves before its slot', async () => {
     const rate = 50;
     const spacing = 1000 / rate;
-    const key = `${prefix}:forny:sms-next-slot`;
+    const key = smsSlotKey(prefix);
     const inner = recording();
     const calls: HandedOut[][] = [[], [], []];
     const processes = calls.map((own) => {
       const redis = new Redis(TEST_REDIS_URL);
       connections.push(redis);
-      return pacedSmsTransport(inner, createSmsRate({ redis: observed(redis, key, spacing, own), key, ratePerSecond: rate }));
+      return pacedSmsTransport(inner, createSmsRate({ redis: observed(redis, key, spacing, own), queuePrefix: prefix, ratePerSecond: rate }));
     });
     const sends: Promise<unknown>[] = [];
     for (let i = 0; i < 30; i++) {
@@ -113,7 +113,7 @@ describe('SMS pacing (real Redis)', () => {
       inner,
       createSmsRate({
         redis: { eval: () => Promise.reject(new Error('Connection is closed.')), evalsha: () => Promise.reject(new Error('Connection is closed.')) },
-        key: `${prefix}:forny:sms-next-slot`,
+        queuePrefix: prefix,
         ratePerSecond: 1,
         onUnavailable: (error) => failures.push(error.message),
       }),
@@ -127,14 +127,13 @@ describe('SMS pacing (real Redis)', () => {
   it('a slot taken ahead (a reply sent at once) is one of the sequence: its send leaves in it and takes no second one', async () => {
     const redis = new Redis(TEST_REDIS_URL);
     connections.push(redis);
-    const key = `${prefix}:forny:sms-next-slot`;
     let calls = 0;
     const counted = {
       eval: (...args: Parameters<Redis['eval']>) => (calls++, redis.eval(...args)),
       evalsha: (...args: Parameters<Redis['evalsha']>) => (calls++, redis.evalsha(...args)),
     } as Pick<Redis, 'eval' | 'evalsha'>;
     // 4/s: a slot every 250 ms, so only the first is near enough for a reply sent at once.
-    const rate = createSmsRate({ redis: counted, key, ratePerSecond: 4 });
+    const rate = createSmsRate({ redis: counted, queuePrefix: prefix, ratePerSecond: 4 });
     const inner = recording();
     const slot = await rate.slotSoon();
     expect(slot, 'the first slot is free').to.not.equal(undefined);
@@ -147,18 +146,18 @@ describe('SMS pacing (real Redis)', () => {
   it('a refused ask takes nothing: the slots booked ahead stay as they were', async () => {
     const redis = new Redis(TEST_REDIS_URL);
     connections.push(redis);
-    const key = `${prefix}:forny:sms-next-slot`;
+    const key = smsSlotKey(prefix);
     const [seconds, micros] = await redis.time();
     const booked = String(Number(seconds) * 1000 + Number(micros) / 1000 + 5_000);
     await redis.set(key, booked, 'PX', 60_000);
-    const rate = createSmsRate({ redis, key, ratePerSecond: 50 });
+    const rate = createSmsRate({ redis, queuePrefix: prefix, ratePerSecond: 50 });
     expect(await Promise.all([rate.slotSoon(), rate.slotSoon()])).to.deep.equal([undefined, undefined]);
     expect(await redis.get(key)).to.equal(booked);
   });
 
   it('a reply is not sent at once while Redis does not answer (it queues); a paced send is never stopped', async () => {
     const down = { eval: () => Promise.reject(new Error('Connection is closed.')), evalsha: () => Promise.reject(new Error('Connection is closed.')) };
-    const rate = createSmsRate({ redis: down, key: `${prefix}:forny:sms-next-slot`, ratePerSecond: 50 });
+    const rate = createSmsRate({ redis: down, queuePrefix: prefix, ratePerSecond: 50 });
     expect(await rate.slotSoon()).to.equal(undefined);
     await rate.waitForSlot();
   });

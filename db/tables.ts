@@ -69,6 +69,7 @@ export interface InboundRow {
   command: string;
   status: string;
   ignored_reason: string | null;
+  give_up_cause: string | null;
   patron_id: string | null;
   reply_id: number | null;
   received_at: string;

@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import { getInbound } from '../db/repositories/inbound.js';
-import { giveUpRenewAll, handleRenewAll, type RenewAllDeps } from '../src/renewals/renew-all.js';
+import { giveUpCauseOf, giveUpRenewAll, handleRenewAll, type RenewAllDeps } from '../src/renewals/renew-all.js';
 import type { InboundJob } from '../src/queue/queues.js';
 
 /**
@@ -16,7 +16,7 @@ export function createRenewAllProcessor(deps: RenewAllDeps) {
       // A job naming no stored message stays failed, for operators to see; there is no patron to tell.
       if (!(await getInbound(deps.db, job.data.inboundId))) throw error;
       deps.logger.error({ inboundId: job.data.inboundId, err: (error as Error).message }, 'renew-all failed its last attempt');
-      return (await giveUpRenewAll(deps, job.data.inboundId, 'failed every attempt')).state;
+      return (await giveUpRenewAll(deps, job.data.inboundId, giveUpCauseOf(error))).state;
     }
   };
 }

@@ -9,6 +9,7 @@ import * as notices from './007-notices.js';
 import * as leanWriteIndexes from './008-lean-write-indexes.js';
 import * as ilsRenewalCards from './009-ils-renewal-cards.js';
 import * as supersededReasons from './010-superseded-reasons.js';
+import * as giveUpCauses from './011-give-up-causes.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -27,6 +28,7 @@ const migrations: ReadonlyArray<readonly [string, Migration]> = [
   ['008-lean-write-indexes', leanWriteIndexes],
   ['009-ils-renewal-cards', ilsRenewalCards],
   ['010-superseded-reasons', supersededReasons],
+  ['011-give-up-causes', giveUpCauses],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

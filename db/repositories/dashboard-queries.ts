@@ -1,4 +1,4 @@
-import { FAILED_STATUSES } from '../../src/domain/message-status.js';
+import { FAILED_STATUSES, isGiveUpCause, type GiveUpCause } from '../../src/domain/message-status.js';
 import { toOutbound, type OutboundMessage } from './outbound.js';
 import type { RenewalOutcome, RenewalReason } from './renewals.js';
 import type { DbBool } from '../tables.js';
@@ -15,6 +15,7 @@ export interface RenewAllSummary {
   /** When it was handled or given up, and when an operator last retried it (the Fejl page's times). */
   readonly processedAt: string | null;
   readonly retriedAt: string | null;
+  readonly giveUpCause: GiveUpCause | null;
   readonly status: string;
   readonly ignoredReason: string | null;
   readonly loans: number;
@@ -32,6 +33,7 @@ interface RenewAllRow {
   received_at: string;
   processed_at: string | null;
   retried_at: string | null;
+  give_up_cause: string | null;
   status: string;
   ignored_reason: string | null;
   patron_name: string | null;
@@ -48,7 +50,7 @@ export async function recentRenewAlls(db: Db, page: { limit: number; offset: num
     .orderBy('i.id', 'desc')
     .limit(page.limit)
     .offset(page.offset)
-    .select<RenewAllRow[]>('i.id', 'i.message_sid', 'i.from_number', 'i.received_at', 'i.processed_at', 'i.retried_at', 'i.status', 'i.ignored_reason', 'p.name as patron_name', 'o.status as reply_status', 'o.purpose as reply_purpose');
+    .select<RenewAllRow[]>('i.id', 'i.message_sid', 'i.from_number', 'i.received_at', 'i.processed_at', 'i.retried_at', 'i.give_up_cause', 'i.status', 'i.ignored_reason', 'p.name as patron_name', 'o.status as reply_status', 'o.purpose as reply_purpose');
   const ids = rows.map((row) => Number(row.id));
   const counts = ids.length
     ? await db('renewal_results')
@@ -65,6 +67,7 @@ export async function recentRenewAlls(db: Db, page: { limit: number; offset: num
     receivedAt: row.received_at,
     processedAt: row.processed_at,
     retriedAt: row.retried_at,
+    giveUpCause: isGiveUpCause(row.give_up_cause) ? row.give_up_cause : null,
     status: row.status,
     ignoredReason: row.ignored_reason,
     loans: byInbound.get(Number(row.id))?.loans ?? 0,

@@ -1,4 +1,4 @@
-import { INBOUND_TRANSITIONS, type InboundStatus } from '../../src/domain/message-status.js';
+import { INBOUND_TRANSITIONS, isGiveUpCause, type GiveUpCause, type InboundStatus } from '../../src/domain/message-status.js';
 import type { Command } from '../../src/domain/sms-command.js';
 import type { InboundRow } from '../tables.js';
 import type { Knex } from 'knex';
@@ -24,6 +24,8 @@ export interface InboundMessage {
   readonly processedAt: string | null;
   /** When an operator last asked for a given-up renew-all to be tried again. */
   readonly retriedAt: string | null;
+  /** Why a renew-all was given up; null for one that was not (or was given up before causes were kept). */
+  readonly giveUpCause: GiveUpCause | null;
 }
 
 
@@ -41,6 +43,7 @@ const toInbound = (row: InboundRow): InboundMessage => ({
   receivedAt: row.received_at,
   processedAt: row.processed_at,
   retriedAt: row.retried_at,
+  giveUpCause: isGiveUpCause(row.give_up_cause) ? row.give_up_cause : null,
 });
 
 export interface NewInbound {
@@ -207,6 +210,7 @@ export async function insertInbound(db: Db, message: NewInbound, now: Date, grou
         receivedAt: values.received_at,
         processedAt: values.processed_at,
         retriedAt: null,
+        giveUpCause: null,
       },
     };
   }
@@ -290,9 +294,9 @@ export async function inboundIdsAnsweredBy(db: Db, replyId: number): Promise<num
  * Gives up a renew-all that could not be done in time (SPEC §4): `failed`, nothing renewed. Only
  * from `received`, so a request that was done meanwhile is never marked failed. True when it changed.
  */
-export async function giveUpInbound(db: Db, id: number, now: Date): Promise<boolean> {
+export async function giveUpInbound(db: Db, id: number, cause: GiveUpCause, now: Date): Promise<boolean> {
   const { from, to } = INBOUND_TRANSITIONS.giveUp;
-  const changed = await db('inbound_messages').where({ id }).whereIn('status', from).update({ status: to, ignored_reason: 'gave_up', processed_at: toStoredInstant(now) });
+  const changed = await db('inbound_messages').where({ id }).whereIn('status', from).update({ status: to, ignored_reason: 'gave_up', give_up_cause: cause, processed_at: toStoredInstant(now) });
   return touched(changed) === 1;
 }
 
@@ -301,13 +305,18 @@ export async function recordFailureReply(db: Db, id: number, replyId: number | n
   await db('inbound_messages').where({ id, status: INBOUND_TRANSITIONS.giveUp.to }).update({ reply_id: replyId, patron_id: patronId });
 }
 
+/** Notes, on a request still waiting, why it would be given up should its time run out (the last try's cause). */
+export async function noteGiveUpCause(db: Db, id: number, cause: GiveUpCause): Promise<void> {
+  await db('inbound_messages').where({ id, status: 'received' }).update({ give_up_cause: cause });
+}
+
 /** An operator's retry of a given-up renew-all: `received` again, its give-up time counted from now. */
 export async function retryFailedInbound(db: Db, id: number, now: Date): Promise<boolean> {
   const { from, to } = INBOUND_TRANSITIONS.retry;
   const changed = await db('inbound_messages')
     .where({ id })
     .whereIn('status', from)
-    .update({ status: to, ignored_reason: null, processed_at: null, retried_at: toStoredInstant(now) });
+    .update({ status: to, ignored_reason: null, give_up_cause: null, processed_at: null, retried_at: toStoredInstant(now) });
   return touched(changed) === 1;
 }
 

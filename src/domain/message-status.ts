@@ -104,6 +104,18 @@ export const SUPERSEDE_REASONS = [
 ] as const;
 export type SupersedeReason = (typeof SUPERSEDE_REASONS)[number];
 
+/**
+ * Why a renew-all was given up (SPEC §4), stored with the request (`inbound_messages.give_up_cause`):
+ * - `login_refused`, `not_answering`, `failing`: the library system, as its last error said;
+ * - `too_slow`: the system was reached and renewed some loans, but did not finish in time;
+ * - `too_late`: the give-up time passed before the request could be taken up (workers or Redis away);
+ * - `every_try_failed`: the tries ran out for a reason that was not the library system's.
+ */
+export const GIVE_UP_CAUSES = ['login_refused', 'not_answering', 'failing', 'too_slow', 'too_late', 'every_try_failed'] as const;
+export type GiveUpCause = (typeof GIVE_UP_CAUSES)[number];
+
+export const isGiveUpCause = (value: string | null): value is GiveUpCause => (GIVE_UP_CAUSES as readonly (string | null)[]).includes(value);
+
 export const isSupersedeReason = (value: string | null): value is SupersedeReason => (SUPERSEDE_REASONS as readonly (string | null)[]).includes(value);
 
 /**

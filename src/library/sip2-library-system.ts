@@ -1,7 +1,7 @@
 import type { NewRenewalResult } from '../../db/repositories/renewals.js';
 import type { Patron } from '../../db/repositories/library.js';
-import type { LibrarySystem, LibrarySystemDown, RenewAllProgress, RenewAllReport } from './library-system.js';
-import type { Sip2LibrarySystem, Sip2Loan } from './sip2/adapter.js';
+import type { LibrarySystem, RenewAllProgress, RenewAllReport } from './library-system.js';
+import { downOf, type Sip2LibrarySystem, type Sip2Loan } from './sip2/adapter.js';
 
 /**
  * The library's own system over SIP2 (SPEC §10) behind the port: each card on the texting number is
@@ -55,7 +55,7 @@ export function sip2LibrarySystem(sip2: Sip2LibrarySystem, description: string):
     async check() {
       const state = await sip2.check();
       if (state.ok) return state;
-      const down: LibrarySystemDown = state.code === 'login_refused' ? 'login refused' : state.code === 'unsupported' || state.code === 'protocol' ? 'failing' : 'not answering';
+      const down = downOf(state.code);
       return { ok: false, down, reason: state.reason };
     },
     close: () => sip2.close(),

@@ -6,6 +6,7 @@ import {
   giveUpInbound,
   inboundIdsAnsweredBy,
   moveReplies,
+  noteGiveUpCause,
   recordFailureReply,
   type InboundMessage,
 } from '../../db/repositories/inbound.js';
@@ -14,6 +15,7 @@ import { findWaitingRenewAllReply, getOutbound, recordSupersededBy, supersede, t
 import { insertRenewalResults, renewedActiveLoans, resultsOfInbound, type NewRenewalResult } from '../../db/repositories/renewals.js';
 import type { Db } from '../../db/repositories/values.js';
 import type { Deps } from '../deps.js';
+import type { GiveUpCause } from '../domain/message-status.js';
 import type { RenewAllCounts } from '../domain/reply-text.js';
 import type { RenewAllProgress, RenewAllReport } from '../library/library-system.js';
 import { LibrarySystemUnavailable } from '../library/library-system-unavailable.js';
@@ -50,7 +52,7 @@ export type RenewAllDeps = Pick<Deps, 'db' | 'groupCommit' | 'clock' | 'config' 
  */
 export async function handleRenewAll(deps: RenewAllDeps, inboundId: number): Promise<RenewAllOutcome> {
   const asked = deps.library.transactional ? undefined : await askLibrarySystem(deps, inboundId);
-  if (asked === TOO_LATE) return giveUpRenewAll(deps, inboundId, 'too late');
+  if (asked instanceof GivenUp) return giveUpRenewAll(deps, inboundId, asked.cause);
   // Read once the library system has answered (SIP2 may take minutes): what is recorded is when it happened.
   const now = deps.clock.now();
   const place = await placeInRateForReply(deps, now);
@@ -73,7 +75,7 @@ export async function handleRenewAll(deps: RenewAllDeps, inboundId: number): Pro
     if (error instanceof TakenTooLate) return TOO_LATE;
     throw error;
   });
-  if (outcome === TOO_LATE) return giveUpRenewAll(deps, inboundId, 'too late');
+  if (outcome === TOO_LATE) return giveUpRenewAll(deps, inboundId, 'too_late');
   // A message found already done may have its reply in flight from the run that did it: queued only.
   await deliverReply(deps, replyOf(outcome), { sendNow: outcome.state !== 'already-processed', place });
   // Every outcome is in the database (the dashboard's Fornyelser); at info a burst would write a line per patron.
@@ -88,25 +90,38 @@ export async function handleRenewAll(deps: RenewAllDeps, inboundId: number): Pro
 const TOO_LATE = Symbol('too late');
 class TakenTooLate extends Error {}
 
+/** The library system was asked and the request is to be given up, for this cause. */
+class GivenUp {
+  constructor(readonly cause: GiveUpCause) {}
+}
+
+/** Why a request whose last try failed with this error is given up. */
+export function giveUpCauseOf(error: unknown): GiveUpCause {
+  if (!(error instanceof LibrarySystemUnavailable)) return 'every_try_failed';
+  return error.down === 'login refused' ? 'login_refused' : error.down === 'failing' ? 'failing' : 'not_answering';
+}
+
 /**
  * Asks a library system outside forny's database (SIP2) to renew, before the transaction: its own
  * records make the ask safe to repeat (SPEC §10). Nothing to ask when the message is no longer
- * waiting, its number is on no card, or it is over the limit; TOO_LATE past its give-up time,
+ * waiting, its number is on no card, or it is over the limit; GivenUp past its give-up time,
  * also when that time came while the system was being asked (it then renews nothing more).
  */
-async function askLibrarySystem(deps: RenewAllDeps, inboundId: number): Promise<RenewAllReport | typeof TOO_LATE | undefined> {
+async function askLibrarySystem(deps: RenewAllDeps, inboundId: number): Promise<RenewAllReport | GivenUp | undefined> {
   const now = deps.clock.now();
   const inbound = await getInbound(deps.db, inboundId);
   if (!inbound) throw new Error(`inbound message ${inboundId} does not exist`);
   if (inbound.status !== 'received') return undefined;
-  if (pastGiveUp(deps, inbound, now)) return TOO_LATE;
+  if (pastGiveUp(deps, inbound, now)) return new GivenUp('too_late');
   const patrons = await findPatronsByMobile(deps.db, inbound.fromNumber);
   if (patrons.length === 0 || (await rateLimited(deps.db, inbound, now))) return undefined;
   try {
     return await deps.library.renewAll({ db: deps.db, inboundId, patrons, now, deadline: giveUpAt(deps, inbound) });
   } catch (error) {
     // Unavailable or too slow until the give-up time: no retry could be in time, so give up now.
-    if (error instanceof LibrarySystemUnavailable && pastGiveUp(deps, inbound, deps.clock.now())) return TOO_LATE;
+    if (error instanceof LibrarySystemUnavailable && pastGiveUp(deps, inbound, deps.clock.now())) return new GivenUp(giveUpCauseOf(error));
+    // Kept with the request: should it be given up later for lack of time, this is why.
+    if (error instanceof LibrarySystemUnavailable) await noteGiveUpCause(deps.db, inboundId, giveUpCauseOf(error));
     throw error;
   }
 }
@@ -133,16 +148,21 @@ async function rateLimited(db: Db, inbound: InboundMessage, now: Date): Promise<
  * recorded with the message and counted in that SMS (`N af M lån`): never less than was done.
  * Only a message still waiting is given up; one done meanwhile is left alone.
  */
-export async function giveUpRenewAll(deps: RenewAllDeps, inboundId: number, why: string): Promise<RenewAllOutcome> {
+export async function giveUpRenewAll(deps: RenewAllDeps, inboundId: number, why: GiveUpCause): Promise<RenewAllOutcome> {
   const done = await doneBeforeGivingUp(deps, inboundId);
+  const renewed = done.results.filter((result) => result.outcome === 'renewed').length;
   const now = deps.clock.now();
+  let cause: GiveUpCause = why;
   const outcome = await deps.db.transaction(async (trx): Promise<RenewAllOutcome> => {
     const inbound = await getInbound(trx, inboundId);
-    if (!inbound || !(await giveUpInbound(trx, inboundId, now))) return { state: 'already-processed', reply: null };
+    // Out of time: the cause is what made the earlier tries fail, if one was noted.
+    const known = why === 'too_late' ? (inbound?.giveUpCause ?? why) : why;
+    // A system that renewed some loans and then stopped answering was reached, but too slow.
+    cause = known === 'not_answering' && renewed > 0 ? 'too_slow' : known;
+    if (!inbound || !(await giveUpInbound(trx, inboundId, cause, now))) return { state: 'already-processed', reply: null };
     const patrons = await findPatronsByMobile(trx, inbound.fromNumber);
     const patronId = patrons[0]?.id ?? null;
     await insertRenewalResults(trx, await notYetRecorded(trx, inboundId, done.results), now);
-    const renewed = done.results.filter((result) => result.outcome === 'renewed').length;
     const reply = patrons.length === 0 ? null : await writeReply(
       trx,
       deps.config,
@@ -154,10 +174,7 @@ export async function giveUpRenewAll(deps: RenewAllDeps, inboundId: number, why:
     return { state: 'gave-up', reply };
   });
   await deliverReply(deps, replyOf(outcome), { sendNow: true });
-  if (outcome.state === 'gave-up') {
-    const renewed = done.results.filter((result) => result.outcome === 'renewed').length;
-    deps.logger.warn({ inboundId, why, renewed, total: done.total }, 'renew-all given up; the patron is told what was renewed');
-  }
+  if (outcome.state === 'gave-up') deps.logger.warn({ inboundId, cause, renewed, total: done.total }, 'renew-all given up; the patron is told what was renewed');
   return outcome;
 }
 

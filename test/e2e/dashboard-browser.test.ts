@@ -4,7 +4,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { EVERY_RULE_TODAY, KAREN, OTHER_PATRON, everyRuleLibrary } from '../fixtures/every-rule.js';
 import { insertInbound } from '../../db/repositories/inbound.js';
 import { insertNotices } from '../../db/repositories/notices.js';
-import { giveUpRenewAll } from '../../jobs/renew-all.js';
+import { giveUpRenewAll } from '../../src/renewals/renew-all.js';
 import { showParty } from '../../src/http/admin/display.js';
 import { QUEUE_TEXT } from '../../src/http/admin/labels.js';
 import { QUEUE } from '../../src/queue/queues.js';
@@ -169,7 +169,7 @@ describe('dashboard in headless Chromium', function () {
     await eventually(() => h.deps.db('outbound_messages').where({ to_address: OTHER_PATRON, status: 'failed' }).first(), 10_000, 'the reply to fail');
     await h.text(OTHER_PATRON, `Hej biblioteket, jeg har et spørgsmål om mine lån og om hvornår bøgerne skal afleveres, for jeg rejser væk i tre uger fra næste mandag ${'og kommer først hjem igen sidst på måneden '.repeat(3)}`);
     const folded = await eventually(() => h.deps.db('outbound_messages').where({ to_address: KAREN, purpose: 'renew-all' }).first(), 10_000, 'a reply to Karen');
-    await h.deps.db('outbound_messages').where({ id: folded.id }).update({ status: 'superseded', error_message: 'folded into a later renew-all reply' });
+    await h.deps.db('outbound_messages').where({ id: folded.id }).update({ status: 'superseded', superseded_reason: 'folded_into_later_reply' });
     const sid = (await h.deps.db('inbound_messages').where({ from_number: KAREN, command: 'renew-all' }).first())?.message_sid ?? '';
     const pages = ['/admin', '/admin/messages', `/admin/conversations/${encodeURIComponent(KAREN)}`, `/admin/conversations/${encodeURIComponent(OTHER_PATRON)}`, '/admin/renewals', `/admin/renewals/${sid}`, '/admin/failures'];
     const english = ['folded into a later renew-all reply', 'patron opted out of SMS', 'The To number is not a valid phone number', 'superseded', 'failed', 'delivered'];
@@ -212,7 +212,7 @@ describe('dashboard in headless Chromium', function () {
     await eventually(() => h.deps.db('outbound_messages').where({ to_address: OTHER_PATRON, status: 'failed' }).first(), 10_000, 'the reply to fail');
     await h.text(NOBODY, 'HBK FORNY ALLE');
     const { message: stuck } = await insertInbound(h.deps.db, { messageSid: newMessageSid(), accountSid: null, fromNumber: KAREN, toNumber: '1910', body: 'HBK FORNY ALLE', command: 'renew-all', status: 'received' }, h.clock.now());
-    await giveUpRenewAll(h.deps, stuck.id, 'a test of the Fejl page');
+    await giveUpRenewAll(h.deps, stuck.id, 'every_try_failed');
     await h.deps.queues.renewAll.add('renew-all', { inboundId: 999_998 }, { jobId: 'in-999998', attempts: 1 });
     await eventually(async () => (await h.deps.queues.renewAll.getJob('in-999998'))?.isFailed(), 10_000, 'a job to fail');
     await eventually(() => h.twilio.messagesTo(NOBODY)[0], 10_000, 'the unknown-number answer');

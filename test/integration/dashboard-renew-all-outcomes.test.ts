@@ -105,6 +105,18 @@ describe('dashboard: what a renew-all came to when it was given up or had no pat
     expect(failures).not.to.contain(PASSWORD);
   });
 
+  it('the cause is kept with the request: still named once Redis no longer has the job (a day later, or flushed)', async () => {
+    await start({ refuseLogins: true });
+    const messageSid = await givenUp();
+    const inbound = await h.deps.db('inbound_messages').where({ message_sid: messageSid }).first();
+    expect(inbound?.give_up_cause).to.equal('login_refused');
+    await (await h.deps.queues.renewAll.getJob(`in-${inbound?.id}`))?.remove();
+
+    expect(listed(await dashboard('/admin/renewals'), messageSid).result).to.equal('opgivet – bibliotekssystemet afviste login; intet fornyet');
+    const why = cells(rowsWith(await dashboard('/admin/failures'), `<tr id="in-${inbound?.id}"`)[0] ?? '')[4];
+    expect(why).to.match(/^Bibliotekssystemet afviste login/);
+  });
+
   it('the system away: "bibliotekssystemet svarede ikke" on Fornyelser and on Fejl', async () => {
     await start({ serverUp: false });
     const messageSid = await givenUp();

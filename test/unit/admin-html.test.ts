@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { html, jsonScript } from '../../src/http/admin/html.js';
+import type { GiveUpCause } from '../../src/domain/message-status.js';
 import { giveUpCause, librarySystemCause } from '../../src/http/admin/give-up-cause.js';
 import { explainSendError } from '../../src/http/admin/twilio-codes.js';
 
@@ -70,7 +71,7 @@ describe('librarySystemCause: the library system named from the error a renew-al
 
 describe('giveUpCause: why a renew-all was given up, from what is kept', () => {
   const minute = 60_000;
-  const at = (processedAt: string | null, retriedAt: string | null = null) => ({ receivedAt: '2026-12-01T09:00:00.000Z', retriedAt, processedAt });
+  const at = (processedAt: string | null, retriedAt: string | null = null, giveUpCause: GiveUpCause | null = null) => ({ receivedAt: '2026-12-01T09:00:00.000Z', retriedAt, processedAt, giveUpCause });
   const rows: { name: string; message: ReturnType<typeof at>; lastError: string | undefined; renewed: number; cause: ReturnType<typeof giveUpCause> }[] = [
     { name: 'the system refused the login', message: at('2026-12-01T10:00:00.000Z'), lastError: 'sip2://f@h:1: login refused (94 ok=0)', renewed: 0, cause: 'login_refused' },
     { name: 'the system went away after renewing one', message: at('2026-12-01T10:00:00.000Z'), lastError: 'sip2://f@h:1: cannot connect (ECONNREFUSED)', renewed: 1, cause: 'not_answering' },
@@ -78,6 +79,7 @@ describe('giveUpCause: why a renew-all was given up, from what is kept', () => {
     { name: 'no error kept, past the give-up time', message: at('2026-12-01T10:00:00.000Z'), lastError: undefined, renewed: 0, cause: 'too_late' },
     { name: 'exactly at the give-up time', message: at('2026-12-01T09:01:00.000Z'), lastError: undefined, renewed: 0, cause: 'too_late' },
     { name: 'tries ran out before the give-up time', message: at('2026-12-01T09:00:59.999Z'), lastError: 'SQLITE_BUSY', renewed: 0, cause: 'every_try_failed' },
+    { name: 'the cause stored with the request wins over any inference', message: at('2026-12-01T10:00:00.000Z', null, 'login_refused'), lastError: 'SQLITE_BUSY', renewed: 3, cause: 'login_refused' },
     { name: 'counted from an operator retry', message: at('2026-12-01T10:00:30.000Z', '2026-12-01T10:00:00.000Z'), lastError: undefined, renewed: 0, cause: 'every_try_failed' },
   ];
   for (const row of rows) it(row.name, () => expect(giveUpCause(row.message, minute, row.lastError, row.renewed)).to.equal(row.cause));

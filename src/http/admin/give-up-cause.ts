@@ -1,4 +1,5 @@
 import type { InboundMessage } from '../../../db/repositories/inbound.js';
+import type { GiveUpCause } from '../../domain/message-status.js';
 import { inboundJobId } from '../../queue/queues.js';
 import type { Deps } from '../../deps.js';
 import { fromQueues } from '../queue-reads.js';
@@ -14,7 +15,7 @@ import { fromQueues } from '../queue-reads.js';
  * - `too_late`: the give-up time passed before the request could be done (no error kept to say why);
  * - `every_try_failed`: the tries ran out before the give-up time, for a reason that was not the library system's.
  */
-export type GiveUpCause = 'login_refused' | 'not_answering' | 'failing' | 'too_slow' | 'too_late' | 'every_try_failed';
+export type { GiveUpCause } from '../../domain/message-status.js';
 
 /** An error text written by the library-system port (SIP2 now; the port's errors name the system first). */
 const LIBRARY_SYSTEM_ERROR = /^(sips?2|fbs)(:\/\/|\b)|\bSIP2\b|\bFBS\b/i;
@@ -36,8 +37,12 @@ export interface GiveUp {
   readonly lastError: string | undefined;
 }
 
-/** Decides the cause from the request's times, its kept error and how many loans it renewed. */
-export function giveUpCause(message: Pick<InboundMessage, 'receivedAt' | 'retriedAt' | 'processedAt'>, giveUpMs: number, lastError: string | undefined, renewed: number): GiveUpCause {
+/**
+ * The cause stored with the request when it was given up; for one given up before causes were
+ * stored, decided from its times, its kept error and how many loans it renewed.
+ */
+export function giveUpCause(message: Pick<InboundMessage, 'receivedAt' | 'retriedAt' | 'processedAt' | 'giveUpCause'>, giveUpMs: number, lastError: string | undefined, renewed: number): GiveUpCause {
+  if (message.giveUpCause) return message.giveUpCause;
   const system = librarySystemCause(lastError);
   if (system) return system;
   if (renewed > 0) return 'too_slow';

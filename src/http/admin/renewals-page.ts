@@ -39,7 +39,7 @@ const replyCell = (status: string | null, purpose: string | null): Html =>
   html`${status && statusTag(status)}${purpose && purpose !== 'renew-all' && html` <span class="muted">${label(PURPOSE_TEXT, purpose)}</span>`}`;
 
 /** Why each given-up request among these was given up, by inbound id. */
-async function giveUpsOf(deps: RenewalsDeps, requests: readonly { inboundId: number; status: string; renewed: number; message: Pick<InboundMessage, 'receivedAt' | 'retriedAt' | 'processedAt'> }[]): Promise<Map<number, GiveUp>> {
+async function giveUpsOf(deps: RenewalsDeps, requests: readonly { inboundId: number; status: string; renewed: number; message: Pick<InboundMessage, 'receivedAt' | 'retriedAt' | 'processedAt' | 'giveUpCause'> }[]): Promise<Map<number, GiveUp>> {
   const failed = requests.filter((request) => request.status === 'failed');
   const errors = await lastJobErrors(deps, failed.map((request) => request.inboundId));
   return new Map(

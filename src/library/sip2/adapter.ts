@@ -12,6 +12,7 @@ import {
 } from '../../../db/repositories/ils-renewals.js';
 import type { Clock } from '../../clock.js';
 import type { Logger } from '../../logger.js';
+import type { LibrarySystemDown } from '../library-system.js';
 import { LibrarySystemUnavailable } from '../library-system-unavailable.js';
 import type { Sip2Encoding } from './codec.js';
 import type { Sip2Connection } from './connection.js';
@@ -281,11 +282,16 @@ function fromRecord(row: IlsRenewal): Sip2Loan {
 }
 
 /** SIP2 failures become LibrarySystemUnavailable (retry later); anything else (the database) stays what it is. */
+/** How the system is down, as operators act on it, for each kind of SIP2 failure. */
+export function downOf(code: Sip2ErrorCode): LibrarySystemDown {
+  return code === 'login_refused' ? 'login refused' : code === 'unsupported' || code === 'protocol' ? 'failing' : 'not answering';
+}
+
 async function unavailableOnSip2Error<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (error instanceof Sip2Error) throw new LibrarySystemUnavailable(error.message, { cause: error });
+    if (error instanceof Sip2Error) throw new LibrarySystemUnavailable(error.message, { cause: error, down: downOf(error.code) });
     throw error;
   }
 }

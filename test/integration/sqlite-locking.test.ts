@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { Knex } from 'knex';
-import { insertInbound } from '../../db/repositories/inbound.js';
+import { createGroupCommit } from '../../db/group-commit.js';
 import { SqliteFile, type RawConnection } from '../helpers/sqlite-file.js';
 
 /**
@@ -43,7 +43,8 @@ describe('SQLite shared by several processes', function () {
   it('webhook inserts waiting for another process\'s write lock leave this process free, and are stored once it is released', async () => {
     other.exec('BEGIN IMMEDIATE');
     const values = (n: number) => ({ messageSid: `SMlock${n}`, accountSid: null, fromNumber: '+4520000001', toNumber: '1910', body: 'HBK FORNY ALLE', command: 'renew-all' as const, status: 'received' as const });
-    const stored = Promise.all([insertInbound(db, values(1), new Date()), insertInbound(db, values(2), new Date())]);
+    const group = createGroupCommit(db);
+    const stored = Promise.all([group.insertInbound(values(1), new Date()), group.insertInbound(values(2), new Date())]);
     let settled = false;
     void stored.then(() => (settled = true));
     // Timers still fire while the lock is held elsewhere: the event loop is not asleep in SQLite's wait.

@@ -9,8 +9,6 @@ import type { Config } from './config.js';
 import { createEmbeddedLibrarySystem } from './library/embedded.js';
 import type { LibrarySystem } from './library/library-system.js';
 import { createSip2LibrarySystem } from './library/sip2/adapter.js';
-import { describeSip2 } from './library/sip2/url.js';
-import { sip2LibrarySystem } from './library/sip2-library-system.js';
 import { secretsOf } from './redact.js';
 import { describeError } from './describe-error.js';
 import { createLogger, type Logger } from './logger.js';
@@ -163,8 +161,7 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps 
 /** The library system LIBRARY_SYSTEM_URL names (SPEC §10). */
 export function createLibrarySystem(config: Config, deps: { db: Knex; clock: Clock; logger: Logger }): LibrarySystem {
   if (config.librarySystem.kind === 'embedded') return createEmbeddedLibrarySystem({ timeZone: config.timeZone });
-  const options = config.librarySystem.sip2;
-  return sip2LibrarySystem(createSip2LibrarySystem(options, deps), describeSip2(options));
+  return createSip2LibrarySystem(config.librarySystem.sip2, deps);
 }
 
 /** One line for a Redis error, naming the address (never the password in REDIS_URL). */

@@ -14,7 +14,7 @@ export function createEmbeddedLibrarySystem(options: { timeZone: string }): Libr
   return {
     kind: 'embedded',
     description: "embedded (forny's own tables and the rules of SPEC §2)",
-    transactional: true,
+    renewsInJobTransaction: true,
     async renewAll({ db, inboundId, patrons, now }: RenewAllRequest): Promise<RenewAllReport> {
       const today = dateIn(now, options.timeZone);
       const loans = await activeLoansForRenewal(

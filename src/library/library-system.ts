@@ -5,27 +5,50 @@ import type { LoansStillDue } from './loans-still-due.js';
 
 /**
  * The library system loans are renewed in (SPEC §10), as the renew-all job sees it: forny's own
- * tables and rules (`embedded`), or the library's own system over SIP2. The job does not know which.
+ * tables and rules (`embedded`), or the library's own system over SIP2. One adapter per system,
+ * built in createDeps; the job does not know which, except for `renewsInJobTransaction`.
+ *
+ * **Idempotent per request.** A request is one inbound message (`inboundId`); a job may run
+ * `renewAll` for it any number of times (retries, a crash, a second worker, an operator's retry), and
+ * an adapter whose renewals do not commit with the job's transaction must make that safe by itself:
+ * - It never renews a loan twice for one request, however many runs, and whichever run lost its answer.
+ * - A second run reports what earlier runs did: a loan renewed or refused before is in the report
+ *   with that outcome (read from the adapter's records, not asked again), also when it is no longer
+ *   on loan; the report of a run that completes covers every loan of the request once.
+ * - It records its intent (request, card, loan, the due date before) in forny's database, committed,
+ *   before the call that renews; and the outcome as soon as the answer comes.
+ * - An intent with no outcome means the answer was lost (or a run is still waiting for it): the
+ *   adapter reads the loan's state at the system and decides. Due date moved: renewed, record it.
+ *   Unchanged, and no run can still be waiting: renew under the same intent. Cannot tell: do not
+ *   renew, record it refused. While a run may still be waiting: throw LibrarySystemUnavailable.
+ * - Past `deadline` it sends no renewal (withdrawing an intent whose call never left) and throws
+ *   LibrarySystemUnavailable; `doneSoFar` then reads its records, asking the system nothing.
+ * SIP2 (src/library/sip2/adapter.ts) does this with `ils_renewals`; FBS is to do the same.
  */
 export interface LibrarySystem {
   readonly kind: 'embedded' | 'sip2';
   /** One line for people: what it is and where (never a password). */
   readonly description: string;
   /**
-   * True when renewals happen in forny's database: `renewAll` then runs inside the job's
-   * transaction (claim, renewals, results and reply commit together). Otherwise it runs before that
-   * transaction, and its own records make a rerun for the same request renew nothing twice.
+   * Where `renewAll` runs, the one decision the job makes on the system's behalf. True (embedded):
+   * renewals are writes in forny's database, so `renewAll` runs inside the job's transaction and the
+   * claim, renewals, results and reply commit together or not at all; a rerun finds the loans as they
+   * were, or the message claimed. Run before the transaction, a crash after the renewals committed
+   * would leave loans renewed with no record of the request, and the rerun would renew them again.
+   * False (SIP2, FBS): renewals are network calls, never held inside a database transaction (it
+   * would hold SQLite's write lock for minutes); `renewAll` runs before it, on the database itself,
+   * and is idempotent per request as above.
    */
-  readonly transactional: boolean;
+  readonly renewsInJobTransaction: boolean;
   /**
    * Renews every active loan of these patrons (the cards on the texting number) that the system
-   * allows, once per request (`inboundId`). Throws LibrarySystemUnavailable when it cannot be asked.
+   * allows, once per request (`inboundId`, see above). Throws LibrarySystemUnavailable when it cannot be asked.
    */
   renewAll(request: RenewAllRequest): Promise<RenewAllReport>;
   /**
    * For a request being given up (SPEC §4): what renewAll had already done for it, from the
    * system's records in forny's database, asking the system nothing (it may be the reason). Nothing
-   * for a transactional system: its renewals commit with the answer or not at all.
+   * when `renewsInJobTransaction`: its renewals commit with the answer or not at all.
    */
   doneSoFar(request: Pick<RenewAllRequest, 'inboundId' | 'patrons'>): Promise<RenewAllProgress>;
   /**
@@ -45,7 +68,7 @@ export interface LibrarySystem {
 export type LibrarySystemDown = 'not answering' | 'login refused' | 'failing';
 
 export interface RenewAllRequest {
-  /** The job's transaction when the system is transactional, else the database itself. */
+  /** The job's transaction when `renewsInJobTransaction`, else the database itself. */
   readonly db: Db;
   readonly inboundId: number;
   readonly patrons: readonly Patron[];

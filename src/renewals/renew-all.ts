@@ -44,14 +44,15 @@ export type RenewAllDeps = Pick<Deps, 'db' | 'groupCommit' | 'clock' | 'config' 
  * active loan of the number's patrons that it allows, records a result per loan and writes the
  * reply, in one transaction; then enqueues the reply. Running it twice for one message renews
  * nothing twice and writes no second reply: the second run finds the message claimed and only makes
- * sure its reply is on its way. A system outside forny's database (SIP2) is asked before the
- * transaction; its own records make the ask safe to repeat (SPEC §10).
+ * sure its reply is on its way. Where the library system is asked is the port's one decision
+ * (`renewsInJobTransaction`): embedded inside the transaction; SIP2 before it, its own records
+ * making the ask safe to repeat (idempotent per request, SPEC §10).
  *
  * A request older than RENEW_ALL_GIVE_UP_MINUTES is never done (SPEC §4), nor finished once that
  * time passes while the library system is asked: it is given up and the patron told what was renewed.
  */
 export async function handleRenewAll(deps: RenewAllDeps, inboundId: number): Promise<RenewAllOutcome> {
-  const asked = deps.library.transactional ? undefined : await askLibrarySystem(deps, inboundId);
+  const asked = deps.library.renewsInJobTransaction ? undefined : await askLibrarySystem(deps, inboundId);
   if (asked instanceof GivenUp) return giveUpRenewAll(deps, inboundId, asked.cause);
   // Read once the library system has answered (SIP2 may take minutes): what is recorded is when it happened.
   const now = deps.clock.now();

@@ -16,7 +16,7 @@ import { eventually, found, Harness, newMessageSid } from '../helpers/harness.js
 class FlakyLibrary implements LibrarySystem {
   readonly kind = 'embedded';
   readonly description = 'embedded, failing on demand';
-  readonly transactional = true;
+  readonly renewsInJobTransaction = true;
   calls = 0;
   private readonly real = createEmbeddedLibrarySystem({ timeZone: 'Europe/Copenhagen' });
 

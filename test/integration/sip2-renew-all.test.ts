@@ -10,7 +10,10 @@ import { listIlsRenewals } from '../../db/repositories/ils-renewals.js';
 import { ManualClock } from '../../src/clock.js';
 import { createLogger } from '../../src/logger.js';
 import { LibrarySystemUnavailable } from '../../src/library/library-system-unavailable.js';
-import { createSip2LibrarySystem, type Sip2LibrarySystem } from '../../src/library/sip2/adapter.js';
+import type { Patron } from '../../db/repositories/library.js';
+import type { CalendarDate } from '../../src/domain/calendar-date.js';
+import type { LibrarySystem } from '../../src/library/library-system.js';
+import { createSip2LibrarySystem } from '../../src/library/sip2/adapter.js';
 import { parseSip2Url } from '../../src/library/sip2/url.js';
 import { createPostgresDatabase } from '../helpers/postgres.js';
 import { Sip2Server, type SimItem } from '../helpers/sip2-server.js';
@@ -18,6 +21,9 @@ import { Sip2Server, type SimItem } from '../helpers/sip2-server.js';
 const PASSWORD = 'Kodeord-77';
 const CARD = '0102030405';
 const NOW = '2026-11-29T10:00:00Z';
+/** Far enough that no test reaches the request's give-up time. */
+const DEADLINE = new Date('2026-11-30T10:00:00Z');
+const patron = (cardNumber: string): Patron => ({ id: `P-${cardNumber}`, cardNumber, name: 'Åse Østergård', mobile: '+4520304050', smsOptIn: true, email: null, emailOptIn: false });
 
 /** 25 loans: I-03 and I-07 reserved by someone else, I-11 renewed as often as allowed. */
 function loans(): SimItem[] {
@@ -43,7 +49,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     let db: Knex;
     let server: Sip2Server;
     let clock: ManualClock;
-    let system: Sip2LibrarySystem;
+    let system: LibrarySystem;
     let nextSid = 1;
 
     async function inbound(): Promise<number> {
@@ -54,6 +60,9 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       );
       return message.id;
     }
+
+    /** The port's renewAll for the one card, as the renew-all job calls it (before its transaction). */
+    const renewAll = (inboundId: number, cardNumber = CARD) => system.renewAll({ db, inboundId, patrons: [patron(cardNumber)], now: clock.now(), deadline: DEADLINE });
 
     beforeEach(async () => {
       if (dialect === 'sqlite') {
@@ -83,11 +92,15 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     });
 
     it('renews N of M charged items, paging 63 until every AU is read, refusals with the system’s message', async () => {
-      const report = await system.renewAll({ inboundId: await inbound(), cardNumber: CARD });
+      const report = await renewAll(await inbound());
       expect(report.patronKnown).to.equal(true);
-      expect(report.loans).to.have.length(25);
-      expect(report.loans.filter((loan) => loan.outcome === 'renewed')).to.have.length(22);
-      expect(report.loans[0]).to.deep.equal({
+      expect(report.results).to.have.length(25);
+      expect(report.results.filter((loan) => loan.outcome === 'renewed')).to.have.length(22);
+      expect(report.results[0]).to.deep.equal({
+        inboundId: report.results[0]!.inboundId,
+        loanId: 'I-01',
+        patronId: `P-${CARD}`,
+        provisional: false,
         itemId: 'I-01',
         title: 'Ærøs blå fjorde',
         outcome: 'renewed',
@@ -96,8 +109,8 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         oldDueDate: '2026-12-02',
         newDueDate: '2026-12-16',
       });
-      expect(report.loans[2]).to.deep.include({ itemId: 'I-03', outcome: 'refused', reason: 'ils_refused', systemMessage: 'Reserveret af en anden låner', newDueDate: null });
-      expect(report.loans[10]).to.deep.include({ itemId: 'I-11', outcome: 'refused', reason: 'ils_refused', systemMessage: 'Maksimalt antal fornyelser er nået' });
+      expect(report.results[2]).to.deep.include({ itemId: 'I-03', outcome: 'refused', reason: 'ils_refused', systemMessage: 'Reserveret af en anden låner', newDueDate: null });
+      expect(report.results[10]).to.deep.include({ itemId: 'I-11', outcome: 'refused', reason: 'ils_refused', systemMessage: 'Maksimalt antal fornyelser er nået' });
 
       const codes = server.codes();
       expect(codes.slice(0, 5)).to.deep.equal(['93', '99', '63', '63', '63']);
@@ -113,9 +126,9 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
 
     it('a rerun of the same SMS renews nothing again: finished items come from the table without asking', async () => {
       const inboundId = await inbound();
-      const first = await system.renewAll({ inboundId, cardNumber: CARD });
+      const first = await renewAll(inboundId);
       server.received.length = 0;
-      const second = await system.renewAll({ inboundId, cardNumber: CARD });
+      const second = await renewAll(inboundId);
       expect(second).to.deep.equal(first);
       expect(server.codes().filter((c) => c === '17' || c === '29')).to.deep.equal([]);
       expect(server.item('I-02')!.renewals).to.equal(1);
@@ -124,7 +137,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     it('a renewal the system applied and whose answer was lost is not applied twice and counts as renewed', async () => {
       const inboundId = await inbound();
       server.faults.push({ kind: 'loseRenewAnswer', item: 'I-05' });
-      const error = await rejection(system.renewAll({ inboundId, cardNumber: CARD }));
+      const error = await rejection(renewAll(inboundId));
       expect(error).to.be.instanceOf(LibrarySystemUnavailable);
       expect(error.message).not.to.contain(PASSWORD);
       const rows = await listIlsRenewals(db, inboundId);
@@ -137,9 +150,13 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       ]);
 
       server.received.length = 0;
-      const report = await system.renewAll({ inboundId, cardNumber: CARD });
-      expect(report.loans.filter((loan) => loan.outcome === 'renewed')).to.have.length(22);
-      expect(report.loans[4]).to.deep.equal({
+      const report = await renewAll(inboundId);
+      expect(report.results.filter((loan) => loan.outcome === 'renewed')).to.have.length(22);
+      expect(report.results[4]).to.deep.equal({
+        inboundId,
+        loanId: 'I-05',
+        patronId: `P-${CARD}`,
+        provisional: false,
         itemId: 'I-05',
         title: 'Bog nr. 05 – søvnløs i Helsingør',
         outcome: 'renewed',
@@ -162,61 +179,66 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     it('a Renew that never reached the system is sent again once 17 shows the due date unchanged and no run can still await it', async () => {
       const inboundId = await inbound();
       server.faults.push({ kind: 'drop', on: '29' });
-      expect(await rejection(system.renewAll({ inboundId, cardNumber: CARD }))).to.be.instanceOf(LibrarySystemUnavailable);
+      expect(await rejection(renewAll(inboundId))).to.be.instanceOf(LibrarySystemUnavailable);
       expect((await listIlsRenewals(db, inboundId)).map((row) => [row.itemId, row.outcome])).to.deep.equal([['I-01', null]]);
       expect(server.item('I-01')!.renewals).to.equal(0);
 
       // Right away, another run may still be waiting for that Renew's answer: leave it be.
-      const early = await rejection(system.renewAll({ inboundId, cardNumber: CARD }));
+      const early = await rejection(renewAll(inboundId));
       expect(early).to.be.instanceOf(LibrarySystemUnavailable);
       expect(early.message).to.match(/renewal of I-01 may still be awaiting its answer/);
       expect(server.item('I-01')!.renewals).to.equal(0);
 
       clock.advance(4000); // twice timeout_ms: any Renew in flight has had its answer or its time-out
-      const report = await system.renewAll({ inboundId, cardNumber: CARD });
-      expect(report.loans[0]).to.deep.include({ itemId: 'I-01', outcome: 'renewed', newDueDate: '2026-12-16' });
+      const report = await renewAll(inboundId);
+      expect(report.results[0]).to.deep.include({ itemId: 'I-01', outcome: 'renewed', newDueDate: '2026-12-16' });
       expect(server.item('I-01')!.renewals).to.equal(1);
-      expect(report.loans.filter((loan) => loan.outcome === 'renewed')).to.have.length(22);
+      expect(report.results.filter((loan) => loan.outcome === 'renewed')).to.have.length(22);
     });
 
-    it('recorded() reads back what runs did for a card, without asking the system: the listing’s count and each item’s outcome', async () => {
+    it('doneSoFar() reads back what runs did for the cards, without asking the system: the listing’s count and each finished item', async () => {
       const inboundId = await inbound();
-      expect(await system.recorded(inboundId, CARD)).to.deep.equal({ charged: null, items: [] });
-      server.faults.push({ kind: 'drop', on: '29' }); // the Renew of I-01 leaves and its answer never comes
-      await rejection(system.renewAll({ inboundId, cardNumber: CARD }));
-      clock.advance(4000); // past the time a Renew may still be awaiting its answer
-      await system.renewAll({ inboundId, cardNumber: CARD });
+      const doneSoFar = (cardNumber = CARD) => system.doneSoFar({ inboundId, patrons: [patron(cardNumber)] });
+      expect(await doneSoFar()).to.deep.equal({ results: [], total: 0 });
+      server.faults.push({ kind: 'loseRenewAnswer', item: 'I-02' }); // I-02 renewed, its answer lost
+      await rejection(renewAll(inboundId));
       server.received.length = 0;
-      const recorded = await system.recorded(inboundId, CARD);
-      expect(recorded.charged).to.equal(25);
-      expect(recorded.items).to.have.length(25);
-      expect(recorded.items[0]).to.deep.include({ itemId: 'I-01' });
-      expect(recorded.items[0]?.loan).to.deep.include({ outcome: 'renewed', newDueDate: '2026-12-16' });
-      expect(recorded.items.filter((item) => item.loan?.outcome === 'renewed')).to.have.length(22);
+      const partway = await doneSoFar();
+      // An intent with no outcome is counted in the total, not reported as renewed.
+      expect(partway.total).to.equal(25);
+      expect(partway.results.map((result) => [result.loanId, result.outcome])).to.deep.equal([['I-01', 'renewed']]);
+      clock.advance(4000); // past the time a Renew may still be awaiting its answer
+      await renewAll(inboundId);
+      server.received.length = 0;
+      const done = await doneSoFar();
+      expect(done.total).to.equal(25);
+      expect(done.results).to.have.length(25);
+      expect(done.results[1]).to.deep.include({ loanId: 'I-02', outcome: 'renewed', newDueDate: '2026-12-16', patronId: `P-${CARD}` });
+      expect(done.results.filter((result) => result.outcome === 'renewed')).to.have.length(22);
       // Another card's view of the same request holds nothing of this card's.
-      expect(await system.recorded(inboundId, '0000000000')).to.deep.equal({ charged: null, items: [] });
+      expect(await doneSoFar('0000000000')).to.deep.equal({ results: [], total: 0 });
       expect(server.received).to.deep.equal([]);
     });
 
     it('a patron the system does not know (BL N) is reported unknown, nothing renewed', async () => {
-      const report = await system.renewAll({ inboundId: await inbound(), cardNumber: '9999999999' });
-      expect(report).to.deep.equal({ patronKnown: false, loans: [] });
+      const report = await renewAll(await inbound(), '9999999999');
+      expect(report).to.deep.equal({ patronKnown: false, results: [] });
       expect(server.codes()).to.deep.equal(['93', '99', '63']);
     });
 
     it('the system down: LibrarySystemUnavailable; back up: the renew-all completes, each item renewed once', async () => {
       const inboundId = await inbound();
       await server.stop();
-      const error = await rejection(system.renewAll({ inboundId, cardNumber: CARD }));
+      const error = await rejection(renewAll(inboundId));
       expect(error).to.be.instanceOf(LibrarySystemUnavailable);
       expect(error.message).to.match(/cannot connect/).and.not.to.contain(PASSWORD);
       expect(await system.check()).to.deep.include({ ok: false });
 
       await server.start();
       clock.advance(10_000); // past the pool's backoff
-      const report = await system.renewAll({ inboundId, cardNumber: CARD });
-      expect(report.loans.filter((loan) => loan.outcome === 'renewed')).to.have.length(22);
-      await system.renewAll({ inboundId, cardNumber: CARD });
+      const report = await renewAll(inboundId);
+      expect(report.results.filter((loan) => loan.outcome === 'renewed')).to.have.length(22);
+      await renewAll(inboundId);
       expect(count(server.codes(), '29')).to.equal(25);
       expect(server.item('I-25')!.renewals).to.equal(1);
       expect(await system.check()).to.deep.equal({ ok: true });
@@ -231,13 +253,11 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       expect(result.reason).not.to.contain(PASSWORD);
     });
 
-    it('dueDates() reads the current due date of each item, null for one the system does not know', async () => {
-      const dates = await system.dueDates(['I-01', 'I-02', 'NOPE']);
-      expect([...dates]).to.deep.equal([
-        ['I-01', '2026-12-02'],
-        ['I-02', '2026-12-02'],
-        ['NOPE', null],
-      ]);
+    it('loansStillDue() asks 17 per item: due on the named date is kept, renewed or unknown to the system is not', async () => {
+      await renewAll(await inbound()); // I-01 renewed to 2026-12-16; I-03 reserved, still due 2026-12-02
+      const named = (itemId: string) => ({ itemId, title: itemId, dueDate: '2026-12-02' as CalendarDate });
+      const still = await system.loansStillDue(db, 0, [named('I-01'), named('I-03'), named('NOPE')]);
+      expect(still.map((loan) => loan.itemId)).to.deep.equal(['I-03']);
     });
   });
 }

@@ -10,9 +10,8 @@ import type { Patron } from '../../db/repositories/library.js';
 import { ManualClock } from '../../src/clock.js';
 import { createLogger } from '../../src/logger.js';
 import type { LibrarySystem } from '../../src/library/library-system.js';
-import { sip2LibrarySystem } from '../../src/library/sip2-library-system.js';
 import { createSip2LibrarySystem } from '../../src/library/sip2/adapter.js';
-import { describeSip2, parseSip2Url, type Sip2Options } from '../../src/library/sip2/url.js';
+import { parseSip2Url, type Sip2Options } from '../../src/library/sip2/url.js';
 import { checkAtStart } from '../../src/library/start-check.js';
 import { eventually } from '../helpers/harness.js';
 import { Sip2Server, type Sip2ServerOptions } from '../helpers/sip2-server.js';
@@ -52,7 +51,7 @@ describe('SIP2 set-up as an operator sees it (simulator over TCP, log lines read
     server.addPatron({ card: UNKNOWN_CARD, name: 'Spærret', valid: false, items: [] });
     const port = await server.start();
     options = parseSip2Url(`sip2://forny:${PASSWORD}@127.0.0.1:${port}?institution=HBK&location=HB01&timeout_ms=2000${urlExtra}`);
-    library = sip2LibrarySystem(createSip2LibrarySystem(options, { db, clock, logger: capturingLogger() }), describeSip2(options));
+    library = createSip2LibrarySystem(options, { db, clock, logger: capturingLogger() });
   }
 
   /** A logger as forny's (JSON lines, the password among its secrets) whose lines land in `logs`. */

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Knex } from 'knex';
+import type { Patron } from '../../../db/repositories/library.js';
+import type { NewRenewalResult } from '../../../db/repositories/renewals.js';
 import {
   ilsChargedCount,
   listIlsRenewals,
@@ -12,7 +14,7 @@ import {
 } from '../../../db/repositories/ils-renewals.js';
 import type { Clock } from '../../clock.js';
 import type { Logger } from '../../logger.js';
-import type { LibrarySystemDown } from '../library-system.js';
+import type { LibrarySystem, LibrarySystemDown, RenewAllProgress, RenewAllReport } from '../library-system.js';
 import { LibrarySystemUnavailable } from '../library-system-unavailable.js';
 import type { Sip2Encoding } from './codec.js';
 import type { Sip2Connection } from './connection.js';
@@ -20,7 +22,8 @@ import { Sip2Error, type Sip2ErrorCode } from './errors.js';
 import { Sip2Pool } from './pool.js';
 import { Sip2UrlError, describeSip2, type Sip2Options } from './url.js';
 
-export interface Sip2Loan {
+/** One item's outcome at the system for one card, before it becomes the port's result. */
+interface Sip2Loan {
   readonly itemId: string;
   readonly title: string | null;
   readonly outcome: 'renewed' | 'refused';
@@ -31,34 +34,8 @@ export interface Sip2Loan {
   readonly newDueDate: string | null;
 }
 
-export interface Sip2RenewAllReport {
-  /** `64` valid patron `BL` = `N` → false (the caller sends the unknown-number answer). */
-  readonly patronKnown: boolean;
-  readonly loans: readonly Sip2Loan[];
-}
-
-/** What a request has recorded for one card, without asking the system (for a request given up part-way). */
-export interface Sip2Recorded {
-  /** Items charged to the card when the system last listed them for this request; null if it never did. */
-  readonly charged: number | null;
-  /** Every item the request touched for the card, in order; `loan` is null while its Renew has no answer. */
-  readonly items: readonly { readonly itemId: string; readonly loan: Sip2Loan | null }[];
-}
-
-export interface Sip2LibrarySystem {
-  /**
-   * Renews every item charged to the card, each at most once per inboundId however often this runs
-   * (SPEC §10). No Renew leaves at or after `deadline`: it throws LibrarySystemUnavailable instead.
-   */
-  renewAll(request: { inboundId: number; cardNumber: string; deadline?: Date; /** forny's id of the card's patron, for the log. */ patronId?: string }): Promise<Sip2RenewAllReport>;
-  /** What renewAll has recorded for the card and request so far; asks the system nothing. */
-  recorded(inboundId: number, cardNumber: string): Promise<Sip2Recorded>;
-  /** For the send-time stale check of reminders: the current due date of each item (null: not on loan / unknown). */
-  dueDates(itemIds: readonly string[]): Promise<Map<string, string | null>>;
-  /** For /readyz: can forny log in and ask the system's status? The reason names the system, never the password. */
-  check(): Promise<{ ok: true } | { ok: false; code: Sip2ErrorCode; reason: string }>;
-  close(): Promise<void>;
-}
+/** One card's answer: `64` valid patron `BL` = `N` → not known, nothing renewed. */
+type CardReport = { readonly patronKnown: false } | { readonly patronKnown: true; readonly loans: readonly Sip2Loan[] };
 
 /** Knobs the URL does not carry; tests shorten them. */
 export interface Sip2Tuning {
@@ -72,15 +49,18 @@ export interface Sip2Tuning {
 const NOT_ON_LOAN = new Set(['02', '03', '09', '10']);
 
 /**
- * The library's own system over SIP2: `63` paged for the charged items, then per item `17` and
- * `29`. Exactly once: the intent is committed before each `29`; a rerun that finds an intent with
- * no outcome asks `17` first and sends `29` again only when the due date has not moved.
+ * The library's own system over SIP2 (SPEC §10) behind the port: each card on the texting number is
+ * asked in turn, `63` paged for its charged items (the patron's active loans), then per item `17`
+ * and `29`; the system's answer is the rule (a refusal is `ils_refused`, its words kept beside it).
+ * Idempotent per request as the port defines it: the intent is committed in `ils_renewals` before
+ * each `29`; a rerun reports finished items from that table, and one that finds an intent with no
+ * outcome asks `17` first and sends `29` again only when the due date has not moved.
  */
 export function createSip2LibrarySystem(
   options: Sip2Options,
   deps: { db: Knex; clock: Clock; logger: Logger },
   tuning: Sip2Tuning = {},
-): Sip2LibrarySystem {
+): LibrarySystem {
   const { db, clock } = deps;
   const logger = deps.logger.child({ librarySystem: describeSip2(options) });
   const pageSize = tuning.pageSize ?? 50;
@@ -125,13 +105,13 @@ export function createSip2LibrarySystem(
   }
 
   /** The request's deadline has passed, by the clock read now: the system may have taken minutes since the job began. */
-  const pastDeadline = (deadline: Date | undefined) => deadline !== undefined && clock.now().getTime() >= deadline.getTime();
+  const pastDeadline = (deadline: Date) => clock.now().getTime() >= deadline.getTime();
   const tooLate = (itemId: string) =>
     new LibrarySystemUnavailable(`${describeSip2(options)}: the request's give-up time passed before the renewal of ${itemId}; nothing more renewed`);
 
   async function renewItem(
     connection: Sip2Connection,
-    request: { inboundId: number; cardNumber: string; deadline: Date | undefined },
+    request: { inboundId: number; cardNumber: string; deadline: Date },
     itemId: string,
     earlier: IlsRenewal | undefined,
   ): Promise<Sip2Loan> {
@@ -183,57 +163,100 @@ export function createSip2LibrarySystem(
     return loan;
   }
 
+  /** Renews every item charged to one card, each at most once per inboundId however often this runs. */
+  async function renewCard(inboundId: number, patron: Patron, deadline: Date): Promise<CardReport> {
+    const { cardNumber } = patron;
+    // This card's rows only: another card on the same number has its own items and its own report.
+    const earlier = new Map((await listIlsRenewals(db, inboundId, cardNumber)).map((row) => [row.itemId, row] as const));
+    const report = await unavailableOnSip2Error(() =>
+      pool.use(async (connection): Promise<CardReport> => {
+        const items = await chargedItems(connection, cardNumber);
+        if (!Array.isArray(items)) {
+          // Without this line the dashboard and the debug log read it as a number forny does not know.
+          logger.warn({ inboundId, patronId: patron.id, card: lastDigits(cardNumber) }, unknownCardLine(cardNumber, patron.id, items.says));
+          return { patronKnown: false };
+        }
+        await recordIlsListing(db, { inboundId, cardNumber, charged: items.length }, clock.now());
+        const loans: Sip2Loan[] = [];
+        for (const itemId of items) loans.push(await renewItem(connection, { inboundId, cardNumber, deadline }, itemId, earlier.get(itemId)));
+        // Finished in an earlier run and no longer charged (returned since): still part of this SMS's answer.
+        for (const row of earlier.values()) if (row.outcome !== null && !items.includes(row.itemId)) loans.push(fromRecord(row));
+        return { patronKnown: true, loans };
+      }, { deadline }),
+    );
+    const loans = report.patronKnown ? report.loans : [];
+    logger.info(
+      { inboundId, patronKnown: report.patronKnown, charged: loans.length, renewed: loans.filter((loan) => loan.outcome === 'renewed').length },
+      'sip2: renew-all done',
+    );
+    return report;
+  }
+
   return {
-    async renewAll({ inboundId, cardNumber, deadline, patronId }) {
-      // This card's rows only: another card on the same number has its own items and its own report.
-      const earlier = new Map((await listIlsRenewals(db, inboundId, cardNumber)).map((row) => [row.itemId, row] as const));
-      const report = await unavailableOnSip2Error(() =>
-        pool.use(async (connection): Promise<Sip2RenewAllReport> => {
-          const items = await chargedItems(connection, cardNumber);
-          if (!Array.isArray(items)) {
-            // Without this line the dashboard and the debug log read it as a number forny does not know.
-            logger.warn({ inboundId, patronId, card: lastDigits(cardNumber) }, unknownCardLine(cardNumber, patronId, items.says));
-            return { patronKnown: false, loans: [] };
-          }
-          await recordIlsListing(db, { inboundId, cardNumber, charged: items.length }, clock.now());
-          const loans: Sip2Loan[] = [];
-          for (const itemId of items) loans.push(await renewItem(connection, { inboundId, cardNumber, deadline }, itemId, earlier.get(itemId)));
-          // Finished in an earlier run and no longer charged (returned since): still part of this SMS's answer.
-          for (const row of earlier.values()) if (row.outcome !== null && !items.includes(row.itemId)) loans.push(fromRecord(row));
-          return { patronKnown: true, loans };
-        }, deadline ? { deadline } : {}),
-      );
-      logger.info(
-        { inboundId, patronKnown: report.patronKnown, charged: report.loans.length, renewed: report.loans.filter((loan) => loan.outcome === 'renewed').length },
-        'sip2: renew-all done',
-      );
-      return report;
+    kind: 'sip2',
+    description: describeSip2(options),
+    renewsInJobTransaction: false,
+
+    async renewAll({ inboundId, patrons, deadline }): Promise<RenewAllReport> {
+      let patronKnown = false;
+      const results: NewRenewalResult[] = [];
+      // A row recorded before cards were (no card) is read with every card: one item, one result.
+      const reported = new Set<string>();
+      for (const patron of patrons) {
+        const report = await renewCard(inboundId, patron, deadline);
+        if (!report.patronKnown) continue;
+        patronKnown = true;
+        for (const loan of report.loans) {
+          if (reported.has(loan.itemId)) continue;
+          reported.add(loan.itemId);
+          results.push(resultOf(inboundId, patron, loan));
+        }
+      }
+      return { patronKnown, results };
     },
 
-    async recorded(inboundId, cardNumber) {
-      const [charged, rows] = await Promise.all([ilsChargedCount(db, inboundId, cardNumber), listIlsRenewals(db, inboundId, cardNumber)]);
-      return { charged, items: rows.map((row) => ({ itemId: row.itemId, loan: row.outcome === null ? null : fromRecord(row) })) };
+    // From ils_renewals only: the system may be why the request is given up.
+    async doneSoFar({ inboundId, patrons }): Promise<RenewAllProgress> {
+      const results: NewRenewalResult[] = [];
+      const counted = new Set<string>();
+      let total = 0;
+      for (const patron of patrons) {
+        const [charged, rows] = await Promise.all([ilsChargedCount(db, inboundId, patron.cardNumber), listIlsRenewals(db, inboundId, patron.cardNumber)]);
+        const items = rows.filter((row) => !counted.has(row.itemId));
+        for (const row of items) {
+          counted.add(row.itemId);
+          // An intent with no outcome: its Renew had no answer, and it is not counted as renewed.
+          if (row.outcome !== null) results.push(resultOf(inboundId, patron, fromRecord(row)));
+        }
+        // Items finished and since returned are not in the listing's count, yet were part of the request.
+        total += Math.max(charged ?? 0, items.length);
+      }
+      return { results, total };
     },
 
-    async dueDates(itemIds) {
-      return unavailableOnSip2Error(() =>
+    // Item Information per item: a loan whose due date moved (renewed) or that is on no one's loan
+    // (returned) is no longer due on the date the reminder names.
+    async loansStillDue(_db, _outboundId, loans) {
+      const current = await unavailableOnSip2Error(() =>
         pool.use(async (connection) => {
           const dates = new Map<string, string | null>();
-          for (const item of new Set(itemIds)) {
+          for (const item of new Set(loans.map((loan) => loan.itemId))) {
             const info = await connection.request({ kind: 'itemInformation', institution, item, at: clock.now() });
             dates.set(item, NOT_ON_LOAN.has(info.circulationStatus) ? null : info.dueDate);
           }
           return dates;
         }),
       );
+      return loans.filter((loan) => current.get(loan.itemId) === loan.dueDate);
     },
 
+    // For /readyz and the start check: can forny log in and ask the system's status?
     async check() {
       try {
         await pool.use((connection) => connection.request({ kind: 'scStatus' }));
         return { ok: true };
       } catch (error) {
-        if (error instanceof Sip2Error) return { ok: false, code: error.code, reason: error.message };
+        if (error instanceof Sip2Error) return { ok: false, down: downOf(error.code), reason: error.message };
         throw error;
       }
     },
@@ -241,6 +264,23 @@ export function createSip2LibrarySystem(
     async close() {
       pool.close();
     },
+  };
+}
+
+/** One item's outcome at the system as the job records it: the SIP2 item id is the loan's id (SPEC §10). */
+function resultOf(inboundId: number, patron: Patron, loan: Sip2Loan): NewRenewalResult {
+  return {
+    inboundId,
+    loanId: loan.itemId,
+    patronId: patron.id,
+    outcome: loan.outcome,
+    reason: loan.reason,
+    oldDueDate: loan.oldDueDate,
+    newDueDate: loan.newDueDate,
+    provisional: false,
+    itemId: loan.itemId,
+    title: loan.title,
+    systemMessage: loan.systemMessage,
   };
 }
 
@@ -281,12 +321,12 @@ function fromRecord(row: IlsRenewal): Sip2Loan {
   };
 }
 
-/** SIP2 failures become LibrarySystemUnavailable (retry later); anything else (the database) stays what it is. */
 /** How the system is down, as operators act on it, for each kind of SIP2 failure. */
-export function downOf(code: Sip2ErrorCode): LibrarySystemDown {
+function downOf(code: Sip2ErrorCode): LibrarySystemDown {
   return code === 'login_refused' ? 'login refused' : code === 'unsupported' || code === 'protocol' ? 'failing' : 'not answering';
 }
 
+/** SIP2 failures become LibrarySystemUnavailable (retry later); anything else (the database) stays what it is. */
 async function unavailableOnSip2Error<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();

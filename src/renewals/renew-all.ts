@@ -217,7 +217,7 @@ async function renewAllInTransaction(
     return { state: 'ignored', reason: 'rate_limited' };
   }
 
-  const report = asked ?? (await deps.library.renewAll({ db: trx, inboundId: inbound.id, patrons, now, deadline: giveUpAt(deps, inbound) }));
+  const report = asked ?? (await renewInTransaction(trx, deps, inbound, patrons, now));
   if (!report.patronKnown) return notLinked(trx, deps, inbound, now, claimedAtWrite);
   await insertRenewalResults(trx, inbound.retriedAt === null ? report.results : await notYetRecorded(trx, inbound.id, report.results), now);
   const renewed = report.results.filter((result) => result.outcome === 'renewed');
@@ -229,6 +229,16 @@ async function renewAllInTransaction(
     ...(reply ? {} : { ignoredReason: 'reply_budget' as const }),
   });
   return { state: 'renewed', counts, reply };
+}
+
+/**
+ * The embedded system's renewals, in the job's transaction. A system that renews outside it is
+ * never asked here: it was asked before (`asked`) or found nothing to ask; the message's number
+ * or limit changed in between (a directory upsert, the window moving on), so the job tries again.
+ */
+async function renewInTransaction(trx: Db, deps: RenewAllDeps, inbound: InboundMessage, patrons: readonly Patron[], now: Date): Promise<RenewAllReport> {
+  if (!deps.library.renewsInJobTransaction) throw new Error(`inbound message ${inbound.id} changed while the library system was being asked; trying again`);
+  return deps.library.renewAll({ db: trx, inboundId: inbound.id, patrons, now, deadline: giveUpAt(deps, inbound) });
 }
 
 async function notLinked(trx: Db, deps: RenewAllDeps, inbound: InboundMessage, now: Date, claimedAtWrite: boolean): Promise<RenewAllOutcome> {

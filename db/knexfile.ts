@@ -75,6 +75,8 @@ interface SqliteConnection {
  *   apply to that upgrade); one that waits for the lock up front waits its turn instead. Every
  *   transaction in forny writes, so nothing is serialised that could have run beside another.
  * - Statements are prepared once per SQL text: compiling SQL was a visible part of every query.
+ * Both rest on how knex 3 drives better-sqlite3 (a `prepare` per query, the literal `BEGIN;`), which
+ * test/integration/knex-internals.test.ts pins.
  */
 function tuneConnection(connection: SqliteConnection): void {
   const prepare = connection.prepare.bind(connection);

@@ -2,31 +2,51 @@ import type { Knex } from 'knex';
 import { isSqlite, type Db } from './repositories/values.js';
 
 /**
- * SQL written once for both databases (`?` placeholders, `RETURNING`, `ON CONFLICT`) and run as a
- * prepared statement. On SQLite it runs straight on the better-sqlite3 connection knex holds for
- * this Db (a transaction's own, or the pool's one, taken and given back like any knex query), so
- * it waits behind an open transaction exactly as knex's queries do; the connection keeps its
- * statements prepared per SQL text (db/knexfile). On PostgreSQL it runs through `knex.raw`.
+ * forny's SQL runner: SQL written once for both databases (`?` placeholders, `RETURNING`,
+ * `ON CONFLICT`), run through knex's public `raw` on the Db given (a transaction's or the pool's).
  *
- * For the statements a renew-all and a send run per patron: knex's query building and runner cost
- * more CPU than SQLite's own work on those short statements. Everything else stays on knex's builder.
+ * What it guarantees:
+ * - `rowsOf`/`firstOf` give the rows of a SELECT or of a write with RETURNING, as plain objects, on
+ *   both databases; a write without RETURNING gives no rows. `changesOf` gives the rows a write changed.
+ * - A statement runs exactly as knex's own queries run: on a transaction, inside it (refused once it
+ *   has ended); otherwise on the pool's connection, waiting behind an open transaction.
+ * - Values bind as knex binds them (on SQLite, booleans as 1 and 0, Dates as epoch milliseconds).
+ * On SQLite every statement goes through the connection's statement cache (db/knexfile).
+ *
+ * `withSqliteConnection` is the one door to the better-sqlite3 connection itself, for the webhook's
+ * group commit (db/repositories/inbound), which needs SQLite's own transaction and busy timeout. It
+ * uses knex's pool methods `acquireConnection`/`releaseConnection`, which knex does not document:
+ * test/integration/knex-internals.test.ts pins them (and the knex versions they hold for).
  */
 
-interface PreparedSqlite {
-  readonly reader: boolean;
-  all(values: readonly unknown[]): unknown[];
-  run(values: readonly unknown[]): { changes: number };
+/** The rows a statement returns (a SELECT, or a write with RETURNING). */
+export async function rowsOf<Row>(db: Db, sql: string, values: readonly unknown[] = []): Promise<Row[]> {
+  const result: unknown = await db.raw(sql, values as Knex.RawBinding[]);
+  // better-sqlite3 answers a statement that returns rows with them, a write with its run result.
+  if (isSqlite(db)) return Array.isArray(result) ? (result as Row[]) : [];
+  return (result as { rows: Row[] }).rows;
 }
-interface SqliteConnection {
-  prepare(sql: string): PreparedSqlite;
+
+/** The first row a statement returns, if any. */
+export async function firstOf<Row>(db: Db, sql: string, values: readonly unknown[] = []): Promise<Row | undefined> {
+  return (await rowsOf<Row>(db, sql, values))[0];
 }
+
+/** Runs a write; the number of rows it changed. */
+export async function changesOf(db: Db, sql: string, values: readonly unknown[] = []): Promise<number> {
+  const result: unknown = await db.raw(sql, values as Knex.RawBinding[]);
+  if (isSqlite(db)) return (result as { changes: number }).changes;
+  return (result as { rowCount: number | null }).rowCount ?? 0;
+}
+
+/** `?, ?, ?` for a list bound into an `IN (…)`. */
+export const placeholders = (count: number): string => Array.from({ length: count }, () => '?').join(', ');
+
+/** knex's pool, as its client holds it (undocumented; pinned by test/integration/knex-internals). */
 interface ConnectionPool {
   acquireConnection(): Promise<unknown>;
   releaseConnection(connection: unknown): Promise<unknown>;
 }
-
-/** SQLite has no booleans: knex binds them as 1 and 0, and so does this. */
-const sqliteValue = (value: unknown): unknown => (typeof value === 'boolean' ? Number(value) : value);
 
 /** A transaction's connection, once known: knex hands the same one out for its whole life. */
 const transactionConnections = new WeakMap<Knex.Transaction, unknown>();
@@ -35,7 +55,7 @@ const transactionConnections = new WeakMap<Knex.Transaction, unknown>();
  * Runs `use` on the better-sqlite3 connection knex holds for this Db: a transaction's own, or the
  * pool's one, taken and given back (so it waits behind an open transaction as knex's queries do).
  */
-export async function withSqliteConnection<T, Connection = SqliteConnection>(db: Db, use: (connection: Connection) => T): Promise<T> {
+export async function withSqliteConnection<T, Connection>(db: Db, use: (connection: Connection) => T): Promise<T> {
   const pool = db.client as ConnectionPool;
   if (db.isTransaction) {
     const trx = db as Knex.Transaction;
@@ -55,31 +75,3 @@ export async function withSqliteConnection<T, Connection = SqliteConnection>(db:
     await pool.releaseConnection(connection);
   }
 }
-
-/** The rows a statement returns (a SELECT, or a write with RETURNING). */
-export async function rowsOf<Row>(db: Db, sql: string, values: readonly unknown[] = []): Promise<Row[]> {
-  if (isSqlite(db)) {
-    return withSqliteConnection(db, (connection) => {
-      const statement = connection.prepare(sql);
-      const bound = values.map(sqliteValue);
-      return (statement.reader ? statement.all(bound) : (statement.run(bound), [])) as Row[];
-    });
-  }
-  const result: { rows: Row[] } = await db.raw(sql, values as Knex.RawBinding[]);
-  return result.rows;
-}
-
-/** The first row a statement returns, if any. */
-export async function firstOf<Row>(db: Db, sql: string, values: readonly unknown[] = []): Promise<Row | undefined> {
-  return (await rowsOf<Row>(db, sql, values))[0];
-}
-
-/** Runs a write; the number of rows it changed. */
-export async function changesOf(db: Db, sql: string, values: readonly unknown[] = []): Promise<number> {
-  if (isSqlite(db)) return withSqliteConnection(db, (connection) => connection.prepare(sql).run(values.map(sqliteValue)).changes);
-  const result: { rowCount: number | null } = await db.raw(sql, values as Knex.RawBinding[]);
-  return result.rowCount ?? 0;
-}
-
-/** `?, ?, ?` for a list bound into an `IN (…)`. */
-export const placeholders = (count: number): string => Array.from({ length: count }, () => '?').join(', ');

@@ -1,5 +1,6 @@
 import { DateTime } from 'luxon';
 import { civilFromDays, daysFromCivil, daysInMonth } from './civil.js';
+import { localDate } from './zone-clock.js';
 
 /**
  * Calendar dates as the library writes them: `YYYY-MM-DD` strings. Loans are due on a date, not at
@@ -80,8 +81,11 @@ export function laterOf(a: CalendarDate, b: CalendarDate): CalendarDate {
   return compareDates(a, b) >= 0 ? a : b;
 }
 
-/** The calendar date of `instant` in `zone` (luxon's; for an invalid zone or instant, what luxon makes of it). */
+/** The calendar date of `instant` in `zone`. */
 export function dateIn(instant: Date, zone: string): CalendarDate {
+  const local = localDate(instant, zone);
+  if (local !== undefined && local.year >= 0 && local.year <= 9999) return formatCivil(local.year, local.month, local.day);
+  // An invalid zone or instant, or a year luxon writes with a sign: luxon's answer as before.
   return DateTime.fromJSDate(instant, { zone }).toISODate() as CalendarDate;
 }
 

@@ -1,4 +1,5 @@
 import { DateTime } from 'luxon';
+import { atWallTime, clockAt, nextDay, offsetFunction, usableInstant, type OffsetOf } from './zone-clock.js';
 
 /** A wall-clock time in the library's zone. */
 export interface TimeOfDay {
@@ -38,57 +39,25 @@ export function formatTimeOfDay(time: TimeOfDay): string {
 const minutesOf = (time: TimeOfDay) => time.hour * 60 + time.minute;
 
 /*
- * Every edge is luxon's own DateTime arithmetic (a wall time in a DST gap moves forward, which is
- * what a patron expects; a wall time in the hour that happens twice is taken at the offset in force
- * at the instant looked from, as luxon takes it). The window is checked per send and per reply, so
- * each day's edges are computed once and kept: what `set` gives depends only on the zone, the local
- * day, the offset in force at the instant looked from (luxon's guess for a repeated hour) and the
- * window, and that is the key.
+ * The window is checked per send and per reply, so the work goes through zone-clock: the steps of the
+ * luxon code kept below (which still answers for an invalid zone or instant) without making DateTimes.
+ * A wall time in a DST gap moves forward, which is what a patron expects; a wall time in the hour that
+ * happens twice is taken at the offset in force at the instant looked from, as luxon takes it.
  */
 
-interface DayEdges {
-  /** Today's window start and end. */
-  readonly opens: number;
-  readonly closes: number;
-  /** The window start on the next day (after `startOf('day').plus({ days: 1 })`, as luxon steps). */
-  readonly opensTomorrow: number;
-}
-
-/** Days kept; a day of sending touches a handful per zone, so this only bounds a long-running process. */
-const EDGES_KEPT = 1_000;
-const edgesByDay = new Map<string, DayEdges>();
-
-function atTime(day: DateTime, time: TimeOfDay): DateTime {
-  return day.set({ hour: time.hour, minute: time.minute, second: 0, millisecond: 0 });
-}
-
-/** `instant` in `zone` and the edges of its day, computed by luxon on the first ask of that day. */
-function edgesOf(instant: Date, window: DailyWindow, zone: string): { local: DateTime; edges: DayEdges } {
-  const local = DateTime.fromJSDate(instant, { zone });
-  if (!local.isValid) return { local, edges: computeEdges(local, window) };
-  const key = `${zone} ${local.year}-${local.month}-${local.day} ${local.offset} ${window.start.hour}:${window.start.minute}-${window.end.hour}:${window.end.minute}`;
-  let edges = edgesByDay.get(key);
-  if (edges === undefined) {
-    edges = computeEdges(local, window);
-    if (edgesByDay.size >= EDGES_KEPT) edgesByDay.clear();
-    edgesByDay.set(key, edges);
-  }
-  return { local, edges };
-}
-
-function computeEdges(local: DateTime, window: DailyWindow): DayEdges {
-  return {
-    opens: atTime(local, window.start).toMillis(),
-    closes: atTime(local, window.end).toMillis(),
-    opensTomorrow: atTime(local.startOf('day').plus({ days: 1 }), window.start).toMillis(),
-  };
+function fastPath(instant: Date, zone: string): OffsetOf | undefined {
+  return usableInstant(instant) ? offsetFunction(zone) : undefined;
 }
 
 /** True when `instant` lies inside the window on its own calendar day in `zone`. */
 export function isInsideWindow(instant: Date, window: DailyWindow, zone: string): boolean {
-  const { local, edges } = edgesOf(instant, window, zone);
-  const now = local.toMillis();
-  return now >= edges.opens && now < edges.closes;
+  const offsetOf = fastPath(instant, zone);
+  if (offsetOf === undefined) return viaLuxon.isInsideWindow(instant, window, zone);
+  const now = clockAt(instant.valueOf(), offsetOf);
+  return (
+    now.ts >= atWallTime(now, window.start.hour, window.start.minute, offsetOf) &&
+    now.ts < atWallTime(now, window.end.hour, window.end.minute, offsetOf)
+  );
 }
 
 /**
@@ -102,11 +71,43 @@ export function nextSendTime(instant: Date, window: DailyWindow, zone: string): 
 
 /** The first window start strictly after `instant` (the opening that follows, whatever the hour). */
 export function nextOpening(instant: Date, window: DailyWindow, zone: string): Date {
-  const { local, edges } = edgesOf(instant, window, zone);
-  return new Date(edges.opens > local.toMillis() ? edges.opens : edges.opensTomorrow);
+  const offsetOf = fastPath(instant, zone);
+  if (offsetOf === undefined) return viaLuxon.nextOpening(instant, window, zone);
+  const { hour, minute } = window.start;
+  const now = clockAt(instant.valueOf(), offsetOf);
+  const today = atWallTime(now, hour, minute, offsetOf);
+  if (today > now.ts) return new Date(today);
+  const midnight = clockAt(atWallTime(now, 0, 0, offsetOf), offsetOf);
+  const tomorrow = clockAt(nextDay(midnight, offsetOf), offsetOf);
+  return new Date(atWallTime(tomorrow, hour, minute, offsetOf));
 }
 
 /** The end of the window that `instant` is in, or of the next one if it is outside. */
 export function windowCloses(instant: Date, window: DailyWindow, zone: string): Date {
-  return new Date(edgesOf(nextSendTime(instant, window, zone), window, zone).edges.closes);
+  const opens = nextSendTime(instant, window, zone);
+  const offsetOf = fastPath(opens, zone);
+  if (offsetOf === undefined) return viaLuxon.windowCloses(opens, window, zone);
+  return new Date(atWallTime(clockAt(opens.valueOf(), offsetOf), window.end.hour, window.end.minute, offsetOf));
 }
+
+function atTime(day: DateTime, time: TimeOfDay): DateTime {
+  return day.set({ hour: time.hour, minute: time.minute, second: 0, millisecond: 0 });
+}
+
+/** The DateTime arithmetic the functions above reproduce, answering where they step aside. */
+const viaLuxon = {
+  isInsideWindow(instant: Date, window: DailyWindow, zone: string): boolean {
+    const local = DateTime.fromJSDate(instant, { zone });
+    return local >= atTime(local, window.start) && local < atTime(local, window.end);
+  },
+  nextOpening(instant: Date, window: DailyWindow, zone: string): Date {
+    const local = DateTime.fromJSDate(instant, { zone });
+    const today = atTime(local, window.start);
+    if (today > local) return today.toJSDate();
+    return atTime(local.startOf('day').plus({ days: 1 }), window.start).toJSDate();
+  },
+  /** The window end on the day of `opens` (already the opening or an instant inside the window). */
+  windowCloses(opens: Date, window: DailyWindow, zone: string): Date {
+    return atTime(DateTime.fromJSDate(opens, { zone }), window.end).toJSDate();
+  },
+};

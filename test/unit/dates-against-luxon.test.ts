@@ -1,8 +1,9 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { DateTime, IANAZone } from 'luxon';
+import { DateTime, IANAZone, Info } from 'luxon';
 import { addDays, danishDate, dateIn, isCalendarDate, parseCalendarDate, type CalendarDate } from '../../src/domain/calendar-date.js';
 import { isInsideWindow, nextOpening, nextSendTime, windowCloses, type DailyWindow, type TimeOfDay } from '../../src/domain/send-window.js';
+import { offsetFunction } from '../../src/domain/zone-clock.js';
 
 /*
  * calendar-date and send-window do their arithmetic in integers and memoise zone offsets; these
@@ -212,6 +213,24 @@ describe('calendar dates agree with luxon', () => {
     for (const [instant, zone] of [[new Date(NaN), copenhagen], [new Date(0), 'Not/AZone'], [new Date(8.64e15), copenhagen], [new Date(-8.64e15), 'UTC']] as const) {
       expect(outcome(() => dateIn(instant, zone))).to.equal(outcome(() => reference.dateIn(instant, zone)));
     }
+  });
+});
+
+describe('zone offsets, memoised per hour, agree with luxon', () => {
+  it('gives the offset luxon reads from Intl, at any instant in any zone', () => {
+    const instants = fc.oneof(
+      nearChange.map(({ zone, instant }) => ({ zone, ts: instant.valueOf() })),
+      fc.record({ zone: zones, ts: fc.double({ min: -1e13, max: 1e13, noNaN: true }) }),
+    );
+    fc.assert(
+      fc.property(instants, ({ zone, ts }) => {
+        const offsetOf = offsetFunction(zone);
+        const iana = Info.normalizeZone(zone);
+        if (iana.isValid) expect(offsetOf?.(ts), `${zone} at ${ts}`).to.equal(iana.offset(ts));
+        else expect(offsetOf).to.equal(undefined);
+      }),
+      { numRuns: 1500 },
+    );
   });
 });
 

@@ -51,7 +51,12 @@ export async function checkLibrarySystem(library: Deps['library']): Promise<{ re
   }
 }
 
-/** Whether the database and Redis answer now; each failed check says what kind of failure it is. */
+/**
+ * Whether forny can take work now: the database and Redis answer (without them nothing can be
+ * stored or queued). The library system is checked and reported too, but does not make forny
+ * unready: while it is away, messages are still stored and wait for it, and a load balancer that
+ * stopped routing on its account would turn away the webhooks that would have been kept.
+ */
 export async function checkReadiness(deps: Pick<Deps, 'db' | 'redis' | 'library'>): Promise<Readiness> {
   const check = (promise: Promise<unknown>): Promise<{ result: string; detail?: string }> =>
     promise.then(
@@ -64,7 +69,7 @@ export async function checkReadiness(deps: Pick<Deps, 'db' | 'redis' | 'library'
     checkLibrarySystem(deps.library),
   ]);
   return {
-    ready: database.result === 'ok' && redis.result === 'ok' && librarySystem.result === 'ok',
+    ready: database.result === 'ok' && redis.result === 'ok',
     checks: { database: database.result, redis: redis.result, librarySystem: librarySystem.result },
     details: {
       ...(database.detail ? { database: database.detail } : {}),
@@ -75,8 +80,9 @@ export async function checkReadiness(deps: Pick<Deps, 'db' | 'redis' | 'library'
 }
 
 /**
- * `/healthz`: the process answers. `/readyz`: it can do its work (503 naming what is down and how,
- * SPEC §7: no hosts or credentials). The drivers' details go to the log at warn, once per change,
+ * `/healthz`: the process answers. `/readyz`: it can take work (503 while the database or Redis is
+ * down), each check named with how it is down (no hosts or credentials); the library system's state
+ * is in the answer either way. The drivers' details go to the log at warn, once per change,
  * so a probe every few seconds does not repeat them.
  */
 export function healthRouter(deps: Pick<Deps, 'db' | 'redis' | 'logger' | 'library'>): Router {
@@ -89,7 +95,7 @@ export function healthRouter(deps: Pick<Deps, 'db' | 'redis' | 'logger' | 'libra
     const readiness = await checkReadiness(deps);
     const logged = JSON.stringify(readiness.details);
     if (logged !== lastLogged) {
-      if (!readiness.ready) deps.logger.warn({ checks: readiness.checks, details: readiness.details }, 'not ready');
+      if (Object.values(readiness.checks).some((result) => result !== 'ok')) deps.logger.warn({ checks: readiness.checks, details: readiness.details }, readiness.ready ? 'a check is down' : 'not ready');
       lastLogged = logged;
     }
     res.set('Cache-Control', 'no-store');

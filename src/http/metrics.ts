@@ -219,7 +219,7 @@ export function createMetrics(deps: MetricsDeps, options: MetricsOptions = {}): 
     const since = new Date(deps.clock.now().getTime() - SEND_ERRORS_WINDOW_MS);
     return (await sendErrorCounts(deps.db, since)).map(({ count, ...labels }) => [labels, count] as const);
   });
-  gauge('forny_ready', 'What /readyz reports: 1 while the check (database, redis) answers, else 0.', ['check'], async () => {
+  gauge('forny_ready', 'What /readyz reports per check: 1 while it answers, else 0 (database and redis make /readyz 503; librarySystem does not).', ['check'], async () => {
     const { checks } = await checkReadiness(deps);
     return Object.entries(checks).map(([check, result]) => [{ check }, result === 'ok' ? 1 : 0] as const);
   });

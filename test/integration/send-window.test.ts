@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import type { Job } from 'bullmq';
 import { handleRenewAll } from '../../src/renewals/renew-all.js';
 import { sendSms, type SendAttempt } from '../../src/outbox/send-sms.js';
+import { smsSlotKey } from '../../src/sms/sms-rate.js';
 import { EXPECTED_RENEWED, EXPECTED_TOTAL, KAREN, everyRuleLibrary } from '../fixtures/every-rule.js';
 import { eventually, Harness, found } from '../helpers/harness.js';
 import { queuesSettled } from '../helpers/settled.js';
@@ -165,11 +166,12 @@ describe('the SMS send window (08:45–20:00, Europe/Copenhagen)', function () {
     try {
       const { messageSid } = await h.text(KAREN, 'HBK FORNY ALLE');
       const inbound = found(await h.deps.db('inbound_messages').where({ message_sid: messageSid }).first());
-      // This second of the SMS rate is used up, so the reply is not sent at once but waits for its send job.
-      const limiter = `${h.deps.queues.sendSms.qualifiedName}:limiter`;
-      await h.deps.redis.set(limiter, 1_000_000, 'PX', 60_000);
+      // The cluster's next place in the SMS rate is a minute away, so the reply is not sent at once but waits for its send job.
+      const slotKey = smsSlotKey(h.config.queuePrefix);
+      const [seconds, micros] = await h.deps.redis.time();
+      await h.deps.redis.set(slotKey, String(Number(seconds) * 1000 + Number(micros) / 1000 + 60_000), 'PX', 120_000);
       const outcome = await handleRenewAll(h.deps, inbound.id);
-      await h.deps.redis.del(limiter);
+      await h.deps.redis.del(slotKey);
       expect(outcome.state).to.equal('renewed');
       const replyId = outcome.state === 'renewed' ? (outcome.reply?.id ?? 0) : 0;
       expect((await h.deps.db('outbound_messages').where({ id: replyId }).first())?.status).to.equal('queued'); // inside the window

@@ -251,12 +251,15 @@ function guardedUpdate(id: number, change: OutboundTransition, fields: OutboundC
 /**
  * Takes a message for sending: only from `scheduled` or `queued`, so a message already sent,
  * superseded or failed is never sent again. Stamps the attempt; if the previous attempt's stamp is
- * still there, that attempt died mid-call and the outcome is marked uncertain for operators.
+ * still there, that attempt died mid-call and the outcome is marked uncertain for operators. With
+ * `seen` (the row as the caller read it) the claim is made only if no other attempt claimed the
+ * message since: a process paused between its read and its claim cannot claim over another's.
  */
-export async function claimForSending(db: Db, id: number, now: Date): Promise<OutboundMessage | undefined> {
+export async function claimForSending(db: Db, id: number, now: Date, seen?: SendClaim): Promise<OutboundMessage | undefined> {
   // The attempt before this one left its stamp: it died mid-call. (A truth value in both databases.)
   const computed = ['attempts = attempts + 1', 'outcome_uncertain = (outcome_uncertain OR send_started_at IS NOT NULL)'];
-  const { sql, values } = guardedUpdate(id, 'claim', { send_started_at: toStoredInstant(now) }, now, computed);
+  // `seen`: the attempt count the caller decided on; a claim made by another since then wins.
+  const { sql, values } = guardedUpdate(id, 'claim', { send_started_at: toStoredInstant(now) }, now, computed, seen);
   // The claimed row comes back from the update itself: no second read.
   const row = await firstOf<OutboundRow>(db, `${sql} RETURNING *`, values);
   return row ? toOutbound(row) : undefined;

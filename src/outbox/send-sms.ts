@@ -83,7 +83,7 @@ export async function sendSms(
     return 'not-due';
   }
 
-  const claimed = claimedAtWrite ? message : await deps.groupCommit.transaction((trx) => claimForSending(trx, message.id, now), { oneStatement: true });
+  const claimed = claimedAtWrite ? message : await deps.groupCommit.transaction((trx) => claimForSending(trx, message.id, now, message), { oneStatement: true });
   if (!claimed) return 'nothing-to-do';
 
   // An earlier attempt died mid-call, or failed not knowing whether Twilio took the message: ask

@@ -94,6 +94,17 @@ describe('the last look before an SMS leaves', function () {
     expect(await getOutbound(h.deps.db, message.id)).to.include({ status: 'sent', attempts: 2 });
   });
 
+  it('a sender paused between reading a message and claiming it does not claim over the one that claimed it meanwhile', async () => {
+    h = await Harness.start();
+    const message = await storeNotice(h, 'reply');
+    // Read by a sender that is then paused; another attempt claims the message meanwhile.
+    const read = await getOutbound(h.deps.db, message.id);
+    expect(await claimForSending(h.deps.db, message.id, h.clock.now())).to.include({ attempts: 1 });
+    // The paused one wakes and claims from what it read: refused, the other's claim stands.
+    expect(await claimForSending(h.deps.db, message.id, h.clock.now(), read)).to.equal(undefined);
+    expect(await getOutbound(h.deps.db, message.id)).to.include({ attempts: 1 });
+  });
+
   it('a sender that still holds its claim after a long wait stamps it again and sends', async () => {
     h = await Harness.start();
     const message = await storeNotice(h, 'reply');

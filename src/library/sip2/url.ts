@@ -114,7 +114,7 @@ export function parseSip2Url(text: string): Sip2Options {
   });
 }
 
-/** The system as it may be shown in logs and /readyz: scheme, user, host and port, no password. */
+/** The system as logs and the start-up line show it (never /readyz, which names no host): scheme, user, host and port, no password. */
 export function describeSip2(options: Pick<Sip2Options, 'tls' | 'user' | 'host' | 'port'>): string {
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   return `${options.tls ? 'sips2' : 'sip2'}://${options.user}@${host}:${options.port}`;

@@ -3,7 +3,7 @@ import type { OutboundMessage } from '../../db/repositories/outbound.js';
 import type { Deps } from '../deps.js';
 import { isUnfinished } from '../domain/message-status.js';
 import { enqueueOutbound } from '../queue/enqueue.js';
-import type { SmsSlot } from '../sms/sms-rate.js';
+import type { SmsSlot } from '../sms/transport.js';
 import { smsSendAfter } from './send-after.js';
 import { sendSms } from './send-sms.js';
 

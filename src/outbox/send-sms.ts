@@ -16,7 +16,7 @@ import {
 import type { Deps } from '../deps.js';
 import { isUnfinished } from '../domain/message-status.js';
 import { isInsideWindow, nextOpening } from '../domain/send-window.js';
-import type { SmsSlot } from '../sms/sms-rate.js';
+import type { SmsSlot } from '../sms/transport.js';
 import { SmsSendError, SmsWithdrawn, type SentSms } from '../sms/transport.js';
 import { classifyTwilioError, OPTED_OUT_CODE } from '../sms/twilio-errors.js';
 import { waitsForWindow } from './send-after.js';

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { ThisTurn } from '../../lib/this-turn.js';
 import { redisScript } from '../redis-script.js';
-import { confirmStillToSend, type SmsTransport } from './transport.js';
+import { confirmStillToSend, type SmsSlot, type SmsTransport } from './transport.js';
 
 /**
  * Hands out send times `spacing` (ARGV[1]) ms apart on Redis's own clock, one after the other across
@@ -37,11 +37,6 @@ const nextSlots = redisScript(NEXT_SLOTS);
 
 /** A reply sent at once takes its slot only if it is at most this far ahead; else it queues in send-sms. */
 export const AT_ONCE_WITHIN_MS = 100;
-
-/** A slot taken ahead of its send: the instant (this process's `performance.now()`) the send may leave. */
-export interface SmsSlot {
-  readonly at: number;
-}
 
 /**
  * SMS_RATE_PER_SECOND, and its one owner. Every SMS that reaches Twilio leaves in a slot, 1000/rate

@@ -1,4 +1,7 @@
-import type { SmsSlot } from './sms-rate.js';
+/** A slot taken in the SMS rate ahead of its send (src/sms/sms-rate.ts): the instant (this process's `performance.now()`) the send may leave. */
+export interface SmsSlot {
+  readonly at: number;
+}
 
 export interface OutgoingSms {
   readonly to: string;

@@ -4,6 +4,7 @@ import { countNamedLoans, rewriteEmail, stillDueLoans, supersede, updateBody, ty
 import type { Deps } from '../deps.js';
 import type { SupersedeReason } from '../domain/message-status.js';
 import { noticeIdOf, type NoticeLoan } from '../domain/notice.js';
+import type { CalendarDate } from '../domain/calendar-date.js';
 import { earliestDueDate } from '../domain/reply-text.js';
 import { LibrarySystemUnavailable } from '../library/library-system-unavailable.js';
 import { textsFor } from '../texts.js';
@@ -22,26 +23,15 @@ export async function reminderStillDue(deps: ReminderCheckDeps, message: Outboun
   const noticeId = noticeIdOf(message.dedupeKey);
   const named = noticeId === null ? undefined : await loansOfNotice(deps.db, noticeId);
   const patron = message.patronId ? await getPatron(deps.db, message.patronId) : undefined;
-  const texts = textsFor(deps.config);
-
-  if (named) {
-    const due = await noticeLoansStillDue(deps, message, named);
-    if (due.length === 0) return settled(deps, message, now, 'loans_settled');
-    if (message.channel === 'sms' && patron && !patron.smsOptIn) return settled(deps, message, now, 'patron_sms_opt_out');
-    if (due.length < named.length) {
-      if (message.channel === 'sms') await updateBody(deps.db, message.id, texts.reminderSms(due.length, earliestDueDate(due)), now);
-      else if (patron) await rewriteEmail(deps.db, message.id, texts.noticeEmail(patron.name, { kind: 'reminder', loans: due, reservation: null }, { hasMobile: patron.mobile !== null }), now);
-    }
-    return true;
-  }
-
-  const due = await stillDueLoans(deps.db, message.id);
+  // A notice's loans are the system's to speak for; forny's own reminders, its tables'.
+  const due: readonly { readonly title: string; readonly dueDate: CalendarDate }[] = named ? await noticeLoansStillDue(deps, message, named) : await stillDueLoans(deps.db, message.id);
   if (due.length === 0) return settled(deps, message, now, 'loans_settled');
   if (message.channel === 'sms' && patron && !patron.smsOptIn) return settled(deps, message, now, 'patron_sms_opt_out');
-  const [first] = due;
-  if (first && due.length < (await countNamedLoans(deps.db, message.id))) {
-    if (message.channel === 'sms') await updateBody(deps.db, message.id, texts.reminderSms(due.length, first.dueDate), now);
-    else if (patron) await rewriteEmail(deps.db, message.id, texts.reminderEmail(patron.name, first.dueDate, due, { hasMobile: patron.mobile !== null }), now);
+  if (due.length < (named?.length ?? (await countNamedLoans(deps.db, message.id)))) {
+    const texts = textsFor(deps.config);
+    const dueDate = earliestDueDate(due);
+    if (message.channel === 'sms') await updateBody(deps.db, message.id, texts.reminderSms(due.length, dueDate), now);
+    else if (patron) await rewriteEmail(deps.db, message.id, texts.reminderEmail(patron.name, dueDate, due, { hasMobile: patron.mobile !== null }), now);
   }
   return true;
 }

@@ -62,12 +62,7 @@ export async function sendSms(
   if (!message || message.channel !== 'sms' || !isUnfinished(message.status)) return 'nothing-to-do';
 
   const now = deps.clock.now();
-  if (waitsForWindow(deps.config, message.kind) && !isInsideWindow(now, deps.config.sendWindow, deps.config.timeZone)) {
-    const opening = nextOpening(now, deps.config.sendWindow, deps.config.timeZone);
-    await reschedule(deps.db, message.id, opening, now);
-    await attempt.waitUntil(opening);
-    return 'not-due';
-  }
+  if (outsideWindow(deps, message, now)) return waitForOpening(deps, message, now, attempt);
   // STOP belongs to the number: whatever a card says, no reminder or notice goes to it (SPEC §11).
   if (message.kind !== 'reply' && (await isNumberOptedOut(deps.db, message.to))) {
     await supersede(deps.db, message.id, now, { reason: 'stop_from_number' });
@@ -135,7 +130,7 @@ function lastLookBeforeSending(deps: SendSmsDeps, claimed: OutboundMessage): { s
     reason: 'window-closed' as WithdrawnBecause,
     stillToSend: async (): Promise<boolean> => {
       const at = deps.clock.now();
-      if (waitsForWindow(deps.config, claimed.kind) && !isInsideWindow(at, deps.config.sendWindow, deps.config.timeZone)) return false;
+      if (outsideWindow(deps, claimed, at)) return false;
       const claimedAt = claimed.sendStartedAt === null ? at.getTime() : Date.parse(claimed.sendStartedAt);
       if (at.getTime() - claimedAt < CLAIM_RENEW_AFTER_MS || (await renewClaim(deps.db, claimed.id, claimed, at))) return true;
       look.reason = 'claim-lost';
@@ -153,9 +148,18 @@ async function withdrawn(deps: SendSmsDeps, claimed: OutboundMessage, reason: Wi
     deps.logger.warn({ outboundId: claimed.id }, 'another attempt took this message over while this one waited; not sending it');
     return 'nothing-to-do';
   }
-  const at = deps.clock.now();
+  return waitForOpening(deps, claimed, deps.clock.now(), attempt, claimed);
+}
+
+/** The message must wait for the send window and the window is closed at `at` (SPEC §4). */
+function outsideWindow(deps: SendSmsDeps, message: OutboundMessage, at: Date): boolean {
+  return waitsForWindow(deps.config, message.kind) && !isInsideWindow(at, deps.config.sendWindow, deps.config.timeZone);
+}
+
+/** Puts the message, and its attempt, back to wait for the window's next opening. */
+async function waitForOpening(deps: SendSmsDeps, message: OutboundMessage, at: Date, attempt: SendAttempt, fence?: OutboundMessage): Promise<'not-due'> {
   const opening = nextOpening(at, deps.config.sendWindow, deps.config.timeZone);
-  await reschedule(deps.db, claimed.id, opening, at, claimed);
+  await reschedule(deps.db, message.id, opening, at, fence);
   await attempt.waitUntil(opening);
   return 'not-due';
 }

@@ -72,11 +72,11 @@ export async function handleRenewAll(deps: RenewAllDeps, inboundId: number): Pro
     // Renewals a system outside the database has made (`asked`) were made in time: they are answered.
     if (!asked && pastGiveUp(deps, inbound, now)) throw new TakenTooLate();
     return renewAllInTransaction(trx, deps, inbound, now, asked, claimedAtWrite);
-  }).catch((error: unknown): typeof TOO_LATE => {
-    if (error instanceof TakenTooLate) return TOO_LATE;
+  }).catch((error: unknown): GivenUp => {
+    if (error instanceof TakenTooLate) return new GivenUp('too_late');
     throw error;
   });
-  if (outcome === TOO_LATE) return giveUpRenewAll(deps, inboundId, 'too_late');
+  if (outcome instanceof GivenUp) return giveUpRenewAll(deps, inboundId, outcome.cause);
   // A message found already done may have its reply in flight from the run that did it: queued only.
   await deliverReply(deps, replyOf(outcome), { sendNow: outcome.state !== 'already-processed', place });
   // Every outcome is in the database (the dashboard's Fornyelser); at info a burst would write a line per patron.
@@ -87,11 +87,10 @@ export async function handleRenewAll(deps: RenewAllDeps, inboundId: number): Pro
   return outcome;
 }
 
-/** The request's give-up time had passed when it was taken up. */
-const TOO_LATE = Symbol('too late');
+/** Thrown inside the transaction to undo the claim of a request taken up past its give-up time. */
 class TakenTooLate extends Error {}
 
-/** The library system was asked and the request is to be given up, for this cause. */
+/** The request is to be given up, for this cause (found before, or instead of, renewing). */
 class GivenUp {
   constructor(readonly cause: GiveUpCause) {}
 }

@@ -8,6 +8,8 @@
 export type DbBool = boolean | number;
 
 export interface PatronRow {
+  /** The library the row belongs to (SPEC §12); `default` for a single library. */
+  library_id: string;
   id: string;
   card_number: string;
   name: string;
@@ -20,12 +22,16 @@ export interface PatronRow {
 }
 
 export interface TitleRow {
+  /** The library the row belongs to (SPEC §12); `default` for a single library. */
+  library_id: string;
   id: string;
   title: string;
   renewable: DbBool;
 }
 
 export interface ItemRow {
+  /** The library the row belongs to (SPEC §12); `default` for a single library. */
+  library_id: string;
   id: string;
   title_id: string;
   barcode: string;
@@ -33,6 +39,8 @@ export interface ItemRow {
 }
 
 export interface LoanRow {
+  /** The library the row belongs to (SPEC §12); `default` for a single library. */
+  library_id: string;
   id: string;
   patron_id: string;
   item_id: string;
@@ -53,6 +61,8 @@ export interface LoanRow {
 }
 
 export interface ReservationRow {
+  /** The library the row belongs to (SPEC §12); `default` for a single library. */
+  library_id: string;
   id: string;
   patron_id: string;
   title_id: string;
@@ -60,6 +70,8 @@ export interface ReservationRow {
 }
 
 export interface InboundRow {
+  /** The library the message is about (SPEC §12); null for the gateway's own answers. */
+  library_id: string | null;
   id: number;
   message_sid: string;
   account_sid: string | null;
@@ -98,6 +110,8 @@ export interface RenewalResultRow {
 }
 
 export interface OutboundRow {
+  /** The library the message is about (SPEC §12); null for the gateway's own answers. */
+  library_id: string | null;
   id: number;
   channel: string;
   kind: string;
@@ -147,6 +161,7 @@ export interface ThrottleRow {
 }
 
 export interface ReminderScanRow {
+  library_id: string;
   scan_date: string;
   due_date: string;
   started_at: string;
@@ -167,6 +182,11 @@ export interface IlsRenewalRow {
   system_message: string | null;
   intended_at: string;
   finished_at: string | null;
+  /** FBS's loanId when it is not the item id (013-fbs-renewals); null for SIP2. */
+  loan_id: string | null;
+  /** The refusal's reason code when it is not `ils_refused`; null for SIP2. */
+  reason: string | null;
+  provisional: DbBool;
 }
 
 export interface IlsRenewalCardRow {
@@ -178,6 +198,8 @@ export interface IlsRenewalCardRow {
 }
 
 export interface AuditRow {
+  /** The library the row belongs to (SPEC §12); `default` for a single library. */
+  library_id: string;
   id: number;
   at: string;
   actor: string;
@@ -187,6 +209,8 @@ export interface AuditRow {
 }
 
 export interface NoticeRow {
+  /** The library the row belongs to (SPEC §12); `default` for a single library. */
+  library_id: string;
   id: string;
   kind: string;
   card_number: string;
@@ -200,6 +224,8 @@ export interface NoticeRow {
 }
 
 export interface SmsOptOutRow {
+  /** A library's id, or `*` for every library on the short code. */
+  library_id: string;
   mobile: string;
   source: string;
   at: string;

@@ -9,7 +9,7 @@ import { inboundJobId, outboundJobId } from '../src/queue/queues.js';
 import { catchUpReminderScan, ensureReminderSchedule } from '../src/queue/reminder-schedule.js';
 import { sendMayBeUnderWay } from '../src/outbox/send-claim.js';
 
-type ReconcileDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'queues' | 'redis'>;
+type ReconcileDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'queues' | 'redis' | 'libraries'>;
 
 export interface ReconcileReport {
   readonly inbound: number;

@@ -62,7 +62,7 @@ const running = await runForny({
 });
 
 const now = running.deps.clock.now();
-const opens = nextSendTime(now, config.sendWindow, config.timeZone);
+const opens = nextSendTime(now, config.libraries[0]?.sendWindow ?? config.defaultSendWindow, config.timeZone);
 const session = {
   pid: process.pid,
   port: config.port,

@@ -107,13 +107,15 @@ export async function runForny(options: RunOptions): Promise<Running> {
   }
   if (url) deps.logger.info({ url }, 'forny listening');
   // The login tried now, not at the first SMS: a refused one is said at start, in the log, not only in /readyz.
-  const startCheck: StartCheck | undefined = config.librarySystem.kind === 'sip2' ? checkAtStart(deps.library, config.librarySystem.sip2, deps.logger) : undefined;
+  const startChecks: StartCheck[] = deps.libraries.all.flatMap((library) =>
+    library.settings.system.kind === 'sip2' ? [checkAtStart(library.system, library.settings.system.sip2, deps.logger)] : [],
+  );
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       deps.logger.info('shutting down');
-      startCheck?.stop();
+      for (const check of startChecks) check.stop();
       const graceOver = new Promise((resolve) => setTimeout(resolve, config.jobs.shutdownGraceMs).unref());
       const closed = http?.close() ?? Promise.resolve();
       await workers?.close(config.jobs.shutdownGraceMs);

@@ -4,7 +4,9 @@ import { parseEnv } from 'node:util';
 import { isIP } from 'node:net';
 import { IANAZone } from 'luxon';
 import { z } from 'zod';
-import { parseSip2Url, Sip2UrlError, type Sip2Options } from './library/sip2/url.js';
+import { LibrarySystemUrlError, parseLibrarySystemUrl, type LibrarySystemSettings } from './library/system-url.js';
+import { readLibrariesFile } from './libraries-file.js';
+import { DEFAULT_LIBRARY_ID } from './domain/library-ids.js';
 import { gsm7Septets } from './domain/gsm7.js';
 import { DEFAULT_TEXT_SETTINGS, MAX_LIBRARY_NAME_LENGTH, textSettingsProblem } from './domain/reply-text.js';
 import { parseTimeOfDay, parseWindow, type DailyWindow, type TimeOfDay } from './domain/send-window.js';
@@ -38,26 +40,25 @@ export interface Config {
     /** `defer`: answers to patrons wait for the window too; `send`: they leave at once. */
     readonly repliesOutsideWindow: 'defer' | 'send';
   };
-  /** Who the texts speak for and what patrons text (SPEC §3, §4). */
-  readonly library: {
-    /** Begins every SMS and signs every e-mail. */
-    readonly name: string;
-    /** Where patrons see their loans, e.g. `helsbib.dk` (no scheme). */
-    readonly site: string;
-    /** Keywords of `KEYWORD FORNY ALLE`, upper case, in the order given; texts show the first. */
-    readonly keywords: readonly string[];
-  };
-  /** Where loans are renewed (SPEC §10): forny's own tables, or the library's system over SIP2. */
-  readonly librarySystem: { readonly kind: 'embedded' } | { readonly kind: 'sip2'; readonly sip2: Sip2Options };
+  /**
+   * The libraries this forny serves (SPEC §12), at least one. Without LIBRARIES_FILE it is one,
+   * id `default`, from LIBRARY_NAME, LIBRARY_SITE, LIBRARY_KEYWORDS, LIBRARY_SYSTEM_URL,
+   * NOTICES_TOKEN and SMS_SEND_WINDOW.
+   */
+  readonly libraries: readonly LibrarySettings[];
+  /** Signs the texts that come from no single library (SPEC §12's `gatewayName`). */
+  readonly gatewayName: string;
+  /** The LIBRARIES_FILE read, for the start-up lines; undefined for the one library of the variables. */
+  readonly librariesFile: string | undefined;
   readonly timeZone: string;
-  readonly sendWindow: DailyWindow;
+  /** SMS_SEND_WINDOW: every library's window unless its block gives its own. */
+  readonly defaultSendWindow: DailyWindow;
   readonly reminders: {
     readonly daysBefore: number;
     readonly scanAt: TimeOfDay;
   };
   readonly mail: {
     readonly smtpUrl: string | undefined;
-    readonly from: string;
     /** Which e-mail transport and why, for the start-up lines. */
     readonly transportReason: string;
   };
@@ -91,8 +92,6 @@ export interface Config {
     readonly trustProxy: number | readonly string[] | false;
     /** Bearer token `/metrics` demands; undefined: loopback clients only. */
     readonly metricsToken: string | undefined;
-    /** Bearer token of the library system's `POST /api/notices` (SPEC §11); undefined: the route is off. */
-    readonly noticesToken: string | undefined;
     /** Open connections this process takes (`server.maxConnections`); one more is closed at once. */
     readonly maxConnections: number;
     /** Requests whose bodies are still arriving at once in this process; one more is answered 503. */
@@ -102,6 +101,35 @@ export interface Config {
   readonly fakeNow: Date | undefined;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
+
+/** One library on the short code (SPEC §12): who the texts speak for, what patrons text, where loans are renewed. */
+export interface LibrarySettings {
+  /** 1–32 of `a-z 0-9 -`; `default` for the one library of a single-library install. */
+  readonly id: string;
+  /** Begins every SMS and signs every e-mail. */
+  readonly name: string;
+  /** Where patrons see their loans, e.g. `helsbib.dk` (no scheme). */
+  readonly site: string;
+  /** Keywords of `KEYWORD FORNY ALLE`, upper case, in the order given; texts show the first. */
+  readonly keywords: readonly string[];
+  /** Where its loans are renewed (SPEC §10, §13). */
+  readonly system: LibrarySystemSettings;
+  /** Bearer token of its library system's `POST /api/notices` (SPEC §11); undefined: it sends none. */
+  readonly noticesToken: string | undefined;
+  readonly sendWindow: DailyWindow;
+  /** Its own operators, who see this library only (SPEC §12). */
+  readonly operators: readonly OperatorSettings[];
+  /** The sender of its e-mails: MAIL_FROM, else its name at its site's host. */
+  readonly mailFrom: string;
+}
+
+export interface OperatorSettings {
+  readonly user: string;
+  /** Made by `npm run hash-password` (src/password-hash.ts). */
+  readonly passwordHash: string;
+}
+
+export { DEFAULT_LIBRARY_ID };
 
 /** Raised for a bad variable; its message is the one line printed before exiting. */
 export class ConfigError extends Error {
@@ -220,6 +248,7 @@ const schema = z.object({
   SHUTDOWN_GRACE_MS: integer(0, 600_000).default(10_000),
   RENEW_ALL_GIVE_UP_MINUTES: integer(1, 7 * 24 * 60).default(60),
   LIBRARY_SYSTEM_URL: optional,
+  LIBRARIES_FILE: optional,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -257,7 +286,18 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`Invalid configuration: LIBRARY_NAME (${shown('LIBRARY_NAME', v.LIBRARY_NAME)}): too long together with LIBRARY_SITE, LIBRARY_KEYWORDS and SMS_FROM: ${textProblem}`);
   }
 
-  const librarySystem = parseLibrarySystem(v.LIBRARY_SYSTEM_URL);
+  const libraryFromVariables: LibrarySettings = Object.freeze({
+    id: DEFAULT_LIBRARY_ID,
+    name: v.LIBRARY_NAME,
+    site: v.LIBRARY_SITE,
+    keywords: Object.freeze(keywords),
+    system: parseLibrarySystem(v.LIBRARY_SYSTEM_URL),
+    noticesToken: v.NOTICES_TOKEN,
+    sendWindow,
+    operators: Object.freeze([]),
+    mailFrom: v.MAIL_FROM ?? defaultMailFrom(v.LIBRARY_NAME, v.LIBRARY_SITE),
+  });
+  const fromFile = v.LIBRARIES_FILE === undefined ? undefined : librariesFromFile(v.LIBRARIES_FILE, env, { sendWindow, smsFrom: v.SMS_FROM, mailFrom: v.MAIL_FROM });
   const password = v.ADMIN_PASSWORD ?? randomBytes(12).toString('base64url');
   const publicBaseUrl = (v.PUBLIC_BASE_URL ?? `http://127.0.0.1:${v.PORT}`).replace(/\/+$/, '');
 
@@ -280,12 +320,13 @@ export function loadConfig(env: Env = process.env): Config {
       ratePerSecond: v.SMS_RATE_PER_SECOND,
       repliesOutsideWindow: v.SMS_REPLIES_OUTSIDE_WINDOW,
     }),
-    library: Object.freeze({ name: v.LIBRARY_NAME, site: v.LIBRARY_SITE, keywords: Object.freeze(keywords) }),
-    librarySystem,
+    libraries: fromFile?.libraries ?? Object.freeze([libraryFromVariables]),
+    gatewayName: fromFile?.gatewayName ?? DEFAULT_GATEWAY_NAME,
+    librariesFile: v.LIBRARIES_FILE,
     timeZone: v.LIBRARY_TIMEZONE,
-    sendWindow,
+    defaultSendWindow: sendWindow,
     reminders: Object.freeze({ daysBefore: v.REMINDER_DAYS_BEFORE, scanAt }),
-    mail: Object.freeze({ smtpUrl: v.SMTP_URL, from: v.MAIL_FROM ?? defaultMailFrom(v.LIBRARY_NAME, v.LIBRARY_SITE), transportReason: mailReason }),
+    mail: Object.freeze({ smtpUrl: v.SMTP_URL, transportReason: mailReason }),
     admin: Object.freeze({ user: v.ADMIN_USER, password, passwordGenerated: v.ADMIN_PASSWORD === undefined }),
     jobs: Object.freeze({
       sendAttempts: v.SEND_ATTEMPTS,
@@ -297,7 +338,6 @@ export function loadConfig(env: Env = process.env): Config {
     http: Object.freeze({
       trustProxy: parseTrustProxy(v.TRUST_PROXY),
       metricsToken: v.METRICS_TOKEN,
-      noticesToken: v.NOTICES_TOKEN,
       maxConnections: v.HTTP_MAX_CONNECTIONS,
       maxBodiesInFlight: v.HTTP_MAX_BODIES_IN_FLIGHT,
     }),
@@ -306,20 +346,39 @@ export function loadConfig(env: Env = process.env): Config {
   });
 }
 
-/** `embedded:` or nothing is forny's own tables; `sip2://` and `sips2://` the library's system (SPEC §10). */
-function parseLibrarySystem(url: string | undefined): Config['librarySystem'] {
-  if (url === undefined || url === 'embedded:') return { kind: 'embedded' };
+/** `gatewayName` when LIBRARIES_FILE gives none, and the signature of a single library's gateway texts. */
+export const DEFAULT_GATEWAY_NAME = 'Bibliotekerne';
+
+/** LIBRARY_SYSTEM_URL (SPEC §10, §13). */
+function parseLibrarySystem(url: string | undefined): LibrarySystemSettings {
   try {
-    return { kind: 'sip2', sip2: parseSip2Url(url) };
+    return parseLibrarySystemUrl(url);
   } catch (error) {
     // The URL holds a password: the line names the parameter at fault, never the value.
-    const reason = error instanceof Sip2UrlError ? error.message.replace(/^LIBRARY_SYSTEM_URL: /, '') : 'expected embedded:, sip2://… or sips2://…';
-    throw new ConfigError(`Invalid configuration: LIBRARY_SYSTEM_URL (value hidden): ${reason}`);
+    if (!(error instanceof LibrarySystemUrlError)) throw error;
+    throw new ConfigError(`Invalid configuration: LIBRARY_SYSTEM_URL (value hidden): ${error.message}`);
   }
 }
 
+/** LIBRARIES_FILE (SPEC §12); the variables that describe one library must then be unset. */
+function librariesFromFile(
+  file: string,
+  env: Env,
+  defaults: { sendWindow: DailyWindow; smsFrom: string; mailFrom: string | undefined },
+): { gatewayName: string; libraries: readonly LibrarySettings[] } {
+  for (const variable of ['LIBRARY_NAME', 'LIBRARY_SITE', 'LIBRARY_KEYWORDS', 'LIBRARY_SYSTEM_URL', 'NOTICES_TOKEN']) {
+    if (env[variable] !== undefined && env[variable]?.trim() !== '') {
+      throw new ConfigError(`Invalid configuration: ${variable} (${shown(variable, env[variable])}): must be unset when LIBRARIES_FILE is set (each library's block in the file says it)`);
+    }
+  }
+  return readLibrariesFile(file, env, {
+    ...defaults,
+    mailFromOf: (name, site) => defaults.mailFrom ?? defaultMailFrom(name, site),
+  });
+}
+
 /** `"LIBRARY_NAME" <noreply@SITE's host>`: e-mails carry the same name as the SMS (SPEC §4). */
-function defaultMailFrom(name: string, site: string): string {
+export function defaultMailFrom(name: string, site: string): string {
   const host = site.split('/')[0] ?? site;
   return `"${name.replace(/["\\]/g, '')}" <noreply@${host}>`;
 }

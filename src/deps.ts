@@ -6,9 +6,9 @@ import { createInboundEnqueuer, type InboundEnqueuer } from './queue/enqueue.js'
 import { createQueues, type Queues } from './queue/queues.js';
 import { clockFor, type Clock } from './clock.js';
 import type { Config } from './config.js';
-import { createEmbeddedLibrarySystem } from './library/embedded.js';
 import type { LibrarySystem } from './library/library-system.js';
-import { createSip2LibrarySystem } from './library/sip2/adapter.js';
+import { librarySystemSecrets } from './library/system-url.js';
+import { createLibraries, type Libraries } from './libraries.js';
 import { secretsOf } from './redact.js';
 import { describeError } from './describe-error.js';
 import { createLogger, type Logger } from './logger.js';
@@ -40,8 +40,8 @@ export interface Deps {
   readonly smsRate: SmsRate;
   readonly sms: SmsTransport;
   readonly mail: MailTransport;
-  /** Where loans are renewed: forny's own tables, or the library's system (SPEC §10). */
-  readonly library: LibrarySystem;
+  /** The libraries on the short code (SPEC §12), each with its own system (SPEC §10, §13) and texts. */
+  readonly libraries: Libraries;
   close(): Promise<void>;
 }
 
@@ -51,7 +51,8 @@ export interface DepsOverrides {
   readonly db?: Knex;
   readonly sms?: SmsTransport;
   readonly mail?: MailTransport;
-  readonly library?: LibrarySystem;
+  /** Library systems by library id, in place of those their URLs name (tests). */
+  readonly librarySystems?: { readonly [id: string]: LibrarySystem };
 }
 
 export function createSmsTransport(config: Config): SmsTransport {
@@ -87,11 +88,10 @@ export function configuredSecrets(config: Config): string[] {
     config.admin.password,
     config.sms.authToken,
     config.http.metricsToken,
-    config.http.noticesToken,
     config.redisUrl,
     config.databaseUrl,
     config.mail.smtpUrl,
-    config.librarySystem.kind === 'sip2' ? config.librarySystem.sip2.password : undefined,
+    ...config.libraries.flatMap((library) => [library.noticesToken, ...librarySystemSecrets(library.system)]),
   ]);
 }
 
@@ -129,7 +129,7 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps 
   for (const queue of queues.all) queue.on('error', (error) => logger.debug({ queue: queue.name, err: error.message }, 'queue error'));
   const mail = overrides.mail ?? (config.mail.smtpUrl ? createSmtpTransport(config.mail.smtpUrl) : createSandboxMailTransport());
   const clock = overrides.clock ?? clockFor(config.fakeNow);
-  const library = overrides.library ?? createLibrarySystem(config, { db, clock, logger });
+  const libraries = createLibraries(config, { db, clock, logger }, overrides.librarySystems);
   const smsRate = smsRateOf(config, redis, logger);
   return {
     config,
@@ -143,9 +143,9 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps 
     smsRate,
     sms: overrides.sms ?? pacedTwilio(config, smsRate),
     mail,
-    library,
+    libraries,
     async close() {
-      await library.close();
+      await libraries.close();
       // Closing a queue waits for Redis; when Redis is away there is nothing left to wait for.
       const patience = redis.status === 'ready' ? 2000 : 100;
       await Promise.race([Promise.allSettled(queues.all.map((queue) => queue.close())), new Promise((resolve) => setTimeout(resolve, patience).unref())]);
@@ -156,12 +156,6 @@ export function createDeps(config: Config, overrides: DepsOverrides = {}): Deps 
       await Promise.race([db.destroy(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
     },
   };
-}
-
-/** The library system LIBRARY_SYSTEM_URL names (SPEC §10). */
-export function createLibrarySystem(config: Config, deps: { db: Knex; clock: Clock; logger: Logger }): LibrarySystem {
-  if (config.librarySystem.kind === 'embedded') return createEmbeddedLibrarySystem({ timeZone: config.timeZone });
-  return createSip2LibrarySystem(config.librarySystem.sip2, deps);
 }
 
 /** One line for a Redis error, naming the address (never the password in REDIS_URL). */

@@ -9,9 +9,8 @@ import { escapeHtml } from './domain/escape-html.js';
 import type { OutboundPurpose } from './domain/message-status.js';
 import type { Deps } from './deps.js';
 import { AppError } from './errors.js';
-import { textsFor } from './texts.js';
 
-type DecisionDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'queues' | 'logger'>;
+type DecisionDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'queues' | 'logger' | 'libraries'>;
 
 async function activeIllLoan(trx: Db, loanId: string): Promise<Loan> {
   const loan = await getLoan(trx, loanId);
@@ -27,14 +26,15 @@ async function activeIllLoan(trx: Db, loanId: string): Promise<Loan> {
  * told once.
  */
 async function writeNotice(trx: Db, deps: DecisionDeps, patron: Patron, notice: { purpose: OutboundPurpose; body: string; loanId: string; dueDate: CalendarDate }, now: Date): Promise<OutboundMessage | null> {
-  const base = { kind: 'notice', purpose: notice.purpose, patronId: patron.id, inboundId: null, body: notice.body } as const;
+  const library = deps.libraries.get(patron.libraryId);
+  const base = { kind: 'notice', purpose: notice.purpose, patronId: patron.id, inboundId: null, body: notice.body, libraryId: library.id } as const;
   const dedupeKey = `${notice.purpose}:${notice.loanId}:${notice.dueDate}`;
   let written: OutboundMessage | null = null;
   if (patron.smsOptIn && patron.mobile) {
-    written = (await insertOutbound(trx, { ...base, channel: 'sms', to: patron.mobile, from: deps.config.sms.from, sendAfter: smsSendAfter(deps.config, 'notice', now), dedupeKey }, now)).message;
+    written = (await insertOutbound(trx, { ...base, channel: 'sms', to: patron.mobile, from: deps.config.sms.from, sendAfter: smsSendAfter(deps.config, library.settings.sendWindow, 'notice', now), dedupeKey }, now)).message;
   } else if (patron.emailOptIn && patron.email) {
     const subject = notice.purpose === 'ill-refused' ? 'Fornyelsen af et fjernlån er afvist' : 'Et fjernlån er kaldt hjem';
-    written = (await insertOutbound(trx, { ...base, channel: 'email', to: patron.email, from: deps.config.mail.from, subject, html: `<p>${escapeHtml(notice.body)}</p>`, sendAfter: now, dedupeKey }, now)).message;
+    written = (await insertOutbound(trx, { ...base, channel: 'email', to: patron.email, from: library.settings.mailFrom, subject, html: `<p>${escapeHtml(notice.body)}</p>`, sendAfter: now, dedupeKey }, now)).message;
   }
   if (written) await attachLoans(trx, written.id, [{ loanId: notice.loanId, dueDate: notice.dueDate }]);
   return written;
@@ -68,7 +68,7 @@ export async function refuseIllRenewal(deps: DecisionDeps, loanId: string): Prom
       now,
     );
     const patron = await getPatron(trx, loan.patronId);
-    const notice = patron ? await writeNotice(trx, deps, patron, { purpose: 'ill-refused', body: textsFor(deps.config).illRefusedNotice(restored, today), loanId, dueDate: restored }, now) : null;
+    const notice = patron ? await writeNotice(trx, deps, patron, { purpose: 'ill-refused', body: deps.libraries.get(patron.libraryId).texts.illRefusedNotice(restored, today), loanId, dueDate: restored }, now) : null;
     return { loanId, dueDate: restored, notice };
   });
   if (decision.notice) await enqueueOutbound(deps.queues, deps.clock, [decision.notice]);
@@ -91,7 +91,7 @@ export async function recallIllLoan(deps: DecisionDeps, loanId: string, dueDate:
     if (compareDates(dueDate, loan.dueDate) >= 0) throw new AppError('invalid_field', 400, `dueDate ${dueDate} does not shorten the loan (due ${loan.dueDate})`);
     await recallLoan(trx, loanId, dueDate, today, now);
     const patron = await getPatron(trx, loan.patronId);
-    const notice = patron ? await writeNotice(trx, deps, patron, { purpose: 'ill-recalled', body: textsFor(deps.config).illRecalledNotice(dueDate), loanId, dueDate }, now) : null;
+    const notice = patron ? await writeNotice(trx, deps, patron, { purpose: 'ill-recalled', body: deps.libraries.get(patron.libraryId).texts.illRecalledNotice(dueDate), loanId, dueDate }, now) : null;
     return { loanId, dueDate, notice };
   });
   if (decision.notice) await enqueueOutbound(deps.queues, deps.clock, [decision.notice]);

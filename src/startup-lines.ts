@@ -1,7 +1,7 @@
 import { relative, isAbsolute } from 'node:path';
-import { describeSip2 } from './library/sip2/url.js';
+import { describeLibrarySystemSettings } from './library/system-url.js';
 import { dialectOf, sqliteFilename } from '../db/knexfile.js';
-import type { Config } from './config.js';
+import type { Config, LibrarySettings } from './config.js';
 
 /**
  * The lines a process prints at start, one per thing it runs, so an operator sees at once what this
@@ -31,11 +31,24 @@ export function addressOf(url: string, defaultPort: number): string {
   }
 }
 
-/** The library system this process renews in, and why: embedded, or SIP2 with host, port and institution (never the password). */
-export function describeLibrarySystem(config: Config): string {
-  if (config.librarySystem.kind === 'embedded') return "embedded (forny's own tables) because LIBRARY_SYSTEM_URL is unset";
-  const sip2 = config.librarySystem.sip2;
-  return `SIP2 at ${describeSip2(sip2)} (institution ${sip2.institution}, ${sip2.tls ? 'TLS' : 'plain TCP'}) because LIBRARY_SYSTEM_URL is set`;
+/** The library system one library renews in, and why: embedded, or its system's kind and address (never the password). */
+export function describeLibrarySystem(config: Config, library: LibrarySettings): string {
+  const why = config.librariesFile ? `its systemUrl in ${config.librariesFile}` : 'LIBRARY_SYSTEM_URL';
+  if (library.system.kind === 'embedded') return `${describeLibrarySystemSettings(library.system)} because ${why} is unset`;
+  return `${describeLibrarySystemSettings(library.system)} because ${why} is set`;
+}
+
+/** One line per library (SPEC §12): id, keywords, library system. */
+export function libraryLines(config: Config): string[] {
+  if (!config.librariesFile) return [`  Library system: ${describeLibrarySystem(config, config.libraries[0] ?? fail())}`];
+  return [
+    `  Libraries:      ${config.libraries.length} from ${config.librariesFile} (gateway "${config.gatewayName}")`,
+    ...config.libraries.map((library) => `    ${library.id}: ${library.name}, keywords ${library.keywords.join(', ')}; ${describeLibrarySystem(config, library)}`),
+  ];
+}
+
+function fail(): never {
+  throw new Error('no library configured');
 }
 
 export interface StartupFacts {
@@ -56,7 +69,7 @@ export function startupLines(config: Config, facts: StartupFacts): string[] {
     `  Redis:          ${redis}`,
     `  SMS:            ${config.sms.transportReason}`,
     `  E-mail:         ${config.mail.transportReason}`,
-    `  Library system: ${describeLibrarySystem(config)}`,
+    ...libraryLines(config),
   ];
   if (config.fakeNow) lines.push(`  Clock:          starts at ${config.fakeNow.toISOString()} (FAKE_NOW)`);
   return lines;

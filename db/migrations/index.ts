@@ -10,6 +10,8 @@ import * as leanWriteIndexes from './008-lean-write-indexes.js';
 import * as ilsRenewalCards from './009-ils-renewal-cards.js';
 import * as supersededReasons from './010-superseded-reasons.js';
 import * as giveUpCauses from './011-give-up-causes.js';
+import * as libraries from './012-libraries.js';
+import * as fbsRenewals from './013-fbs-renewals.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -29,6 +31,8 @@ const migrations: ReadonlyArray<readonly [string, Migration]> = [
   ['009-ils-renewal-cards', ilsRenewalCards],
   ['010-superseded-reasons', supersededReasons],
   ['011-give-up-causes', giveUpCauses],
+  ['012-libraries', libraries],
+  ['013-fbs-renewals', fbsRenewals],
 ];
 
 export const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

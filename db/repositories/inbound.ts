@@ -26,6 +26,8 @@ export interface InboundMessage {
   readonly retriedAt: string | null;
   /** Why a renew-all was given up; null for one that was not (or was given up before causes were kept). */
   readonly giveUpCause: GiveUpCause | null;
+  /** The library the message is for (SPEC §12); null while no library is known (the gateway answers). */
+  readonly libraryId: string | null;
 }
 
 
@@ -44,6 +46,7 @@ const toInbound = (row: InboundRow): InboundMessage => ({
   processedAt: row.processed_at,
   retriedAt: row.retried_at,
   giveUpCause: isGiveUpCause(row.give_up_cause) ? row.give_up_cause : null,
+  libraryId: row.library_id,
 });
 
 export interface NewInbound {
@@ -56,6 +59,8 @@ export interface NewInbound {
   /** `ignored` for a message that needs no work (a sender that is not a phone number). */
   readonly status: 'received' | 'ignored';
   readonly ignoredReason?: IgnoredReason;
+  /** The library its keyword names, or the only library; null when the job must find it (SPEC §12). */
+  readonly libraryId: string | null;
 }
 
 /** The columns a webhook stores, in the order of the prepared insert below. */
@@ -71,14 +76,15 @@ function inboundValues(message: NewInbound, now: Date) {
     ignored_reason: message.ignoredReason ?? null,
     received_at: toStoredInstant(now),
     processed_at: message.status === 'ignored' ? toStoredInstant(now) : null,
+    library_id: message.libraryId,
   };
 }
 
 type InboundValues = ReturnType<typeof inboundValues>;
 
 const SQLITE_INSERT =
-  'INSERT INTO inbound_messages (message_sid, account_sid, from_number, to_number, body, command, status, ignored_reason, received_at, processed_at) ' +
-  'VALUES (@message_sid, @account_sid, @from_number, @to_number, @body, @command, @status, @ignored_reason, @received_at, @processed_at) ' +
+  'INSERT INTO inbound_messages (message_sid, account_sid, from_number, to_number, body, command, status, ignored_reason, received_at, processed_at, library_id) ' +
+  'VALUES (@message_sid, @account_sid, @from_number, @to_number, @body, @command, @status, @ignored_reason, @received_at, @processed_at, @library_id) ' +
   'ON CONFLICT (message_sid) DO NOTHING RETURNING id';
 
 interface SqliteStatement {
@@ -211,6 +217,7 @@ export async function insertInbound(db: Db, message: NewInbound, now: Date, grou
         processedAt: values.processed_at,
         retriedAt: null,
         giveUpCause: null,
+        libraryId: message.libraryId,
       },
     };
   }
@@ -245,7 +252,7 @@ export async function claimInbound(db: Db, id: number, now: Date): Promise<Inbou
 export async function finishInbound(
   db: Db,
   id: number,
-  fields: { patronId?: string | null; replyId?: number | null; ignoredReason?: IgnoredReason },
+  fields: { patronId?: string | null; replyId?: number | null; ignoredReason?: IgnoredReason; libraryId?: string | null },
 ): Promise<void> {
   const { from, to } = INBOUND_TRANSITIONS.ignore;
   const columns: string[] = [];
@@ -256,6 +263,8 @@ export async function finishInbound(
   };
   if (fields.patronId !== undefined) set('patron_id', fields.patronId);
   if (fields.replyId !== undefined) set('reply_id', fields.replyId);
+  // The library the job found for a message that named none (SPEC §12: the number's only directory).
+  if (fields.libraryId !== undefined) set('library_id', fields.libraryId);
   if (fields.ignoredReason) {
     set('status', to);
     set('ignored_reason', fields.ignoredReason);

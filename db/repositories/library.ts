@@ -2,6 +2,7 @@ import { parseCalendarDate, type CalendarDate } from '../../src/domain/calendar-
 import type { LoanFacts, LoanKind } from '../../src/domain/renewal-policy.js';
 import type { DbBool, LoanRow, PatronRow } from '../tables.js';
 import { changesOf, placeholders, rowsOf } from '../statement.js';
+import { ownId, storedId } from '../../src/domain/library-ids.js';
 import { isSqlite, toBool, toStoredInstant, touched, type Db } from './values.js';
 
 export interface Patron {
@@ -12,6 +13,8 @@ export interface Patron {
   readonly smsOptIn: boolean;
   readonly email: string | null;
   readonly emailOptIn: boolean;
+  /** Whose directory holds this card (SPEC §12). */
+  readonly libraryId: string;
 }
 
 
@@ -23,16 +26,18 @@ const toPatron = (row: PatronRow): Patron => ({
   smsOptIn: toBool(row.sms_opt_in),
   email: row.email,
   emailOptIn: toBool(row.email_opt_in),
+  libraryId: row.library_id,
 });
 
 /**
  * The patrons whose card carries this mobile number (a parent's number may sit on a child's card
- * too), ordered by id. Inside a PostgreSQL transaction their rows are locked, so two requests from
+ * too), ordered by id; of one library's directory when `libraryId` is given (SPEC §12). Inside a PostgreSQL transaction their rows are locked, so two requests from
  * one number are handled one after the other.
  */
-export async function findPatronsByMobile(db: Db, mobile: string): Promise<Patron[]> {
+export async function findPatronsByMobile(db: Db, mobile: string, libraryId?: string): Promise<Patron[]> {
   const lock = db.isTransaction && !isSqlite(db) ? ' FOR UPDATE' : '';
-  return (await rowsOf<PatronRow>(db, `SELECT * FROM patrons WHERE mobile = ? ORDER BY id${lock}`, [mobile])).map(toPatron);
+  if (libraryId === undefined) return (await rowsOf<PatronRow>(db, `SELECT * FROM patrons WHERE mobile = ? ORDER BY id${lock}`, [mobile])).map(toPatron);
+  return (await rowsOf<PatronRow>(db, `SELECT * FROM patrons WHERE mobile = ? AND library_id = ? ORDER BY id${lock}`, [mobile, libraryId])).map(toPatron);
 }
 
 export async function getPatron(db: Db, id: string): Promise<Patron | undefined> {
@@ -211,14 +216,15 @@ export interface DueLoan {
   readonly dueDate: CalendarDate;
 }
 
-/** Uses the partial index on active loans by due date: the cost follows the loans due that day. */
-export async function activeLoansDueOn(db: Db, dueDate: CalendarDate): Promise<DueLoan[]> {
+/** One library's; uses the partial index on active loans by due date: the cost follows the loans due that day. */
+export async function activeLoansDueOn(db: Db, libraryId: string, dueDate: CalendarDate): Promise<DueLoan[]> {
   const rows = await db('loans as l')
     .join('patrons as p', 'p.id', 'l.patron_id')
     .join('items as i', 'i.id', 'l.item_id')
     .join('titles as t', 't.id', 'i.title_id')
     .where('l.due_date', dueDate)
     .whereNull('l.returned_on')
+    .andWhere('p.library_id', libraryId)
     .orderBy([{ column: 'l.patron_id' }, { column: 'l.id' }])
     .select<DueLoanRow[]>('l.id as loan_id', 'l.patron_id', 'p.name', 'p.mobile', 'p.sms_opt_in', 'p.email', 'p.email_opt_in', 't.title', 'l.due_date');
   return rows.map((row) => ({
@@ -258,17 +264,18 @@ export interface DirectoryEntry {
 }
 
 /** The id a card new to forny is stored under (a patron row needs one; the card number is the key). */
-export const patronIdForCard = (cardNumber: string) => `card:${cardNumber}`;
+export const patronIdForCard = (libraryId: string, cardNumber: string) => storedId(libraryId, `card:${cardNumber}`);
 
 /**
  * Writes the library system's view of these patrons into the directory, by card number: a known card
  * keeps its id and takes the new name, mobile, e-mail and opt-ins; a new card gets `card:<number>`.
  * Returns each card's patron id. (Entries must have distinct card numbers.)
  */
-export async function upsertPatronsByCard(db: Db, entries: readonly DirectoryEntry[], now: Date): Promise<Map<string, string>> {
+export async function upsertPatronsByCard(db: Db, libraryId: string, entries: readonly DirectoryEntry[], now: Date): Promise<Map<string, string>> {
   const stamp = toStoredInstant(now);
   const rows = entries.map((entry) => ({
-    id: patronIdForCard(entry.cardNumber),
+    id: patronIdForCard(libraryId, entry.cardNumber),
+    library_id: libraryId,
     card_number: entry.cardNumber,
     name: entry.name,
     mobile: entry.mobile,
@@ -281,13 +288,13 @@ export async function upsertPatronsByCard(db: Db, entries: readonly DirectoryEnt
   for (let start = 0; start < rows.length; start += 100) {
     await db('patrons')
       .insert(rows.slice(start, start + 100))
-      .onConflict('card_number')
+      .onConflict(['library_id', 'card_number'])
       .merge(['name', 'mobile', 'email', 'sms_opt_in', 'email_opt_in', 'updated_at']);
   }
   const ids = new Map<string, string>();
   const cards = entries.map((entry) => entry.cardNumber);
   for (let start = 0; start < cards.length; start += 500) {
-    for (const row of await db('patrons').whereIn('card_number', cards.slice(start, start + 500)).select('id', 'card_number')) ids.set(row.card_number, row.id);
+    for (const row of await db('patrons').where({ library_id: libraryId }).whereIn('card_number', cards.slice(start, start + 500)).select('id', 'card_number')) ids.set(row.card_number, row.id);
   }
   return ids;
 }
@@ -299,20 +306,22 @@ export interface ActiveItemLoan {
   readonly patronId: string;
 }
 
-/** Active loans of these items, each under the identifier it was asked by (id or barcode). */
-export async function activeLoansOfItems(db: Db, itemKeys: readonly string[]): Promise<ActiveItemLoan[]> {
+/** Active loans of one library's items, each under the identifier it was asked by (the library's own item id, or its barcode). */
+export async function activeLoansOfItems(db: Db, libraryId: string, itemKeys: readonly string[]): Promise<ActiveItemLoan[]> {
   const found: ActiveItemLoan[] = [];
   const unique = [...new Set(itemKeys)];
   for (let start = 0; start < unique.length; start += 400) {
     const chunk = unique.slice(start, start + 400);
+    const ids = chunk.map((key) => storedId(libraryId, key));
     const rows = await db('loans as l')
       .join('items as i', 'i.id', 'l.item_id')
       .whereNull('l.returned_on')
-      .andWhere((where) => where.whereIn('i.id', chunk).orWhereIn('i.barcode', chunk))
+      .andWhere('i.library_id', libraryId)
+      .andWhere((where) => where.whereIn('i.id', ids).orWhereIn('i.barcode', chunk))
       .select<{ id: string; patron_id: string; item_id: string; barcode: string }[]>('l.id', 'l.patron_id', 'i.id as item_id', 'i.barcode');
     const asked = new Set(chunk);
     for (const row of rows) {
-      for (const key of new Set([row.item_id, row.barcode])) {
+      for (const key of new Set([ownId(libraryId, row.item_id), row.barcode])) {
         if (asked.has(key)) found.push({ itemKey: key, loanId: row.id, patronId: row.patron_id });
       }
     }

@@ -12,7 +12,9 @@ export interface StoredNotice {
 }
 
 export interface NewNotice {
+  /** Stored form (src/domain/library-ids.ts). */
   readonly id: string;
+  readonly libraryId: string;
   readonly kind: NoticeKind;
   readonly cardNumber: string;
   readonly patronId: string;
@@ -47,6 +49,7 @@ export async function insertNotices(db: Db, notices: readonly NewNotice[], now: 
   const stamp = toStoredInstant(now);
   const rows = notices.map((notice) => ({
     id: notice.id,
+    library_id: notice.libraryId,
     kind: notice.kind,
     card_number: notice.cardNumber,
     patron_id: notice.patronId,
@@ -63,6 +66,20 @@ export async function insertNotices(db: Db, notices: readonly NewNotice[], now: 
 export async function loansOfNotice(db: Db, noticeId: string): Promise<NoticeLoan[] | undefined> {
   const row = await db('notices').where({ id: noticeId }).first('loans');
   return row ? (JSON.parse(row.loans) as NoticeLoan[]) : undefined;
+}
+
+/**
+ * The titles the patron's notices gave, by item id, the latest notice's where several name one item:
+ * what a library system that lists loans without titles (FBS, SPEC §13) is shown with.
+ */
+export async function noticeTitlesOfPatron(db: Db, patronId: string): Promise<Map<string, string>> {
+  // The latest 200: a patron's loans now were named by recent notices, not by years of them.
+  const rows = await db('notices').where({ patron_id: patronId }).orderBy('received_at', 'desc').limit(200).select('loans');
+  const titles = new Map<string, string>();
+  for (const row of rows.reverse()) {
+    for (const loan of JSON.parse(row.loans) as NoticeLoan[]) if (loan.title) titles.set(loan.itemId, loan.title);
+  }
+  return titles;
 }
 
 export interface NoticeCount {

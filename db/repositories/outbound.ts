@@ -45,6 +45,8 @@ export interface OutboundMessage {
   /** One message per cause (a reply per request, a reminder per patron, due date and channel). */
   readonly dedupeKey: string | null;
   readonly createdAt: string;
+  /** The library it speaks for (SPEC §12); null for the gateway's own answers. */
+  readonly libraryId: string | null;
 }
 
 
@@ -75,6 +77,7 @@ export const toOutbound = (row: OutboundRow): OutboundMessage => ({
   cancelledBy: row.cancelled_by,
   dedupeKey: row.dedupe_key,
   createdAt: row.created_at,
+  libraryId: row.library_id,
 });
 
 export interface NewOutbound {
@@ -96,6 +99,8 @@ export interface NewOutbound {
    * leave it): the writer sends it itself. Only a message that may leave now is claimed.
    */
   readonly claimedAtWrite?: boolean;
+  /** The library it speaks for (SPEC §12); null for the gateway's own answers. */
+  readonly libraryId: string | null;
 }
 
 /** Stores a message in the outbox: `queued` when it may leave now, `scheduled` when it waits. */
@@ -109,7 +114,7 @@ export async function insertOutbound(db: Db, message: NewOutbound, now: Date): P
 
 const OUTBOUND_COLUMNS = [
   'channel', 'kind', 'purpose', 'patron_id', 'inbound_id', 'to_address', 'from_address', 'subject', 'body', 'html',
-  'status', 'send_after', 'dedupe_key', 'attempts', 'send_started_at', 'created_at', 'updated_at',
+  'status', 'send_after', 'dedupe_key', 'attempts', 'send_started_at', 'created_at', 'updated_at', 'library_id',
 ] as const satisfies readonly (keyof OutboundRow)[];
 const INSERT_INTO_OUTBOUND = `INSERT INTO outbound_messages (${OUTBOUND_COLUMNS.join(', ')}) VALUES (${placeholders(OUTBOUND_COLUMNS.length)})`;
 const INSERT_OUTBOUND = `${INSERT_INTO_OUTBOUND} RETURNING *`;
@@ -139,6 +144,7 @@ function outboundRow(message: NewOutbound, now: Date): Pick<OutboundRow, (typeof
     send_started_at: claimed ? stamp : null,
     created_at: stamp,
     updated_at: stamp,
+    library_id: message.libraryId,
   };
 }
 
@@ -386,20 +392,21 @@ export async function applyReceiptStatus(db: Db, providerSid: string, status: Ou
   return touched(changed) === 1;
 }
 
-/** Only messages that have not left may be superseded by an operator or a fold; this one is still `scheduled`. */
-export async function findWaitingRenewAllReply(db: Db, to: string): Promise<OutboundMessage | undefined> {
+/** Only messages that have not left may be superseded by an operator or a fold; this one is still `scheduled`, and the same library's (SPEC §12). */
+export async function findWaitingRenewAllReply(db: Db, to: string, libraryId: string): Promise<OutboundMessage | undefined> {
   const row = await firstOf<OutboundRow>(
     db,
     // The status as written, not bound: it is what lets both databases use the partial index of waiting replies.
-    "SELECT * FROM outbound_messages WHERE status = 'scheduled' AND to_address = ? AND purpose = 'renew-all' AND channel = 'sms' ORDER BY id DESC LIMIT 1",
-    [to],
+    "SELECT * FROM outbound_messages WHERE status = 'scheduled' AND to_address = ? AND purpose = 'renew-all' AND channel = 'sms' AND library_id = ? ORDER BY id DESC LIMIT 1",
+    [to, libraryId],
   );
   return row ? toOutbound(row) : undefined;
 }
 
 /** Waiting SMS reminders and notices to a number (superseded when it texts STOP). */
-export async function waitingReminderIds(db: Db, to: string): Promise<number[]> {
-  const rows = await db('outbound_messages').where({ channel: 'sms', to_address: to }).whereIn('kind', ['reminder', 'notice']).whereIn('status', UNFINISHED).select('id');
+export async function waitingReminderIds(db: Db, to: string, libraryId?: string): Promise<number[]> {
+  const query = db('outbound_messages').where({ channel: 'sms', to_address: to }).whereIn('kind', ['reminder', 'notice']).whereIn('status', UNFINISHED);
+  const rows = await (libraryId === undefined ? query : query.andWhere({ library_id: libraryId })).select('id');
   return rows.map((row) => Number(row.id));
 }
 

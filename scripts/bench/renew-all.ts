@@ -11,6 +11,7 @@
  * to the last reply sent. Its baseline is the direct rate above.
  */
 import { createEmbeddedLibrarySystem } from '../../src/library/embedded.js';
+import { createLibraries } from '../../src/libraries.js';
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -136,7 +137,7 @@ export async function benchRenewAllDirect(plan: RenewAllPlan): Promise<DirectRes
     const claimIds = await storeInbound(db, numbers, clock.now());
     // The rate never has room here, so each reply goes to the idle queue: this times the renewal alone.
     const fullRate: SmsRate = { ...install.deps.smsRate, slotSoon: async () => undefined };
-    const deps = { db, groupCommit: install.deps.groupCommit, config, logger, clock, queues: idleQueues(), library: createEmbeddedLibrarySystem({ timeZone: config.timeZone }), sms: install.deps.sms, smsRate: fullRate };
+    const deps = { db, groupCommit: install.deps.groupCommit, config, logger, clock, queues: idleQueues(), libraries: createLibraries(config, { db, clock, logger }, { default: createEmbeddedLibrarySystem({ timeZone: config.timeZone }) }), sms: install.deps.sms, smsRate: fullRate };
 
     const renewTimes: number[] = [];
     const claimTimes: number[] = [];

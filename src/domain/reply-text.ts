@@ -92,7 +92,7 @@ const MIN_TITLE_SEPTETS = 12;
  * (configuration checks the settings against every template at start), so it fails loudly instead
  * of costing the library double.
  */
-function sms(text: string): string {
+export function sms(text: string): string {
   if (!fitsOneSegment(text)) throw new SmsTooLongError(text);
   return text;
 }

@@ -94,7 +94,36 @@ export function parseCommand(body: string, keywords: readonly string[]): Command
   const exact = exactPhrases.get(line);
   if (exact) return exact;
   for (const keyword of keywords) {
-    if (line === `stop ${normaliseLine(keyword)}`) return 'stop';
+    const named = normaliseLine(keyword);
+    if (line === `stop ${named}`) return 'stop';
+    if (line === `start ${named}`) return 'start';
   }
   return 'unknown';
+}
+
+/**
+ * The keyword a message is addressed with (SPEC §12), as given in `keywords`, or null: the first line
+ * begins with it (`HBK FORNY ALLE`, `hbkfornyalle`, `HBK hjælp`), or names it after STOP or START.
+ * The longest keyword wins, so `HBKX` is not taken for `HBK`.
+ */
+export function addressedKeyword(body: string, keywords: readonly string[]): string | null {
+  const line = normaliseBody(body);
+  const squeezed = line.replace(/ /g, '');
+  let found: string | null = null;
+  let foundLength = 0;
+  for (const keyword of keywords) {
+    const named = normaliseLine(keyword).replace(/ /g, '');
+    if (named === '' || named.length <= foundLength) continue;
+    const addressed =
+      line === named ||
+      line.startsWith(`${named} `) ||
+      (squeezed.startsWith(`${named}fornyalle`) && cachedRenewAllPattern([keyword]).test(line)) ||
+      line === `stop ${named}` ||
+      line === `start ${named}`;
+    if (addressed) {
+      found = keyword;
+      foundLength = named.length;
+    }
+  }
+  return found;
 }

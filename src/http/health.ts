@@ -1,6 +1,7 @@
 import express, { type Router } from 'express';
 import type { Deps } from '../deps.js';
-import type { LibrarySystemDown } from '../library/library-system.js';
+import type { LibrarySystem, LibrarySystemDown } from '../library/library-system.js';
+import type { Libraries } from '../libraries.js';
 
 /** Raised when a check has not answered in time. */
 class NotAnswering extends Error {}
@@ -33,16 +34,25 @@ export function downReason(error: unknown): DownReason {
 
 export interface Readiness {
   readonly ready: boolean;
-  readonly checks: { readonly database: string; readonly redis: string; readonly librarySystem: string };
+  readonly checks: {
+    readonly database: string;
+    readonly redis: string;
+    /** `ok` when every library's system answers, else the first that does not (SPEC §12). */
+    readonly librarySystem: string;
+    /** With several libraries: each library's system by library id. */
+    readonly librarySystems?: Readonly<Record<string, string>>;
+  };
   /** The drivers' own messages of failed checks, for the log (never for an answer). */
   readonly details: { readonly database?: string; readonly redis?: string; readonly librarySystem?: string };
 }
+
+type ReadinessDeps = Pick<Deps, 'db' | 'redis'> & { readonly libraries: Pick<Libraries, 'all' | 'several'> };
 
 /**
  * Whether the library system can be asked now: `ok` or `down: <reason>` as /readyz shows it (also the
  * dashboard's overview); `detail` is the system's own message, for the log only.
  */
-export async function checkLibrarySystem(library: Deps['library']): Promise<{ result: string; detail?: string }> {
+export async function checkLibrarySystem(library: LibrarySystem): Promise<{ result: string; detail?: string }> {
   try {
     const state = await withTimeout(library.check(), 3000, 'library system');
     return state.ok ? { result: 'ok' } : { result: `down: ${state.down}`, detail: state.reason };
@@ -57,20 +67,23 @@ export async function checkLibrarySystem(library: Deps['library']): Promise<{ re
  * unready: while it is away, messages are still stored and wait for it, and a load balancer that
  * stopped routing on its account would turn away the webhooks that would have been kept.
  */
-export async function checkReadiness(deps: Pick<Deps, 'db' | 'redis' | 'library'>): Promise<Readiness> {
+export async function checkReadiness(deps: ReadinessDeps): Promise<Readiness> {
   const check = (promise: Promise<unknown>): Promise<{ result: string; detail?: string }> =>
     promise.then(
       () => ({ result: 'ok' }),
       (error: unknown) => ({ result: `down: ${downReason(error)}`, detail: String((error as Error)?.message ?? error) }),
     );
-  const [database, redis, librarySystem] = await Promise.all([
+  const [database, redis, ...systems] = await Promise.all([
     check(withTimeout(deps.db.raw('select 1'), 2000, 'database')),
     check(withTimeout(deps.redis.ping(), 1000, 'redis')),
-    checkLibrarySystem(deps.library),
+    ...deps.libraries.all.map((library) => checkLibrarySystem(library.system)),
   ]);
+  // One system away never makes forny unready (SPEC §12): the others' patrons are still served.
+  const librarySystem = systems.find((system) => system.result !== 'ok') ?? { result: 'ok' };
+  const librarySystems = deps.libraries.several ? Object.fromEntries(deps.libraries.all.map((library, index) => [library.id, systems[index]?.result ?? 'ok'])) : undefined;
   return {
     ready: database.result === 'ok' && redis.result === 'ok',
-    checks: { database: database.result, redis: redis.result, librarySystem: librarySystem.result },
+    checks: { database: database.result, redis: redis.result, librarySystem: librarySystem.result, ...(librarySystems ? { librarySystems } : {}) },
     details: {
       ...(database.detail ? { database: database.detail } : {}),
       ...(redis.detail ? { redis: redis.detail } : {}),
@@ -85,7 +98,7 @@ export async function checkReadiness(deps: Pick<Deps, 'db' | 'redis' | 'library'
  * is in the answer either way. The drivers' details go to the log at warn, once per change,
  * so a probe every few seconds does not repeat them.
  */
-export function healthRouter(deps: Pick<Deps, 'db' | 'redis' | 'logger' | 'library'>): Router {
+export function healthRouter(deps: ReadinessDeps & Pick<Deps, 'logger'>): Router {
   const router = express.Router();
   let lastLogged = '';
   router.get('/healthz', (_req, res) => {

@@ -13,7 +13,7 @@ import { checkReadiness } from './health.js';
 import { queueCounts } from './queue-reads.js';
 import { routeOf } from './request-route.js';
 
-type MetricsDeps = Pick<Deps, 'db' | 'redis' | 'queues' | 'clock' | 'logger' | 'library'> & { readonly config: Pick<Deps['config'], 'http'> };
+type MetricsDeps = Pick<Deps, 'db' | 'redis' | 'queues' | 'clock' | 'logger' | 'libraries'> & { readonly config: Pick<Deps['config'], 'http'> };
 
 /** How far back `forny_send_errors` looks. */
 const SEND_ERRORS_WINDOW_MS = 24 * 3600 * 1000;
@@ -221,7 +221,7 @@ export function createMetrics(deps: MetricsDeps, options: MetricsOptions = {}): 
   });
   gauge('forny_ready', 'What /readyz reports per check: 1 while it answers, else 0 (database and redis make /readyz 503; librarySystem does not).', ['check'], async () => {
     const { checks } = await checkReadiness(deps);
-    return Object.entries(checks).map(([check, result]) => [{ check }, result === 'ok' ? 1 : 0] as const);
+    return Object.entries(checks).flatMap(([check, result]) => (typeof result === 'string' ? [[{ check }, result === 'ok' ? 1 : 0] as const] : []));
   });
 
   let running: Promise<void> | undefined;

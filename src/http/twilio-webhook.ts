@@ -71,7 +71,7 @@ function sid(form: FormFields, name: string): string {
   return value;
 }
 
-type WebhookDeps = Pick<Deps, 'config' | 'logger' | 'db' | 'groupCommit' | 'clock' | 'inboundEnqueuer' | 'redis'>;
+type WebhookDeps = Pick<Deps, 'config' | 'logger' | 'db' | 'groupCommit' | 'clock' | 'inboundEnqueuer' | 'redis' | 'libraries'>;
 type WebhookMetrics = Pick<AppMetrics, 'timeRequest' | 'webhookNotStored' | 'webhookRefused'>;
 
 /** A forged webhook's warn line is written at most this often (with the number left out). */
@@ -108,7 +108,8 @@ async function takeInbound(deps: WebhookDeps, metrics: WebhookMetrics, form: For
     fromNumber: number ?? from.slice(0, 64),
     toNumber: to.slice(0, 64),
     body,
-    command: parseCommand(body, deps.config.library.keywords),
+    command: parseCommand(body, deps.libraries.keywords),
+    libraryId: deps.libraries.addressedBy(body)?.id ?? null,
     ...(number ? { status: 'received' } : { status: 'ignored', ignoredReason: 'not_a_phone_number' }),
   };
   const { message, inserted } = await stored(metrics, 'inbound', messageSid, () => deps.groupCommit.insertInbound(received, deps.clock.now()));

@@ -10,7 +10,8 @@ import { AppError } from '../errors.js';
 import { smsSendAfter } from '../outbox/send-after.js';
 import { enqueueOutbound } from '../queue/enqueue.js';
 import { whenRedisUp } from '../redis-gate.js';
-import { textsFor } from '../texts.js';
+import { ownId, storedId } from '../domain/library-ids.js';
+import type { Library } from '../libraries.js';
 import { noticeHash } from './notice-input.js';
 
 type NoticeDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'queues' | 'redis'>;
@@ -38,8 +39,10 @@ const MESSAGE_KIND: Readonly<Record<NoticeKind, { kind: OutboundKind; purpose: O
  * refused (409). After the commit the new messages are enqueued; what Redis cannot take now is
  * left to reconciliation (the outbox holds it).
  */
-export async function takeNotices(deps: NoticeDeps, notices: readonly Notice[]): Promise<TakenNotice[]> {
+export async function takeNotices(deps: NoticeDeps, library: Library, own: readonly Notice[]): Promise<TakenNotice[]> {
   const now = deps.clock.now();
+  // Stored under the library's key (SPEC §12): two libraries' systems may both send notice `n-1`.
+  const notices = own.map((notice) => ({ ...notice, id: storedId(library.id, notice.id) }));
   const hashed = notices.map((notice) => ({ notice, hash: noticeHash(notice) }));
   const firstById = new Map<string, (typeof hashed)[number]>();
   for (const entry of hashed) {
@@ -60,7 +63,7 @@ export async function takeNotices(deps: NoticeDeps, notices: readonly Notice[]):
     // Written in one order (by id, so cards and keys too), whatever order the request had: two
     // requests at once then take their row locks in the same order and cannot deadlock.
     const fresh = [...firstById.values()].filter((entry) => !stored.has(entry.notice.id)).sort((a, b) => (a.notice.id < b.notice.id ? -1 : a.notice.id > b.notice.id ? 1 : 0));
-    const written = await writeNotices(trx, deps, fresh, now);
+    const written = await writeNotices(trx, deps, library, fresh, now);
     const byId = new Map<string, OutboundMessage[]>();
     for (const [id, messages] of written) byId.set(id, messages);
     for (const [id, notice] of stored) {
@@ -71,7 +74,7 @@ export async function takeNotices(deps: NoticeDeps, notices: readonly Notice[]):
       }
       byId.set(id, messages);
     }
-    return { taken: notices.map((notice) => ({ id: notice.id, messages: byId.get(notice.id) ?? [] })), written: [...written.values()].flat() };
+    return { taken: notices.map((notice) => ({ id: ownId(library.id, notice.id), messages: byId.get(notice.id) ?? [] })), written: [...written.values()].flat() };
   }));
 
   const unfinished = written.filter((message) => isUnfinished(message.status));
@@ -80,7 +83,7 @@ export async function takeNotices(deps: NoticeDeps, notices: readonly Notice[]):
   } catch (error) {
     deps.logger.warn({ messages: unfinished.length, err: (error as Error).message }, 'notices stored; enqueue failed and is left to reconciliation');
   }
-  deps.logger.info({ notices: notices.length, messages: written.length }, 'notices taken in');
+  deps.logger.info({ library: library.id, notices: notices.length, messages: written.length }, 'notices taken in');
   return taken;
 }
 
@@ -103,21 +106,22 @@ async function retryOnceOnKeyConflict<T>(run: () => Promise<T>): Promise<T> {
 }
 
 /** Writes new notices: directory, messages, the notices themselves. Returns each notice's messages. */
-async function writeNotices(trx: Db, deps: NoticeDeps, fresh: readonly { notice: Notice; hash: string }[], now: Date): Promise<Map<string, OutboundMessage[]>> {
+async function writeNotices(trx: Db, deps: NoticeDeps, library: Library, fresh: readonly { notice: Notice; hash: string }[], now: Date): Promise<Map<string, OutboundMessage[]>> {
   if (fresh.length === 0) return new Map();
-  const texts = textsFor(deps.config);
+  const texts = library.texts;
 
   // The directory follows the library system; within a request the last notice for a card wins.
   const entries = new Map<string, DirectoryEntry>();
   for (const { notice } of fresh) entries.set(notice.patron.cardNumber, notice.patron);
-  const patronIds = await upsertPatronsByCard(trx, [...entries.values()].sort((a, b) => (a.cardNumber < b.cardNumber ? -1 : a.cardNumber > b.cardNumber ? 1 : 0)), now);
+  const patronIds = await upsertPatronsByCard(trx, library.id, [...entries.values()].sort((a, b) => (a.cardNumber < b.cardNumber ? -1 : a.cardNumber > b.cardNumber ? 1 : 0)), now);
 
-  const optedOut = await optedOutAmong(trx, fresh.flatMap(({ notice }) => (notice.patron.mobile ? [notice.patron.mobile] : [])));
+  const optedOut = await optedOutAmong(trx, library.id, fresh.flatMap(({ notice }) => (notice.patron.mobile ? [notice.patron.mobile] : [])));
   // Loans forny itself knows (the embedded library system): linked, so the stale check can ask about them.
-  const known = await activeLoansOfItems(trx, fresh.flatMap(({ notice }) => notice.loans.map((loan) => loan.itemId)));
+  const known = await activeLoansOfItems(trx, library.id, fresh.flatMap(({ notice }) => notice.loans.map((loan) => loan.itemId)));
 
   // Every SMS of a request waits for the same opening: worked out once per kind, not per notice.
-  const smsAfter = { reminder: smsSendAfter(deps.config, 'reminder', now), notice: smsSendAfter(deps.config, 'notice', now) } as const;
+  const window = library.settings.sendWindow;
+  const smsAfter = { reminder: smsSendAfter(deps.config, window, 'reminder', now), notice: smsSendAfter(deps.config, window, 'notice', now) } as const;
   const knownByItem = new Map<string, typeof known>();
   for (const found of known) knownByItem.set(found.itemKey, [...(knownByItem.get(found.itemKey) ?? []), found]);
   const messages: NewOutboundWithLoans[] = [];
@@ -128,7 +132,7 @@ async function writeNotices(trx: Db, deps: NoticeDeps, fresh: readonly { notice:
     const loans = notice.loans.flatMap((loan) =>
       (knownByItem.get(loan.itemId) ?? []).filter((found) => found.patronId === patronId).map((found) => ({ loanId: found.loanId, dueDate: loan.dueDate })),
     );
-    const base = { kind, purpose, patronId, inboundId: null, loans };
+    const base = { kind, purpose, patronId, inboundId: null, loans, libraryId: library.id };
     const { mobile, email } = notice.patron;
     if (notice.patron.smsOptIn && mobile && !optedOut.has(mobile)) {
       messages.push({
@@ -147,7 +151,7 @@ async function writeNotices(trx: Db, deps: NoticeDeps, fresh: readonly { notice:
         ...base,
         channel: 'email',
         to: email,
-        from: deps.config.mail.from,
+        from: library.settings.mailFrom,
         subject: content.subject,
         body: content.text,
         html: content.html,
@@ -165,6 +169,7 @@ async function writeNotices(trx: Db, deps: NoticeDeps, fresh: readonly { notice:
     result.set(notice.id, [sms, mail].filter((message) => message !== undefined));
     return {
       id: notice.id,
+      libraryId: library.id,
       kind: notice.kind,
       cardNumber: notice.patron.cardNumber,
       patronId: patronIds.get(notice.patron.cardNumber) ?? '',

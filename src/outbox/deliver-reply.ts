@@ -7,7 +7,7 @@ import type { SmsSlot } from '../sms/transport.js';
 import { smsSendAfter } from './send-after.js';
 import { sendSms } from './send-sms.js';
 
-type DeliverDeps = Pick<Deps, 'db' | 'groupCommit' | 'clock' | 'config' | 'logger' | 'queues' | 'library' | 'sms' | 'smsRate'>;
+type DeliverDeps = Pick<Deps, 'db' | 'groupCommit' | 'clock' | 'config' | 'logger' | 'queues' | 'libraries' | 'sms' | 'smsRate'>;
 
 /**
  * A place in the SMS rate for a reply about to be written, taken before its transaction when a
@@ -16,8 +16,8 @@ type DeliverDeps = Pick<Deps, 'db' | 'groupCommit' | 'clock' | 'config' | 'logge
  * slot (the replies of one moment take their places in one call to Redis). A slot a request then
  * needs no reply for is left empty: a gap at Twilio, never an extra send.
  */
-export async function placeInRateForReply(deps: DeliverDeps, now: Date): Promise<SmsSlot | undefined> {
-  if (smsSendAfter(deps.config, 'reply', now).getTime() > now.getTime()) return undefined;
+export async function placeInRateForReply(deps: DeliverDeps, libraryId: string | null, now: Date): Promise<SmsSlot | undefined> {
+  if (smsSendAfter(deps.config, deps.libraries.sendWindowOf(libraryId), 'reply', now).getTime() > now.getTime()) return undefined;
   return deps.smsRate.slotSoon();
 }
 

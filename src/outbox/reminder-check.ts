@@ -7,9 +7,8 @@ import { noticeIdOf, type NoticeLoan } from '../domain/notice.js';
 import type { CalendarDate } from '../domain/calendar-date.js';
 import { earliestDueDate } from '../domain/reply-text.js';
 import { LibrarySystemUnavailable } from '../library/library-system-unavailable.js';
-import { textsFor } from '../texts.js';
 
-type ReminderCheckDeps = Pick<Deps, 'db' | 'config' | 'logger' | 'library'>;
+type ReminderCheckDeps = Pick<Deps, 'db' | 'config' | 'logger' | 'libraries'>;
 
 /**
  * The send-time check of a reminder, one for both channels (SPEC §4, §11): is it still true? A
@@ -28,7 +27,7 @@ export async function reminderStillDue(deps: ReminderCheckDeps, message: Outboun
   if (due.length === 0) return settled(deps, message, now, 'loans_settled');
   if (message.channel === 'sms' && patron && !patron.smsOptIn) return settled(deps, message, now, 'patron_sms_opt_out');
   if (due.length < (named?.length ?? (await countNamedLoans(deps.db, message.id)))) {
-    const texts = textsFor(deps.config);
+    const texts = deps.libraries.get(message.libraryId ?? patron?.libraryId ?? '').texts;
     const dueDate = earliestDueDate(due);
     if (message.channel === 'sms') await updateBody(deps.db, message.id, texts.reminderSms(due.length, dueDate), now);
     else if (patron) await rewriteEmail(deps.db, message.id, texts.reminderEmail(patron.name, dueDate, due, { hasMobile: patron.mobile !== null }), now);
@@ -45,7 +44,10 @@ async function settled(deps: ReminderCheckDeps, message: OutboundMessage, now: D
 /** The named loans the library system still has due on the named date; all of them while it does not answer. */
 async function noticeLoansStillDue(deps: ReminderCheckDeps, message: OutboundMessage, named: readonly NoticeLoan[]): Promise<readonly NoticeLoan[]> {
   try {
-    return await deps.library.loansStillDue(deps.db, message.id, named);
+    // The library the reminder is about asks its own system (SPEC §12).
+    const library = deps.libraries.find(message.libraryId);
+    if (!library) return named;
+    return await library.system.loansStillDue(deps.db, message.id, named);
   } catch (error) {
     if (!(error instanceof LibrarySystemUnavailable)) throw error;
     // A reminder that may be stale is better than none: the system away does not hold it back.

@@ -5,7 +5,7 @@ import { isUnfinished } from '../domain/message-status.js';
 import { MailSendError } from '../mail/transport.js';
 import { reminderStillDue } from './reminder-check.js';
 
-export type SendEmailDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'mail' | 'library'>;
+export type SendEmailDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'mail' | 'libraries'>;
 
 export type SendEmailResult = 'sent' | 'superseded' | 'nothing-to-do';
 

@@ -1,7 +1,7 @@
 import { UnrecoverableError } from 'bullmq';
 import { applyPendingReceipts } from '../../db/repositories/delivery-status.js';
 import { optOutMobile } from '../../db/repositories/library.js';
-import { isNumberOptedOut, optOutNumber } from '../../db/repositories/sms-opt-outs.js';
+import { EVERY_LIBRARY, isNumberOptedOut, optOutNumber } from '../../db/repositories/sms-opt-outs.js';
 import {
   claimForSending,
   getOutbound,
@@ -23,7 +23,7 @@ import { waitsForWindow } from './send-after.js';
 import { reminderStillDue } from './reminder-check.js';
 import { CLAIM_RENEW_AFTER_MS, claimLapsesAt } from './send-claim.js';
 
-export type SendSmsDeps = Pick<Deps, 'db' | 'groupCommit' | 'clock' | 'config' | 'logger' | 'sms' | 'library'>;
+export type SendSmsDeps = Pick<Deps, 'db' | 'groupCommit' | 'clock' | 'config' | 'logger' | 'sms' | 'libraries'>;
 
 /** How far back an attempt that died mid-call is looked for at Twilio (a stalled job reruns within seconds). */
 export const UNCERTAIN_LOOKBACK_MS = 10 * 60 * 1000;
@@ -64,7 +64,7 @@ export async function sendSms(
   const now = deps.clock.now();
   if (outsideWindow(deps, message, now)) return waitForOpening(deps, message, now, attempt);
   // STOP belongs to the number: whatever a card says, no reminder or notice goes to it (SPEC §11).
-  if (message.kind !== 'reply' && (await isNumberOptedOut(deps.db, message.to))) {
+  if (message.kind !== 'reply' && (await isNumberOptedOut(deps.db, message.to, message.libraryId))) {
     await supersede(deps.db, message.id, now, { reason: 'stop_from_number' });
     return 'superseded';
   }
@@ -111,7 +111,7 @@ export async function sendSms(
     await recordSendFailure(deps.db, message.id, { code: error.code, message: error.message, final, certain }, deps.clock.now(), claimed);
     if (error.code === OPTED_OUT_CODE) {
       await optOutMobile(deps.db, claimed.to, deps.clock.now());
-      await optOutNumber(deps.db, claimed.to, '21610', deps.clock.now());
+      await optOutNumber(deps.db, claimed.to, EVERY_LIBRARY, '21610', deps.clock.now());
     }
     deps.logger.warn({ outboundId, code: error.code, retryable: error.retryable, final }, 'sms send failed');
     if (!error.retryable) throw new UnrecoverableError(`${error.code ?? 'error'}: ${error.message}`);
@@ -153,12 +153,12 @@ async function withdrawn(deps: SendSmsDeps, claimed: OutboundMessage, reason: Wi
 
 /** The message must wait for the send window and the window is closed at `at` (SPEC §4). */
 function outsideWindow(deps: SendSmsDeps, message: OutboundMessage, at: Date): boolean {
-  return waitsForWindow(deps.config, message.kind) && !isInsideWindow(at, deps.config.sendWindow, deps.config.timeZone);
+  return waitsForWindow(deps.config, message.kind) && !isInsideWindow(at, deps.libraries.sendWindowOf(message.libraryId), deps.config.timeZone);
 }
 
 /** Puts the message, and its attempt, back to wait for the window's next opening. */
 async function waitForOpening(deps: SendSmsDeps, message: OutboundMessage, at: Date, attempt: SendAttempt, fence?: OutboundMessage): Promise<'not-due'> {
-  const opening = nextOpening(at, deps.config.sendWindow, deps.config.timeZone);
+  const opening = nextOpening(at, deps.libraries.sendWindowOf(message.libraryId), deps.config.timeZone);
   await reschedule(deps.db, message.id, opening, at, fence);
   await attempt.waitUntil(opening);
   return 'not-due';

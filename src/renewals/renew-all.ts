@@ -10,7 +10,7 @@ import {
   recordFailureReply,
   type InboundMessage,
 } from '../../db/repositories/inbound.js';
-import { findPatronsByMobile, type Patron } from '../../db/repositories/library.js';
+import type { Patron } from '../../db/repositories/library.js';
 import { findWaitingRenewAllReply, getOutbound, recordSupersededBy, supersede, type OutboundMessage } from '../../db/repositories/outbound.js';
 import { insertRenewalResults, renewedActiveLoans, resultsOfInbound, type NewRenewalResult } from '../../db/repositories/renewals.js';
 import type { Db } from '../../db/repositories/values.js';
@@ -19,8 +19,9 @@ import type { GiveUpCause } from '../domain/message-status.js';
 import type { RenewAllCounts } from '../domain/reply-text.js';
 import type { RenewAllProgress, RenewAllReport } from '../library/library-system.js';
 import { LibrarySystemUnavailable } from '../library/library-system-unavailable.js';
-import { textsFor } from '../texts.js';
-import { answerNotLinked, writeReply } from '../outbox/replies.js';
+import type { Library } from '../libraries.js';
+import { answer, answerNotLinked, writeReply } from '../outbox/replies.js';
+import { routeInbound, type Route } from '../commands/route.js';
 import { deliverReply, placeInRateForReply } from '../outbox/deliver-reply.js';
 
 /** Renew-alls answered per number in ten minutes; more are stored and ignored (SPEC: abuse limit). */
@@ -37,7 +38,7 @@ export type RenewAllOutcome =
 /** The reply an outcome has for the patron, if any. */
 const replyOf = (outcome: RenewAllOutcome): OutboundMessage | null => ('reply' in outcome ? outcome.reply : null);
 
-export type RenewAllDeps = Pick<Deps, 'db' | 'groupCommit' | 'clock' | 'config' | 'logger' | 'queues' | 'library' | 'sms' | 'smsRate'>;
+export type RenewAllDeps = Pick<Deps, 'db' | 'groupCommit' | 'clock' | 'config' | 'logger' | 'queues' | 'libraries' | 'sms' | 'smsRate'>;
 
 /**
  * Handles one `HBK FORNY ALLE`: claims the message, renews through the library system every
@@ -52,11 +53,11 @@ export type RenewAllDeps = Pick<Deps, 'db' | 'groupCommit' | 'clock' | 'config' 
  * time passes while the library system is asked: it is given up and the patron told what was renewed.
  */
 export async function handleRenewAll(deps: RenewAllDeps, inboundId: number): Promise<RenewAllOutcome> {
-  const asked = deps.library.renewsInJobTransaction ? undefined : await askLibrarySystem(deps, inboundId);
+  const asked = someSystemOutsideTheDatabase(deps) ? await askLibrarySystem(deps, inboundId) : undefined;
   if (asked instanceof GivenUp) return giveUpRenewAll(deps, inboundId, asked.cause);
   // Read once the library system has answered (SIP2 may take minutes): what is recorded is when it happened.
   const now = deps.clock.now();
-  const place = await placeInRateForReply(deps, now);
+  const place = await placeInRateForReply(deps, asked?.library.id ?? (deps.libraries.several ? null : (deps.libraries.all[0]?.id ?? null)), now);
   const claimedAtWrite = place !== undefined;
 
   // Shares its commit with the renew-alls of the same moment (a burst), each in a savepoint of its own.
@@ -101,22 +102,37 @@ export function giveUpCauseOf(error: unknown): GiveUpCause {
   return error.down === 'login refused' ? 'login_refused' : error.down === 'failing' ? 'failing' : 'not_answering';
 }
 
+/** True when a library's renewals are network calls, asked before the job's transaction (SIP2, FBS). */
+function someSystemOutsideTheDatabase(deps: RenewAllDeps): boolean {
+  return deps.libraries.all.some((library) => !library.system.renewsInJobTransaction);
+}
+
+/** What a library system outside the database renewed for the request, and which library it was. */
+interface Asked {
+  readonly library: Library;
+  readonly report: RenewAllReport;
+}
+
 /**
- * Asks a library system outside forny's database (SIP2) to renew, before the transaction: its own
- * records make the ask safe to repeat (SPEC §10). Nothing to ask when the message is no longer
- * waiting, its number is on no card, or it is over the limit; GivenUp past its give-up time,
- * also when that time came while the system was being asked (it then renews nothing more).
+ * Asks a library system outside forny's database (SIP2, FBS) to renew, before the transaction: its
+ * own records make the ask safe to repeat (SPEC §10). Nothing to ask when the message is no longer
+ * waiting, its library renews in forny's tables, its number is on none of that library's cards, or
+ * it is over the limit; GivenUp past its give-up time, also when that time came while the system
+ * was being asked (it then renews nothing more). Each library's system is its own: one that is
+ * slow or away holds up only its own library's requests (SPEC §12).
  */
-async function askLibrarySystem(deps: RenewAllDeps, inboundId: number): Promise<RenewAllReport | GivenUp | undefined> {
+async function askLibrarySystem(deps: RenewAllDeps, inboundId: number): Promise<Asked | GivenUp | undefined> {
   const now = deps.clock.now();
   const inbound = await getInbound(deps.db, inboundId);
   if (!inbound) throw new Error(`inbound message ${inboundId} does not exist`);
   if (inbound.status !== 'received') return undefined;
   if (pastGiveUp(deps, inbound, now)) return new GivenUp('too_late');
-  const patrons = await findPatronsByMobile(deps.db, inbound.fromNumber);
+  const route = await routeInbound(deps.db, deps.libraries, inbound);
+  if (route.to !== 'library' || route.library.system.renewsInJobTransaction) return undefined;
+  const { library, patrons } = route;
   if (patrons.length === 0 || (await rateLimited(deps.db, inbound, now))) return undefined;
   try {
-    return await deps.library.renewAll({ db: deps.db, inboundId, patrons, now, deadline: giveUpAt(deps, inbound) });
+    return { library, report: await library.system.renewAll({ db: deps.db, inboundId, patrons, now, deadline: giveUpAt(deps, inbound) }) };
   } catch (error) {
     // Unavailable or too slow until the give-up time: no retry could be in time, so give up now.
     if (error instanceof LibrarySystemUnavailable && pastGiveUp(deps, inbound, deps.clock.now())) return new GivenUp(giveUpCauseOf(error));
@@ -160,14 +176,21 @@ export async function giveUpRenewAll(deps: RenewAllDeps, inboundId: number, why:
     // A system that renewed some loans and then stopped answering was reached, but too slow.
     cause = known === 'not_answering' && renewed > 0 ? 'too_slow' : known;
     if (!inbound || !(await giveUpInbound(trx, inboundId, cause, now))) return { state: 'already-processed', reply: null };
-    const patrons = await findPatronsByMobile(trx, inbound.fromNumber);
+    const route = await routeInbound(trx, deps.libraries, inbound);
+    const patrons = route.to === 'library' ? route.patrons : [];
     const patronId = patrons[0]?.id ?? null;
     await insertRenewalResults(trx, await notYetRecorded(trx, inboundId, done.results), now);
-    const reply = patrons.length === 0 ? null : await writeReply(
+    const reply = route.to !== 'library' || patrons.length === 0 ? null : await writeReply(
       trx,
-      deps.config,
+      deps,
       inbound,
-      { purpose: 'renew-all-failed', body: textsFor(deps.config).renewAllGaveUp({ renewed, total: done.total }), patronId, dedupeKey: `gave-up:in-${inbound.id}` },
+      {
+        purpose: 'renew-all-failed',
+        body: route.library.texts.renewAllGaveUp({ renewed, total: done.total }),
+        patronId,
+        libraryId: route.library.id,
+        dedupeKey: `gave-up:in-${inbound.id}`,
+      },
       now,
     );
     await recordFailureReply(trx, inboundId, reply?.id ?? null, patronId);
@@ -185,8 +208,9 @@ export async function giveUpRenewAll(deps: RenewAllDeps, inboundId: number, why:
 async function doneBeforeGivingUp(deps: RenewAllDeps, inboundId: number): Promise<RenewAllProgress> {
   const inbound = await getInbound(deps.db, inboundId);
   if (!inbound || inbound.status !== 'received') return { results: [], total: 0 };
-  const patrons = await findPatronsByMobile(deps.db, inbound.fromNumber);
-  return deps.library.doneSoFar({ inboundId, patrons });
+  const route = await routeInbound(deps.db, deps.libraries, inbound);
+  if (route.to !== 'library') return { results: [], total: 0 };
+  return route.library.system.doneSoFar({ inboundId, patrons: route.patrons });
 }
 
 /**
@@ -204,27 +228,32 @@ async function renewAllInTransaction(
   deps: RenewAllDeps,
   inbound: InboundMessage,
   now: Date,
-  asked: RenewAllReport | undefined,
+  asked: Asked | undefined,
   claimedAtWrite: boolean,
 ): Promise<RenewAllOutcome> {
-  const patrons = await findPatronsByMobile(trx, inbound.fromNumber);
-  if (patrons.length === 0) return notLinked(trx, deps, inbound, now, claimedAtWrite);
+  const route = await routeInbound(trx, deps.libraries, inbound);
+  if (route.to === 'several') return whichLibrary(trx, deps, inbound, route, now, claimedAtWrite);
+  if (route.to === 'nobody') return notLinked(trx, deps, inbound, undefined, now, claimedAtWrite);
+  const { library, patrons } = route;
+  if (patrons.length === 0) return notLinked(trx, deps, inbound, library, now, claimedAtWrite);
+  if (asked && asked.library.id !== library.id) throw new Error(`inbound message ${inbound.id} changed library while the library system was being asked; trying again`);
 
   // Renewals the library system has already made are recorded and answered, limit or not.
   if (!asked && (await rateLimited(trx, inbound, now))) {
-    await finishInbound(trx, inbound.id, { patronId: patrons[0]?.id ?? null, ignoredReason: 'rate_limited' });
+    await finishInbound(trx, inbound.id, { patronId: patrons[0]?.id ?? null, ignoredReason: 'rate_limited', libraryId: library.id });
     return { state: 'ignored', reason: 'rate_limited' };
   }
 
-  const report = asked ?? (await renewInTransaction(trx, deps, inbound, patrons, now));
-  if (!report.patronKnown) return notLinked(trx, deps, inbound, now, claimedAtWrite);
+  const report = asked?.report ?? (await renewInTransaction(trx, deps, library, inbound, patrons, now));
+  if (!report.patronKnown) return notLinked(trx, deps, inbound, library, now, claimedAtWrite);
   await insertRenewalResults(trx, inbound.retriedAt === null ? report.results : await notYetRecorded(trx, inbound.id, report.results), now);
   const renewed = report.results.filter((result) => result.outcome === 'renewed');
   const counts: RenewAllCounts = { renewed: renewed.length, total: report.results.length, provisional: renewed.filter((result) => result.provisional).length };
-  const reply = await writeRenewAllReply(trx, deps, inbound, patrons, counts, now, claimedAtWrite);
+  const reply = await writeRenewAllReply(trx, deps, library, inbound, patrons, counts, now, claimedAtWrite);
   await finishInbound(trx, inbound.id, {
     patronId: patrons[0]?.id ?? null,
     replyId: reply?.id ?? null,
+    libraryId: library.id,
     ...(reply ? {} : { ignoredReason: 'reply_budget' as const }),
   });
   return { state: 'renewed', counts, reply };
@@ -235,14 +264,28 @@ async function renewAllInTransaction(
  * never asked here: it was asked before (`asked`) or found nothing to ask; the message's number
  * or limit changed in between (a directory upsert, the window moving on), so the job tries again.
  */
-async function renewInTransaction(trx: Db, deps: RenewAllDeps, inbound: InboundMessage, patrons: readonly Patron[], now: Date): Promise<RenewAllReport> {
-  if (!deps.library.renewsInJobTransaction) throw new Error(`inbound message ${inbound.id} changed while the library system was being asked; trying again`);
-  return deps.library.renewAll({ db: trx, inboundId: inbound.id, patrons, now, deadline: giveUpAt(deps, inbound) });
+async function renewInTransaction(trx: Db, deps: RenewAllDeps, library: Library, inbound: InboundMessage, patrons: readonly Patron[], now: Date): Promise<RenewAllReport> {
+  if (!library.system.renewsInJobTransaction) throw new Error(`inbound message ${inbound.id} changed while the library system was being asked; trying again`);
+  return library.system.renewAll({ db: trx, inboundId: inbound.id, patrons, now, deadline: giveUpAt(deps, inbound) });
 }
 
-async function notLinked(trx: Db, deps: RenewAllDeps, inbound: InboundMessage, now: Date, claimedAtWrite: boolean): Promise<RenewAllOutcome> {
-  const reply = await answerNotLinked(trx, deps.config, inbound, now, { claimedAtWrite });
+async function notLinked(trx: Db, deps: RenewAllDeps, inbound: InboundMessage, library: Library | undefined, now: Date, claimedAtWrite: boolean): Promise<RenewAllOutcome> {
+  const reply = await answerNotLinked(trx, deps, inbound, library, now, { claimedAtWrite });
   return reply ? { state: 'not-linked', reply } : { state: 'ignored', reason: 'throttled' };
+}
+
+/** `FORNY ALLE` with no keyword from a number several libraries know: one question naming their keywords, nothing renewed (SPEC §12). */
+async function whichLibrary(
+  trx: Db,
+  deps: RenewAllDeps,
+  inbound: InboundMessage,
+  route: Extract<Route, { to: 'several' }>,
+  now: Date,
+  claimedAtWrite: boolean,
+): Promise<RenewAllOutcome> {
+  const body = deps.libraries.gatewayTexts.whichLibrary(route.libraries.map((library) => library.settings.keywords[0] ?? library.id));
+  const reply = await answer(trx, deps, inbound, { purpose: 'help', body, patronId: null, libraryId: null, claimedAtWrite }, now);
+  return reply ? { state: 'not-linked', reply } : { state: 'ignored', reason: 'reply_budget' };
 }
 
 /**
@@ -253,16 +296,17 @@ async function notLinked(trx: Db, deps: RenewAllDeps, inbound: InboundMessage, n
 async function writeRenewAllReply(
   trx: Db,
   deps: RenewAllDeps,
+  library: Library,
   inbound: InboundMessage,
   patrons: readonly Patron[],
   counts: RenewAllCounts,
   now: Date,
   claimedAtWrite: boolean,
 ): Promise<OutboundMessage | null> {
-  const draft = { purpose: 'renew-all', patronId: patrons[0]?.id ?? null, claimedAtWrite } as const;
-  const waiting = await findWaitingRenewAllReply(trx, inbound.fromNumber);
+  const draft = { purpose: 'renew-all', patronId: patrons[0]?.id ?? null, libraryId: library.id, claimedAtWrite } as const;
+  const waiting = await findWaitingRenewAllReply(trx, inbound.fromNumber, library.id);
   if (!waiting || !(await supersede(trx, waiting.id, now, { reason: 'folded_into_later_reply' }))) {
-    return writeReply(trx, deps.config, inbound, { ...draft, body: textsFor(deps.config).renewAllReply(counts) }, now);
+    return writeReply(trx, deps, inbound, { ...draft, body: library.texts.renewAllReply(counts) }, now);
   }
   const answered = [...(await inboundIdsAnsweredBy(trx, waiting.id)), inbound.id];
   const renewed = await renewedActiveLoans(trx, answered);
@@ -271,7 +315,7 @@ async function writeRenewAllReply(
     total: counts.total,
     provisional: renewed.filter((loan) => loan.provisional).length,
   };
-  const reply = await writeReply(trx, deps.config, inbound, { ...draft, body: textsFor(deps.config).renewAllReply(folded) }, now);
+  const reply = await writeReply(trx, deps, inbound, { ...draft, body: library.texts.renewAllReply(folded) }, now);
   if (reply) {
     await recordSupersededBy(trx, waiting.id, reply.id);
     await moveReplies(trx, waiting.id, reply.id);

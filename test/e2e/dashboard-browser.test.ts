@@ -211,7 +211,7 @@ describe('dashboard in headless Chromium', function () {
     await h.text(OTHER_PATRON, 'HJÆLP');
     await eventually(() => h.deps.db('outbound_messages').where({ to_address: OTHER_PATRON, status: 'failed' }).first(), 10_000, 'the reply to fail');
     await h.text(NOBODY, 'HBK FORNY ALLE');
-    const { message: stuck } = await insertInbound(h.deps.db, { messageSid: newMessageSid(), accountSid: null, fromNumber: KAREN, toNumber: '1910', body: 'HBK FORNY ALLE', command: 'renew-all', status: 'received' }, h.clock.now());
+    const { message: stuck } = await insertInbound(h.deps.db, { messageSid: newMessageSid(), accountSid: null, fromNumber: KAREN, toNumber: '1910', body: 'HBK FORNY ALLE', command: 'renew-all', status: 'received', libraryId: 'default' }, h.clock.now());
     await giveUpRenewAll(h.deps, stuck.id, 'every_try_failed');
     await h.deps.queues.renewAll.add('renew-all', { inboundId: 999_998 }, { jobId: 'in-999998', attempts: 1 });
     await eventually(async () => (await h.deps.queues.renewAll.getJob('in-999998'))?.isFailed(), 10_000, 'a job to fail');
@@ -219,7 +219,7 @@ describe('dashboard in headless Chromium', function () {
     // A notice from the library system that wrote nothing: the overview's table of notices has a row.
     const karen = await h.deps.db('patrons').where({ mobile: KAREN }).first();
     if (!karen) throw new Error('the fixture has no Karen');
-    const notice = { kind: 'reminder', cardNumber: karen.card_number, patronId: karen.id, contentHash: 'phone', loans: [], smsMessageId: null, emailMessageId: null } as const;
+    const notice = { kind: 'reminder', cardNumber: karen.card_number, patronId: karen.id, contentHash: 'phone', loans: [], smsMessageId: null, emailMessageId: null, libraryId: 'default' } as const;
     if (!(await h.deps.db('notices').where({ id: 'phone-notice' }).first())) await insertNotices(h.deps.db, [{ ...notice, id: 'phone-notice' }], h.clock.now());
     const sid = (await h.deps.db('inbound_messages').where({ from_number: KAREN, command: 'renew-all', status: 'processed' }).first())?.message_sid ?? '';
 

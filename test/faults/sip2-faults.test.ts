@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import type { FixtureInput } from '../../db/fixture.js';
-import { textsFor } from '../../src/texts.js';
 import { eventually, found, Harness } from '../helpers/harness.js';
 import { queuesSettled } from '../helpers/settled.js';
 import { Sip2Server, type ReceivedMessage } from '../helpers/sip2-server.js';
@@ -67,7 +66,7 @@ describe('SIP2 faults under a burst (simulator over TCP, real Redis and workers,
    * twice, and at most the renewals whose answers were lost beyond what the SMS counts.
    */
   async function expectEachAnsweredOnceTruthfully(patrons: number): Promise<{ processed: number; failed: number }> {
-    const texts = textsFor(h.config);
+    const texts = h.deps.libraries.get('default').texts;
     const tally = { processed: 0, failed: 0 };
     for (let i = 0; i < patrons; i++) {
       const inbound = await inboundOf(i);

@@ -109,7 +109,7 @@ export class Harness {
     const logger = options.log
       ? createLogger(options.log.level, options.log.destination, { secrets: configuredSecrets(config) })
       : createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
-    const deps = createDeps(config, { clock, logger, ...(options.library ? { library: options.library } : {}) });
+    const deps = createDeps(config, { clock, logger, ...(options.library ? { librarySystems: { default: options.library } } : {}) });
     const harness = new Harness(config, deps, clock, fake);
     harness.dir = dir;
     await migrateToLatest(deps.db);

@@ -5,7 +5,6 @@ import { createEmbeddedLibrarySystem } from '../../src/library/embedded.js';
 import { LibrarySystemUnavailable } from '../../src/library/library-system-unavailable.js';
 import type { LibrarySystem, RenewAllProgress, RenewAllReport, RenewAllRequest } from '../../src/library/library-system.js';
 import { renewAllAttempts } from '../../src/queue/queues.js';
-import { textsFor } from '../../src/texts.js';
 import { EVERY_RULE_TODAY, EXPECTED_RENEWED, EXPECTED_TOTAL, KAREN, NO_LOAN_DUE_DAYS_AHEAD, everyRuleLibrary } from '../fixtures/every-rule.js';
 import { eventually, found, Harness, newMessageSid } from '../helpers/harness.js';
 
@@ -106,7 +105,7 @@ describe('a renew-all that cannot be done in time is given up (SPEC §4)', funct
     it('ends failed after its last attempt, renews nothing, and tells the patron once', async () => {
       expect(library.calls).to.equal(renewAllAttempts(h.config));
       expect(await inboundRow(h, messageSid)).to.include({ status: 'failed', ignored_reason: 'gave_up', patron_id: 'p-karen' });
-      expect(h.twilio.messagesTo(KAREN).map((sms) => sms.body)).to.deep.equal([textsFor(h.config).renewAllGaveUp()]);
+      expect(h.twilio.messagesTo(KAREN).map((sms) => sms.body)).to.deep.equal([h.deps.libraries.get('default').texts.renewAllGaveUp()]);
       expect(await h.deps.db('renewal_results').count({ n: '*' }).first()).to.deep.equal({ n: 0 });
       expect(await loansSnapshot(h)).to.deep.equal(loansBefore);
     });
@@ -180,14 +179,14 @@ describe('a renew-all that cannot be done in time is given up (SPEC §4)', funct
       const loansBefore = await loansSnapshot(h);
       // What the webhook leaves when Redis is away: the message stored, no job for it.
       const messageSid = newMessageSid();
-      await insertInbound(h.deps.db, { messageSid, accountSid: null, fromNumber: KAREN, toNumber: '1910', body: 'HBK FORNY ALLE', command: 'renew-all', status: 'received' }, h.clock.now());
+      await insertInbound(h.deps.db, { messageSid, accountSid: null, fromNumber: KAREN, toNumber: '1910', body: 'HBK FORNY ALLE', command: 'renew-all', status: 'received', libraryId: 'default' }, h.clock.now());
       h.clock.advance(h.config.jobs.renewAllGiveUpMs + 60_000);
 
       expect((await reconcile(h.deps)).inbound).to.equal(1);
       await eventually(async () => (await inboundRow(h, messageSid)).status === 'failed', 10_000, 'the renew-all to be given up');
       await eventually(() => h.twilio.messagesTo(KAREN)[0], 10_000, 'the give-up SMS');
       await drained(h);
-      expect(h.twilio.messagesTo(KAREN).map((sms) => sms.body)).to.deep.equal([textsFor(h.config).renewAllGaveUp()]);
+      expect(h.twilio.messagesTo(KAREN).map((sms) => sms.body)).to.deep.equal([h.deps.libraries.get('default').texts.renewAllGaveUp()]);
       expect(library.calls).to.equal(0);
       expect(await loansSnapshot(h)).to.deep.equal(loansBefore);
       const [row] = rowsWith(await page(h, '/admin/failures'), `id="in-${(await inboundRow(h, messageSid)).id}"`);

@@ -21,7 +21,7 @@ describe('reconciliation', function () {
     // What the webhook leaves behind when killed between answering Twilio and enqueueing.
     await insertInbound(
       h.deps.db,
-      { messageSid: newMessageSid(), accountSid: null, fromNumber: KAREN, toNumber: '1910', body: 'HBK FORNY ALLE', command: parseCommand('HBK FORNY ALLE', DEFAULT_KEYWORDS), status: 'received' },
+      { messageSid: newMessageSid(), accountSid: null, fromNumber: KAREN, toNumber: '1910', body: 'HBK FORNY ALLE', command: parseCommand('HBK FORNY ALLE', DEFAULT_KEYWORDS), status: 'received', libraryId: 'default' },
       h.clock.now(),
     );
     const report = await reconcile(h.deps);
@@ -49,7 +49,7 @@ describe('reconciliation', function () {
     // What a renew-all job sending its reply at once looks like from outside: claimed, no send job.
     const { message: reply } = await insertOutbound(
       h.deps.db,
-      { channel: 'sms', kind: 'reply', purpose: 'help', patronId: null, inboundId: null, to: KAREN, from: '1910', body: 'Svar', sendAfter: h.clock.now(), dedupeKey: null },
+      { channel: 'sms', kind: 'reply', purpose: 'help', patronId: null, inboundId: null, to: KAREN, from: '1910', body: 'Svar', sendAfter: h.clock.now(), dedupeKey: null, libraryId: 'default' },
       h.clock.now(),
     );
     await claimForSending(h.deps.db, reply.id, h.clock.now());
@@ -70,7 +70,7 @@ describe('reconciliation', function () {
     this.timeout(20_000);
     await insertInbound(
       h.deps.db,
-      { messageSid: newMessageSid(), accountSid: null, fromNumber: KAREN, toNumber: '1910', body: 'HBK FORNY ALLE', command: 'renew-all', status: 'received' },
+      { messageSid: newMessageSid(), accountSid: null, fromNumber: KAREN, toNumber: '1910', body: 'HBK FORNY ALLE', command: 'renew-all', status: 'received', libraryId: 'default' },
       h.clock.now(),
     );
     // The lock a process killed mid-reconciliation leaves behind: nobody renews or releases it.
@@ -111,7 +111,7 @@ describe('reconciliation', function () {
     const now = h.clock.now();
     await insertOutbound(
       h.deps.db,
-      { channel: 'sms', kind: 'reply', purpose: 'help', patronId: 'p-karen', inboundId: null, to: KAREN, from: '1910', body: 'Helsingør Kommunes Biblioteker: hjælp', sendAfter: now, dedupeKey: 'orphan' },
+      { channel: 'sms', kind: 'reply', purpose: 'help', patronId: 'p-karen', inboundId: null, to: KAREN, from: '1910', body: 'Helsingør Kommunes Biblioteker: hjælp', sendAfter: now, dedupeKey: 'orphan', libraryId: 'default' },
       now,
     );
     expect((await reconcile(h.deps)).outbound).to.equal(1);
@@ -146,7 +146,7 @@ describe('reconciliation', function () {
     const now = h.clock.now();
     const { message } = await insertOutbound(
       h.deps.db,
-      { channel: 'sms', kind: 'reply', purpose: 'help', patronId: 'p-karen', inboundId: null, to: KAREN, from: '1910', body: 'x', sendAfter: new Date(now.getTime() + 3_600_000), dedupeKey: 'lost-failure' },
+      { channel: 'sms', kind: 'reply', purpose: 'help', patronId: 'p-karen', inboundId: null, to: KAREN, from: '1910', body: 'x', sendAfter: new Date(now.getTime() + 3_600_000), dedupeKey: 'lost-failure', libraryId: 'default' },
       now,
     );
     await h.workers?.close(2000);

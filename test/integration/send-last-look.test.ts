@@ -27,6 +27,7 @@ async function storeNotice(h: Harness, kind: 'notice' | 'reply' = 'notice'): Pro
       body: 'Helsingør Kommunes Biblioteker: 1 lån har overskredet afleveringsfristen.',
       sendAfter: h.clock.now(),
       dedupeKey: null,
+      libraryId: 'default',
     },
     h.clock.now(),
   );

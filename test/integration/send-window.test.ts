@@ -134,7 +134,7 @@ describe('the SMS send window (08:45–20:00, Europe/Copenhagen)', function () {
       for (const to of numbers) {
         const { message } = await insertOutbound(
           h.deps.db,
-          { channel: 'sms', kind: 'notice', purpose: 'reminder', patronId: null, inboundId: null, to, from: '1910', body: 'Helsingør Kommunes Biblioteker: test', sendAfter: h.clock.now(), dedupeKey: `drain:${to}` },
+          { channel: 'sms', kind: 'notice', purpose: 'reminder', patronId: null, inboundId: null, to, from: '1910', body: 'Helsingør Kommunes Biblioteker: test', sendAfter: h.clock.now(), dedupeKey: `drain:${to}`, libraryId: 'default' },
           h.clock.now(),
         );
         messages.push(message);

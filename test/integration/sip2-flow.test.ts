@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import type { FixtureInput } from '../../db/fixture.js';
-import { textsFor } from '../../src/texts.js';
 import type { InboundView } from '../helpers/api-views.js';
 import { eventually, Harness } from '../helpers/harness.js';
 import { queuesSettled } from '../helpers/settled.js';
@@ -202,7 +201,7 @@ describe('renew-all over SIP2 through the whole app (simulator over TCP, real Re
     await start();
     const { messageSid } = await h.text(STRANGER, 'HBK FORNY ALLE');
     const sent = await eventually(() => h.twilio.messagesTo(STRANGER)[0], 10_000, 'the answer');
-    expect(sent.body).to.equal(textsFor(h.config).unknownNumberReply());
+    expect(sent.body).to.equal(h.deps.libraries.get('default').texts.unknownNumberReply());
     expect(count(server.codes(), '29')).to.equal(0);
     const { body: inbound } = await h.api<InboundView>(`/api/inbound/${messageSid}`);
     expect(inbound.status).to.equal('processed');
@@ -216,7 +215,7 @@ describe('renew-all over SIP2 through the whole app (simulator over TCP, real Re
 
     h.clock.advance(61_000);
     const sent = await eventually(() => h.twilio.messagesTo(ASE)[0], 15_000, 'the give-up SMS');
-    expect(sent.body).to.equal(textsFor(h.config).renewAllGaveUp());
+    expect(sent.body).to.equal(h.deps.libraries.get('default').texts.renewAllGaveUp());
     expect((await h.api<InboundView>(`/api/inbound/${messageSid}`)).body.status).to.equal('failed');
 
     await server.start();

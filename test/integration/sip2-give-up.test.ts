@@ -2,7 +2,6 @@ import { expect } from 'chai';
 import type { FixtureInput } from '../../db/fixture.js';
 import { getInboundBySid, retryFailedInbound } from '../../db/repositories/inbound.js';
 import { handleRenewAll } from '../../src/renewals/renew-all.js';
-import { textsFor } from '../../src/texts.js';
 import type { InboundView } from '../helpers/api-views.js';
 import { eventually, found, Harness } from '../helpers/harness.js';
 import { queuesSettled } from '../helpers/settled.js';
@@ -50,7 +49,7 @@ describe('SIP2: a renew-all given up after some loans were renewed', function ()
   async function expectOneSmsCountingTheFirstRenewal(messageSid: string): Promise<void> {
     await eventually(async () => (await h.api<InboundView>(`/api/inbound/${messageSid}`)).body.status === 'failed', 15_000, 'the request to be given up');
     const sent = await eventually(() => h.twilio.messagesTo(ASE)[0], 10_000, 'the give-up SMS');
-    expect(sent.body).to.equal(textsFor(h.config).renewAllGaveUp({ renewed: 1, total: 3 }));
+    expect(sent.body).to.equal(h.deps.libraries.get('default').texts.renewAllGaveUp({ renewed: 1, total: 3 }));
     expect(sent.body).to.contain('1 af 3 lån er fornyet');
     await queuesSettled(h.deps.queues.all);
     expect(h.twilio.messagesTo(ASE)).to.have.length(1);

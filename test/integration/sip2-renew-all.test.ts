@@ -23,7 +23,7 @@ const CARD = '0102030405';
 const NOW = '2026-11-29T10:00:00Z';
 /** Far enough that no test reaches the request's give-up time. */
 const DEADLINE = new Date('2026-11-30T10:00:00Z');
-const patron = (cardNumber: string): Patron => ({ id: `P-${cardNumber}`, cardNumber, name: 'Åse Østergård', mobile: '+4520304050', smsOptIn: true, email: null, emailOptIn: false });
+const patron = (cardNumber: string): Patron => ({ id: `P-${cardNumber}`, cardNumber, name: 'Åse Østergård', mobile: '+4520304050', smsOptIn: true, email: null, emailOptIn: false, libraryId: 'default' });
 
 /** 25 loans: I-03 and I-07 reserved by someone else, I-11 renewed as often as allowed. */
 function loans(): SimItem[] {
@@ -55,7 +55,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     async function inbound(): Promise<number> {
       const { message } = await insertInbound(
         db,
-        { messageSid: `SM${String(nextSid++).padStart(32, '0')}`, accountSid: null, fromNumber: '+4520304050', toNumber: '1910', body: 'HBK FORNY ALLE', command: 'renew-all', status: 'received' },
+        { messageSid: `SM${String(nextSid++).padStart(32, '0')}`, accountSid: null, fromNumber: '+4520304050', toNumber: '1910', body: 'HBK FORNY ALLE', command: 'renew-all', status: 'received', libraryId: 'default' },
         clock.now(),
       );
       return message.id;

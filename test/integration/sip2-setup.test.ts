@@ -189,13 +189,13 @@ describe('SIP2 set-up as an operator sees it (simulator over TCP, log lines read
   });
 
   describe('a card the system does not know', () => {
-    const patron = (card: string): Patron => ({ id: 'p-spaerret', cardNumber: card, name: 'Spærret', mobile: '+4520304099', smsOptIn: true, email: null, emailOptIn: false });
+    const patron = (card: string): Patron => ({ id: 'p-spaerret', cardNumber: card, name: 'Spærret', mobile: '+4520304099', smsOptIn: true, email: null, emailOptIn: false, libraryId: 'default' });
 
     it('is said to operators as the library system not knowing the card (its last digits), not as an unknown number', async () => {
       await start();
       const { message } = await insertInbound(
         db,
-        { messageSid: `SM${'7'.repeat(32)}`, accountSid: null, fromNumber: '+4520304099', toNumber: '1910', body: 'HBK FORNY ALLE', command: 'renew-all', status: 'received' },
+        { messageSid: `SM${'7'.repeat(32)}`, accountSid: null, fromNumber: '+4520304099', toNumber: '1910', body: 'HBK FORNY ALLE', command: 'renew-all', status: 'received', libraryId: 'default' },
         clock.now(),
       );
       const report = await library.renewAll({ db, inboundId: message.id, patrons: [patron(UNKNOWN_CARD)], now: clock.now(), deadline: new Date(clock.now().getTime() + 3_600_000) });

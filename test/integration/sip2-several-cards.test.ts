@@ -80,7 +80,7 @@ describe('SIP2: one mobile number with two cards (parent and child)', function (
     const patrons = await findPatronsByMobile(h.deps.db, MOBILE);
     expect(patrons.map((patron) => patron.cardNumber)).to.have.members([PARENT_CARD, CHILD_CARD]);
     const deadline = new Date(h.clock.now().getTime() + h.config.jobs.renewAllGiveUpMs);
-    await h.deps.library.renewAll({ db: h.deps.db, inboundId: inbound.id, patrons, now: h.clock.now(), deadline });
+    await h.deps.libraries.get('default').system.renewAll({ db: h.deps.db, inboundId: inbound.id, patrons, now: h.clock.now(), deadline });
     expect(renewsAtServer()).to.deep.equal([1, 1, 1]);
 
     const rerun = await handleRenewAll(h.deps, inbound.id);

@@ -42,7 +42,7 @@ describe('SQLite shared by several processes', function () {
 
   it('webhook inserts waiting for another process\'s write lock leave this process free, and are stored once it is released', async () => {
     other.exec('BEGIN IMMEDIATE');
-    const values = (n: number) => ({ messageSid: `SMlock${n}`, accountSid: null, fromNumber: '+4520000001', toNumber: '1910', body: 'HBK FORNY ALLE', command: 'renew-all' as const, status: 'received' as const });
+    const values = (n: number) => ({ messageSid: `SMlock${n}`, accountSid: null, fromNumber: '+4520000001', toNumber: '1910', body: 'HBK FORNY ALLE', command: 'renew-all' as const, status: 'received' as const, libraryId: 'default' });
     const group = createGroupCommit(db);
     const stored = Promise.all([group.insertInbound(values(1), new Date()), group.insertInbound(values(2), new Date())]);
     let settled = false;

@@ -129,7 +129,7 @@ describe('Twilio failures', function () {
     const now = h.clock.now();
     const { message } = await insertOutbound(
       h.deps.db,
-      { channel: 'sms', kind: 'notice', purpose: 'ill-refused', patronId: 'p-karen', inboundId: null, to: KAREN, from: '1910', body: 'x', sendAfter: now, dedupeKey: 'early-receipt' },
+      { channel: 'sms', kind: 'notice', purpose: 'ill-refused', patronId: 'p-karen', inboundId: null, to: KAREN, from: '1910', body: 'x', sendAfter: now, dedupeKey: 'early-receipt', libraryId: 'default' },
       now,
     );
     await claimForSending(h.deps.db, message.id, now);

@@ -3,6 +3,7 @@ import { createEmbeddedLibrarySystem } from '../../src/library/embedded.js';
 import { Writable } from 'node:stream';
 import { createKnex } from '../../db/knexfile.js';
 import { Redis } from 'ioredis';
+import type { Libraries } from '../../src/libraries.js';
 import { checkReadiness, downReason } from '../../src/http/health.js';
 import { KAREN, everyRuleLibrary, EVERY_RULE_TODAY } from '../fixtures/every-rule.js';
 import { eventually, Harness } from '../helpers/harness.js';
@@ -132,7 +133,7 @@ describe('security: /readyz with a dependency down', function () {
     const redis = new Redis('redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 1 });
     try {
       await redis.connect();
-      const readiness = await checkReadiness({ db, redis, library: createEmbeddedLibrarySystem({ timeZone: 'Europe/Copenhagen' }) });
+      const readiness = await checkReadiness({ db, redis, libraries: { several: false, all: [{ system: createEmbeddedLibrarySystem({ timeZone: 'Europe/Copenhagen' }) }] as unknown as Libraries['all'] } });
       expect(readiness.checks).to.deep.equal({ database: 'down: login refused', redis: 'ok', librarySystem: 'ok' });
       expect(readiness.details.database).to.contain('no_such_forny_role');
     } finally {

@@ -3,6 +3,8 @@ import { dueUnsentSms, messagesPerHour, outboundTotalsBetween, renewAllTotalsBet
 import { noticeCounts, type NoticeCount } from '../../../db/repositories/notices.js';
 import { countSmsWaitingForWindow } from '../../../db/repositories/outbound.js';
 import type { Deps } from '../../deps.js';
+import type { LibrarySystem } from '../../library/library-system.js';
+import type { Library } from '../../libraries.js';
 import { OUTBOUND_STATUSES } from '../../domain/message-status.js';
 import { NOTICE_KINDS } from '../../domain/notice.js';
 import { checkLibrarySystem } from '../health.js';
@@ -14,7 +16,7 @@ import { CHANNEL_TEXT, JOB_STATE_TEXT, NOTICE_KIND_TEXT, STATUS_TEXT } from './l
 import { layout } from './layout.js';
 import { queueName } from './parts.js';
 
-type OverviewDeps = Pick<Deps, 'db' | 'queues' | 'redis' | 'clock' | 'config' | 'logger' | 'library'>;
+type OverviewDeps = Pick<Deps, 'db' | 'queues' | 'redis' | 'clock' | 'config' | 'logger' | 'libraries'>;
 
 /** The chart's data: one point per hour of the last 24, labelled with the library's hour. */
 interface HourlySeries {
@@ -64,13 +66,13 @@ const DOWN_TEXT: Record<string, string> = {
 
 /** How long the overview shows one look at the library system: as long as the metrics' figures may be old (SPEC §7). */
 export const LIBRARY_LOOK_REUSED_MS = 15_000;
-const lastLooks = new WeakMap<OverviewDeps['library'], { readonly at: number; readonly look: ReturnType<typeof checkLibrarySystem> }>();
+const lastLooks = new WeakMap<LibrarySystem, { readonly at: number; readonly look: ReturnType<typeof checkLibrarySystem> }>();
 
 /**
  * Whether the library system answers, asked at most once per LIBRARY_LOOK_REUSED_MS however often
  * the overview is loaded: in SIP2 mode each look is an SC Status sent to the library's own system.
  */
-function lookAtLibrarySystem(library: OverviewDeps['library']): ReturnType<typeof checkLibrarySystem> {
+function lookAtLibrarySystem(library: LibrarySystem): ReturnType<typeof checkLibrarySystem> {
   const now = performance.now();
   const last = lastLooks.get(library);
   if (last && now - last.at < LIBRARY_LOOK_REUSED_MS) return last.look;
@@ -79,13 +81,22 @@ function lookAtLibrarySystem(library: OverviewDeps['library']): ReturnType<typeo
   return look;
 }
 
-/** One line on where loans are renewed and whether it answers now (the detail is in the log). */
-async function librarySystemLine(library: OverviewDeps['library']): Promise<Html> {
-  if (library.kind === 'embedded') return html`<p id="library-system">Bibliotekssystem: indbygget</p>`;
-  const { result } = await lookAtLibrarySystem(library);
+/** One line per library on where its loans are renewed and whether that answers now (the detail is in the log). */
+async function librarySystemLines(libraries: readonly Library[], several: boolean): Promise<Html> {
+  const lines = await Promise.all(libraries.map((library) => librarySystemLine(library, several)));
+  return html`${lines}`;
+}
+
+async function librarySystemLine(library: Library, several: boolean): Promise<Html> {
+  const system = library.system;
+  const whose = several ? html`${library.settings.name} (${library.id}): ` : '';
+  const kind = system.kind === 'sip2' ? 'SIP2' : system.kind.toUpperCase();
+  const id = several ? `library-system-${library.id}` : 'library-system';
+  if (system.kind === 'embedded') return html`<p id="${id}">${whose}Bibliotekssystem: indbygget</p>`;
+  const { result } = await lookAtLibrarySystem(system);
   return result === 'ok'
-    ? html`<p id="library-system">Bibliotekssystem: SIP2 (${library.description}) <strong>svarer</strong></p>`
-    : html`<p id="library-system" class="alert">Bibliotekssystem: SIP2 (${library.description}) <strong>${DOWN_TEXT[result] ?? 'svarer ikke'}</strong>. FORNY ALLE venter og prøves igen; lånerne får svar, når systemet er tilbage.</p>`;
+    ? html`<p id="${id}">${whose}Bibliotekssystem: ${kind} (${system.description}) <strong>svarer</strong></p>`
+    : html`<p id="${id}" class="alert">${whose}Bibliotekssystem: ${kind} (${system.description}) <strong>${DOWN_TEXT[result] ?? 'svarer ikke'}</strong>. FORNY ALLE venter og prøves igen; lånerne får svar, når systemet er tilbage.</p>`;
 }
 
 /** A count that opens the list behind it; zero links nowhere. */
@@ -123,7 +134,7 @@ export async function overviewPage(deps: OverviewDeps): Promise<Html> {
   const todayStart = DateTime.fromJSDate(now, { zone }).startOf('day');
   const [from, to] = [todayStart.toJSDate(), todayStart.plus({ days: 1 }).toJSDate()];
   const [library, queues, waiting, due, totals, renewAlls, perHour, notices] = await Promise.all([
-    librarySystemLine(deps.library),
+    librarySystemLines(deps.libraries.all, deps.libraries.several),
     queueCounts(deps),
     countSmsWaitingForWindow(db, now),
     dueUnsentSms(db, now),
@@ -133,8 +144,9 @@ export async function overviewPage(deps: OverviewDeps): Promise<Html> {
     noticeCounts(db),
   ]);
 
-  const opens = nextSendTime(now, config.sendWindow, zone);
-  const window = `${formatTimeOfDay(config.sendWindow.start)}–${formatTimeOfDay(config.sendWindow.end)}`;
+  const sendWindow = deps.libraries.all[0]?.settings.sendWindow ?? config.defaultSendWindow;
+  const opens = nextSendTime(now, sendWindow, zone);
+  const window = `${formatTimeOfDay(sendWindow.start)}–${formatTimeOfDay(sendWindow.end)}`;
   const series = hourlySeries(now, zone, perHour);
   const channels = (['sms', 'email'] as const).map((channel) => totals.find((row) => row.channel === channel) ?? { channel, sent: 0, delivered: 0, failed: 0 });
 

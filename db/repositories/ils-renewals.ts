@@ -1,5 +1,6 @@
 import type { IlsRenewalRow } from '../tables.js';
-import { toStoredInstant, touched, type Db } from './values.js';
+import type { RenewalReason } from './renewals.js';
+import { toBool, toStoredInstant, touched, type Db } from './values.js';
 
 export type IlsRenewalOutcome = 'renewed' | 'refused';
 
@@ -18,6 +19,12 @@ export interface IlsRenewal {
   /** When the latest Renew for it was (about to be) sent. */
   readonly intendedAt: string;
   readonly finishedAt: string | null;
+  /** The system's own loan id when it differs from the item id (FBS's loanId); null for SIP2. */
+  readonly loanId: string | null;
+  /** A refusal's reason code when the system gives one (FBS); null means `ils_refused`. */
+  readonly reason: RenewalReason | null;
+  /** Renewed provisionally (an FBS interlibrary loan). */
+  readonly provisional: boolean;
 }
 
 const toOutcome = (value: string | null): IlsRenewalOutcome | null => {
@@ -36,6 +43,9 @@ const toIlsRenewal = (row: IlsRenewalRow): IlsRenewal => ({
   systemMessage: row.system_message,
   intendedAt: row.intended_at,
   finishedAt: row.finished_at,
+  loanId: row.loan_id ?? null,
+  reason: (row.reason ?? null) as RenewalReason | null,
+  provisional: toBool(row.provisional),
 });
 
 /**
@@ -67,6 +77,87 @@ export async function recordIlsIntent(
     old_due_date: intent.oldDueDate,
     intended_at: toStoredInstant(now),
   });
+}
+
+/** What an FBS-style system records per loan: the item, its own loan id, and for a loan decided without asking, the outcome. */
+export interface IlsIntent {
+  readonly inboundId: number;
+  readonly cardNumber: string;
+  readonly itemId: string;
+  readonly loanId: string | null;
+  readonly title: string | null;
+  readonly oldDueDate: string | null;
+  /** Set for a loan refused from the listing without a renew call: recorded finished at once. */
+  readonly decided?: IlsResult;
+}
+
+/** An outcome as recorded: SIP2's two fields, and FBS's reason and provisional mark. */
+export interface IlsResult {
+  readonly outcome: IlsRenewalOutcome;
+  readonly newDueDate: string | null;
+  readonly systemMessage: string | null;
+  readonly title?: string | null;
+  readonly reason?: RenewalReason | null;
+  readonly provisional?: boolean;
+}
+
+/**
+ * Records many intents in one statement (one renew call covers them all), committed before the call
+ * leaves, as recordIlsIntent does for one. The unique key (inbound_id, item_id) makes a second
+ * intent for the same item and request fail loudly.
+ */
+export async function recordIlsIntents(db: Db, intents: readonly IlsIntent[], now: Date): Promise<void> {
+  const stamp = toStoredInstant(now);
+  const rows = intents.map((intent) => ({
+    inbound_id: intent.inboundId,
+    item_id: intent.itemId,
+    card_number: intent.cardNumber,
+    loan_id: intent.loanId,
+    title: intent.title,
+    old_due_date: intent.oldDueDate,
+    intended_at: stamp,
+    ...(intent.decided ? outcomeColumns(intent.decided, stamp) : {}),
+  }));
+  // Chunked: SQLite caps the number of bound parameters in one statement.
+  for (let start = 0; start < rows.length; start += 50) await db('ils_renewals').insert(rows.slice(start, start + 50));
+}
+
+/** Records the answers of one renew call, together: one commit instead of one per loan. */
+export async function recordIlsOutcomes(db: Db, outcomes: readonly { readonly itemId: string; readonly result: IlsResult }[], inboundId: number, now: Date): Promise<void> {
+  if (outcomes.length === 0) return;
+  const stamp = toStoredInstant(now);
+  const write = async (trx: Db) => {
+    for (const { itemId, result } of outcomes) {
+      await trx('ils_renewals').where({ inbound_id: inboundId, item_id: itemId }).whereNull('outcome').update(outcomeColumns(result, stamp));
+    }
+  };
+  // Inside a caller's transaction, its writes already commit together.
+  if (db.isTransaction) await write(db);
+  else await db.transaction(write);
+}
+
+/** Marks many intents sent again under the same intents (see restampIlsIntent). */
+export async function restampIlsIntents(db: Db, inboundId: number, itemIds: readonly string[], now: Date): Promise<void> {
+  if (itemIds.length === 0) return;
+  await db('ils_renewals').where({ inbound_id: inboundId }).whereIn('item_id', [...itemIds]).whereNull('outcome').update({ intended_at: toStoredInstant(now) });
+}
+
+/** Takes back intents whose call never left. */
+export async function withdrawIlsIntents(db: Db, inboundId: number, itemIds: readonly string[]): Promise<void> {
+  if (itemIds.length === 0) return;
+  await db('ils_renewals').where({ inbound_id: inboundId }).whereIn('item_id', [...itemIds]).whereNull('outcome').delete();
+}
+
+function outcomeColumns(result: IlsResult, stamp: string) {
+  return {
+    outcome: result.outcome,
+    new_due_date: result.newDueDate,
+    system_message: result.systemMessage,
+    ...(result.title === undefined || result.title === null ? {} : { title: result.title }),
+    ...(result.reason === undefined ? {} : { reason: result.reason }),
+    ...(result.provisional === undefined ? {} : { provisional: result.provisional }),
+    finished_at: stamp,
+  };
 }
 
 /** Marks a Renew sent again under an unanswered intent, so another run sees it as in flight. */

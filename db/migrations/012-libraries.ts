@@ -55,7 +55,8 @@ export async function up(db: Knex): Promise<void> {
     t.string('library_id', 32).notNullable().defaultTo('*');
     t.string('source', 16).notNullable();
     t.string('at', 30).notNullable();
-    t.primary(['mobile', 'library_id']);
+    // Named: PostgreSQL keeps the renamed table's `sms_opt_outs_pkey` until it is dropped.
+    t.primary(['mobile', 'library_id'], { constraintName: 'sms_opt_outs_scope_pkey' });
   });
   await db.raw(`insert into sms_opt_outs (mobile, library_id, source, at) select mobile, '*', source, at from sms_opt_outs_before_libraries`);
   await db.schema.dropTable('sms_opt_outs_before_libraries');
@@ -68,7 +69,7 @@ export async function up(db: Knex): Promise<void> {
     t.string('started_at', 30).notNullable();
     t.string('finished_at', 30).nullable();
     t.integer('messages').notNullable().defaultTo(0);
-    t.primary(['library_id', 'scan_date']);
+    t.primary(['library_id', 'scan_date'], { constraintName: 'reminder_scans_library_pkey' });
   });
   await db.raw(
     `insert into reminder_scans (library_id, scan_date, due_date, started_at, finished_at, messages)
@@ -80,7 +81,7 @@ export async function up(db: Knex): Promise<void> {
 export async function down(db: Knex): Promise<void> {
   await db.schema.renameTable('reminder_scans', 'reminder_scans_of_libraries');
   await db.schema.createTable('reminder_scans', (t) => {
-    t.string('scan_date', 10).primary();
+    t.string('scan_date', 10).primary('reminder_scans_date_pkey');
     t.string('due_date', 10).notNullable();
     t.string('started_at', 30).notNullable();
     t.string('finished_at', 30).nullable();
@@ -93,7 +94,7 @@ export async function down(db: Knex): Promise<void> {
   await db.schema.dropTable('reminder_scans_of_libraries');
   await db.schema.renameTable('sms_opt_outs', 'sms_opt_outs_of_libraries');
   await db.schema.createTable('sms_opt_outs', (t) => {
-    t.string('mobile', 20).primary();
+    t.string('mobile', 20).primary('sms_opt_outs_mobile_pkey');
     t.string('source', 16).notNullable();
     t.string('at', 30).notNullable();
   });

@@ -7,9 +7,10 @@ import { toBool, toStoredInstant, type Db } from './values.js';
 export type RenewalOutcome = 'renewed' | 'refused';
 /**
  * SPEC §2's reason codes (`ill_refused` is also recorded when the owning library turns a renewal
- * down), and `ils_refused`: the library's own system said no (SPEC §10).
+ * down), `ils_refused`: the library's own system said no (SPEC §10, §13), and `patron_blocked`:
+ * FBS said the patron is blocked in the library system (SPEC §13).
  */
-export type RenewalReason = RefusalReason | 'ils_refused';
+export type RenewalReason = RefusalReason | 'ils_refused' | 'patron_blocked';
 
 export interface RenewalResult {
   readonly id: number;

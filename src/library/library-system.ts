@@ -5,7 +5,8 @@ import type { LoansStillDue } from './loans-still-due.js';
 
 /**
  * The library system loans are renewed in (SPEC §10), as the renew-all job sees it: forny's own
- * tables and rules (`embedded`), or the library's own system over SIP2. One adapter per system,
+ * tables and rules (`embedded`), the library's own system over SIP2, or FBS's external API (SPEC
+ * §13). One adapter per system,
  * built in createDeps; the job does not know which, except for `renewsInJobTransaction`.
  *
  * **Idempotent per request.** A request is one inbound message (`inboundId`); a job may run
@@ -23,10 +24,10 @@ import type { LoansStillDue } from './loans-still-due.js';
  *   renew, record it refused. While a run may still be waiting: throw LibrarySystemUnavailable.
  * - Past `deadline` it sends no renewal (withdrawing an intent whose call never left) and throws
  *   LibrarySystemUnavailable; `doneSoFar` then reads its records, asking the system nothing.
- * SIP2 (src/library/sip2/adapter.ts) does this with `ils_renewals`; FBS is to do the same.
+ * SIP2 (src/library/sip2/adapter.ts) and FBS (src/library/fbs/adapter.ts) do this with `ils_renewals`.
  */
 export interface LibrarySystem {
-  readonly kind: 'embedded' | 'sip2';
+  readonly kind: 'embedded' | 'sip2' | 'fbs';
   /** One line for people: what it is and where (never a password). */
   readonly description: string;
   /**

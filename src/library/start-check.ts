@@ -1,12 +1,23 @@
 import type { Logger } from '../logger.js';
+import { describeFbs, type FbsOptions } from './fbs/url.js';
 import type { LibrarySystem, LibrarySystemDown } from './library-system.js';
 import { describeSip2, type Sip2Options } from './sip2/url.js';
+import type { LibrarySystemSettings } from './system-url.js';
 
 /** What `check()` says: the system answers, or how it is down and its own reason. */
 export type LibraryState = Awaited<ReturnType<LibrarySystem['check']>>;
 
-/** Where the system is, as the lines name it: never the password. */
-export type LibraryWhere = Pick<Sip2Options, 'tls' | 'host' | 'port' | 'user'>;
+/** Where the system is, as the lines name it: never the password. A SIP2 system's options, or FBS's (they carry `agency`). */
+export type LibraryWhere = Pick<Sip2Options, 'tls' | 'host' | 'port' | 'user'> | Pick<FbsOptions, 'tls' | 'host' | 'port' | 'user' | 'basePath' | 'agency'>;
+
+/** What checkAtStart names for a library's system; undefined for the embedded one (nothing to reach). */
+export function startCheckWhere(settings: LibrarySystemSettings): LibraryWhere | undefined {
+  if (settings.kind === 'sip2') return settings.sip2;
+  if (settings.kind === 'fbs') return settings.fbs;
+  return undefined;
+}
+
+const isFbs = (where: LibraryWhere): where is Pick<FbsOptions, 'tls' | 'host' | 'port' | 'user' | 'basePath' | 'agency'> => 'agency' in where;
 
 /**
  * Tries between checks while the system refuses or does not answer. Each try is a login at most
@@ -23,7 +34,7 @@ export interface StartCheck {
 }
 
 /**
- * Tries the library system at start (for SIP2: connect, log in, SC Status) and says in one log
+ * Tries the library system at start (for SIP2: connect, log in, SC Status; for FBS: log in) and says in one log
  * line what it found, so an operator sees a refused login or a system not answering in the
  * start-up output and not only in /readyz. While it is down the check tries again and writes a
  * line only when how it is down changes, and one more when it answers; then it stops (the jobs,
@@ -65,8 +76,12 @@ export function checkAtStart(library: LibrarySystem, where: LibraryWhere, logger
   };
 }
 
-/** `sip2 host:port, user forny`: enough to find the account, nothing more. */
+/** `sip2 host:port, user forny` or `fbs host/rest, agency DK-761500, user forny`: enough to find the account, nothing more. */
 function named(where: LibraryWhere): string {
+  if (isFbs(where)) {
+    const address = describeFbs(where);
+    return `${where.tls ? 'fbs' : 'fbs+http'} ${address.slice(address.indexOf('@') + 1)}, agency ${where.agency}, user ${where.user}`;
+  }
   const address = describeSip2(where);
   return `${where.tls ? 'sips2' : 'sip2'} ${address.slice(address.indexOf('@') + 1)}, user ${where.user}`;
 }
@@ -76,7 +91,7 @@ function named(where: LibraryWhere): string {
  * without the pool's "next attempt in" (the line is about the state, not the moment).
  */
 function why(where: LibraryWhere, reason: string): string {
-  const prefix = `${describeSip2(where)}: `;
+  const prefix = `${isFbs(where) ? describeFbs(where) : describeSip2(where)}: `;
   return (reason.startsWith(prefix) ? reason.slice(prefix.length) : reason).replace(/ \(next attempt in \d+ s\)$/, '');
 }
 

@@ -19,6 +19,7 @@ export const REASON_TEXT: Readonly<Record<RenewalReason, string>> = {
   too_many: 'fornyet det højeste antal gange',
   on_reserve: 'reserveret af en anden låner',
   ils_refused: 'bibliotekssystemet afviste fornyelsen',
+  patron_blocked: 'låneren er spærret i bibliotekssystemet',
 };
 
 export const STATUS_TEXT: Readonly<Record<MessageStatus, string>> = {

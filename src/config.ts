@@ -259,6 +259,9 @@ type Env = Readonly<Record<string, string | undefined>>;
  * variable, so a process can print it and exit before touching anything.
  */
 export function loadConfig(env: Env = process.env): Config {
+  // With LIBRARIES_FILE, the variables of the one library are refused before they are read, so
+  // the line names the conflict rather than a value the file makes irrelevant.
+  if (env.LIBRARIES_FILE !== undefined && env.LIBRARIES_FILE.trim() !== '') refuseSingleLibraryVariables(env);
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -276,12 +279,15 @@ export function loadConfig(env: Env = process.env): Config {
   const keywords = v.LIBRARY_KEYWORDS.map((keyword) => keyword.toUpperCase());
   // Texts show these four: a character outside GSM-7 is blamed on its own variable, a text too
   // long on the name (the longest of them; the message says the others count too).
-  for (const [variable, value] of [['LIBRARY_NAME', v.LIBRARY_NAME], ['SMS_FROM', v.SMS_FROM]] as const) {
+  // With LIBRARIES_FILE the LIBRARY_* variables are unset and their defaults describe no library:
+  // the file's libraries are checked instead (src/libraries-file.ts).
+  const checked = v.LIBRARIES_FILE === undefined ? ([['LIBRARY_NAME', v.LIBRARY_NAME], ['SMS_FROM', v.SMS_FROM]] as const) : ([['SMS_FROM', v.SMS_FROM]] as const);
+  for (const [variable, value] of checked) {
     if (gsm7Septets(value) === null) {
       throw new ConfigError(`Invalid configuration: ${variable} (${shown(variable, value)}): holds a character outside the GSM-7 alphabet, which would send every SMS as UCS-2`);
     }
   }
-  const textProblem = textSettingsProblem({ libraryName: v.LIBRARY_NAME, site: v.LIBRARY_SITE, keyword: keywords[0] ?? '', smsFrom: v.SMS_FROM });
+  const textProblem = v.LIBRARIES_FILE === undefined ? textSettingsProblem({ libraryName: v.LIBRARY_NAME, site: v.LIBRARY_SITE, keyword: keywords[0] ?? '', smsFrom: v.SMS_FROM }) : null;
   if (textProblem) {
     throw new ConfigError(`Invalid configuration: LIBRARY_NAME (${shown('LIBRARY_NAME', v.LIBRARY_NAME)}): too long together with LIBRARY_SITE, LIBRARY_KEYWORDS and SMS_FROM: ${textProblem}`);
   }
@@ -366,15 +372,20 @@ function librariesFromFile(
   env: Env,
   defaults: { sendWindow: DailyWindow; smsFrom: string; mailFrom: string | undefined },
 ): { gatewayName: string; libraries: readonly LibrarySettings[] } {
+  refuseSingleLibraryVariables(env);
+  return readLibrariesFile(file, env, {
+    ...defaults,
+    mailFromOf: (name, site) => defaults.mailFrom ?? defaultMailFrom(name, site),
+  });
+}
+
+/** The variables that describe the one library must be unset beside LIBRARIES_FILE (SPEC §12). */
+function refuseSingleLibraryVariables(env: Env): void {
   for (const variable of ['LIBRARY_NAME', 'LIBRARY_SITE', 'LIBRARY_KEYWORDS', 'LIBRARY_SYSTEM_URL', 'NOTICES_TOKEN']) {
     if (env[variable] !== undefined && env[variable]?.trim() !== '') {
       throw new ConfigError(`Invalid configuration: ${variable} (${shown(variable, env[variable])}): must be unset when LIBRARIES_FILE is set (each library's block in the file says it)`);
     }
   }
-  return readLibrariesFile(file, env, {
-    ...defaults,
-    mailFromOf: (name, site) => defaults.mailFrom ?? defaultMailFrom(name, site),
-  });
 }
 
 /** `"LIBRARY_NAME" <noreply@SITE's host>`: e-mails carry the same name as the SMS (SPEC §4). */

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { gsm7Septets } from './domain/gsm7.js';
-import { MAX_LIBRARY_NAME_LENGTH, textSettingsProblem } from './domain/reply-text.js';
+import { gsm7Septets, SINGLE_SEGMENT_SEPTETS } from './domain/gsm7.js';
+import { createGatewayTexts } from './domain/gateway-text.js';
+import { MAX_LIBRARY_NAME_LENGTH, SmsTooLongError, textSettingsProblem } from './domain/reply-text.js';
 import { parseWindow, type DailyWindow } from './domain/send-window.js';
 import { LibrarySystemUrlError, parseLibrarySystemUrl } from './library/system-url.js';
 import { passwordHashProblem } from './password-hash.js';
@@ -189,5 +190,29 @@ function readLibraries(parsed: unknown, env: Env, defaults: LibrariesFileDefault
       mailFrom: defaults.mailFromOf(name, site),
     });
   });
+  const gatewayProblem = gatewayTextsProblem(gatewayName, libraries, defaults.smsFrom);
+  if (gatewayProblem) problem('gatewayName', `too long together with SMS_FROM and the keywords: ${gatewayProblem}`);
   return { gatewayName, libraries: Object.freeze(libraries) };
+}
+
+/**
+ * Null when every text the gateway signs with `gatewayName` fits one GSM-7 segment, built as they
+ * are sent: the question naming two libraries' keywords is built with the two longest first
+ * keywords, and must name both (not fall back to the general help).
+ */
+function gatewayTextsProblem(gatewayName: string, libraries: readonly LibrarySettings[], smsFrom: string): string | null {
+  const firsts = libraries.map((library) => library.keywords[0] ?? library.id).sort((a, b) => b.length - a.length);
+  const two = [firsts[0] ?? 'HBK', firsts[1] ?? firsts[0] ?? 'HBK'];
+  try {
+    const texts = createGatewayTexts({ gatewayName, exampleKeyword: libraries[0]?.keywords[0] ?? 'HBK', smsFrom });
+    for (const build of [() => texts.unknownNumberReply(), () => texts.helpReply(), () => texts.stopEverywhere(), () => texts.startEverywhere()]) build();
+    const which = texts.whichLibrary(two);
+    if (!two.every((keyword) => which.includes(`${keyword} FORNY ALLE`))) return `the question naming two libraries' keywords does not fit one segment (${which})`;
+    return null;
+  } catch (error) {
+    if (!(error instanceof SmsTooLongError)) throw error;
+    return error.septets === null
+      ? 'an SMS would hold a character outside the GSM-7 alphabet (it would cost UCS-2 segments)'
+      : `an SMS would need ${error.septets} septets, more than one segment (${SINGLE_SEGMENT_SEPTETS})`;
+  }
 }

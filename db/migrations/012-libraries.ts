@@ -56,7 +56,7 @@ export async function up(db: Knex): Promise<void> {
     t.string('source', 16).notNullable();
     t.string('at', 30).notNullable();
     // Named: PostgreSQL keeps the renamed table's `sms_opt_outs_pkey` until it is dropped.
-    t.primary(['mobile', 'library_id'], { constraintName: 'sms_opt_outs_scope_pkey' });
+    t.primary(['mobile', 'library_id'], 'sms_opt_outs_scope_pkey');
   });
   await db.raw(`insert into sms_opt_outs (mobile, library_id, source, at) select mobile, '*', source, at from sms_opt_outs_before_libraries`);
   await db.schema.dropTable('sms_opt_outs_before_libraries');
@@ -69,7 +69,7 @@ export async function up(db: Knex): Promise<void> {
     t.string('started_at', 30).notNullable();
     t.string('finished_at', 30).nullable();
     t.integer('messages').notNullable().defaultTo(0);
-    t.primary(['library_id', 'scan_date'], { constraintName: 'reminder_scans_library_pkey' });
+    t.primary(['library_id', 'scan_date'], 'reminder_scans_library_pkey');
   });
   await db.raw(
     `insert into reminder_scans (library_id, scan_date, due_date, started_at, finished_at, messages)

@@ -97,6 +97,7 @@ export interface RenewalLine {
 interface RenewalLineRow {
   inbound_id: number;
   loan_id: string;
+  item_id: string | null;
   stored_title: string | null;
   loan_title: string | null;
   kind: string | null;
@@ -124,6 +125,7 @@ export async function renewalLines(db: Db, inboundIds: readonly number[]): Promi
     .select<RenewalLineRow[]>(
       'r.inbound_id',
       'r.loan_id',
+      'r.item_id',
       'r.title as stored_title',
       't.title as loan_title',
       'l.kind',
@@ -137,8 +139,9 @@ export async function renewalLines(db: Db, inboundIds: readonly number[]): Promi
   return rows.map((row) => ({
     inboundId: Number(row.inbound_id),
     loanId: row.loan_id,
-    // A system that gave no title (empty AJ) is still shown by its item id.
-    title: row.stored_title || row.loan_title || row.loan_id,
+    // A system that gave no title (empty AJ; FBS for all but interlibrary loans, when no notice
+    // named it) is still shown by its item id (FBS's materialItemNumber, not its loanId).
+    title: row.stored_title || row.loan_title || row.item_id || row.loan_id,
     loanKind: row.kind,
     outcome: row.outcome as RenewalOutcome,
     reason: row.reason as RenewalReason | null,

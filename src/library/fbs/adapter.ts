@@ -197,7 +197,7 @@ export function createFbsLibrarySystem(options: FbsOptions, deps: { db: Knex; cl
 
   return {
     kind: 'fbs',
-    description: `FBS at ${where} (agency ${options.agency})`,
+    description: `${where} (agency ${options.agency})`,
     renewsInJobTransaction: false,
 
     async renewAll({ inboundId, patrons, deadline }): Promise<RenewAllReport> {

@@ -20,7 +20,9 @@ export async function routeInbound(db: Db, libraries: Libraries, inbound: Pick<I
   const addressed = libraries.find(inbound.libraryId);
   if (addressed) return { to: 'library', library: addressed, patrons: await findPatronsByMobile(db, inbound.fromNumber, addressed.id) };
   const patrons = await findPatronsByMobile(db, inbound.fromNumber);
-  const holding = [...new Set(patrons.map((patron) => patron.libraryId))].flatMap((id) => libraries.find(id) ?? []);
+  // In the configuration's order, whatever order the directory rows came in: the question names them alike every time.
+  const holdingIds = new Set(patrons.map((patron) => patron.libraryId));
+  const holding = libraries.all.filter((library) => holdingIds.has(library.id));
   const [only] = holding;
   if (holding.length === 1 && only) return { to: 'library', library: only, patrons: patrons.filter((patron) => patron.libraryId === only.id) };
   if (holding.length > 1) return { to: 'several', libraries: holding };

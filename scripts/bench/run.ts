@@ -13,6 +13,7 @@
 import { performance } from 'node:perf_hooks';
 import { benchNotices } from './notices.js';
 import { benchReminderScan } from './reminder-scan.js';
+import { benchLibrarySystems } from './fbs.js';
 import { benchRenewAllDirect, benchRenewAllEndToEnd } from './renew-all.js';
 import { benchSmsDrain } from './sms-drain.js';
 import { benchWebhook } from './webhook.js';
@@ -41,6 +42,8 @@ const BENCHMARKS: Record<string, (report: (line: BenchLine) => void) => Promise<
     report(await benchRenewAllEndToEnd(plan, direct));
   },
   burst: (report) => benchBurst({ patrons: 1_980, connections: 32 }, report),
+  // The library's own system: FBS's renew-all beside SIP2's, each against its simulator on loopback.
+  systems: async (report) => report(await benchLibrarySystems({ patrons: 400, rounds: 4 })),
   // An odd number of A/B pairs, so the ratio printed is one pair's, the middle one.
   webhook: async (report) => report(await benchWebhook({ connections: 32, seconds: 4, rounds: 3 })),
 };

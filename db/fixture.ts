@@ -130,6 +130,12 @@ export async function validateFixture(input: unknown, known: KnownIds): Promise<
       seen.add(row.id);
     }
   }
+  // Card numbers and barcodes are unique per library (SPEC §12): a fixture loads into one library.
+  const cardNumbers = new Set<string>();
+  for (const [index, row] of fixture.patrons.entries()) {
+    if (cardNumbers.has(row.cardNumber)) throw new FixtureError(`patrons[${index}].cardNumber: ${JSON.stringify(row.cardNumber)} appears twice`);
+    cardNumbers.add(row.cardNumber);
+  }
   const barcodes = new Set<string>();
   for (const [index, row] of fixture.items.entries()) {
     if (barcodes.has(row.barcode)) throw new FixtureError(`items[${index}].barcode: ${JSON.stringify(row.barcode)} appears twice`);

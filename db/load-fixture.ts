@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import { validateFixture, type Fixture } from './fixture.js';
+import { DEFAULT_LIBRARY_ID, ownId, storedId } from '../src/domain/library-ids.js';
+import { FixtureError, validateFixture, type Fixture } from './fixture.js';
 import { toStoredInstant } from './repositories/values.js';
 
 export interface LoadReport {
@@ -20,22 +21,55 @@ async function upsert(trx: Knex.Transaction, table: string, rows: readonly Recor
 }
 
 /**
- * Loads a library fixture (SPEC §9): validated whole first, then upserted by id in one transaction,
- * so a bad fixture loads nothing and loading the same one twice changes nothing.
+ * A card number or barcode this library's other patron or item holds already (unique per library,
+ * SPEC §12): named like the fixture's own problems, before anything is written.
  */
-export async function loadFixture(db: Knex, input: unknown, now: Date): Promise<LoadReport> {
+async function takenInLibrary(
+  db: Knex,
+  libraryId: string,
+  rows: readonly { readonly id: string; readonly value: string }[],
+  what: { readonly table: 'patrons' | 'items'; readonly column: 'card_number' | 'barcode'; readonly field: string; readonly noun: string },
+): Promise<void> {
+  const values = rows.map((row) => row.value);
+  const holders = new Map<string, string>();
+  for (let start = 0; start < values.length; start += 500) {
+    const found = await db(what.table).where({ library_id: libraryId }).whereIn(what.column, values.slice(start, start + 500)).select<{ id: string; value: string }[]>('id', `${what.column} as value`);
+    for (const row of found) holders.set(row.value, row.id);
+  }
+  for (const [index, row] of rows.entries()) {
+    const holder = holders.get(row.value);
+    if (holder !== undefined && holder !== storedId(libraryId, row.id)) {
+      throw new FixtureError(`${what.table}[${index}].${what.field}: ${JSON.stringify(row.value)} is ${what.noun} ${ownId(libraryId, holder)}'s ${what.field === 'cardNumber' ? 'card number' : 'barcode'} too`);
+    }
+  }
+}
+
+/**
+ * Loads a library fixture (SPEC §9) into one library (SPEC §12): validated whole first, then upserted
+ * by id in one transaction, so a bad fixture loads nothing and loading the same one twice changes
+ * nothing. The fixture speaks in the library's own ids; they are stored as storedId(library, id),
+ * references too, and every row is marked with the library, so two libraries may load the same ids,
+ * card numbers and barcodes. A reference may name a row the library holds already, never another
+ * library's.
+ */
+export async function loadFixture(db: Knex, input: unknown, now: Date, libraryId: string = DEFAULT_LIBRARY_ID): Promise<LoadReport> {
+  const id = (own: string) => storedId(libraryId, own);
   const fixture: Fixture = await validateFixture(input, {
-    has: async (table, id) => (await db(table).where({ id }).first('id')) !== undefined,
+    has: async (table, own) => (await db(table).where({ id: id(own), library_id: libraryId }).first('id')) !== undefined,
   });
+  await takenInLibrary(db, libraryId, fixture.patrons.map((row) => ({ id: row.id, value: row.cardNumber })), { table: 'patrons', column: 'card_number', field: 'cardNumber', noun: 'patron' });
+  await takenInLibrary(db, libraryId, fixture.items.map((row) => ({ id: row.id, value: row.barcode })), { table: 'items', column: 'barcode', field: 'barcode', noun: 'item' });
   const stamp = toStoredInstant(now);
+  const library_id = libraryId;
   await db.transaction(async (trx) => {
-    await upsert(trx, 'titles', fixture.titles.map((row) => ({ id: row.id, title: row.title, renewable: row.renewable })));
-    await upsert(trx, 'items', fixture.items.map((row) => ({ id: row.id, title_id: row.titleId, barcode: row.barcode, renewable: row.renewable })));
+    await upsert(trx, 'titles', fixture.titles.map((row) => ({ id: id(row.id), library_id, title: row.title, renewable: row.renewable })));
+    await upsert(trx, 'items', fixture.items.map((row) => ({ id: id(row.id), library_id, title_id: id(row.titleId), barcode: row.barcode, renewable: row.renewable })));
     await upsert(
       trx,
       'patrons',
       fixture.patrons.map((row) => ({
-        id: row.id,
+        id: id(row.id),
+        library_id,
         card_number: row.cardNumber,
         name: row.name,
         mobile: row.mobile,
@@ -51,9 +85,10 @@ export async function loadFixture(db: Knex, input: unknown, now: Date): Promise<
       trx,
       'loans',
       fixture.loans.map((row) => ({
-        id: row.id,
-        patron_id: row.patronId,
-        item_id: row.itemId,
+        id: id(row.id),
+        library_id,
+        patron_id: id(row.patronId),
+        item_id: id(row.itemId),
         kind: row.kind,
         loan_period_days: row.loanPeriodDays,
         borrowed_on: row.borrowedOn,
@@ -68,12 +103,12 @@ export async function loadFixture(db: Knex, input: unknown, now: Date): Promise<
     await upsert(
       trx,
       'reservations',
-      fixture.reservations.map((row) => ({ id: row.id, patron_id: row.patronId, title_id: row.titleId, created_at: toStoredInstant(new Date(row.createdAt)) })),
+      fixture.reservations.map((row) => ({ id: id(row.id), library_id, patron_id: id(row.patronId), title_id: id(row.titleId), created_at: toStoredInstant(new Date(row.createdAt)) })),
     );
     // Borrowing a Lynlån deletes the borrower's own reservation on that title (the library's rule).
     for (const loan of fixture.loans.filter((row) => row.kind === 'lynlaan' && row.returnedOn === null)) {
-      const titleId = trx('items').where({ id: loan.itemId }).select('title_id');
-      await trx('reservations').where({ patron_id: loan.patronId }).whereIn('title_id', titleId).delete();
+      const titleId = trx('items').where({ id: id(loan.itemId) }).select('title_id');
+      await trx('reservations').where({ patron_id: id(loan.patronId) }).whereIn('title_id', titleId).delete();
     }
   });
   return {

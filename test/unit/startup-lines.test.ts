@@ -1,8 +1,12 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect } from 'chai';
 import { loadConfig } from '../../src/config.js';
 import { describeError } from '../../src/describe-error.js';
 import { libraryStateLine, type LibraryState } from '../../src/library/start-check.js';
-import { addressOf, describeDatabase, startupLines } from '../../src/startup-lines.js';
+import { addressOf, describeDatabase, libraryLines, startupLines } from '../../src/startup-lines.js';
+import { hashPassword } from '../../src/password-hash.js';
 
 describe('start-up lines: what a process runs, never a secret', () => {
   const config = loadConfig({
@@ -96,4 +100,50 @@ describe('the library system at start: one line per state, naming the account', 
   for (const row of rows) {
     it(row.name, () => expect(libraryStateLine(where, row.state, row.previous)).to.deep.equal({ level: row.level, line: row.line }));
   }
+});
+
+describe('start-up lines with LIBRARIES_FILE: one line per library (SPEC §12)', () => {
+  let dir: string;
+  let file: string;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'forny-startup-'));
+    file = join(dir, 'libraries.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        gatewayName: 'Nordsjællands biblioteker',
+        libraries: [
+          { id: 'hbk', name: 'Helsingør Kommunes Biblioteker', keywords: ['HBK', 'HKB'], site: 'helsbib.dk', systemUrl: '${HBK_SYSTEM_URL}', noticesToken: '${HBK_TOKEN}', operators: [{ user: 'hbk-vagt', passwordHash: await hashPassword('operator-secret') }] },
+          { id: 'frb', name: 'Fredensborg Bibliotekerne', keywords: ['FRB'], site: 'fredensborgbib.dk' },
+        ],
+      }),
+    );
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  function lines(): string[] {
+    const config = loadConfig({ LIBRARIES_FILE: file, HBK_SYSTEM_URL: 'sip2://forny:sip-secret@sip.example.dk:6001?institution=HBK', HBK_TOKEN: 'token-secret'.repeat(4) });
+    return startupLines(config, { roles: 'web only', url: undefined, privateRedis: false });
+  }
+
+  it('names the file, the count and the gateway, then each library: id, name, keywords, library system', () => {
+    const config = loadConfig({ LIBRARIES_FILE: file, HBK_SYSTEM_URL: 'sip2://forny:sip-secret@sip.example.dk:6001?institution=HBK', HBK_TOKEN: 'token-secret'.repeat(4) });
+    expect(libraryLines(config)).to.deep.equal([
+      `  Libraries:      2 from ${file} (gateway "Nordsjællands biblioteker")`,
+      `    hbk: Helsingør Kommunes Biblioteker, keywords HBK, HKB; SIP2 at sip2://forny@sip.example.dk:6001 (institution HBK, plain TCP) because its systemUrl in ${file} is set`,
+      `    frb: Fredensborg Bibliotekerne, keywords FRB; embedded (forny's own tables) because its systemUrl in ${file} is unset`,
+    ]);
+  });
+
+  it('has no single Library system line, and every library once', () => {
+    const all = lines();
+    expect(all.filter((line) => line.includes('Library system:'))).to.deep.equal([]);
+    expect(all.filter((line) => /^ {4}hbk: /.test(line))).to.have.length(1);
+    expect(all.filter((line) => /^ {4}frb: /.test(line))).to.have.length(1);
+  });
+
+  it('never shows a password, token or hash', () => {
+    const text = lines().join('\n');
+    for (const secret of ['sip-secret', 'token-secret', 'operator-secret', 'scrypt$']) expect(text).not.to.contain(secret);
+  });
 });

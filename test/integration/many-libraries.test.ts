@@ -375,6 +375,7 @@ describe("many libraries: one library's SIP2 server away (SPEC §12)", function 
       env: {
         LIBRARIES_FILE: librariesFile(dir, { hbk: { systemUrl: url(ports[0], 'HBK') }, frb: { systemUrl: url(ports[1], 'FRB') } }),
         TEST_HBK_TOKEN: HBK_TOKEN,
+        RENEW_ALL_GIVE_UP_MINUTES: '1',
       },
     });
     const directory: FixtureInput = { patrons: [{ id: 'p1', cardNumber: '0101', name: 'Karen Blixen', mobile: BOTH, smsOptIn: true }] };
@@ -402,5 +403,13 @@ describe("many libraries: one library's SIP2 server away (SPEC §12)", function 
     expect(body.checks.librarySystems.hbk).to.equal('ok');
     expect(body.checks.librarySystems.frb).to.match(/^down: /);
     expect(body.checks.librarySystem).to.match(/^down: /);
+
+    // Given up in frb's name: each of frb's requests gets frb's give-up SMS, nothing of hbk's.
+    await eventually(async () => ((await h.deps.queues.renewAll.getJobCounts('delayed')).delayed ?? 0) > 0, 5_000, 'a retry to wait');
+    h.clock.advance(61_000);
+    const gaveUp = await replies(HBK_ONLY, 3);
+    expect(gaveUp).to.deep.equal(Array.from({ length: 3 }, () => h.deps.libraries.get('frb').texts.renewAllGaveUp()));
+    expect(gaveUp[0]).to.match(new RegExp(`^${FRB_NAME}: .*FRB FORNY ALLE.*fredensborgbib\\.dk`));
+    for (const sid of frbSids) expect(await inboundRow(sid), sid).to.include({ status: 'failed', library_id: 'frb' });
   });
 });

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { loadFixture } from '../db/load-fixture.js';
-import { demoLibrary, DEMO_PATRON_MOBILE } from '../db/seeds/demo-library.js';
+import { demoBranchLibrary, demoBranchPatronMobile, demoLibrary, DEMO_PATRON_MOBILE } from '../db/seeds/demo-library.js';
 import { readEnvironment } from '../src/config.js';
 import { dateIn } from '../src/domain/calendar-date.js';
 import { nextSendTime } from '../src/domain/send-window.js';
@@ -57,7 +57,11 @@ const running = await runForny({
     // removes this prefix's keys of these queues and nothing else.
     for (const queue of deps.queues.all) await queue.obliterate({ force: true });
     const today = dateIn(deps.clock.now(), config.timeZone);
-    await loadFixture(deps.db, demoLibrary(today), deps.clock.now());
+    // One library: the demo library as it always was. With LIBRARIES_FILE (libraries.example.json),
+    // the first library gets it and each further one its own patrons, so routing can be tried.
+    const [first, ...others] = config.libraries;
+    await loadFixture(deps.db, demoLibrary(today), deps.clock.now(), first?.id);
+    for (const [index, library] of others.entries()) await loadFixture(deps.db, demoBranchLibrary(index + 1, today), deps.clock.now(), library.id);
   },
 });
 
@@ -77,7 +81,28 @@ writeDemoSession(session);
 process.on('exit', () => removeDemoSession(session));
 
 const redis = `${addressOf(running.deps.config.redisUrl, 6379)}, queue prefix "${config.queuePrefix}"${running.privateRedis ? ' (a private redis-server for this run)' : ''}`;
-const smsLine = config.port === 3000 ? '  npm run sms -- "HBK FORNY ALLE"' : `  PORT=${config.port} npm run sms -- "HBK FORNY ALLE"`;
+const npmRunSms = config.port === 3000 ? 'npm run sms --' : `PORT=${config.port} npm run sms --`;
+const keywordOf = (index: number) => config.libraries[index]?.keywords[0] ?? 'HBK';
+/** `npm run sms` lines with what each shows, the commands padded to one width. */
+const tries = (rows: readonly (readonly [string, string])[]): string[] => {
+  const width = Math.max(...rows.map(([command]) => command.length));
+  return rows.map(([command, what]) => `  ${command.padEnd(width)}  (${what})`);
+};
+const [firstLibrary, secondLibrary] = config.libraries;
+const tryLines =
+  config.libraries.length === 1 || !firstLibrary || !secondLibrary
+    ? ['In another shell, text forny as the demo patron Karen Blixen:', `  ${npmRunSms} "${keywordOf(0)} FORNY ALLE"`]
+    : [
+        `${config.libraries.length} libraries on one short code (${config.librariesFile ?? 'LIBRARIES_FILE'}):`,
+        ...config.libraries.map((library) => `  ${library.id}: ${library.name}, keywords ${library.keywords.join(', ')}`),
+        '',
+        'In another shell, text forny as a patron of each library:',
+        ...tries([
+          [`${npmRunSms} "${keywordOf(0)} FORNY ALLE"`, `Karen Blixen at ${firstLibrary.id}`],
+          ...config.libraries.slice(1).map((library, index) => [`${npmRunSms} --from ${demoBranchPatronMobile(index + 1)} "${keywordOf(index + 1)} FORNY ALLE"`, `H.C. Andersen at ${library.id}`] as const),
+          [`${npmRunSms} "FORNY ALLE"`, `Karen Blixen holds cards at both ${firstLibrary.id} and ${secondLibrary.id}: forny asks which`],
+        ]),
+      ];
 process.stdout.write(
   [
     '',
@@ -89,8 +114,7 @@ process.stdout.write(
     `  Database:   ${describeDatabase(config.databaseUrl)} (fresh for every demo)`,
     `  Redis:      ${redis}`,
     '',
-    'In another shell, text forny as the demo patron Karen Blixen:',
-    smsLine,
+    ...tryLines,
     '',
     'Ctrl-C stops the demo.',
     '',

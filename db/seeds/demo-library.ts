@@ -111,3 +111,38 @@ export function demoLibrary(today: CalendarDate): FixtureInput {
   loan(19, 2, { kind: 'ill', period: 14, renewals: 1 }); // 14-day interlibrary loan renewed once: too_many, whatever its kind
   return fixture;
 }
+
+/**
+ * The demo's patrons at a further library on the short code (SPEC §12; the `n`th library of
+ * LIBRARIES_FILE after the first, from 1): their own numbers (`+4521000001` for the second library, `+4522000001` for the third…), cards and loans, and
+ * Karen Blixen, the first library's demo patron, holding a card here too, so `FORNY ALLE` without a
+ * keyword from her number asks which library she means.
+ */
+export function demoBranchPatronMobile(n: number): string {
+  return `+45${20_000_001 + n * 1_000_000}`;
+}
+
+export function demoBranchLibrary(n: number, today: CalendarDate): FixtureInput {
+  const patrons = [
+    { id: 'p1', cardNumber: String(2000000001), name: 'H.C. Andersen', mobile: demoBranchPatronMobile(n), smsOptIn: true },
+    { id: 'p2', cardNumber: String(2000000002), name: 'Tom Kristensen', mobile: `+45${20_000_002 + n * 1_000_000}`, smsOptIn: true },
+    { id: 'p3', cardNumber: String(2000000003), name: 'Karen Blixen', mobile: DEMO_PATRON_MOBILE, smsOptIn: true },
+  ];
+  const shelf = ['Eventyr', 'Hærværk', 'Syv fantastiske fortællinger', 'Kejserens nye klæder', 'Den grimme ælling'];
+  const loans: NonNullable<FixtureInput['loans']> = [];
+  const loan = (patron: number, item: number, dueInDays: number) => {
+    const dueDate = addDays(today, dueInDays);
+    loans.push({ id: `l${loans.length + 1}`, patronId: `p${patron}`, itemId: `i${item}`, kind: 'standard', loanPeriodDays: 30, borrowedOn: addDays(dueDate, -30), dueDate, renewals: 0, owningLibrary: null });
+  };
+  loan(1, 1, 2); // renewed
+  loan(1, 4, 5); // renewed
+  loan(1, 5, 20); // too_soon
+  loan(2, 2, 3); // a reminder
+  loan(3, 3, 4); // Karen Blixen's loan here
+  return {
+    patrons,
+    titles: shelf.map((title, index) => ({ id: `t${index + 1}`, title })),
+    items: shelf.map((_, index) => ({ id: `i${index + 1}`, titleId: `t${index + 1}`, barcode: String(6000000001 + index) })),
+    loans,
+  };
+}

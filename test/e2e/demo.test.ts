@@ -52,6 +52,33 @@ describe('npm run demo (processes)', function () {
       expect(await demo.stop('SIGINT')).to.equal(0);
     }
   });
+  it('LIBRARIES_FILE=libraries.example.json npm run demo: two libraries, each patron answered by their own, and a patron of both asked which', async () => {
+    const port = String(await freePort());
+    const librariesFile = join(process.cwd(), 'libraries.example.json');
+    const demo = FornyProcess.spawn('demo.ts', { PORT: port, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, LIBRARIES_FILE: librariesFile }, { cwd: dir });
+    try {
+      await demo.waitFor(/"FORNY ALLE" +\(Karen Blixen holds cards at both hbk and frb/);
+      expect(demo.stdout).to.contain('  hbk: Helsingør Kommunes Biblioteker, keywords HBK, HKB');
+      expect(demo.stdout).to.contain('  frb: Fredensborg Bibliotekerne, keywords FRB');
+      expect(demo.stdout).to.match(/npm run sms -- "HBK FORNY ALLE"/);
+      expect(demo.stdout).to.match(/npm run sms -- --from \+4521000001 "FRB FORNY ALLE"/);
+
+      const hbk = await runScript('sms.ts', ['HBK FORNY ALLE'], {}, { cwd: dir });
+      expect(hbk.code, hbk.stderr).to.equal(0);
+      expect(hbk.stdout).to.match(/← Helsingør Kommunes Biblioteker: 4 af 9 lån er fornyet/);
+
+      const frb = await runScript('sms.ts', ['--from', '21000001', 'FRB FORNY ALLE'], {}, { cwd: dir });
+      expect(frb.code, frb.stderr).to.equal(0);
+      expect(frb.stdout).to.match(/← Fredensborg Bibliotekerne: 2 af 3 lån er fornyet/);
+
+      const which = await runScript('sms.ts', ['FORNY ALLE'], {}, { cwd: dir });
+      expect(which.code, which.stderr).to.equal(0);
+      expect(which.stdout).to.match(/← Bibliotekerne: Skriv HBK FORNY ALLE eller FRB FORNY ALLE\./);
+    } finally {
+      expect(await demo.stop('SIGINT')).to.equal(0);
+    }
+  });
+
   it('a second demo on a taken port stops with one line naming the port; the first keeps working', async () => {
     const port = String(await freePort());
     const first = FornyProcess.spawn('demo.ts', { PORT: port, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix }, { cwd: dir });

@@ -5,7 +5,7 @@ import type { Config } from '../src/config.js';
 import { createDeps, redisReady, type Deps, type DepsOverrides } from '../src/deps.js';
 import { describeError } from '../src/describe-error.js';
 import { listen, type Bound, type Serving } from '../src/http/serve.js';
-import { checkAtStart, type StartCheck } from '../src/library/start-check.js';
+import { checkAtStart, startCheckWhere, type StartCheck } from '../src/library/start-check.js';
 import { answers, startPrivateRedis, type PrivateRedis } from '../src/private-redis.js';
 import { addressOf, describeDatabase, startupLines } from '../src/startup-lines.js';
 import { configOrExit, stopWith } from './exit-with.js';
@@ -107,9 +107,10 @@ export async function runForny(options: RunOptions): Promise<Running> {
   }
   if (url) deps.logger.info({ url }, 'forny listening');
   // The login tried now, not at the first SMS: a refused one is said at start, in the log, not only in /readyz.
-  const startChecks: StartCheck[] = deps.libraries.all.flatMap((library) =>
-    library.settings.system.kind === 'sip2' ? [checkAtStart(library.system, library.settings.system.sip2, deps.logger)] : [],
-  );
+  const startChecks: StartCheck[] = deps.libraries.all.flatMap((library) => {
+    const where = startCheckWhere(library.settings.system);
+    return where ? [checkAtStart(library.system, where, deps.logger)] : [];
+  });
 
   let stopping: Promise<void> | undefined;
   const stop = () =>

@@ -2,7 +2,7 @@ import { FAILED_STATUSES, isGiveUpCause, type GiveUpCause } from '../../src/doma
 import { toOutbound, type OutboundMessage } from './outbound.js';
 import type { RenewalOutcome, RenewalReason } from './renewals.js';
 import type { DbBool } from '../tables.js';
-import { toBool, toCount, type Db } from './values.js';
+import { toBool, toCount, type Db, inLibrary } from './values.js';
 
 /** The rows the operators' dashboard lists; plain rows, newest first unless said otherwise. */
 
@@ -23,6 +23,8 @@ export interface RenewAllSummary {
   readonly replyStatus: string | null;
   /** Why the reply was written (`renew-all`, `renew-all-failed`, `not-linked`), or null without one. */
   readonly replyPurpose: string | null;
+  /** The library the request is about (SPEC §12); null for one no library's directory held. */
+  readonly libraryId: string | null;
 }
 
 /** A renew-all request joined with its patron's name and its reply's status (absent without a patron or reply). */
@@ -39,18 +41,20 @@ interface RenewAllRow {
   patron_name: string | null;
   reply_status: string | null;
   reply_purpose: string | null;
+  library_id: string | null;
 }
 
 /** Renew-all requests, newest first, each with how many loans it renewed and where its reply is. */
-export async function recentRenewAlls(db: Db, page: { limit: number; offset: number }): Promise<RenewAllSummary[]> {
+export async function recentRenewAlls(db: Db, page: { limit: number; offset: number; library?: string | undefined }): Promise<RenewAllSummary[]> {
   const rows = await db('inbound_messages as i')
     .leftJoin('patrons as p', 'p.id', 'i.patron_id')
     .leftJoin('outbound_messages as o', 'o.id', 'i.reply_id')
     .where('i.command', 'renew-all')
+    .where(inLibrary(page.library, 'i.library_id'))
     .orderBy('i.id', 'desc')
     .limit(page.limit)
     .offset(page.offset)
-    .select<RenewAllRow[]>('i.id', 'i.message_sid', 'i.from_number', 'i.received_at', 'i.processed_at', 'i.retried_at', 'i.give_up_cause', 'i.status', 'i.ignored_reason', 'p.name as patron_name', 'o.status as reply_status', 'o.purpose as reply_purpose');
+    .select<RenewAllRow[]>('i.id', 'i.message_sid', 'i.from_number', 'i.received_at', 'i.processed_at', 'i.retried_at', 'i.give_up_cause', 'i.status', 'i.ignored_reason', 'p.name as patron_name', 'o.status as reply_status', 'o.purpose as reply_purpose', 'i.library_id');
   const ids = rows.map((row) => Number(row.id));
   const counts = ids.length
     ? await db('renewal_results')
@@ -74,6 +78,7 @@ export async function recentRenewAlls(db: Db, page: { limit: number; offset: num
     renewed: byInbound.get(Number(row.id))?.renewed ?? 0,
     replyStatus: row.reply_status ?? null,
     replyPurpose: row.reply_purpose ?? null,
+    libraryId: row.library_id ?? null,
   }));
 }
 
@@ -153,22 +158,34 @@ export async function renewalLines(db: Db, inboundIds: readonly number[]): Promi
 }
 
 /** Messages that did not reach the patron (failed at sending or undelivered by the carrier). */
-export async function failedMessages(db: Db, limit: number): Promise<OutboundMessage[]> {
-  const rows = await db('outbound_messages').whereIn('status', FAILED_STATUSES).orderBy('id', 'desc').limit(limit);
+export async function failedMessages(db: Db, limit: number, library?: string): Promise<OutboundMessage[]> {
+  const rows = await db('outbound_messages')
+    .whereIn('status', FAILED_STATUSES)
+    .where(inLibrary(library))
+    .orderBy('id', 'desc')
+    .limit(limit);
   return rows.map(toOutbound);
 }
 
 /** Messages where a send attempt died mid-call: the patron may have got them twice. */
-export async function uncertainMessages(db: Db, limit: number): Promise<OutboundMessage[]> {
-  const rows = await db('outbound_messages').where('outcome_uncertain', true).orderBy('id', 'desc').limit(limit);
+export async function uncertainMessages(db: Db, limit: number, library?: string): Promise<OutboundMessage[]> {
+  const rows = await db('outbound_messages')
+    .where('outcome_uncertain', true)
+    .where(inLibrary(library))
+    .orderBy('id', 'desc')
+    .limit(limit);
   return rows.map(toOutbound);
 }
 
-/** Patrons' names by mobile number, for showing a name beside a number (several patrons may share one). */
-export async function patronNamesByMobile(db: Db, numbers: readonly string[]): Promise<Map<string, string>> {
+/** Patrons' names by mobile number, for showing a name beside a number (several patrons may share one); of one library's directory when `library` is given. */
+export async function patronNamesByMobile(db: Db, numbers: readonly string[], library?: string): Promise<Map<string, string>> {
   const unique = [...new Set(numbers)];
   if (unique.length === 0) return new Map();
-  const rows: { mobile: string; name: string }[] = await db('patrons').whereIn('mobile', unique).orderBy('id').select('mobile', 'name');
+  const rows: { mobile: string; name: string }[] = await db('patrons')
+    .whereIn('mobile', unique)
+    .where(inLibrary(library))
+    .orderBy('id')
+    .select('mobile', 'name');
   const names = new Map<string, string[]>();
   for (const row of rows) names.set(row.mobile, [...(names.get(row.mobile) ?? []), row.name]);
   return new Map([...names].map(([mobile, list]) => [mobile, list.join(', ')]));

@@ -4,7 +4,7 @@ import type { InboundRow } from '../tables.js';
 import type { Knex } from 'knex';
 import { ThisTurn } from '../../lib/this-turn.js';
 import { changesOf, firstOf, placeholders, withSqliteConnection } from '../statement.js';
-import { isSqlite, toStoredInstant, touched, type Db } from './values.js';
+import { isSqlite, toStoredInstant, touched, type Db, inLibrary } from './values.js';
 
 /** Why a valid message got no answer (or, `gave_up`, why a renew-all failed); shown to operators. */
 export type IgnoredReason = 'not_a_phone_number' | 'rate_limited' | 'throttled' | 'reply_budget' | 'no_answer_needed' | 'gave_up';
@@ -330,7 +330,11 @@ export async function retryFailedInbound(db: Db, id: number, now: Date): Promise
 }
 
 /** Renew-alls given up, newest first (the dashboard's failures). */
-export async function failedInbound(db: Db, limit: number): Promise<InboundMessage[]> {
-  const rows = await db('inbound_messages').where({ status: INBOUND_TRANSITIONS.giveUp.to }).orderBy('id', 'desc').limit(limit);
+export async function failedInbound(db: Db, limit: number, library?: string): Promise<InboundMessage[]> {
+  const rows = await db('inbound_messages')
+    .where({ status: INBOUND_TRANSITIONS.giveUp.to })
+    .where(inLibrary(library))
+    .orderBy('id', 'desc')
+    .limit(limit);
   return rows.map(toInbound);
 }

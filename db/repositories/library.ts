@@ -63,6 +63,8 @@ export async function optOutMobile(db: Db, mobile: string, now: Date): Promise<n
 
 /** One loan as stored, for decisions about that loan (the owning library's refusal or recall). */
 export interface Loan {
+  /** The library the loan belongs to (SPEC §12). */
+  readonly libraryId: string;
   readonly id: string;
   readonly patronId: string;
   readonly kind: string;
@@ -77,6 +79,7 @@ export interface Loan {
 const optionalDate = (text: string | null): CalendarDate | null => (text === null ? null : parseCalendarDate(text));
 
 const toLoan = (row: LoanRow): Loan => ({
+  libraryId: row.library_id,
   id: row.id,
   patronId: row.patron_id,
   kind: row.kind,

@@ -22,6 +22,8 @@ export interface LoggedMessage {
   readonly supersededReason: string | null;
   readonly cancelledBy: string | null;
   readonly patronId: string | null;
+  /** The library the message is about (SPEC §12); null for the gateway's own answers. */
+  readonly libraryId: string | null;
 }
 
 export interface MessageFilter {
@@ -30,6 +32,8 @@ export interface MessageFilter {
   readonly to?: string;
   readonly status?: string;
   readonly kind?: string;
+  /** One library's messages only (SPEC §12); every message, the gateway's own too, when absent. */
+  readonly library?: string;
   /** A number or address on either end: a patron's whole conversation. */
   readonly party?: string;
   readonly limit: number;
@@ -58,6 +62,7 @@ export async function listMessages(db: Db, filter: MessageFilter): Promise<Logge
   if (inboundMatches) {
     let query = db('inbound_messages').orderBy('id', 'desc').limit(wanted);
     if (filter.beforeInbound !== undefined) query = query.where('id', '<', filter.beforeInbound);
+    if (filter.library !== undefined) query = query.where('library_id', filter.library);
     if (filter.to) query = query.where('to_number', filter.to);
     if (filter.status) query = query.where('status', filter.status);
     if (filter.party) query = query.where((q) => q.where('from_number', filter.party).orWhere('to_number', filter.party));
@@ -81,6 +86,7 @@ export async function listMessages(db: Db, filter: MessageFilter): Promise<Logge
         supersededReason: null,
         cancelledBy: null,
         patronId: row.patron_id,
+        libraryId: row.library_id,
       });
     }
   }
@@ -88,6 +94,7 @@ export async function listMessages(db: Db, filter: MessageFilter): Promise<Logge
   if (filter.direction !== 'in' && filter.kind !== 'command') {
     let query = db('outbound_messages').orderBy('id', 'desc').limit(wanted);
     if (filter.beforeOutbound !== undefined) query = query.where('id', '<', filter.beforeOutbound);
+    if (filter.library !== undefined) query = query.where('library_id', filter.library);
     if (filter.channel) query = query.where('channel', filter.channel);
     if (filter.to) query = query.where('to_address', filter.to);
     if (filter.status) query = query.where('status', filter.status);
@@ -113,6 +120,7 @@ export async function listMessages(db: Db, filter: MessageFilter): Promise<Logge
         supersededReason: row.superseded_reason,
         cancelledBy: row.cancelled_by,
         patronId: row.patron_id,
+        libraryId: row.library_id,
       });
     }
   }

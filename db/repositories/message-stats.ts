@@ -1,5 +1,5 @@
 import type { Channel } from '../../src/domain/message-status.js';
-import { toCount, toStoredInstant, type Db } from './values.js';
+import { toCount, toStoredInstant, type Db, inLibrary } from './values.js';
 
 /** Aggregates over the message tables, for the dashboard's overview and the metrics. */
 
@@ -13,12 +13,14 @@ export interface OutboundTotals {
   readonly failed: number;
 }
 
-/** What left, arrived and failed between `from` (inclusive) and `to` (exclusive), per channel. */
-export async function outboundTotalsBetween(db: Db, from: Date, to: Date): Promise<OutboundTotals[]> {
+/** What left, arrived and failed between `from` (inclusive) and `to` (exclusive), per channel; of one library when `library` is given. */
+export async function outboundTotalsBetween(db: Db, from: Date, to: Date, library?: string): Promise<OutboundTotals[]> {
   const [start, end] = [toStoredInstant(from), toStoredInstant(to)];
-  const rows = await db('outbound_messages')
-    .where((q) => q.where('sent_at', '>=', start).andWhere('sent_at', '<', end))
-    .orWhere((q) => q.where('status_at', '>=', start).andWhere('status_at', '<', end))
+  let query = db('outbound_messages').where((q) =>
+    q.where((inPeriod) => inPeriod.where('sent_at', '>=', start).andWhere('sent_at', '<', end)).orWhere((inPeriod) => inPeriod.where('status_at', '>=', start).andWhere('status_at', '<', end)),
+  );
+  if (library !== undefined) query = query.andWhere('library_id', library);
+  const rows = await query
     .groupBy('channel')
     .select<{ channel: Channel; sent: unknown; delivered: unknown; failed: unknown }[]>(
       'channel',
@@ -39,18 +41,22 @@ export interface RenewAllTotals {
 }
 
 /** Renew-alls received between `from` and `to`, and what their renewals came to. */
-export async function renewAllTotalsBetween(db: Db, from: Date, to: Date): Promise<RenewAllTotals> {
+export async function renewAllTotalsBetween(db: Db, from: Date, to: Date, library?: string): Promise<RenewAllTotals> {
   const [start, end] = [toStoredInstant(from), toStoredInstant(to)];
   const requests = await db('inbound_messages')
     .where('command', 'renew-all')
+    .where(inLibrary(library))
     .andWhere('received_at', '>=', start)
     .andWhere('received_at', '<', end)
     .count({ n: '*' })
     .first();
-  const results = await db('renewal_results')
-    .whereNotNull('inbound_id')
-    .andWhere('created_at', '>=', start)
-    .andWhere('created_at', '<', end)
+  const results = await db('renewal_results as r')
+    .whereNotNull('r.inbound_id')
+    .andWhere('r.created_at', '>=', start)
+    .andWhere('r.created_at', '<', end)
+    .where((q) => {
+      if (library !== undefined) void q.whereIn('r.inbound_id', db('inbound_messages').select('id').where('library_id', library));
+    })
     .first<{ answered: unknown; loans: unknown; renewed: unknown } | undefined>(
       db.raw('count(distinct inbound_id) as answered'),
       db.raw('count(*) as loans'),
@@ -69,10 +75,11 @@ export interface HourCount {
  * Messages per hour since `from`: received (by when they arrived) and sent (by when they left).
  * Stored instants are UTC text, so the first 13 characters are the hour on both SQLite and PostgreSQL.
  */
-export async function messagesPerHour(db: Db, from: Date): Promise<{ received: HourCount[]; sent: HourCount[] }> {
+export async function messagesPerHour(db: Db, from: Date, library?: string): Promise<{ received: HourCount[]; sent: HourCount[] }> {
   const perHour = (table: string, column: string) =>
     db(table)
       .where(column, '>=', toStoredInstant(from))
+      .where(inLibrary(library))
       .groupBy('hour')
       .select<{ hour: string; n: unknown }[]>(db.raw(`substr(${column}, 1, 13) as hour`), db.raw('count(*) as n'))
       .then((rows) => rows.map((row) => ({ hour: String(row.hour), count: toCount(row.n) })));
@@ -88,16 +95,22 @@ export interface DueBacklog {
 }
 
 /** SMS due but not sent: right after the window opens, the night's backlog; later, a stuck queue. */
-export async function dueUnsentSms(db: Db, now: Date): Promise<DueBacklog> {
+export async function dueUnsentSms(db: Db, now: Date, library?: string): Promise<DueBacklog> {
   const row = await db('outbound_messages')
     .where('channel', 'sms')
+    .where(inLibrary(library))
     .whereIn('status', ['scheduled', 'queued'])
     .andWhere('send_after', '<=', toStoredInstant(now))
     .first<{ n: unknown; oldest: string | null } | undefined>(db.raw('count(*) as n'), db.raw('min(send_after) as oldest'));
   return { count: toCount(row?.n), oldestSendAfter: row?.oldest ?? null };
 }
 
+/** The `library` label of a row of no library (the gateway's own answers). */
+export const NO_LIBRARY_LABEL = 'none';
+
 export interface MessageCount {
+  /** The library's id, or NO_LIBRARY_LABEL for the gateway's own messages (SPEC §12). */
+  readonly library: string;
   readonly direction: 'in' | 'out';
   readonly channel: string;
   readonly kind: string;
@@ -105,22 +118,31 @@ export interface MessageCount {
   readonly count: number;
 }
 
-/** Every message ever stored, by direction, channel, kind and status (inbound is all SMS commands). */
+/** Every message ever stored, by library, direction, channel, kind and status (inbound is all SMS commands). */
 export async function messageCounts(db: Db): Promise<MessageCount[]> {
   const [inbound, outbound] = await Promise.all([
-    db('inbound_messages').groupBy('status').select<{ status: string; n: unknown }[]>('status', db.raw('count(*) as n')),
-    db('outbound_messages').groupBy('channel', 'kind', 'status').select<{ channel: string; kind: string; status: string; n: unknown }[]>('channel', 'kind', 'status', db.raw('count(*) as n')),
+    db('inbound_messages').groupBy('library_id', 'status').select<{ library_id: string | null; status: string; n: unknown }[]>('library_id', 'status', db.raw('count(*) as n')),
+    db('outbound_messages')
+      .groupBy('library_id', 'channel', 'kind', 'status')
+      .select<{ library_id: string | null; channel: string; kind: string; status: string; n: unknown }[]>('library_id', 'channel', 'kind', 'status', db.raw('count(*) as n')),
   ]);
   return [
-    ...inbound.map((row) => ({ direction: 'in' as const, channel: 'sms', kind: 'command', status: row.status, count: toCount(row.n) })),
-    ...outbound.map((row) => ({ direction: 'out' as const, channel: row.channel, kind: row.kind, status: row.status, count: toCount(row.n) })),
+    ...inbound.map((row) => ({ library: row.library_id ?? NO_LIBRARY_LABEL, direction: 'in' as const, channel: 'sms', kind: 'command', status: row.status, count: toCount(row.n) })),
+    ...outbound.map((row) => ({ library: row.library_id ?? NO_LIBRARY_LABEL, direction: 'out' as const, channel: row.channel, kind: row.kind, status: row.status, count: toCount(row.n) })),
   ];
 }
 
-/** Every renewal result, by outcome and reason (`null` for a renewal). */
-export async function renewalResultCounts(db: Db): Promise<{ outcome: string; reason: string | null; count: number }[]> {
-  const rows = await db('renewal_results').groupBy('outcome', 'reason').select<{ outcome: string; reason: string | null; n: unknown }[]>('outcome', 'reason', db.raw('count(*) as n'));
-  return rows.map((row) => ({ outcome: row.outcome, reason: row.reason, count: toCount(row.n) }));
+/**
+ * Every renewal result, by library, outcome and reason (`null` for a renewal). A result's library is
+ * its request's, or (an owning library's decision, no request) its loan's.
+ */
+export async function renewalResultCounts(db: Db): Promise<{ library: string; outcome: string; reason: string | null; count: number }[]> {
+  const rows = await db('renewal_results as r')
+    .leftJoin('inbound_messages as i', 'i.id', 'r.inbound_id')
+    .leftJoin('loans as l', 'l.id', 'r.loan_id')
+    .groupByRaw(`coalesce(i.library_id, l.library_id, '${NO_LIBRARY_LABEL}'), r.outcome, r.reason`)
+    .select<{ library: string; outcome: string; reason: string | null; n: unknown }[]>(db.raw(`coalesce(i.library_id, l.library_id, '${NO_LIBRARY_LABEL}') as library`), 'r.outcome', 'r.reason', db.raw('count(*) as n'));
+  return rows.map((row) => ({ library: String(row.library), outcome: row.outcome, reason: row.reason, count: toCount(row.n) }));
 }
 
 /**

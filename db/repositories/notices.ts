@@ -1,6 +1,6 @@
 import type { NoticeKind, NoticeLoan } from '../../src/domain/notice.js';
 import type { NoticeRow } from '../tables.js';
-import { toCount, toStoredInstant, type Db } from './values.js';
+import { toCount, toStoredInstant, type Db, inLibrary } from './values.js';
 
 /** A notice as stored: enough to recognise a repeat and to find what it wrote. */
 export interface StoredNotice {
@@ -83,6 +83,8 @@ export async function noticeTitlesOfPatron(db: Db, patronId: string): Promise<Ma
 }
 
 export interface NoticeCount {
+  /** The library that sent the notice (SPEC §12). */
+  readonly library: string;
   readonly kind: NoticeKind;
 
   readonly channel: 'sms' | 'email';
@@ -91,16 +93,17 @@ export interface NoticeCount {
   readonly count: number;
 }
 
-/** Notices by kind, and per channel by the status of the message each wrote (the dashboard, the metrics). */
-export async function noticeCounts(db: Db): Promise<NoticeCount[]> {
+/** Notices by library and kind, and per channel by the status of the message each wrote (the dashboard, the metrics); of one library when `library` is given. */
+export async function noticeCounts(db: Db, library?: string): Promise<NoticeCount[]> {
   const counts: NoticeCount[] = [];
   for (const channel of ['sms', 'email'] as const) {
     const column = channel === 'sms' ? 'n.sms_message_id' : 'n.email_message_id';
     const rows = await db('notices as n')
       .leftJoin('outbound_messages as o', 'o.id', column)
-      .groupBy('n.kind', 'o.status')
-      .select('n.kind', 'o.status', db.raw('count(*) as n'));
-    for (const row of rows as { kind: string; status: string | null; n: unknown }[]) counts.push({ kind: row.kind as NoticeKind, channel, status: (row.status) ?? 'none', count: toCount(row.n) });
+      .where(inLibrary(library, 'n.library_id'))
+      .groupBy('n.library_id', 'n.kind', 'o.status')
+      .select('n.library_id', 'n.kind', 'o.status', db.raw('count(*) as n'));
+    for (const row of rows as { library_id: string; kind: string; status: string | null; n: unknown }[]) counts.push({ library: row.library_id, kind: row.kind as NoticeKind, channel, status: (row.status) ?? 'none', count: toCount(row.n) });
   }
   return counts;
 }

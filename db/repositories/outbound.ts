@@ -13,7 +13,7 @@ import {
 } from '../../src/domain/message-status.js';
 import type { OutboundRow } from '../tables.js';
 import { changesOf, firstOf, placeholders, rowsOf } from '../statement.js';
-import { toBool, toStoredInstant, touched, type Db } from './values.js';
+import { toBool, toStoredInstant, touched, type Db, inLibrary } from './values.js';
 
 export interface OutboundMessage {
   readonly id: number;
@@ -427,9 +427,10 @@ export async function listUnfinishedOutbound(db: Db, afterId: number, limit: num
 }
 
 /** SMS waiting for the window to open (the dashboard's and the metrics' "waiting for 08:45"). */
-export async function countSmsWaitingForWindow(db: Db, now: Date): Promise<number> {
+export async function countSmsWaitingForWindow(db: Db, now: Date, library?: string): Promise<number> {
   const row = await db('outbound_messages')
     .where({ channel: 'sms', status: 'scheduled' })
+    .where(inLibrary(library))
     .andWhere('send_after', '>', toStoredInstant(now))
     .count({ n: '*' })
     .first();

@@ -17,3 +17,10 @@ export const isSqlite = (db: Db): boolean => (db.client as Knex.Client).config.c
 
 /** Rows a write touched: knex reports a number for update/delete on both dialects. */
 export const touched = (result: unknown): number => (typeof result === 'number' ? result : Array.isArray(result) ? result.length : 0);
+
+/** A where-group narrowing a query to one library's rows (SPEC §12); empty (every row) when `library` is undefined. */
+export const inLibrary =
+  (library: string | undefined, column = 'library_id') =>
+  (q: Knex.QueryBuilder): void => {
+    if (library !== undefined) void q.where(column, library);
+  };

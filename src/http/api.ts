@@ -1,6 +1,6 @@
-import express, { type Request, type RequestHandler, type Router } from 'express';
+import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import { getInboundBySid } from '../../db/repositories/inbound.js';
-import { getPatron, loansOfPatron } from '../../db/repositories/library.js';
+import { getLoan, getPatron, loansOfPatron } from '../../db/repositories/library.js';
 import { listMessages, MAX_OFFSET, type LoggedMessage, type MessageFilter } from '../../db/repositories/message-log.js';
 import { recordAudit } from '../../db/repositories/operator-actions.js';
 import { lastResultsOfLoans, resultsOfInbound } from '../../db/repositories/renewals.js';
@@ -11,6 +11,7 @@ import { normalisePhoneNumber } from '../domain/phone-number.js';
 import { recallIllLoan, refuseIllRenewal, type IllDecision } from '../ill-decisions.js';
 import { formatInstant, inboundApiId, outboundApiId } from './format.js';
 import { MAX_MESSAGE_ID, parseMessageId } from './message-id.js';
+import { libraryFilter, maySee, shownId, shownIdOrNull, storedIdOf } from './operator-scope.js';
 
 
 function oneOf<T extends string>(req: Request, name: string, allowed: readonly T[]): T | undefined {
@@ -42,10 +43,15 @@ function whole(req: Request, name: string, fallback: number, max: number): numbe
  */
 const asTyped = (value: string | undefined): string | undefined => (value === undefined ? undefined : (normalisePhoneNumber(value) ?? value.trim()));
 
-/** Reads the message filters shared by the API and the dashboard. */
-export function messageFilter(req: Request, defaults: { limit: number }): MessageFilter {
+/**
+ * Reads the message filters shared by the API and the dashboard; with the response, narrowed to
+ * what the operator may see (SPEC §12: a library's operator, their library; the gateway's, `?library=`).
+ */
+export function messageFilter(req: Request, defaults: { limit: number }, scope?: { res: Response; deps: Pick<Deps, 'libraries'> }): MessageFilter {
   const party = asTyped(text(req, 'number'));
+  const library = scope ? libraryFilter(req, scope.res, scope.deps) : undefined;
   return {
+    ...(library === undefined ? {} : { library }),
     direction: oneOf(req, 'direction', DIRECTIONS),
     channel: oneOf(req, 'channel', CHANNELS),
     to: asTyped(text(req, 'to')),
@@ -91,6 +97,7 @@ export function apiMessage(message: LoggedMessage, zone: string) {
     sentAt: formatInstant(message.sentAt, zone),
     providerSid: message.providerSid,
     createdAt: formatInstant(message.createdAt, zone),
+    library: message.libraryId,
   };
 }
 
@@ -102,8 +109,8 @@ const requireJson: RequestHandler = (req, _res, next) => {
   next(req.is('application/json') ? undefined : new AppError('unsupported_media_type', 415, 'expected Content-Type application/json'));
 };
 
-const decisionView = (decision: IllDecision) => ({
-  loanId: decision.loanId,
+const decisionView = (decision: IllDecision, libraryId: string) => ({
+  loanId: shownId(libraryId, decision.loanId),
   dueDate: decision.dueDate,
   noticeId: decision.notice ? outboundApiId(decision.notice.id) : null,
 });
@@ -114,30 +121,33 @@ export function apiRouter(deps: Deps): Router {
   const zone = deps.config.timeZone;
 
   router.get('/messages', async (req, res) => {
-    const messages = await listMessages(deps.db, messageFilter(req, { limit: 100 }));
+    const messages = await listMessages(deps.db, messageFilter(req, { limit: 100 }, { res, deps }));
     res.json(messages.map((message) => apiMessage(message, zone)));
   });
 
   router.get('/inbound/:messageSid', async (req, res) => {
-    const inbound = await getInboundBySid(deps.db, req.params.messageSid ?? '');
+    const found = await getInboundBySid(deps.db, req.params.messageSid ?? '');
+    // Another library's message is answered exactly as one that does not exist (SPEC §12).
+    const inbound = found && maySee(res, found.libraryId) ? found : undefined;
     if (!inbound) throw new AppError('not_found', 404, `no inbound message with MessageSid ${req.params.messageSid}`);
     const results = inbound.command === 'renew-all' ? await resultsOfInbound(deps.db, inbound.id) : [];
     // A request given up part-way has the renewals the library system made before it (SPEC §4): shown too.
     const answered = inbound.command === 'renew-all' && inbound.patronId !== null && (inbound.status === 'processed' || (inbound.status === 'failed' && results.length > 0));
+    const library = inbound.libraryId;
     res.json({
       messageSid: inbound.messageSid,
       from: inbound.fromNumber,
       body: inbound.body,
       command: inbound.command,
       status: inbound.status,
-      patronId: inbound.patronId,
+      patronId: shownIdOrNull(library, inbound.patronId),
       result: answered
         ? {
             total: results.length,
             renewed: results.filter((result) => result.outcome === 'renewed').length,
             loans: results.map((result) => ({
-              loanId: result.loanId,
-              itemId: result.itemId,
+              loanId: shownId(library, result.loanId),
+              itemId: shownIdOrNull(library, result.itemId),
               title: result.title,
               outcome: result.outcome,
               reason: result.reason,
@@ -149,11 +159,13 @@ export function apiRouter(deps: Deps): Router {
           }
         : null,
       replyId: inbound.replyId === null ? null : outboundApiId(inbound.replyId),
+      library,
     });
   });
 
   router.get('/patrons/:id/loans', async (req, res) => {
-    const patron = await getPatron(deps.db, req.params.id ?? '');
+    const found = await getPatron(deps.db, storedIdOf(req, res, deps, req.params.id ?? ''));
+    const patron = found && maySee(res, found.libraryId) ? found : undefined;
     if (!patron) throw new AppError('not_found', 404, `no patron with id ${req.params.id}`);
     const loans = await loansOfPatron(deps.db, patron.id);
     const last = await lastResultsOfLoans(
@@ -164,9 +176,9 @@ export function apiRouter(deps: Deps): Router {
       loans: loans.map((loan) => {
         const result = last.get(loan.id);
         return {
-          id: loan.id,
-          itemId: loan.itemId,
-          titleId: loan.titleId,
+          id: shownId(patron.libraryId, loan.id),
+          itemId: shownId(patron.libraryId, loan.itemId),
+          titleId: shownId(patron.libraryId, loan.titleId),
           kind: loan.kind,
           dueDate: loan.dueDate,
           loanPeriodDays: loan.loanPeriodDays,
@@ -178,19 +190,29 @@ export function apiRouter(deps: Deps): Router {
     });
   });
 
+  /** The stored id of a loan the operator may see; another library's is 404 as if it did not exist. */
+  const visibleLoan = async (req: Request, res: Response): Promise<{ id: string; libraryId: string }> => {
+    const given = String(req.params.id);
+    const loan = await getLoan(deps.db, storedIdOf(req, res, deps, given));
+    if (!loan || !maySee(res, loan.libraryId)) throw new AppError('not_found', 404, `no loan with id ${given}`);
+    return { id: loan.id, libraryId: loan.libraryId };
+  };
+
   // The owning library's decisions on interlibrary loans (SPEC §2), entered by staff.
   router.post('/loans/:id/ill-refusal', requireJson, async (req, res) => {
-    const decision = await refuseIllRenewal(deps, String(req.params.id));
-    await recordAudit(deps.db, { actor: String(res.locals.operator), action: 'loan.ill-refused', target: decision.loanId, detail: `due date back to ${decision.dueDate}` }, deps.clock.now());
-    res.json(decisionView(decision));
+    const loan = await visibleLoan(req, res);
+    const decision = await refuseIllRenewal(deps, loan.id);
+    await recordAudit(deps.db, { actor: String(res.locals.operator), action: 'loan.ill-refused', target: shownId(loan.libraryId, decision.loanId), detail: `due date back to ${decision.dueDate}`, libraryId: loan.libraryId }, deps.clock.now());
+    res.json(decisionView(decision, loan.libraryId));
   });
 
   router.post('/loans/:id/ill-recall', requireJson, async (req, res) => {
     const dueDate = (req.body as { dueDate?: unknown } | undefined)?.dueDate;
     if (typeof dueDate !== 'string') throw new AppError('missing_field', 400, 'missing dueDate (YYYY-MM-DD) in the JSON body');
-    const decision = await recallIllLoan(deps, String(req.params.id), dueDate);
-    await recordAudit(deps.db, { actor: String(res.locals.operator), action: 'loan.ill-recalled', target: decision.loanId, detail: `due date shortened to ${decision.dueDate}` }, deps.clock.now());
-    res.json(decisionView(decision));
+    const loan = await visibleLoan(req, res);
+    const decision = await recallIllLoan(deps, loan.id, dueDate);
+    await recordAudit(deps.db, { actor: String(res.locals.operator), action: 'loan.ill-recalled', target: shownId(loan.libraryId, decision.loanId), detail: `due date shortened to ${decision.dueDate}`, libraryId: loan.libraryId }, deps.clock.now());
+    res.json(decisionView(decision, loan.libraryId));
   });
 
   return router;

@@ -4,6 +4,7 @@ import type { RequestHandler } from 'express';
 import type { Logger } from '../logger.js';
 import type { DeviceCookies } from './device-cookie.js';
 import { failureKey, type LoginFailures } from './login-failures.js';
+import type { OperatorLogins } from './operator-logins.js';
 
 const digest = (text: string) => createHash('sha256').update(text, 'utf8').digest();
 
@@ -33,8 +34,8 @@ export function loginDelayMs(failures: number, lockout: LockoutOptions = DEFAULT
 }
 
 export interface BasicAuthOptions {
-  readonly user: string;
-  readonly password: string;
+  /** The gateway's operator and the libraries' (SPEC §12): who the credentials are, and what they may see. */
+  readonly logins: OperatorLogins;
   readonly logger: Logger;
   /** Where failed logins are counted (Redis, shared by every web process, or memory). */
   readonly failures: LoginFailures;
@@ -124,15 +125,14 @@ export function basicAuth(options: BasicAuthOptions): RequestHandler {
         }
       }
 
-      // Both comparisons always run, so timing does not tell whether the user name was right.
-      const userOk = safeEqual(user, options.user);
-      const passwordOk = safeEqual(password, options.password);
-      if (userOk && passwordOk) {
+      const scope = await options.logins.check(user, password);
+      if (scope) {
         await options.failures.takeBack(key, count - 1 >= lockout.freeFailures ? lockout.freeFailures - 1 : undefined);
         leaveLane();
         const cookie = await options.devices?.afterLogin(user, device);
         if (cookie) res.append('Set-Cookie', cookie);
         res.locals.operator = user;
+        res.locals.scope = scope;
         next();
         return;
       }

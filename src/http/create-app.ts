@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import express, { type ErrorRequestHandler, type Express } from 'express';
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import type { Deps } from '../deps.js';
 import { AppError } from '../errors.js';
 import { errorAnswer } from './error-answer.js';
@@ -16,6 +16,8 @@ import { rejectMalformedUrl } from './malformed-url.js';
 import { createMetrics, type AppMetrics } from './metrics.js';
 import { NOTICES_BODY_LIMIT, noticesRouter } from './notices.js';
 import { captureRoute } from './request-route.js';
+import { operatorLogins, type OperatorLogins } from './operator-logins.js';
+import { requireGateway } from './operator-scope.js';
 import { noStore, securityHeaders } from './security-headers.js';
 import { BODY_LIMIT, twilioWebhooks } from './twilio-webhook.js';
 
@@ -42,6 +44,29 @@ export function createRequestHandler(deps: Deps, options: AppOptions = {}): (req
   };
 }
 
+/** 403 for a library's operator: what only the gateway's operator sees (SPEC §12). */
+const gatewayOnly =
+  (what: string): RequestHandler =>
+  (_req, res, next) => {
+    requireGateway(res, what);
+    next();
+  };
+
+/**
+ * /metrics is the whole gateway's (every library's counts): a request that logs in as a library's
+ * operator is 403 there, whatever its password; otherwise METRICS_TOKEN or loopback decides (SPEC §7).
+ */
+function refuseLibraryOperators(logins: OperatorLogins): RequestHandler {
+  return (req, _res, next) => {
+    if (req.path.replace(/\/+$/, '') !== '/metrics') return next();
+    const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(req.get('authorization') ?? '');
+    const decoded = match?.[1] ? Buffer.from(match[1], 'base64').toString('utf8') : '';
+    const user = decoded.slice(0, Math.max(0, decoded.indexOf(':')));
+    if (user !== '' && logins.isLibraryOperator(user)) return next(new AppError('forbidden', 403, "metrics are for the gateway's operator only"));
+    next();
+  };
+}
+
 function buildApp(deps: Deps, options: AppOptions) {
   const app = express();
   app.disable('x-powered-by');
@@ -51,6 +76,8 @@ function buildApp(deps: Deps, options: AppOptions) {
   // Every answer is made for this request (no-store or a webhook's TwiML): an ETag would only cost a hash.
   app.set('etag', false);
 
+  // The gateway's operator and every library's (SPEC §12); /metrics refuses the libraries' too.
+  const logins = operatorLogins({ admin: deps.config.admin, libraries: deps.libraries });
   const metrics = options.metrics ?? createMetrics(deps);
   // Twilio's webhooks first, answered by themselves (and, served, before Express: see
   // createRequestHandler); their answers (TwiML for Twilio, never shown in a browser) skip the
@@ -67,13 +94,12 @@ function buildApp(deps: Deps, options: AppOptions) {
   app.use(refuseDeclaredOverLimit((req) => (req.path.toLowerCase().replace(/\/+$/, '') === '/api/notices' ? NOTICES_BODY_LIMIT : BODY_LIMIT_BYTES)));
   app.use(healthRouter(deps));
   // METRICS_TOKEN, or loopback clients only (SPEC §7).
-  app.use(metrics.router);
+  app.use(refuseLibraryOperators(logins), metrics.router);
 
   // One login for the API, the dashboard and Bull Board (and one count of failed attempts).
   const lockout = options.lockout;
   const operators = basicAuth({
-    user: deps.config.admin.user,
-    password: deps.config.admin.password,
+    logins,
     logger: deps.logger,
     failures: redisLoginFailures(deps.redis, deps.config.queuePrefix, lockout?.windowMs ?? DEFAULT_LOCKOUT.windowMs, deps.logger),
     devices: deviceCookies({
@@ -89,7 +115,7 @@ function buildApp(deps: Deps, options: AppOptions) {
   app.use('/api', noStore, operators, express.json({ limit: BODY_LIMIT }), apiRouter(deps));
   app.use('/admin/assets', adminAssets());
   app.use('/admin', operators, noStore);
-  app.use('/admin/queues', bullBoardRouter(deps, '/admin/queues'));
+  app.use('/admin/queues', gatewayOnly('Bull Board'), bullBoardRouter(deps, '/admin/queues'));
   app.use('/admin', dashboardRouter(deps));
 
   app.use((req, _res, next) => next(new AppError('not_found', 404, `no route for ${req.method} ${req.path}`)));

@@ -194,16 +194,17 @@ export function createMetrics(deps: MetricsDeps, options: MetricsOptions = {}): 
     if (counts === undefined) throw new Error('redis not answering');
     return counts.flatMap(({ queue, counts: byState }) => Object.entries(byState).map(([state, count]) => [{ queue, state }, count] as const));
   });
-  gauge('forny_messages', 'Messages stored, by direction, channel, kind and current status.', ['direction', 'channel', 'kind', 'status'], async () =>
+  // `library` (SPEC §12): the library's id, `default` for a single library, `none` for the gateway's own answers.
+  gauge('forny_messages', 'Messages stored, by library ("none": the gateway\'s own answers), direction, channel, kind and current status.', ['library', 'direction', 'channel', 'kind', 'status'], async () =>
     (await messageCounts(deps.db)).map(({ count, ...labels }) => [labels, count] as const),
   );
-  gauge('forny_renewal_results', 'Loan renewal results recorded, by outcome and reason ("none" for a renewal).', ['outcome', 'reason'], async () =>
-    (await renewalResultCounts(deps.db)).map((row) => [{ outcome: row.outcome, reason: row.reason ?? 'none' }, row.count] as const),
+  gauge('forny_renewal_results', 'Loan renewal results recorded, by library, outcome and reason ("none" for a renewal).', ['library', 'outcome', 'reason'], async () =>
+    (await renewalResultCounts(deps.db)).map((row) => [{ library: row.library, outcome: row.outcome, reason: row.reason ?? 'none' }, row.count] as const),
   );
   gauge(
     'forny_notices_total',
     'Notices taken from the library system (POST /api/notices), by kind, and per channel by the status of the message each wrote ("none": no message on that channel: no address, not opted in, or the number texted STOP).',
-    ['kind', 'channel', 'status'],
+    ['library', 'kind', 'channel', 'status'],
     async () => (await noticeCounts(deps.db)).map(({ count, ...labels }) => [labels, count] as const),
   );
   gauge('forny_sms_waiting_for_window', 'SMS waiting for a later opening of the send window.', [], async () => [[{}, await countSmsWaitingForWindow(deps.db, deps.clock.now())]]);
@@ -219,9 +220,14 @@ export function createMetrics(deps: MetricsDeps, options: MetricsOptions = {}): 
     const since = new Date(deps.clock.now().getTime() - SEND_ERRORS_WINDOW_MS);
     return (await sendErrorCounts(deps.db, since)).map(({ count, ...labels }) => [labels, count] as const);
   });
-  gauge('forny_ready', 'What /readyz reports per check: 1 while it answers, else 0 (database and redis make /readyz 503; librarySystem does not).', ['check'], async () => {
+  gauge('forny_ready', 'What /readyz reports per check: 1 while it answers, else 0 (database and redis make /readyz 503; librarySystem, one per library, does not).', ['check', 'library'], async () => {
     const { checks } = await checkReadiness(deps);
-    return Object.entries(checks).flatMap(([check, result]) => (typeof result === 'string' ? [[{ check }, result === 'ok' ? 1 : 0] as const] : []));
+    const up = (result: string) => (result === 'ok' ? 1 : 0);
+    return [
+      [{ check: 'database', library: '' }, up(checks.database)] as const,
+      [{ check: 'redis', library: '' }, up(checks.redis)] as const,
+      ...deps.libraries.all.map((library) => [{ check: 'librarySystem', library: library.id }, up(checks.librarySystems?.[library.id] ?? checks.librarySystem)] as const),
+    ];
   });
 
   let running: Promise<void> | undefined;

@@ -13,6 +13,8 @@ export interface MessageView {
   sentAt: string | null;
   providerSid: string | null;
   createdAt: string;
+  /** The library the message is about (SPEC §12); null for the gateway's own answers. */
+  library: string | null;
 }
 
 export interface LoanResultView {
@@ -36,4 +38,6 @@ export interface InboundView {
   patronId: string | null;
   result: { total: number; renewed: number; loans: LoanResultView[] } | null;
   replyId: string | null;
+  /** The library the message is about (SPEC §12); null for the gateway's own answers. */
+  library: string | null;
 }

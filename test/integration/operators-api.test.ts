@@ -34,11 +34,11 @@ describe('operators API and probes', function () {
     expect(status).to.equal(200);
     expect(body.map((message) => `${message.direction}:${message.kind}`)).to.deep.equal(['out:reply', 'in:command', 'out:reply', 'in:command']);
     for (const message of body) {
-      expect(message).to.have.all.keys('id', 'direction', 'channel', 'to', 'from', 'body', 'kind', 'status', 'sendAfter', 'sentAt', 'providerSid', 'createdAt');
+      expect(message).to.have.all.keys('id', 'direction', 'channel', 'to', 'from', 'body', 'kind', 'status', 'sendAfter', 'sentAt', 'providerSid', 'createdAt', 'library');
       expect(message.createdAt).to.match(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+01:00$/);
     }
     const [reply, command] = body.slice(2);
-    expect(command).to.include({ direction: 'in', channel: 'sms', from: KAREN, to: '1910', body: 'HBK FORNY ALLE', status: 'processed', sendAfter: null });
+    expect(command).to.include({ direction: 'in', channel: 'sms', from: KAREN, to: '1910', body: 'HBK FORNY ALLE', status: 'processed', sendAfter: null, library: 'default' });
     expect(reply).to.include({ direction: 'out', channel: 'sms', to: KAREN, from: '1910', status: 'sent' });
     expect(reply?.providerSid).to.match(/^SM[0-9a-f]{32}$/);
   });

@@ -30,6 +30,16 @@ async function onQueues<T>(deps: ActionDeps, operation: () => Promise<T>): Promi
 const isFailed = (message: OutboundMessage | undefined): message is OutboundMessage =>
   message !== undefined && isFailedStatus(message.status);
 
+/**
+ * A message of another library than `library` (the operator's, SPEC §12) is 404 exactly as one
+ * that does not exist; with `library` undefined (the gateway's operator) every message is found.
+ */
+function ofLibrary<T extends { libraryId: string | null }>(message: T | undefined, library: string | undefined, id: string): T | undefined {
+  if (message === undefined && library === undefined) return undefined;
+  if (message === undefined || (library !== undefined && message.libraryId !== library)) throw new AppError('not_found', 404, `Ingen besked med id ${id}.`);
+  return message;
+}
+
 /** The audit detail: what the message had come to before the operator acted. */
 const lastError = (message: OutboundMessage) => [message.status, message.errorCode, message.errorMessage].filter(Boolean).join(' · ');
 
@@ -37,8 +47,8 @@ const lastError = (message: OutboundMessage) => [message.status, message.errorCo
  * Sends a failed message again: back to `queued` (and audited) in one transaction, then onto its
  * queue. False when it was not failed (any more): a second click or a second operator changes nothing.
  */
-export async function retryFailedMessage(deps: ActionDeps, id: number, operator: string): Promise<boolean> {
-  const message = await getOutbound(deps.db, id);
+export async function retryFailedMessage(deps: ActionDeps, id: number, operator: string, library?: string): Promise<boolean> {
+  const message = ofLibrary(await getOutbound(deps.db, id), library, outboundApiId(id));
   if (!isFailed(message)) return false;
   // BullMQ ignores a job id it still holds, and the last try's failed job keeps it for a week.
   const queue = message.channel === 'sms' ? deps.queues.sendSms : deps.queues.sendEmail;
@@ -47,7 +57,7 @@ export async function retryFailedMessage(deps: ActionDeps, id: number, operator:
   const now = deps.clock.now();
   const requeued = await deps.db.transaction(async (trx) => {
     if (!(await requeueFailed(trx, id, now))) return false;
-    await recordAudit(trx, { actor: operator, action: 'message.retry', target: outboundApiId(id), detail: lastError(message) }, now);
+    await recordAudit(trx, { actor: operator, action: 'message.retry', target: outboundApiId(id), detail: lastError(message), libraryId: message.libraryId }, now);
     return true;
   });
   if (!requeued) return false;
@@ -62,13 +72,13 @@ export async function retryFailedMessage(deps: ActionDeps, id: number, operator:
 }
 
 /** Gives a failed message up: `superseded`, audited. False when it was not failed (any more). */
-export async function cancelMessage(deps: ActionDeps, id: number, operator: string): Promise<boolean> {
-  const message = await getOutbound(deps.db, id);
+export async function cancelMessage(deps: ActionDeps, id: number, operator: string, library?: string): Promise<boolean> {
+  const message = ofLibrary(await getOutbound(deps.db, id), library, outboundApiId(id));
   if (!isFailed(message)) return false;
   const now = deps.clock.now();
   const cancelled = await deps.db.transaction(async (trx) => {
     if (!(await cancelFailed(trx, id, operator, now))) return false;
-    await recordAudit(trx, { actor: operator, action: 'message.cancel', target: outboundApiId(id), detail: lastError(message) }, now);
+    await recordAudit(trx, { actor: operator, action: 'message.cancel', target: outboundApiId(id), detail: lastError(message), libraryId: message.libraryId }, now);
     return true;
   });
   if (cancelled) deps.logger.info({ outboundId: id, operator }, 'operator cancelled a failed message');
@@ -80,8 +90,8 @@ export async function cancelMessage(deps: ActionDeps, id: number, operator: stri
  * now, audited, in one transaction; then onto the renew-all queue. False when it was not given up
  * (any more): a second click changes nothing.
  */
-export async function retryGivenUpRenewAll(deps: ActionDeps, id: number, operator: string): Promise<boolean> {
-  const message = await getInbound(deps.db, id);
+export async function retryGivenUpRenewAll(deps: ActionDeps, id: number, operator: string, library?: string): Promise<boolean> {
+  const message = ofLibrary(await getInbound(deps.db, id), library, inboundApiId(id));
   if (!message || message.status !== 'failed') return false;
   // The job that gave up is kept (completed or failed) under the message's job id, which BullMQ would ignore.
   await onQueues(deps, () => deps.queues.renewAll.remove(inboundJobId(id)));
@@ -89,7 +99,7 @@ export async function retryGivenUpRenewAll(deps: ActionDeps, id: number, operato
   const now = deps.clock.now();
   const retried = await deps.db.transaction(async (trx) => {
     if (!(await retryFailedInbound(trx, id, now))) return false;
-    await recordAudit(trx, { actor: operator, action: 'inbound.retry', target: inboundApiId(id), detail: message.messageSid }, now);
+    await recordAudit(trx, { actor: operator, action: 'inbound.retry', target: inboundApiId(id), detail: message.messageSid, libraryId: message.libraryId }, now);
     return true;
   });
   if (!retried) return false;

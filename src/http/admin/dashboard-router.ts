@@ -13,6 +13,8 @@ import { layout } from './layout.js';
 import { messagesPage, normaliseParty } from './messages-page.js';
 import { overviewPage } from './overview-page.js';
 import { renewalPage, renewalsPage } from './renewals-page.js';
+import { libraryView } from './library-view.js';
+import { requireGateway } from '../operator-scope.js';
 
 /** Results an action redirects with (`?done=…&target=…`); only these texts are ever shown. */
 const FLASH: Readonly<Record<string, (target: string) => string>> = {
@@ -63,28 +65,32 @@ export function dashboardRouter(deps: Deps): Router {
   const csrf = createCsrf(deps.config);
   const operatorOf = (res: Response) => String(res.locals.operator);
 
-  router.get('/', async (_req, res) => send(res, await overviewPage(deps)));
-  router.get('/messages', async (req, res) => send(res, await messagesPage(deps, req)));
-  router.get('/conversations/:number', async (req, res) => send(res, await conversationPage(deps, normaliseParty(req.params.number))));
-  router.get('/renewals', async (req, res) => send(res, await renewalsPage(deps, offsetOf(req))));
-  router.get('/renewals/:messageSid', async (req, res) => send(res, await renewalPage(deps, req.params.messageSid)));
-  router.get('/failures', async (req, res) => send(res, await failuresPage(deps, { csrfToken: csrf.tokenFor(operatorOf(res)), flash: flashOf(req) })));
+  // Every page shows what the operator may see (SPEC §12): a library's operator their library's rows only.
+  const view = (req: Request, res: Response) => libraryView(req, res, deps);
+  router.get('/', async (req, res) => send(res, await overviewPage(deps, view(req, res))));
+  router.get('/messages', async (req, res) => send(res, await messagesPage(deps, req, view(req, res))));
+  router.get('/conversations/:number', async (req, res) => send(res, await conversationPage(deps, normaliseParty(req.params.number), view(req, res))));
+  router.get('/renewals', async (req, res) => send(res, await renewalsPage(deps, offsetOf(req), view(req, res))));
+  router.get('/renewals/:messageSid', async (req, res) => send(res, await renewalPage(deps, req.params.messageSid, view(req, res))));
+  router.get('/failures', async (req, res) => send(res, await failuresPage(deps, { csrfToken: csrf.tokenFor(operatorOf(res)), flash: flashOf(req) }, view(req, res))));
 
   // Every action is a form POST: parsed, then refused unless it carries the operator's token.
   router.post('/{*action}', express.urlencoded({ extended: false, limit: '4kb' }), csrf.verify);
   router.post('/failures/messages/:id/retry', async (req, res) => {
     const id = messageId(req.params.id);
-    backToFailures(res, await retryFailedMessage(deps, id, operatorOf(res)), 'message-retried', outboundApiId(id));
+    backToFailures(res, await retryFailedMessage(deps, id, operatorOf(res), view(req, res).library), 'message-retried', outboundApiId(id));
   });
   router.post('/failures/messages/:id/cancel', async (req, res) => {
     const id = messageId(req.params.id);
-    backToFailures(res, await cancelMessage(deps, id, operatorOf(res)), 'message-cancelled', outboundApiId(id));
+    backToFailures(res, await cancelMessage(deps, id, operatorOf(res), view(req, res).library), 'message-cancelled', outboundApiId(id));
   });
   router.post('/failures/renew-alls/:id/retry', async (req, res) => {
     const id = messageId(req.params.id);
-    backToFailures(res, await retryGivenUpRenewAll(deps, id, operatorOf(res)), 'renew-all-retried', inboundApiId(id));
+    backToFailures(res, await retryGivenUpRenewAll(deps, id, operatorOf(res), view(req, res).library), 'renew-all-retried', inboundApiId(id));
   });
   router.post('/failures/jobs/:queue/:jobId/retry', async (req, res) => {
+    // Jobs are the whole gateway's (its queues), not one library's.
+    requireGateway(res, 'Retrying a queue job');
     const { queue, jobId } = req.params;
     backToFailures(res, await retryFailedJob(deps, queue, jobId, operatorOf(res)), 'job-retried', `${queue}/${jobId}`);
   });

@@ -13,6 +13,7 @@ import { giveUpCause, lastJobErrors, type GiveUp, type GiveUpCause } from './giv
 import { AUDIT_TEXT, COMMAND_TEXT, GIVE_UP_TEXT, label, PURPOSE_TEXT } from './labels.js';
 import { layout } from './layout.js';
 import { details, partyLink, queueName, statusTag, type PatronNames } from './parts.js';
+import { EVERY_LIBRARY, libraryTag, type LibraryView } from './library-view.js';
 import { explainSendError, twilioErrorUrl } from './twilio-codes.js';
 
 type FailuresDeps = Pick<Deps, 'db' | 'queues' | 'redis' | 'config' | 'logger' | 'clock'>;
@@ -88,14 +89,14 @@ function sendError(message: OutboundMessage): Html {
   return html`<strong>${url ? html`<a href="${url}" rel="noreferrer">${message.errorCode}</a>` : message.errorCode}</strong> ${explainSendError(message.errorCode)}${raw}`;
 }
 
-function failedMessagesTable(messages: readonly OutboundMessage[], zone: string, csrfToken: string, names: PatronNames): Html {
+function failedMessagesTable(messages: readonly OutboundMessage[], zone: string, csrfToken: string, names: PatronNames, view: LibraryView): Html {
   if (messages.length === 0) return html`<p class="muted">Ingen fejlede beskeder.</p>`;
   return html`<table id="failed-messages" class="cards-on-phone">
 <thead><tr><th>Besked</th><th>Fejlet</th><th>Til</th><th>Hvad</th><th>Fejl</th><th>Forsøg</th><th>Handling</th></tr></thead>
 <tbody>
 ${messages.map(
   (message) => html`<tr id="${outboundApiId(message.id)}">
-<td data-label="Besked">${outboundApiId(message.id)}</td>
+<td data-label="Besked">${outboundApiId(message.id)}${libraryTag(view, message.libraryId)}</td>
 <td data-label="Fejlet">${showInstant(message.statusAt, zone)}<br>${statusTag(message.status)}</td>
 <td data-label="Til">${partyLink(message.to, names)}</td>
 <td data-label="Hvad">${label(PURPOSE_TEXT, message.purpose)}</td>
@@ -141,7 +142,7 @@ function givenUpWhy(message: InboundMessage, giveUp: GiveUp, renewed: number, gi
   return html`${causeSentence(giveUp.cause, giveUpMs)} ${done} ${told}${giveUp.lastError && details(giveUp.lastError)}`;
 }
 
-async function givenUpTable(messages: readonly InboundMessage[], deps: FailuresDeps, csrfToken: string, names: PatronNames): Promise<Html> {
+async function givenUpTable(messages: readonly InboundMessage[], deps: FailuresDeps, csrfToken: string, names: PatronNames, view: LibraryView): Promise<Html> {
   if (messages.length === 0) return html`<p class="muted">Ingen opgivne FORNY ALLE.</p>`;
   const zone = deps.config.timeZone;
   const giveUpMs = deps.config.jobs.renewAllGiveUpMs;
@@ -157,7 +158,7 @@ async function givenUpTable(messages: readonly InboundMessage[], deps: FailuresD
 <tbody>
 ${messages.map(
   (message) => html`<tr id="${inboundApiId(message.id)}">
-<td data-label="Besked"><a href="/admin/renewals/${encodeURIComponent(message.messageSid)}">${inboundApiId(message.id)}</a></td>
+<td data-label="Besked"><a href="/admin/renewals/${encodeURIComponent(message.messageSid)}">${inboundApiId(message.id)}</a>${libraryTag(view, message.libraryId)}</td>
 <td data-label="Modtaget">${showInstant(message.retriedAt ?? message.receivedAt, zone)}${message.retriedAt === null ? '' : html` <span class="muted">(prøvet igen)</span>`}</td>
 <td data-label="Opgivet">${message.processedAt === null ? '' : showInstant(message.processedAt, zone)}</td>
 <td data-label="Fra">${partyLink(message.fromNumber, names)}</td>
@@ -169,14 +170,14 @@ ${messages.map(
 </table>`;
 }
 
-function uncertainTable(messages: readonly OutboundMessage[], zone: string, names: PatronNames): Html {
+function uncertainTable(messages: readonly OutboundMessage[], zone: string, names: PatronNames, view: LibraryView): Html {
   if (messages.length === 0) return html`<p class="muted">Ingen.</p>`;
   return html`<table id="uncertain" class="cards-on-phone">
 <thead><tr><th>Besked</th><th>Oprettet</th><th>Til</th><th>Hvad</th><th>Status</th><th>Forsøg</th></tr></thead>
 <tbody>
 ${messages.map(
   (message) => html`<tr>
-<td data-label="Besked">${outboundApiId(message.id)}</td>
+<td data-label="Besked">${outboundApiId(message.id)}${libraryTag(view, message.libraryId)}</td>
 <td data-label="Oprettet">${showInstant(message.createdAt, zone)}</td>
 <td data-label="Til">${partyLink(message.to, names)}</td>
 <td data-label="Hvad">${label(PURPOSE_TEXT, message.purpose)}</td>
@@ -213,17 +214,19 @@ ${jobs.map(
 }
 
 /** `/admin/failures`: what did not reach patrons and why, what may have reached them twice, and who did what about it. */
-export async function failuresPage(deps: FailuresDeps, page: { csrfToken: string; flash: string | undefined }): Promise<Html> {
+export async function failuresPage(deps: FailuresDeps, page: { csrfToken: string; flash: string | undefined }, view: LibraryView = EVERY_LIBRARY): Promise<Html> {
+  const library = view.library;
   const [givenUp, failed, uncertain, jobs, audit] = await Promise.all([
-    failedInbound(deps.db, SHOWN),
-    failedMessages(deps.db, SHOWN),
-    uncertainMessages(deps.db, SHOWN),
-    failedJobs(deps),
-    recentAudit(deps.db, SHOWN),
+    failedInbound(deps.db, SHOWN, library),
+    failedMessages(deps.db, SHOWN, library),
+    uncertainMessages(deps.db, SHOWN, library),
+    // The queues are the whole gateway's: a library's operator does not see its jobs (SPEC §12).
+    view.ownLibraryOnly ? Promise.resolve(undefined) : failedJobs(deps),
+    recentAudit(deps.db, SHOWN, library),
   ]);
   const zone = deps.config.timeZone;
-  const names = await patronNamesByMobile(deps.db, [...givenUp.map((message) => message.fromNumber), ...[...failed, ...uncertain].map((message) => message.to)]);
-  const givenUpRows = await givenUpTable(givenUp, deps, page.csrfToken, names);
+  const names = await patronNamesByMobile(deps.db, [...givenUp.map((message) => message.fromNumber), ...[...failed, ...uncertain].map((message) => message.to)], library);
+  const givenUpRows = await givenUpTable(givenUp, deps, page.csrfToken, names, view);
   const body = html`<section>
 <h2>Opgivne FORNY ALLE</h2>
 <p class="muted">Anmodninger, der ikke kunne udføres i tide. Det, der ikke var fornyet, da tiden var gået, fornyes ikke senere, for en fornyelse timer senere ville overraske låneren. <em>Prøv igen</em> forsøger at forny nu (med en ny frist).</p>
@@ -232,18 +235,21 @@ ${givenUpRows}
 <section>
 <h2>Fejlede beskeder</h2>
 <p class="muted">Beskeder, der ikke nåede frem. <em>Prøv igen</em> sender beskeden igen (en SMS venter dog på sendevinduet); <em>Annullér</em> opgiver den.</p>
-${failedMessagesTable(failed, zone, page.csrfToken, names)}
+${failedMessagesTable(failed, zone, page.csrfToken, names, view)}
 </section>
 <section>
 <h2>Måske sendt to gange</h2>
 <p class="muted">Et forsøg blev afbrudt midt i kaldet til Twilio og derefter gentaget, så låneren kan have fået beskeden to gange.</p>
-${uncertainTable(uncertain, zone, names)}
+${uncertainTable(uncertain, zone, names, view)}
 </section>
-<section>
+${
+  !view.ownLibraryOnly &&
+  html`<section>
 <h2>Fejlede jobs</h2>
 <p class="muted">Jobs, som køerne har opgivet. En besked sendes igen med <em>Prøv igen</em> ved beskeden ovenfor, ikke ved dens job.</p>
 ${failedJobsTable(jobs, zone, page.csrfToken)}
-</section>
+</section>`
+}
 <section>
 <h2>Handlingslog</h2>
 ${
@@ -254,7 +260,7 @@ ${
 <tbody>
 ${audit.map(
   (entry) =>
-    html`<tr><td data-label="Tid">${showInstant(entry.at, zone)}</td><td data-label="Operatør">${entry.actor}</td><td data-label="Handling">${label(AUDIT_TEXT, entry.action)}</td><td data-label="Hvad">${entry.target}</td><td data-label="Detaljer">${entry.detail && details(entry.detail)}</td></tr>`,
+    html`<tr><td data-label="Tid">${showInstant(entry.at, zone)}${libraryTag(view, entry.libraryId ?? null)}</td><td data-label="Operatør">${entry.actor}</td><td data-label="Handling">${label(AUDIT_TEXT, entry.action)}</td><td data-label="Hvad">${entry.target}</td><td data-label="Detaljer">${entry.detail && details(entry.detail)}</td></tr>`,
 )}
 </tbody>
 </table>`

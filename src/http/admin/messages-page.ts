@@ -10,6 +10,7 @@ import { DIRECTION_TEXT, KIND_TEXT, STATUS_TEXT } from './labels.js';
 import { layout } from './layout.js';
 import { messagePurpose, messageState, shortBody } from './message-row.js';
 import { conversationHref, pager, partyLink, type PatronNames } from './parts.js';
+import { EVERY_LIBRARY, libraryTag, type LibraryView } from './library-view.js';
 
 const PAGE_SIZE = 50;
 
@@ -24,11 +25,11 @@ ${Object.entries(options).map(([value, text]) => html`<option value="${value}"${
 }
 
 /** One message; the patron's end links to the conversation (forny's own sender would list everything). */
-function row(message: LoggedMessage, zone: string, names: PatronNames): Html {
+function row(message: LoggedMessage, zone: string, names: PatronNames, view: LibraryView): Html {
   const renewAll = message.direction === 'in' && message.purpose === 'renew-all' && message.providerSid;
   // data-label: on a phone each row becomes a card, and the cells name themselves (admin.css).
   return html`<tr class="${message.direction}">
-<td data-label="Tid">${showInstant(message.createdAt, zone)}</td>
+<td data-label="Tid">${showInstant(message.createdAt, zone)}${libraryTag(view, message.libraryId)}</td>
 <td data-label="Retning">${DIRECTION_TEXT[message.direction]}</td>
 <td data-label="Fra">${message.direction === 'in' ? partyLink(message.from, names) : message.from}</td>
 <td data-label="Til">${message.direction === 'out' ? partyLink(message.to, names) : message.to}</td>
@@ -39,21 +40,26 @@ function row(message: LoggedMessage, zone: string, names: PatronNames): Html {
 }
 
 /** `/admin/messages`: the message flow, newest first, filtered and paged. */
-export async function messagesPage(deps: Pick<Deps, 'db' | 'config' | 'clock'>, req: Request): Promise<Html> {
-  const filter = messageFilter(req, { limit: PAGE_SIZE });
+export async function messagesPage(deps: Pick<Deps, 'db' | 'config' | 'clock'>, req: Request, view: LibraryView = EVERY_LIBRARY): Promise<Html> {
+  const filter = { ...messageFilter(req, { limit: PAGE_SIZE }), ...(view.library === undefined ? {} : { library: view.library }) };
   const party = filter.party === undefined ? undefined : normaliseParty(filter.party);
   // One row more than shown tells whether there is a next page.
   const found = await listMessages(deps.db, { ...filter, ...(party ? { party } : {}), limit: filter.limit + 1 });
   const messages = found.slice(0, filter.limit);
   const zone = deps.config.timeZone;
-  const names = await patronNamesByMobile(deps.db, messages.map((message) => (message.direction === 'in' ? message.from : message.to)));
-  const kept = { number: filter.party, direction: filter.direction, channel: filter.channel, to: filter.to, kind: filter.kind, status: filter.status };
+  const names = await patronNamesByMobile(
+    deps.db,
+    messages.map((message) => (message.direction === 'in' ? message.from : message.to)),
+    view.library,
+  );
+  const kept = { library: view.ownLibraryOnly ? undefined : view.library, number: filter.party, direction: filter.direction, channel: filter.channel, to: filter.to, kind: filter.kind, status: filter.status };
   const query = new URLSearchParams(Object.entries(kept).filter((entry): entry is [string, string] => entry[1] !== undefined));
   if (filter.limit !== PAGE_SIZE) query.set('limit', String(filter.limit));
 
   const body = html`<form class="filters" method="get" action="/admin/messages">
 <label for="filter-number">Nummer eller e-mail</label>
 <input type="search" name="number" id="filter-number" value="${filter.party}" placeholder="+4520000001">
+${kept.library !== undefined && html`<input type="hidden" name="library" value="${kept.library}">`}
 <label for="filter-direction">Retning</label>
 ${select('direction', filter.direction, DIRECTION_TEXT)}
 <label for="filter-kind">Type</label>
@@ -69,7 +75,7 @@ ${
     : html`<table class="messages cards-on-phone">
 <thead><tr><th>Tid</th><th>Retning</th><th>Fra</th><th>Til</th><th>Hvad</th><th>Status</th><th>Tekst</th></tr></thead>
 <tbody>
-${messages.map((message) => row(message, zone, names))}
+${messages.map((message) => row(message, zone, names, view))}
 </tbody>
 </table>`
 }

@@ -15,6 +15,7 @@ import { html, jsonScript, type Html } from './html.js';
 import { CHANNEL_TEXT, JOB_STATE_TEXT, NOTICE_KIND_TEXT, STATUS_TEXT } from './labels.js';
 import { layout } from './layout.js';
 import { queueName } from './parts.js';
+import { EVERY_LIBRARY, libraryQuery, type LibraryView } from './library-view.js';
 
 type OverviewDeps = Pick<Deps, 'db' | 'queues' | 'redis' | 'clock' | 'config' | 'logger' | 'libraries'>;
 
@@ -118,7 +119,7 @@ function noticeTable(counts: readonly NoticeCount[]): Html {
 <tbody>
 ${rows.map(
   (row) => html`<tr><th scope="row">${NOTICE_KIND_TEXT[row.kind]}</th><td data-label="Kanal">${CHANNEL_TEXT[row.channel]}</td>${statuses.map((status) => {
-    const count = row.of.find((entry) => entry.status === status)?.count ?? 0;
+    const count = row.of.filter((entry) => entry.status === status).reduce((sum, entry) => sum + entry.count, 0); // every library's
     return html`<td data-label="${statusText(status)}"${count > 0 && (status === 'failed' || status === 'undelivered') ? html` class="alert"` : ''}>${showCount(count)}</td>`;
   })}</tr>`,
 )}
@@ -127,38 +128,46 @@ ${rows.map(
 }
 
 /** `/admin`: are the queues draining, what waits for the window, how today went. */
-export async function overviewPage(deps: OverviewDeps): Promise<Html> {
+export async function overviewPage(deps: OverviewDeps, view: LibraryView = EVERY_LIBRARY): Promise<Html> {
   const { db, config } = deps;
+  // One library's figures for its operator or the gateway's ?library=; the queues are the gateway's own (SPEC §12).
+  const library = view.library;
+  const libraries = library === undefined ? deps.libraries.all : deps.libraries.all.filter((candidate) => candidate.id === library);
   const zone = config.timeZone;
   const now = deps.clock.now();
   const todayStart = DateTime.fromJSDate(now, { zone }).startOf('day');
   const [from, to] = [todayStart.toJSDate(), todayStart.plus({ days: 1 }).toJSDate()];
-  const [library, queues, waiting, due, totals, renewAlls, perHour, notices] = await Promise.all([
-    librarySystemLines(deps.libraries.all, deps.libraries.several),
-    queueCounts(deps),
-    countSmsWaitingForWindow(db, now),
-    dueUnsentSms(db, now),
-    outboundTotalsBetween(db, from, to),
-    renewAllTotalsBetween(db, from, to),
-    messagesPerHour(db, firstChartHour(now).toJSDate()),
-    noticeCounts(db),
+  const [systems, queues, waiting, due, totals, renewAlls, perHour, notices] = await Promise.all([
+    librarySystemLines(libraries, deps.libraries.several),
+    view.ownLibraryOnly ? Promise.resolve(undefined) : queueCounts(deps),
+    countSmsWaitingForWindow(db, now, library),
+    dueUnsentSms(db, now, library),
+    outboundTotalsBetween(db, from, to, library),
+    renewAllTotalsBetween(db, from, to, library),
+    messagesPerHour(db, firstChartHour(now).toJSDate(), library),
+    noticeCounts(db, library),
   ]);
+  const filter = libraryQuery(view);
+  const also = (href: string) => (filter === '' ? href : `${href}${href.includes('?') ? '&' : '?'}${filter}`);
 
-  const sendWindow = deps.libraries.all[0]?.settings.sendWindow ?? config.defaultSendWindow;
+  const sendWindow = libraries[0]?.settings.sendWindow ?? config.defaultSendWindow;
   const opens = nextSendTime(now, sendWindow, zone);
   const window = `${formatTimeOfDay(sendWindow.start)}–${formatTimeOfDay(sendWindow.end)}`;
   const series = hourlySeries(now, zone, perHour);
   const channels = (['sms', 'email'] as const).map((channel) => totals.find((row) => row.channel === channel) ?? { channel, sent: 0, delivered: 0, failed: 0 });
 
-  const body = html`${library}
-<section>
+  const body = html`${systems}
+${
+  !view.ownLibraryOnly &&
+  html`<section>
 <h2>Køer</h2>
 ${queueTable(queues)}
-</section>
+</section>`
+}
 <div class="cards">
 <section class="card">
 <h2>Sendevinduet (${window})</h2>
-<p class="big"><a id="waiting-for-window" href="/admin/messages?direction=out&amp;status=scheduled">${showCount(waiting)}</a></p>
+<p class="big"><a id="waiting-for-window" href="${also('/admin/messages?direction=out&status=scheduled')}">${showCount(waiting)}</a></p>
 <p>SMS venter på, at sendevinduet åbner.</p>
 <p>${opens.getTime() === now.getTime() ? html`Vinduet er <strong>åbent nu</strong>.` : html`Vinduet åbner ${showMoment(opens, zone)}.`}</p>
 ${due.count > 0 && html`<p class="alert">${showCount(due.count)} SMS skulle være sendt, men er ikke sendt endnu (den ældste siden ${showInstant(due.oldestSendAfter, zone)}).</p>`}
@@ -170,8 +179,8 @@ ${due.count > 0 && html`<p class="alert">${showCount(due.count)} SMS skulle vær
 <tbody>
 ${channels.map(
   (row) =>
-    html`<tr><th scope="row">${CHANNEL_TEXT[row.channel]}</th><td>${countLink(row.sent, `/admin/messages?direction=out&channel=${row.channel}&status=sent`)}</td><td>${countLink(row.delivered, `/admin/messages?direction=out&channel=${row.channel}&status=delivered`)}</td>${
-      row.failed > 0 ? html`<td class="alert"><a class="alert" href="/admin/failures">${showCount(row.failed)}</a></td>` : html`<td>0</td>`
+    html`<tr><th scope="row">${CHANNEL_TEXT[row.channel]}</th><td>${countLink(row.sent, also(`/admin/messages?direction=out&channel=${row.channel}&status=sent`))}</td><td>${countLink(row.delivered, also(`/admin/messages?direction=out&channel=${row.channel}&status=delivered`))}</td>${
+      row.failed > 0 ? html`<td class="alert"><a class="alert" href="${also('/admin/failures')}">${showCount(row.failed)}</a></td>` : html`<td>0</td>`
     }</tr>`,
 )}
 </tbody>
@@ -181,7 +190,7 @@ ${channels.map(
 <h2>FORNY ALLE i dag</h2>
 <table class="numbers" id="renew-all-today">
 <tbody>
-<tr><th scope="row">Anmodninger fra lånere</th><td><a href="/admin/renewals">${showCount(renewAlls.requests)}</a></td></tr>
+<tr><th scope="row">Anmodninger fra lånere</th><td><a href="${also('/admin/renewals')}">${showCount(renewAlls.requests)}</a></td></tr>
 <tr><th scope="row">Lån vurderet i alt</th><td>${showCount(renewAlls.loans)}</td></tr>
 <tr><th scope="row">Heraf fornyet</th><td>${showCount(renewAlls.renewed)} <span class="muted">(${showShare(renewAlls.renewed, renewAlls.loans)})</span></td></tr>
 </tbody>

@@ -11,6 +11,7 @@ import { giveUpCause, lastJobErrors, type GiveUp } from './give-up-cause.js';
 import { GIVE_UP_TEXT, IGNORED_TEXT, label, PURPOSE_TEXT } from './labels.js';
 import { layout } from './layout.js';
 import { details, pager, partyLink, renewalTable, statusTag } from './parts.js';
+import { EVERY_LIBRARY, libraryQuery, libraryTag, type LibraryView } from './library-view.js';
 
 const PAGE_SIZE = 50;
 
@@ -51,13 +52,17 @@ async function giveUpsOf(deps: RenewalsDeps, requests: readonly { inboundId: num
 }
 
 /** `/admin/renewals`: the latest renew-alls, newest first. */
-export async function renewalsPage(deps: RenewalsDeps, offset: number): Promise<Html> {
-  const found = await recentRenewAlls(deps.db, { limit: PAGE_SIZE + 1, offset });
+export async function renewalsPage(deps: RenewalsDeps, offset: number, view: LibraryView = EVERY_LIBRARY): Promise<Html> {
+  const found = await recentRenewAlls(deps.db, { limit: PAGE_SIZE + 1, offset, library: view.library });
   const summaries = found.slice(0, PAGE_SIZE);
   const zone = deps.config.timeZone;
   const [giveUps, directory] = await Promise.all([
     giveUpsOf(deps, summaries.map((summary) => ({ ...summary, message: summary }))),
-    patronNamesByMobile(deps.db, summaries.filter((summary) => summary.replyPurpose === 'not-linked').map((summary) => summary.from)),
+    patronNamesByMobile(
+      deps.db,
+      summaries.filter((summary) => summary.replyPurpose === 'not-linked').map((summary) => summary.from),
+      view.library,
+    ),
   ]);
   const body = html`${
     summaries.length === 0
@@ -67,7 +72,7 @@ export async function renewalsPage(deps: RenewalsDeps, offset: number): Promise<
 <tbody>
 ${summaries.map(
   (summary) => html`<tr>
-<td data-label="Modtaget">${showInstant(summary.receivedAt, zone)}</td>
+<td data-label="Modtaget">${showInstant(summary.receivedAt, zone)}${libraryTag(view, summary.libraryId)}</td>
 <td data-label="Fra">${partyLink(summary.from)}</td>
 <td data-label="Låner">${summary.patronName}</td>
 <td data-label="Resultat">${renewAllResult(summary, { giveUp: giveUps.get(summary.inboundId), inDirectory: directory.has(summary.from) })}</td>
@@ -78,7 +83,7 @@ ${summaries.map(
 </tbody>
 </table>`
   }
-${pager('/admin/renewals', new URLSearchParams(), { limit: PAGE_SIZE, offset, hasNext: found.length > PAGE_SIZE })}`;
+${pager('/admin/renewals', new URLSearchParams(libraryQuery(view)), { limit: PAGE_SIZE, offset, hasNext: found.length > PAGE_SIZE })}`;
   return layout({ title: 'Fornyelser', section: 'renewals', updated: { at: deps.clock.now(), zone }, body });
 }
 
@@ -88,8 +93,10 @@ function replyTime(reply: OutboundMessage, zone: string): string {
 }
 
 /** `/admin/renewals/:messageSid`: one renew-all, loan by loan, and the reply it got. */
-export async function renewalPage(deps: RenewalsDeps, messageSid: string): Promise<Html> {
-  const inbound = await getInboundBySid(deps.db, messageSid);
+export async function renewalPage(deps: RenewalsDeps, messageSid: string, view: LibraryView = EVERY_LIBRARY): Promise<Html> {
+  const found = await getInboundBySid(deps.db, messageSid);
+  // Another library's request is answered as one that does not exist (SPEC §12).
+  const inbound = found && (!view.ownLibraryOnly || found.libraryId === view.library) ? found : undefined;
   if (!inbound || inbound.command !== 'renew-all') throw new AppError('not_found', 404, `Ingen FORNY ALLE med MessageSid ${messageSid}.`);
   const [lines, patron, reply] = await Promise.all([
     renewalLines(deps.db, [inbound.id]),
@@ -100,7 +107,7 @@ export async function renewalPage(deps: RenewalsDeps, messageSid: string): Promi
   const renewed = lines.filter((line) => line.outcome === 'renewed').length;
   const [giveUps, directory] = await Promise.all([
     giveUpsOf(deps, [{ inboundId: inbound.id, status: inbound.status, renewed, message: inbound }]),
-    reply?.purpose === 'not-linked' ? patronNamesByMobile(deps.db, [inbound.fromNumber]) : new Map<string, string>(),
+    reply?.purpose === 'not-linked' ? patronNamesByMobile(deps.db, [inbound.fromNumber], view.library) : new Map<string, string>(),
   ]);
   const giveUp = giveUps.get(inbound.id);
   const result = renewAllResult(
@@ -109,6 +116,7 @@ export async function renewalPage(deps: RenewalsDeps, messageSid: string): Promi
   );
 
   const body = html`<dl class="facts">
+${view.showLibrary && html`<dt>Bibliotek</dt><dd>${view.nameOf(inbound.libraryId)}</dd>`}
 <dt>Modtaget</dt><dd>${showInstant(inbound.receivedAt, zone)}</dd>
 <dt>Fra</dt><dd>${partyLink(inbound.fromNumber)}${patron && html` (${patron.name})`}</dd>
 <dt>Tekst</dt><dd class="body">${inbound.body}</dd>

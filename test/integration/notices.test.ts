@@ -109,9 +109,9 @@ describe('POST /api/notices (SPEC §11)', function () {
       expect(page).to.match(/<th scope="row">overskredet frist<\/th><td data-label="Kanal">SMS<\/td>/);
       await h.refreshMetrics();
       const metrics = await (await fetch(`${h.baseUrl}/metrics`)).text();
-      expect(metrics).to.contain('forny_notices_total{kind="reminder",channel="sms",status="scheduled"} 1');
-      expect(metrics).to.contain('forny_notices_total{kind="overdue",channel="sms",status="scheduled"} 1');
-      expect(metrics).to.contain('forny_notices_total{kind="overdue",channel="email",status="none"} 1');
+      expect(metrics).to.contain('forny_notices_total{library="default",kind="reminder",channel="sms",status="scheduled"} 1');
+      expect(metrics).to.contain('forny_notices_total{library="default",kind="overdue",channel="sms",status="scheduled"} 1');
+      expect(metrics).to.contain('forny_notices_total{library="default",kind="overdue",channel="email",status="none"} 1');
     });
 
     it('two requests with the same new notice at once write it once and answer alike', async () => {

@@ -108,7 +108,7 @@ describe('notices on PostgreSQL', function () {
     expect(Number((await h.deps.db('patrons').where('id', 'like', 'card:%').count({ n: '*' }).first())?.n)).to.equal(10);
     await h.refreshMetrics();
     const metrics = await (await fetch(`${h.baseUrl}/metrics`)).text();
-    expect(metrics).to.contain('forny_notices_total{kind="overdue",channel="sms",status="scheduled"} 30');
+    expect(metrics).to.contain('forny_notices_total{library="default",kind="overdue",channel="sms",status="scheduled"} 30');
     await eventually(async () => Number((await h.deps.db('outbound_messages').where({ channel: 'email', status: 'sent' }).count({ n: '*' }).first())?.n) === 30, 10_000, 'the e-mails');
   });
 });

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Knex } from 'knex';
 import {
-  ilsChargedCount,
   listIlsRenewals,
   recordIlsIntents,
   recordIlsListing,
@@ -20,6 +19,7 @@ import type { Clock } from '../../clock.js';
 import type { Logger } from '../../logger.js';
 import type { LibrarySystem, RenewAllProgress, RenewAllReport } from '../library-system.js';
 import { LibrarySystemUnavailable } from '../library-system-unavailable.js';
+import { doneSoFarFromRecords, renewCardByCard, type CardReport as CardOutcome } from '../card-by-card.js';
 import { FbsClient, FbsUnavailable, type FbsClientTuning, type FbsListedLoan, type FbsRenewal } from './client.js';
 import { FbsUrlError, describeFbs, type FbsOptions } from './url.js';
 
@@ -36,7 +36,7 @@ interface FbsOutcome {
   readonly provisional: boolean;
 }
 
-type CardReport = { readonly patronKnown: false } | { readonly patronKnown: true; readonly loans: readonly FbsOutcome[] };
+type CardReport = CardOutcome<FbsOutcome>;
 
 /** FBS's refusal statuses and the reason codes they mean (SPEC §13); every other is `ils_refused`. */
 const REASONS: Readonly<Record<string, RenewalReason>> = {
@@ -200,41 +200,10 @@ export function createFbsLibrarySystem(options: FbsOptions, deps: { db: Knex; cl
     description: `${where} (agency ${options.agency})`,
     renewsInJobTransaction: false,
 
-    async renewAll({ inboundId, patrons, deadline }): Promise<RenewAllReport> {
-      let patronKnown = false;
-      const results: NewRenewalResult[] = [];
-      // One item, one result, whichever card's run reported it first.
-      const reported = new Set<string>();
-      for (const patron of patrons) {
-        const report = await renewCard(inboundId, patron, deadline);
-        if (!report.patronKnown) continue;
-        patronKnown = true;
-        for (const loan of report.loans) {
-          if (reported.has(loan.itemId)) continue;
-          reported.add(loan.itemId);
-          results.push(resultOf(inboundId, patron, loan));
-        }
-      }
-      return { patronKnown, results };
-    },
+    renewAll: ({ inboundId, patrons, deadline }): Promise<RenewAllReport> =>
+      renewCardByCard(patrons, (patron) => renewCard(inboundId, patron, deadline), (patron, loan) => resultOf(inboundId, patron, loan)),
 
-    // From ils_renewals only: FBS may be why the request is given up.
-    async doneSoFar({ inboundId, patrons }): Promise<RenewAllProgress> {
-      const results: NewRenewalResult[] = [];
-      const counted = new Set<string>();
-      let total = 0;
-      for (const patron of patrons) {
-        const [listed, rows] = await Promise.all([ilsChargedCount(db, inboundId, patron.cardNumber), listIlsRenewals(db, inboundId, patron.cardNumber)]);
-        const items = rows.filter((row) => !counted.has(row.itemId));
-        for (const row of items) {
-          counted.add(row.itemId);
-          // An intent with no outcome: its call had no answer, and it is not counted as renewed.
-          if (row.outcome !== null) results.push(resultOf(inboundId, patron, outcomeOf(row)));
-        }
-        total += Math.max(listed ?? 0, items.length);
-      }
-      return { results, total };
-    },
+    doneSoFar: ({ inboundId, patrons }): Promise<RenewAllProgress> => doneSoFarFromRecords(db, inboundId, patrons, (patron, row) => resultOf(inboundId, patron, outcomeOf(row))),
 
     // The card's loans at FBS: a loan gone (returned) or due later than the reminder says (renewed)
     // is no longer due. A reminder for a card FBS does not know keeps its loans: FBS cannot speak for them.

@@ -3,7 +3,6 @@ import type { Knex } from 'knex';
 import type { Patron } from '../../../db/repositories/library.js';
 import type { NewRenewalResult } from '../../../db/repositories/renewals.js';
 import {
-  ilsChargedCount,
   listIlsRenewals,
   recordIlsIntent,
   recordIlsListing,
@@ -16,6 +15,7 @@ import type { Clock } from '../../clock.js';
 import type { Logger } from '../../logger.js';
 import type { LibrarySystem, LibrarySystemDown, RenewAllProgress, RenewAllReport } from '../library-system.js';
 import { LibrarySystemUnavailable } from '../library-system-unavailable.js';
+import { doneSoFarFromRecords, renewCardByCard, type CardReport as CardOutcome } from '../card-by-card.js';
 import type { Sip2Encoding } from './codec.js';
 import type { Sip2Connection } from './connection.js';
 import { Sip2Error, type Sip2ErrorCode } from './errors.js';
@@ -35,7 +35,7 @@ interface Sip2Loan {
 }
 
 /** One card's answer: `64` valid patron `BL` = `N` → not known, nothing renewed. */
-type CardReport = { readonly patronKnown: false } | { readonly patronKnown: true; readonly loans: readonly Sip2Loan[] };
+type CardReport = CardOutcome<Sip2Loan>;
 
 /** Knobs the URL does not carry; tests shorten them. */
 export interface Sip2Tuning {
@@ -197,42 +197,10 @@ export function createSip2LibrarySystem(
     description: describeSip2(options),
     renewsInJobTransaction: false,
 
-    async renewAll({ inboundId, patrons, deadline }): Promise<RenewAllReport> {
-      let patronKnown = false;
-      const results: NewRenewalResult[] = [];
-      // A row recorded before cards were (no card) is read with every card: one item, one result.
-      const reported = new Set<string>();
-      for (const patron of patrons) {
-        const report = await renewCard(inboundId, patron, deadline);
-        if (!report.patronKnown) continue;
-        patronKnown = true;
-        for (const loan of report.loans) {
-          if (reported.has(loan.itemId)) continue;
-          reported.add(loan.itemId);
-          results.push(resultOf(inboundId, patron, loan));
-        }
-      }
-      return { patronKnown, results };
-    },
+    renewAll: ({ inboundId, patrons, deadline }): Promise<RenewAllReport> =>
+      renewCardByCard(patrons, (patron) => renewCard(inboundId, patron, deadline), (patron, loan) => resultOf(inboundId, patron, loan)),
 
-    // From ils_renewals only: the system may be why the request is given up.
-    async doneSoFar({ inboundId, patrons }): Promise<RenewAllProgress> {
-      const results: NewRenewalResult[] = [];
-      const counted = new Set<string>();
-      let total = 0;
-      for (const patron of patrons) {
-        const [charged, rows] = await Promise.all([ilsChargedCount(db, inboundId, patron.cardNumber), listIlsRenewals(db, inboundId, patron.cardNumber)]);
-        const items = rows.filter((row) => !counted.has(row.itemId));
-        for (const row of items) {
-          counted.add(row.itemId);
-          // An intent with no outcome: its Renew had no answer, and it is not counted as renewed.
-          if (row.outcome !== null) results.push(resultOf(inboundId, patron, fromRecord(row)));
-        }
-        // Items finished and since returned are not in the listing's count, yet were part of the request.
-        total += Math.max(charged ?? 0, items.length);
-      }
-      return { results, total };
-    },
+    doneSoFar: ({ inboundId, patrons }): Promise<RenewAllProgress> => doneSoFarFromRecords(db, inboundId, patrons, (patron, row) => resultOf(inboundId, patron, fromRecord(row))),
 
     // Item Information per item: a loan whose due date moved (renewed) or that is on no one's loan
     // (returned) is no longer due on the date the reminder names.

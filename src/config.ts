@@ -129,7 +129,6 @@ export interface OperatorSettings {
   readonly passwordHash: string;
 }
 
-export { DEFAULT_LIBRARY_ID };
 
 /** Raised for a bad variable; its message is the one line printed before exiting. */
 export class ConfigError extends Error {

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Clock } from './clock.js';
-import { DEFAULT_LIBRARY_ID, type Config, type LibrarySettings } from './config.js';
+import type { Config, LibrarySettings } from './config.js';
 import { createGatewayTexts, type GatewayTexts } from './domain/gateway-text.js';
 import { createTexts, type Texts } from './domain/reply-text.js';
 import { addressedKeyword } from './domain/sms-command.js';
@@ -31,8 +31,6 @@ export interface Libraries {
   /** The library of a stored row; throws for an id no longer configured (its rows are the gateway's to see). */
   get(id: string): Library;
   find(id: string | null | undefined): Library | undefined;
-  /** The library whose keyword this is (upper case), if any. */
-  byKeyword(keyword: string): Library | undefined;
   /**
    * The library a message is for before anything is looked up (SPEC §12): the one library of a
    * single-library install, else the library whose keyword the message is addressed with, else none
@@ -45,11 +43,11 @@ export interface Libraries {
 }
 
 /** A library that is not (or no longer) configured: rows that name it stay visible to the gateway's operator. */
-export class UnknownLibrary extends Error {
+class UnknownLibrary extends Error {
   override readonly name = 'UnknownLibrary';
 }
 
-export function textsOf(settings: Pick<LibrarySettings, 'name' | 'site' | 'keywords'>, smsFrom: string): Texts {
+function textsOf(settings: Pick<LibrarySettings, 'name' | 'site' | 'keywords'>, smsFrom: string): Texts {
   return createTexts({ libraryName: settings.name, site: settings.site, keyword: settings.keywords[0] ?? 'HBK', smsFrom });
 }
 
@@ -84,7 +82,6 @@ export function createLibraries(
       return library;
     },
     find: (id) => (id === null || id === undefined ? undefined : byId.get(id)),
-    byKeyword: (keyword) => byKeyword.get(keyword.toUpperCase()),
     sendWindowOf: (id) => byId.get(id ?? '')?.settings.sendWindow ?? config.defaultSendWindow,
     addressedBy(body) {
       if (all.length === 1) return first;
@@ -96,5 +93,3 @@ export function createLibraries(
     },
   };
 }
-
-export { DEFAULT_LIBRARY_ID };

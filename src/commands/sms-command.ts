@@ -8,7 +8,7 @@ import type { Deps } from '../deps.js';
 import { isUnfinished } from '../domain/message-status.js';
 import type { Library } from '../libraries.js';
 import { enqueueOutbound } from '../queue/enqueue.js';
-import { answer, answerNotLinked, DAY_MS, type ReplyContext } from '../outbox/replies.js';
+import { answer, answerNotLinked, DAY_MS } from '../outbox/replies.js';
 import { routeInbound } from './route.js';
 
 export type CommandDeps = Pick<Deps, 'db' | 'clock' | 'config' | 'logger' | 'queues' | 'libraries'>;
@@ -47,14 +47,13 @@ async function stopOrStart(trx: Db, deps: CommandDeps, inbound: InboundMessage, 
   // Who confirms: the library named, or the one library, or the gateway for all of them.
   const speaker: Library | undefined = named ?? (deps.libraries.several ? undefined : deps.libraries.all[0]);
   const patronId = patrons.find((patron) => patron.libraryId === speaker?.id)?.id ?? patrons[0]?.id ?? null;
-  const context: ReplyContext = deps;
 
   if (inbound.command === 'start') {
     await optInNumber(trx, inbound.fromNumber, scope, deps.libraries.all.map((library) => library.id));
-    if (patrons.length === 0) return answerNotLinked(trx, context, inbound, speaker, now);
+    if (patrons.length === 0) return answerNotLinked(trx, deps, inbound, speaker, now);
     await setSmsOptIn(trx, ids, true, now);
     const body = speaker ? speaker.texts.startConfirmation() : deps.libraries.gatewayTexts.startEverywhere();
-    return answer(trx, context, inbound, { purpose: 'start', body, patronId, libraryId: speaker?.id ?? null }, now);
+    return answer(trx, deps, inbound, { purpose: 'start', body, patronId, libraryId: speaker?.id ?? null }, now);
   }
 
   const stoppedNow = await optOutNumber(trx, inbound.fromNumber, scope, 'stop', now);
@@ -67,15 +66,15 @@ async function stopOrStart(trx: Db, deps: CommandDeps, inbound: InboundMessage, 
     return null;
   }
   const body = speaker ? speaker.texts.stopConfirmation() : deps.libraries.gatewayTexts.stopEverywhere();
-  return answer(trx, context, inbound, { purpose: 'stop', body, patronId, libraryId: speaker?.id ?? null }, now);
+  return answer(trx, deps, inbound, { purpose: 'stop', body, patronId, libraryId: speaker?.id ?? null }, now);
 }
 
 /** Help, and anything forny does not understand: from the number's library when one directory holds it, else from the gateway. */
 async function helpOrUnknown(trx: Db, deps: CommandDeps, inbound: InboundMessage, now: Date): Promise<OutboundMessage | null> {
+  if (inbound.command === 'renew-all') throw new Error(`renew-all message ${inbound.id} belongs on the renew-all queue`);
   const route = await routeInbound(trx, deps.libraries, inbound);
-  const context: ReplyContext = deps;
   if (route.to === 'nobody' || (route.to === 'library' && route.patrons.length === 0)) {
-    return answerNotLinked(trx, context, inbound, route.to === 'library' ? route.library : undefined, now);
+    return answerNotLinked(trx, deps, inbound, route.to === 'library' ? route.library : undefined, now);
   }
   const patrons: readonly Patron[] = route.to === 'library' ? route.patrons : [];
   const library = route.to === 'library' ? route.library : undefined;
@@ -85,7 +84,6 @@ async function helpOrUnknown(trx: Db, deps: CommandDeps, inbound: InboundMessage
     await finishInbound(trx, inbound.id, { patronId, ignoredReason: 'throttled', libraryId });
     return null;
   }
-  if (inbound.command === 'renew-all') throw new Error(`renew-all message ${inbound.id} belongs on the renew-all queue`);
   const body = library ? library.texts.helpReply() : deps.libraries.gatewayTexts.helpReply();
-  return answer(trx, context, inbound, { purpose: 'help', body, patronId, libraryId }, now);
+  return answer(trx, deps, inbound, { purpose: 'help', body, patronId, libraryId }, now);
 }

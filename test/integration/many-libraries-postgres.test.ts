@@ -3,13 +3,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { loadFixture } from '../../db/load-fixture.js';
 import twilio from 'twilio';
 import type { Knex } from 'knex';
 import type { FixtureInput } from '../../db/fixture.js';
 import { createKnex, migrateToLatest } from '../../db/knexfile.js';
 import { FakeTwilioProcess } from '../helpers/fake-twilio-process.js';
 import { deleteQueueKeys, eventually, newMessageSid, TEST_REDIS_URL } from '../helpers/harness.js';
-import { loadLibraryFixture } from '../helpers/library-fixture.js';
 import { createPostgresDatabase } from '../helpers/postgres.js';
 import { freePort, FornyProcess } from '../helpers/processes.js';
 
@@ -52,8 +52,8 @@ describe('many libraries in the web + worker split on PostgreSQL (real processes
     db = createKnex(database.url);
     await migrateToLatest(db);
     const now = new Date(NOW);
-    await loadLibraryFixture(db, 'hbk', fixture(2), now);
-    await loadLibraryFixture(db, 'frb', fixture(3), now);
+    await loadFixture(db, fixture(2), now, 'hbk');
+    await loadFixture(db, fixture(3), now, 'frb');
     const file = join(dir, 'libraries.json');
     writeFileSync(
       file,

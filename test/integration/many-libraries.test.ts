@@ -2,11 +2,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { loadFixture } from '../../db/load-fixture.js';
 import type { FixtureInput } from '../../db/fixture.js';
 import { insertOutbound } from '../../db/repositories/outbound.js';
 import { runReminderScan } from '../../src/reminders/reminder-scan.js';
 import { eventually, found, Harness } from '../helpers/harness.js';
-import { loadLibraryFixture } from '../helpers/library-fixture.js';
 import { queuesSettled } from '../helpers/settled.js';
 import { Sip2Server, type SimItem } from '../helpers/sip2-server.js';
 
@@ -93,8 +93,8 @@ describe('many libraries on one short code (SPEC §12; two embedded libraries, r
   async function start(overrides: { hbk?: LibraryBlock; frb?: LibraryBlock } = {}, env: Record<string, string> = {}): Promise<void> {
     dir = mkdtempSync(join(tmpdir(), 'forny-libraries-'));
     h = await Harness.start({ workers: true, now: `${TODAY}T10:00:00+01:00`, env: { LIBRARIES_FILE: librariesFile(dir, overrides), TEST_HBK_TOKEN: HBK_TOKEN, ...env } });
-    await loadLibraryFixture(h.deps.db, 'hbk', hbkFixture(), h.clock.now());
-    await loadLibraryFixture(h.deps.db, 'frb', frbFixture(), h.clock.now());
+    await loadFixture(h.deps.db, hbkFixture(), h.clock.now(), 'hbk');
+    await loadFixture(h.deps.db, frbFixture(), h.clock.now(), 'frb');
   }
 
   afterEach(async () => {
@@ -380,8 +380,8 @@ describe("many libraries: one library's SIP2 server away (SPEC §12)", function 
     });
     const directory: FixtureInput = { patrons: [{ id: 'p1', cardNumber: '0101', name: 'Karen Blixen', mobile: BOTH, smsOptIn: true }] };
     const other: FixtureInput = { patrons: [{ id: 'p1', cardNumber: '0101', name: 'Karen Blixen', mobile: HBK_ONLY, smsOptIn: true }] };
-    await loadLibraryFixture(h.deps.db, 'hbk', directory, h.clock.now());
-    await loadLibraryFixture(h.deps.db, 'frb', other, h.clock.now());
+    await loadFixture(h.deps.db, directory, h.clock.now(), 'hbk');
+    await loadFixture(h.deps.db, other, h.clock.now(), 'frb');
     const replies = (to: string, count: number) => eventually(() => (h.twilio.messagesTo(to).length >= count ? h.twilio.messagesTo(to).map((m) => m.body) : undefined), 10_000, `${count} SMS to ${to}`);
     const inboundRow = (sid: string) => h.deps.db('inbound_messages').where({ message_sid: sid }).first();
 

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { loadFixture } from '../../db/load-fixture.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,30 +33,19 @@ interface MessageItem {
   library: string | null;
 }
 
-/** One library's directory and loans, stored as the library's rows are (ids `LIBRARY:ID`). */
+/** One library's directory and loans, loaded as `db:load -- --library LIBRARY` would (ids `LIBRARY:ID`). */
 async function loadLibrary(h: Harness, library: string, patron: { name: string; mobile: string }): Promise<void> {
-  const db = h.deps.db;
-  const id = (own: string) => `${library}:${own}`;
-  const now = '2026-12-01T09:00:00.000Z';
-  await db('patrons').insert({ library_id: library, id: id('p1'), card_number: '0101', name: patron.name, mobile: patron.mobile, sms_opt_in: true, email: null, email_opt_in: false, created_at: now, updated_at: now });
-  await db('titles').insert({ library_id: library, id: id('t1'), title: `Bogen fra ${library}`, renewable: true });
-  await db('items').insert({ library_id: library, id: id('i1'), title_id: id('t1'), barcode: '5100', renewable: true });
-  await db('loans').insert({
-    library_id: library,
-    id: id('l1'),
-    patron_id: id('p1'),
-    item_id: id('i1'),
-    kind: 'standard',
-    loan_period_days: 30,
-    borrowed_on: '2026-11-04',
-    due_date: '2026-12-04',
-    renewals: 0,
-    owning_library: null,
-    returned_on: null,
-    provisional: false,
-    previous_due_date: null,
-    updated_at: now,
-  });
+  await loadFixture(
+    h.deps.db,
+    {
+      patrons: [{ id: 'p1', cardNumber: '0101', name: patron.name, mobile: patron.mobile, smsOptIn: true }],
+      titles: [{ id: 't1', title: `Bogen fra ${library}` }],
+      items: [{ id: 'i1', titleId: 't1', barcode: '5100' }],
+      loans: [{ id: 'l1', patronId: 'p1', itemId: 'i1', kind: 'standard', loanPeriodDays: 30, borrowedOn: '2026-11-04', dueDate: '2026-12-04', renewals: 0 }],
+    },
+    new Date('2026-12-01T09:00:00.000Z'),
+    library,
+  );
 }
 
 describe('operators per library (SPEC §12: nobody sees what is not theirs)', function () {

@@ -176,13 +176,27 @@ export class Harness {
     return { messageSid, response };
   }
 
+  /** The gateway operator's login (ADMIN_USER), as an Authorization header. */
+  get operatorAuthorization(): string {
+    return `Basic ${Buffer.from(`${this.config.admin.user}:${this.config.admin.password}`).toString('base64')}`;
+  }
+
+  /** GET with the operator login: the status and the text (a dashboard page). */
+  async page(path: string): Promise<{ status: number; text: string }> {
+    const response = await fetch(`${this.baseUrl}${path}`, { headers: { authorization: this.operatorAuthorization } });
+    return { status: response.status, text: await response.text() };
+  }
+
   /** GET on the operators' API with the operator login; returns status and parsed JSON. */
   async api<T = unknown>(path: string): Promise<{ status: number; body: T }> {
-    const response = await fetch(`${this.baseUrl}${path}`, {
-      headers: { authorization: `Basic ${Buffer.from(`${this.config.admin.user}:${this.config.admin.password}`).toString('base64')}` },
-    });
-    const text = await response.text();
-    return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
+    const { status, text } = await this.page(path);
+    return { status, body: (text ? JSON.parse(text) : undefined) as T };
+  }
+
+  /** The readiness probe, as a load balancer reads it. */
+  async readyz(): Promise<{ status: number; text: string }> {
+    const response = await fetch(`${this.baseUrl}/readyz`);
+    return { status: response.status, text: await response.text() };
   }
 
   /** Posts a signed delivery receipt, as Twilio would. */
@@ -194,6 +208,9 @@ export class Harness {
     });
   }
 }
+
+/** The overview's line on the library system, its tags taken out. */
+export const librarySystemLine = (page: string): string | undefined => /<p id="library-system"[^>]*>(.*?)<\/p>/s.exec(page)?.[1]?.replace(/<[^>]+>/g, '');
 
 export const newMessageSid = () => `SM${randomBytes(16).toString('hex')}`;
 

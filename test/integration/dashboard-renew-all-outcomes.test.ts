@@ -65,11 +65,13 @@ describe('dashboard: what a renew-all came to when it was given up or had no pat
   });
 
   const dashboard = async (path: string) => {
-    const response = await fetch(`${h.baseUrl}${path}`, {
-      headers: { authorization: `Basic ${Buffer.from(`${h.config.admin.user}:${h.config.admin.password}`).toString('base64')}` },
-    });
-    expect(response.status, path).to.equal(200);
-    return response.text();
+
+    const { status, text } = await h.page(path);
+
+    expect(status, path).to.equal(200);
+
+    return text;
+
   };
 
   /** Texts from Åse while the system cannot renew, lets a retry wait, then moves the clock past the give-up time. */

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { FixtureInput } from '../../db/fixture.js';
 import type { InboundView } from '../helpers/api-views.js';
 import { FbsServer, type SimFbsLoan } from '../helpers/fbs-server.js';
-import { eventually, Harness } from '../helpers/harness.js';
+import { eventually, Harness, librarySystemLine } from '../helpers/harness.js';
 import { createPostgresDatabase } from '../helpers/postgres.js';
 import { queuesSettled } from '../helpers/settled.js';
 
@@ -83,16 +83,13 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     });
 
     const dashboard = async (path: string) => {
-      const response = await fetch(`${h.baseUrl}${path}`, {
-        headers: { authorization: `Basic ${Buffer.from(`${h.config.admin.user}:${h.config.admin.password}`).toString('base64')}` },
-      });
-      expect(response.status, path).to.equal(200);
-      return response.text();
-    };
-    const libraryLine = (page: string) => /<p id="library-system"[^>]*>(.*?)<\/p>/s.exec(page)?.[1]?.replace(/<[^>]+>/g, '');
-    const readyz = async () => {
-      const response = await fetch(`${h.baseUrl}/readyz`);
-      return { status: response.status, text: await response.text() };
+
+      const { status, text } = await h.page(path);
+
+      expect(status, path).to.equal(200);
+
+      return text;
+
     };
 
     it('renews in one call and answers "N af M lån" with FBS’s counts; the ILL "med forbehold", refusals with reasons and FBS’s words', async () => {
@@ -123,7 +120,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       expect(byLoan.get('102')).to.include({ reason: 'too_many', systemMessage: 'deniedMaxRenewalsReached' });
       expect(byLoan.get('104')).to.include({ outcome: 'renewed', provisional: true, title: 'Fjernlånt: Kongens Fald', newDueDate: '2026-12-17' });
 
-      const ready = await readyz();
+      const ready = await h.readyz();
       expect(JSON.parse(ready.text)).to.have.nested.property('checks.librarySystem', 'ok');
       const renewal = await dashboard(`/admin/renewals/${messageSid}`);
       expect(renewal).to.contain('3 af 5 lån fornyet');
@@ -131,7 +128,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       expect(renewal).to.contain('5000101'); // no title from FBS or a notice: the item number
       expect(renewal).to.contain('fornyet med forbehold');
       expect(renewal).to.contain('reserveret af en anden låner <span class="system-message">(deniedReserved)</span>');
-      expect(libraryLine(await dashboard('/admin'))).to.match(/^Bibliotekssystem: FBS \(fbs\+http:\/\/forny@127\.0\.0\.1:\d+\/rest \(agency DK-761500\)\) svarer$/);
+      expect(librarySystemLine(await dashboard('/admin'))).to.match(/^Bibliotekssystem: FBS \(fbs\+http:\/\/forny@127\.0\.0\.1:\d+\/rest \(agency DK-761500\)\) svarer$/);
     });
 
     it('isRenewable true is not trusted: a blocked patron’s loans are asked and refused as patron_blocked, in Danish on the page', async () => {
@@ -187,12 +184,12 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       h.clock.advance(11 * 60_000);
       await h.text(FAMILY, 'HBK FORNY ALLE');
       const down = await eventually(async () => {
-        const ready = await readyz();
+        const ready = await h.readyz();
         return ready.status === 200 && ready.text.includes('down: ') && ready.text;
       }, 10_000, '/readyz to say FBS is down');
       expect(JSON.parse(down)).to.have.nested.property('checks.librarySystem', 'down: not answering');
       expect(down).not.to.contain('127.0.0.1').and.not.to.contain(PASSWORD);
-      expect(libraryLine(await dashboard('/admin'))).to.match(/^Bibliotekssystem: FBS \(.*\) svarer ikke/);
+      expect(librarySystemLine(await dashboard('/admin'))).to.match(/^Bibliotekssystem: FBS \(.*\) svarer ikke/);
       await eventually(async () => ((await h.deps.queues.renewAll.getJobCounts('delayed')).delayed ?? 0) > 0, 5_000, 'a retry to wait');
       expect(h.twilio.messagesTo(FAMILY)).to.have.length(0);
 
@@ -220,12 +217,12 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       await start();
       server.refuseLogins = true;
       const ready = await eventually(async () => {
-        const answer = await readyz();
+        const answer = await h.readyz();
         return answer.status === 200 && answer.text.includes('login refused') && answer.text;
       }, 5_000, '/readyz to say login refused');
       expect(JSON.parse(ready)).to.have.nested.property('checks.librarySystem', 'down: login refused');
       expect(ready).not.to.contain(PASSWORD);
-      expect(libraryLine(await dashboard('/admin'))).to.contain('svarer ikke (login afvist)');
+      expect(librarySystemLine(await dashboard('/admin'))).to.contain('svarer ikke (login afvist)');
     });
 
     it('gives a card FBS does not know the unknown-number answer', async () => {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { FixtureInput } from '../../db/fixture.js';
 import type { InboundView } from '../helpers/api-views.js';
-import { eventually, Harness } from '../helpers/harness.js';
+import { eventually, Harness, librarySystemLine } from '../helpers/harness.js';
 import { queuesSettled } from '../helpers/settled.js';
 import { Sip2Server, type SimItem } from '../helpers/sip2-server.js';
 
@@ -60,17 +60,13 @@ describe('renew-all over SIP2 through the whole app (simulator over TCP, real Re
   });
 
   const dashboard = async (path: string) => {
-    const response = await fetch(`${h.baseUrl}${path}`, {
-      headers: { authorization: `Basic ${Buffer.from(`${h.config.admin.user}:${h.config.admin.password}`).toString('base64')}` },
-    });
-    expect(response.status, path).to.equal(200);
-    return response.text();
-  };
-  const libraryLine = (page: string) => /<p id="library-system"[^>]*>(.*?)<\/p>/s.exec(page)?.[1]?.replace(/<[^>]+>/g, '');
 
-  const readyz = async () => {
-    const response = await fetch(`${h.baseUrl}/readyz`);
-    return { status: response.status, text: await response.text() };
+    const { status, text } = await h.page(path);
+
+    expect(status, path).to.equal(200);
+
+    return text;
+
   };
 
   it('renews what the system allows with 93, 99, 63, 17, 29 and answers "N af M lån" with the system’s titles and words', async () => {
@@ -109,7 +105,7 @@ describe('renew-all over SIP2 through the whole app (simulator over TCP, real Re
     expect(inbound.result?.loans[1]).to.include({ itemId: 'I-2', outcome: 'refused', reason: 'ils_refused', systemMessage: 'Reserveret af en anden låner', newDueDate: null });
     expect(inbound.result?.loans[3]).to.include({ itemId: 'I-4', outcome: 'refused', reason: 'ils_refused', systemMessage: 'Maksimalt antal fornyelser er nået' });
 
-    const ready = await readyz();
+    const ready = await h.readyz();
     expect(ready.status).to.equal(200);
     expect(JSON.parse(ready.text)).to.have.nested.property('checks.librarySystem', 'ok');
 
@@ -121,7 +117,7 @@ describe('renew-all over SIP2 through the whole app (simulator over TCP, real Re
     expect(renewal).to.contain('bibliotekssystemet afviste fornyelsen <span class="system-message">(Reserveret af en anden låner)</span>');
     expect(renewal).to.contain('(Maksimalt antal fornyelser er nået)');
     expect(await dashboard('/admin/renewals')).to.contain('3 af 5 lån fornyet');
-    expect(libraryLine(await dashboard('/admin'))).to.match(/^Bibliotekssystem: SIP2 \(sip2:\/\/forny@127\.0\.0\.1:\d+\) svarer$/);
+    expect(librarySystemLine(await dashboard('/admin'))).to.match(/^Bibliotekssystem: SIP2 \(sip2:\/\/forny@127\.0\.0\.1:\d+\) svarer$/);
   });
 
   it('counts a renewal whose answer the system lost as renewed, and never sends it a second 29', async () => {
@@ -147,7 +143,7 @@ describe('renew-all over SIP2 through the whole app (simulator over TCP, real Re
     const { messageSid } = await h.text(ASE, 'HBK FORNY ALLE');
 
     const down = await eventually(async () => {
-      const ready = await readyz();
+      const ready = await h.readyz();
       // Reported, but forny stays ready: messages are still stored and wait for the system.
       return ready.status === 200 && ready.text.includes('down: ') && ready.text;
     }, 5_000, '/readyz to say the library system is down');
@@ -155,7 +151,7 @@ describe('renew-all over SIP2 through the whole app (simulator over TCP, real Re
     expect(down).not.to.contain('127.0.0.1');
     expect(down).not.to.contain(String(server.port));
     expect(down).not.to.contain(PASSWORD);
-    expect(libraryLine(await dashboard('/admin'))).to.match(/^Bibliotekssystem: SIP2 \(.*\) svarer ikke\. FORNY ALLE venter/);
+    expect(librarySystemLine(await dashboard('/admin'))).to.match(/^Bibliotekssystem: SIP2 \(.*\) svarer ikke\. FORNY ALLE venter/);
     // The job has tried at least once and the message still waits.
     await eventually(async () => (await h.api<InboundView>(`/api/inbound/${messageSid}`)).body.status === 'received' && ((await h.deps.queues.renewAll.getJobCounts('delayed')).delayed ?? 0) > 0, 5_000, 'a retry to wait');
     expect(h.twilio.messagesTo(ASE)).to.have.length(0);
@@ -170,20 +166,20 @@ describe('renew-all over SIP2 through the whole app (simulator over TCP, real Re
     expect(server.violations).to.deep.equal([]);
     await queuesSettled(h.deps.queues.all);
     expect(h.twilio.messagesTo(ASE)).to.have.length(1);
-    expect((await readyz()).status).to.equal(200);
+    expect((await h.readyz()).status).to.equal(200);
   });
 
   it('says "login refused" on /readyz while the system refuses forny’s login', async () => {
     await start();
     server.refuseLogins = true;
     const ready = await eventually(async () => {
-      const answer = await readyz();
+      const answer = await h.readyz();
       return answer.status === 200 && answer.text.includes('login refused') && answer.text;
     }, 5_000, '/readyz to say login refused');
     expect(JSON.parse(ready)).to.have.nested.property('checks.librarySystem', 'down: login refused');
     expect(ready).not.to.contain(PASSWORD);
     expect(ready).not.to.contain('forny:');
-    expect(libraryLine(await dashboard('/admin'))).to.contain('svarer ikke (login afvist)');
+    expect(librarySystemLine(await dashboard('/admin'))).to.contain('svarer ikke (login afvist)');
     expect(await dashboard('/admin')).not.to.contain(PASSWORD);
   });
 
@@ -191,9 +187,9 @@ describe('renew-all over SIP2 through the whole app (simulator over TCP, real Re
     await start();
     await h.refreshMetrics(); // the metrics' own look at the system, done before counting
     const statusAsks = () => count(server.codes(), '99');
-    expect(libraryLine(await dashboard('/admin'))).to.match(/svarer$/);
+    expect(librarySystemLine(await dashboard('/admin'))).to.match(/svarer$/);
     const after = statusAsks();
-    for (let load = 0; load < 5; load++) expect(libraryLine(await dashboard('/admin'))).to.match(/svarer$/);
+    for (let load = 0; load < 5; load++) expect(librarySystemLine(await dashboard('/admin'))).to.match(/svarer$/);
     expect(statusAsks()).to.equal(after);
   });
 

@@ -60,10 +60,7 @@ describe('SIP2: a renew-all given up after some loans were renewed', function ()
     expect(results).to.deep.equal([{ loan_id: 'I-1', outcome: 'renewed', new_due_date: '2026-12-17' }]);
     const { body: inbound } = await h.api<InboundView>(`/api/inbound/${messageSid}`);
     expect(inbound.result?.loans.map((loan) => [loan.loanId, loan.outcome, loan.newDueDate])).to.deep.equal([['I-1', 'renewed', '2026-12-17']]);
-    const page = await fetch(`${h.baseUrl}/admin/renewals/${messageSid}`, {
-      headers: { authorization: `Basic ${Buffer.from(`${h.config.admin.user}:${h.config.admin.password}`).toString('base64')}` },
-    });
-    const html = await page.text();
+    const { text: html } = await h.page(`/admin/renewals/${messageSid}`);
     expect(html).to.contain('Ærøs blå fjorde');
     expect(html).to.contain('17. dec. 2026');
     expect(loans().map((item) => server.item(item.id)?.renewals)).to.deep.equal([1, 0, 0]);

@@ -107,7 +107,7 @@ export function createSmsRate(options: {
     async waitForSlot(taken) {
       // A slot passed by more than one spacing has been overtaken by the next ones: a new one, so no two leave together.
       const wait = taken && performance.now() - taken.at <= spacing ? taken.at - performance.now() : ((await ask(-1)) ?? 0);
-      if (wait >= 1) await sleep(Math.round(wait));
+      if (wait > 0) await sleep(Math.ceil(wait));
     },
   };
 }

@@ -1,7 +1,7 @@
 import type { IgnoredReason } from '../../../db/repositories/inbound.js';
 import type { AuditAction } from '../../../db/repositories/operator-actions.js';
 import type { RenewalReason } from '../../../db/repositories/renewals.js';
-import { isSupersedeReason, type Channel, type Direction, type MessageKind, type MessageStatus, type OutboundPurpose, type SupersedeReason } from '../../domain/message-status.js';
+import { isSupersedeReason, type Channel, type Direction, type MessageKind, type MessageStatus, type OutboundKind, type OutboundPurpose, type SupersedeReason } from '../../domain/message-status.js';
 import type { NoticeKind } from '../../domain/notice.js';
 import type { Command } from '../../domain/sms-command.js';
 import type { QueueName } from '../../queue/queues.js';
@@ -40,6 +40,13 @@ export const KIND_TEXT: Readonly<Record<MessageKind, string>> = {
   reply: 'svar',
   reminder: 'påmindelse',
   notice: 'meddelelse',
+};
+
+/** Outbound kinds in the plural, as the overview's "Kø af SMS" counts them. */
+export const KIND_PLURAL_TEXT: Readonly<Record<OutboundKind, string>> = {
+  reply: 'svar',
+  reminder: 'påmindelser',
+  notice: 'meddelelser',
 };
 
 export const NOTICE_KIND_TEXT: Readonly<Record<NoticeKind, string>> = {

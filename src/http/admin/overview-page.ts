@@ -7,12 +7,13 @@ import type { LibrarySystem } from '../../library/library-system.js';
 import type { Library } from '../../libraries.js';
 import { OUTBOUND_STATUSES } from '../../domain/message-status.js';
 import { NOTICE_KINDS } from '../../domain/notice.js';
+import { readSmsBacklog, type SmsBacklog } from '../backlog.js';
 import { checkLibrarySystem } from '../health.js';
 import { formatTimeOfDay, nextSendTime } from '../../domain/send-window.js';
 import { JOB_STATES, queueCounts, type QueueCounts } from '../queue-reads.js';
 import { showCount, showInstant, showMoment, showShare } from './display.js';
 import { html, jsonScript, type Html } from './html.js';
-import { CHANNEL_TEXT, JOB_STATE_TEXT, NOTICE_KIND_TEXT, STATUS_TEXT } from './labels.js';
+import { CHANNEL_TEXT, JOB_STATE_TEXT, KIND_PLURAL_TEXT, NOTICE_KIND_TEXT, STATUS_TEXT } from './labels.js';
 import { layout } from './layout.js';
 import { queueName } from './parts.js';
 import { EVERY_LIBRARY, libraryQuery, type LibraryView } from './library-view.js';
@@ -127,6 +128,44 @@ ${rows.map(
 </table>`;
 }
 
+/** A rate as people read it: `2`, `0,5`, `0,02` SMS a second. */
+const showRate = (perSecond: number): string => new Intl.NumberFormat('da-DK', { maximumFractionDigits: perSecond < 1 ? 2 : 1 }).format(perSecond);
+
+/** When what is due now will be gone: `ca. 11 min (klokken 08:56)`, the clock time rounded up to the minute. */
+function backlogEta(backlog: SmsBacklog, zone: string): Html {
+  if (backlog.clearsInSeconds === null || backlog.clearsAt === null) return html`<p id="sms-backlog-eta">Ingen kø: intet skal sendes nu.</p>`;
+  const minutes = Math.max(1, Math.ceil(backlog.clearsInSeconds / 60));
+  const at = DateTime.fromJSDate(backlog.clearsAt).setZone(zone);
+  const clock = (at.startOf('minute').equals(at) ? at : at.startOf('minute').plus({ minutes: 1 })).toFormat('HH:mm');
+  const source = backlog.rate.source === 'recent' ? 'sendt det seneste minut' : 'den indstillede hastighed; intet sendt det seneste minut';
+  return html`<p id="sms-backlog-eta">${showCount(backlog.dueNow)} SMS skal sendes nu: væk om <strong>ca. ${minutes} min (klokken ${clock})</strong> med ${showRate(backlog.rate.perSecond)} SMS i sekundet (${source}).</p>`;
+}
+
+/**
+ * What is waiting to leave, per library and kind (the morning's backlog right after 08:45): due now,
+ * and waiting for the window. On a phone each row is a card, each count named.
+ */
+function backlogSection(backlog: SmsBacklog, view: LibraryView, gatewayName: string, zone: string): Html {
+  const nameOf = (library: string | null) => (library === null ? `${gatewayName} (fælles svar)` : view.nameOf(library));
+  const table =
+    backlog.rows.length === 0
+      ? html`<p class="muted">Ingen SMS venter på at blive sendt.</p>`
+      : html`<table class="numbers cards-on-phone" id="sms-backlog">
+<thead><tr><th>Bibliotek</th><th>Art</th><th>Skal sendes nu</th><th>Venter på sendevinduet</th></tr></thead>
+<tbody>
+${backlog.rows.map(
+  (row) =>
+    html`<tr data-library="${row.library ?? ''}" data-kind="${row.kind}"><th scope="row">${nameOf(row.library)}</th><td data-label="Art">${KIND_PLURAL_TEXT[row.kind]}</td><td data-label="Skal sendes nu">${showCount(row.dueNow)}</td><td data-label="Venter på sendevinduet">${showCount(row.waitingForWindow)}</td></tr>`,
+)}
+</tbody>
+</table>`;
+  return html`<section id="sms-backlog-section">
+<h2>Kø af SMS</h2>
+${backlogEta(backlog, zone)}
+${table}
+</section>`;
+}
+
 /** `/admin`: are the queues draining, what waits for the window, how today went. */
 export async function overviewPage(deps: OverviewDeps, view: LibraryView = EVERY_LIBRARY): Promise<Html> {
   const { db, config } = deps;
@@ -137,7 +176,7 @@ export async function overviewPage(deps: OverviewDeps, view: LibraryView = EVERY
   const now = deps.clock.now();
   const todayStart = DateTime.fromJSDate(now, { zone }).startOf('day');
   const [from, to] = [todayStart.toJSDate(), todayStart.plus({ days: 1 }).toJSDate()];
-  const [systems, queues, waiting, due, totals, renewAlls, perHour, notices] = await Promise.all([
+  const [systems, queues, waiting, due, totals, renewAlls, perHour, notices, backlog] = await Promise.all([
     librarySystemLines(libraries, deps.libraries.several),
     view.ownLibraryOnly ? Promise.resolve(undefined) : queueCounts(deps),
     countSmsWaitingForWindow(db, now, library),
@@ -146,6 +185,7 @@ export async function overviewPage(deps: OverviewDeps, view: LibraryView = EVERY
     renewAllTotalsBetween(db, from, to, library),
     messagesPerHour(db, firstChartHour(now).toJSDate(), library),
     noticeCounts(db, library),
+    readSmsBacklog(deps, library),
   ]);
   const filter = libraryQuery(view);
   const also = (href: string) => (filter === '' ? href : `${href}${href.includes('?') ? '&' : '?'}${filter}`);
@@ -164,6 +204,7 @@ ${
 ${queueTable(queues)}
 </section>`
 }
+${backlogSection(backlog, view, config.gatewayName, zone)}
 <div class="cards">
 <section class="card">
 <h2>Sendevinduet (${window})</h2>

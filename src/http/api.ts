@@ -9,6 +9,7 @@ import { CHANNELS, DIRECTIONS, MESSAGE_KINDS, MESSAGE_STATUSES } from '../domain
 import { AppError } from '../errors.js';
 import { normalisePhoneNumber } from '../domain/phone-number.js';
 import { recallIllLoan, refuseIllRenewal, type IllDecision } from '../ill-decisions.js';
+import { readSmsBacklog } from './backlog.js';
 import { formatInstant, inboundApiId, outboundApiId } from './format.js';
 import { MAX_MESSAGE_ID, parseMessageId } from './message-id.js';
 import { libraryFilter, maySee, shownId, shownIdOrNull, storedIdOf } from './operator-scope.js';
@@ -123,6 +124,21 @@ export function apiRouter(deps: Deps): Router {
   router.get('/messages', async (req, res) => {
     const messages = await listMessages(deps.db, messageFilter(req, { limit: 100 }, { res, deps }));
     res.json(messages.map((message) => apiMessage(message, zone)));
+  });
+
+  // The overview's "Kø af SMS": unsent SMS per library and kind, and when what is due now is gone.
+  router.get('/backlog', async (req, res) => {
+    const backlog = await readSmsBacklog(deps, libraryFilter(req, res, deps));
+    const instant = (at: Date | null) => (at === null ? null : formatInstant(at.toISOString(), zone));
+    res.json({
+      at: instant(backlog.at),
+      dueNow: backlog.dueNow,
+      waitingForWindow: backlog.waitingForWindow,
+      rate: backlog.rate,
+      clearsInSeconds: backlog.clearsInSeconds,
+      clearsAt: instant(backlog.clearsAt),
+      items: backlog.rows.map((row) => ({ library: row.library, kind: row.kind, dueNow: row.dueNow, waitingForWindow: row.waitingForWindow })),
+    });
   });
 
   router.get('/inbound/:messageSid', async (req, res) => {

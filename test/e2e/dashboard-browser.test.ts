@@ -4,6 +4,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { EVERY_RULE_TODAY, KAREN, OTHER_PATRON, everyRuleLibrary } from '../fixtures/every-rule.js';
 import { insertInbound } from '../../db/repositories/inbound.js';
 import { insertNotices } from '../../db/repositories/notices.js';
+import { insertOutbound } from '../../db/repositories/outbound.js';
 import { giveUpRenewAll } from '../../src/renewals/renew-all.js';
 import { showParty } from '../../src/http/admin/display.js';
 import { QUEUE_TEXT } from '../../src/http/admin/labels.js';
@@ -221,6 +222,9 @@ describe('dashboard in headless Chromium', function () {
     if (!karen) throw new Error('the fixture has no Karen');
     const notice = { kind: 'reminder', cardNumber: karen.card_number, patronId: karen.id, contentHash: 'phone', loans: [], smsMessageId: null, emailMessageId: null, libraryId: 'default' } as const;
     if (!(await h.deps.db('notices').where({ id: 'phone-notice' }).first())) await insertNotices(h.deps.db, [{ ...notice, id: 'phone-notice' }], h.clock.now());
+    // A reminder waiting for tomorrow's window: the overview's "Kø af SMS" has a row.
+    const tomorrow = new Date(h.clock.now().getTime() + 24 * 3600_000);
+    await insertOutbound(h.deps.db, { channel: 'sms', kind: 'reminder', purpose: 'reminder', patronId: karen.id, inboundId: null, to: KAREN, from: '1910', body: 'Påmindelse', sendAfter: tomorrow, dedupeKey: 'phone-backlog', libraryId: 'default' }, h.clock.now());
     const sid = (await h.deps.db('inbound_messages').where({ from_number: KAREN, command: 'renew-all', status: 'processed' }).first())?.message_sid ?? '';
 
     await page.setViewportSize({ width: 390, height: 844 });
@@ -252,6 +256,7 @@ describe('dashboard in headless Chromium', function () {
       expect(await labelsOf(`#queues tr:has(a[href$="/${queue}"]) td`), queue).to.deep.equal(['venter', 'i gang', 'udskudt', 'fejlet', 'fuldført']);
       expect(await row.isVisible(), queue).to.equal(true);
     }
+    expect(await labelsOf('#sms-backlog tbody tr:first-child td')).to.deep.equal(['Art', 'Skal sendes nu', 'Venter på sendevinduet']);
     expect(await labelsOf('#notices tbody tr:first-child td')).to.deep.equal(['Kanal', 'planlagt', 'i kø', 'sendt', 'leveret', 'ikke leveret', 'fejlet', 'bortfaldet', 'ikke skrevet']);
     await open(pages.renewals ?? '');
     expect(await labelsOf('tbody tr:first-child td[data-label]')).to.include.members(['Resultat', 'Svar']);

@@ -117,7 +117,7 @@ async function storeInbound(db: Knex, numbers: readonly string[], now: Date): Pr
 /** Queues that take the reply's enqueue and do nothing: the direct loop measures forny and its database. */
 function idleQueues(): Queues {
   const idle = { add: async () => undefined, addBulk: async () => [] };
-  return { renewAll: idle, smsCommand: idle, sendSms: idle, sendEmail: idle, reminders: idle, all: [] } as unknown as Queues;
+  return { renewAll: idle, smsCommand: idle, sendSms: idle, sendEmail: idle, reminders: idle, all: [], turns: { take: async () => [] } } as unknown as Queues;
 }
 
 export interface DirectResult {

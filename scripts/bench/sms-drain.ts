@@ -213,7 +213,7 @@ export function peakWithin(times: readonly number[], windowMs: number): number {
  * N patrons with one loan each, due in three days, and the reminder the 07:00 scan wrote for each:
  * `scheduled` for 08:45, linked to its loan. Returned in the shape enqueueOutbound takes.
  */
-async function writeBacklog(db: Knex, n: number, from: string): Promise<Pick<OutboundMessage, 'id' | 'channel' | 'sendAfter' | 'purpose'>[]> {
+async function writeBacklog(db: Knex, n: number, from: string): Promise<Pick<OutboundMessage, 'id' | 'channel' | 'sendAfter' | 'purpose' | 'kind' | 'libraryId'>[]> {
   const scanAt = new Date(OPENING.getTime() - 105 * 60_000); // 07:00
   const today = dateIn(OPENING, 'Europe/Copenhagen');
   const dueDate = addDays(today, 3);
@@ -267,7 +267,7 @@ async function writeBacklog(db: Knex, n: number, from: string): Promise<Pick<Out
     }
   });
   const stored = await db('outbound_messages').orderBy('id').select('id', 'send_after');
-  return stored.map((row) => ({ id: Number(row.id), channel: 'sms', sendAfter: String(row.send_after), purpose: 'reminder' }));
+  return stored.map((row) => ({ id: Number(row.id), channel: 'sms', sendAfter: String(row.send_after), purpose: 'reminder', kind: 'reminder', libraryId: 'default' }));
 }
 
 /** Most the achieved rate may exceed the configured one before the line says FAIL. */

@@ -58,24 +58,34 @@ export function delayUntil(clock: Clock, instant: string | Date): number {
   return Math.max(0, new Date(instant).getTime() - clock.now().getTime());
 }
 
-type Sendable = Pick<OutboundMessage, 'id' | 'channel' | 'sendAfter' | 'purpose'> & {
+type Sendable = Pick<OutboundMessage, 'id' | 'channel' | 'sendAfter' | 'purpose' | 'kind' | 'libraryId'> & {
   /** Tries left when some were already spent without a job (a reply first tried at once); the queue's default otherwise. */
   readonly attemptsLeft?: number;
 };
 
-function sendJob(clock: Clock, message: Sendable) {
+function sendJob(clock: Clock, message: Sendable, priority?: number) {
   return {
     name: message.purpose,
     data: { outboundId: message.id },
-    opts: { jobId: outboundJobId(message.id), delay: delayUntil(clock, message.sendAfter), ...(message.attemptsLeft === undefined ? {} : { attempts: message.attemptsLeft }) },
+    opts: {
+      jobId: outboundJobId(message.id),
+      delay: delayUntil(clock, message.sendAfter),
+      ...(message.attemptsLeft === undefined ? {} : { attempts: message.attemptsLeft }),
+      ...(priority === undefined ? {} : { priority }),
+    },
   };
 }
 
-/** Hands outbox messages to `send-sms` (delayed to their sendAfter) or `send-email`, in bulk. */
+/**
+ * Hands outbox messages to `send-sms` (delayed to their sendAfter) or `send-email`, in bulk. A
+ * reminder's or notice's SMS waits its library's turn behind every reply (src/queue/send-turns.ts).
+ */
 export async function enqueueOutbound(queues: Queues, clock: Clock, messages: readonly Sendable[]): Promise<void> {
   for (let start = 0; start < messages.length; start += 1000) {
     const chunk = messages.slice(start, start + 1000);
-    const sms = chunk.filter((message) => message.channel === 'sms').map((message) => sendJob(clock, message));
+    const smsMessages = chunk.filter((message) => message.channel === 'sms');
+    const turns = await queues.turns.take(smsMessages);
+    const sms = smsMessages.map((message, index) => sendJob(clock, message, turns[index]));
     const email = chunk.filter((message) => message.channel === 'email').map((message) => sendJob(clock, message));
     if (sms.length > 0) await queues.sendSms.addBulk(sms);
     if (email.length > 0) await queues.sendEmail.addBulk(email);

@@ -1,5 +1,7 @@
-import { Queue, type ConnectionOptions, type DefaultJobOptions } from 'bullmq';
+import { Queue, type DefaultJobOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
+import { createSendTurns, type SendTurns } from './send-turns.js';
 
 /** Queue names; `renew-all` and `send-sms` are fixed by SPEC §1 (dashboards and alerts use them). */
 export const QUEUE = {
@@ -28,6 +30,8 @@ export interface Queues {
   readonly sendEmail: Queue<OutboundJob>;
   readonly reminders: Queue<ReminderScanJob>;
   readonly all: readonly Queue[];
+  /** Who goes first in send-sms: replies, then the libraries' reminders and notices in turns. */
+  readonly turns: SendTurns;
 }
 
 /** Job ids come from database ids, so adding the same work twice adds one job (BullMQ ignores a known id). */
@@ -58,7 +62,7 @@ export function jobOptions(config: Config): Record<QueueName, DefaultJobOptions>
  * first used, and a queue whose check failed stays broken; so the connection must not fail fast).
  * HTTP requests that enqueue go through `src/redis-gate.ts`, which does fail fast.
  */
-export function createQueues(connection: ConnectionOptions, config: Config): Queues {
+export function createQueues(connection: Redis, config: Config): Queues {
   const options = jobOptions(config);
   const make = <T>(name: QueueName) => new Queue<T>(name, { connection, prefix: config.queuePrefix, defaultJobOptions: options[name] });
   const queues = {
@@ -68,7 +72,7 @@ export function createQueues(connection: ConnectionOptions, config: Config): Que
     sendEmail: make<OutboundJob>(QUEUE.sendEmail),
     reminders: make<ReminderScanJob>(QUEUE.reminders),
   };
-  return { ...queues, all: Object.values(queues) as Queue[] };
+  return { ...queues, all: Object.values(queues) as Queue[], turns: createSendTurns(connection, config.queuePrefix) };
 }
 
 /** The longest wait between two tries of a renew-all. */

@@ -1,0 +1,136 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { loadFixture } from '../../db/load-fixture.js';
+import { eventually, Harness } from '../helpers/harness.js';
+
+/*
+ * Who goes first on the short code (SPEC §14): answers to patrons before every waiting reminder and
+ * notice, and the libraries' reminders and notices in turns. Two embedded libraries, real Redis
+ * and workers, loopback Twilio.
+ */
+
+const HBK_TOKEN = 'hbk-notices-token-0123456789abcdef0123';
+const FRB_TOKEN = 'frb-notices-token-0123456789abcdef0123';
+const PATRON = '+4520000001';
+const OTHER_PATRON = '+4520000002';
+const hbkMobile = (n: number) => `+4531${String(n).padStart(6, '0')}`;
+const frbMobile = (n: number) => `+4541${String(n).padStart(6, '0')}`;
+
+function librariesFile(dir: string): string {
+  const path = join(dir, 'libraries.json');
+  writeFileSync(
+    path,
+    JSON.stringify({
+      gatewayName: 'Bibliotekerne',
+      libraries: [
+        { id: 'hbk', name: 'Helsingør Kommunes Biblioteker', keywords: ['HBK'], site: 'helsbib.dk', noticesToken: HBK_TOKEN },
+        { id: 'frb', name: 'Fredensborg Bibliotekerne', keywords: ['FRB'], site: 'fredensborgbib.dk', noticesToken: FRB_TOKEN },
+      ],
+    }),
+  );
+  return path;
+}
+
+const notices = (library: 'hbk' | 'frb', count: number) =>
+  Array.from({ length: count }, (_, n) => ({
+    id: `${library}-${n}`,
+    kind: 'overdue',
+    patron: { cardNumber: `${library}-card-${n}`, name: `Låner ${n}`, mobile: library === 'hbk' ? hbkMobile(n) : frbMobile(n), email: null, smsOptIn: true, emailOptIn: false },
+    loans: [{ itemId: `${library}-item-${n}`, title: 'Babettes gæstebud', dueDate: '2026-11-28' }],
+    reservation: null,
+  }));
+
+/** hbk's patrons who text: one loan each, due in two days (renewable). */
+const patrons = {
+  patrons: [
+    { id: 'p1', cardNumber: '0101', name: 'Karen Blixen', mobile: PATRON, smsOptIn: true, email: null, emailOptIn: false },
+    { id: 'p2', cardNumber: '0202', name: 'Tove Ditlevsen', mobile: OTHER_PATRON, smsOptIn: true, email: null, emailOptIn: false },
+  ],
+  titles: [{ id: 't1', title: 'Kongens fald' }],
+  items: [
+    { id: 'i1', titleId: 't1', barcode: '5001' },
+    { id: 'i2', titleId: 't1', barcode: '5002' },
+  ],
+  loans: [
+    { id: 'l1', patronId: 'p1', itemId: 'i1', kind: 'standard' as const, loanPeriodDays: 30, borrowedOn: '2026-11-03', dueDate: '2026-12-03', renewals: 0 },
+    { id: 'l2', patronId: 'p2', itemId: 'i2', kind: 'standard' as const, loanPeriodDays: 30, borrowedOn: '2026-11-03', dueDate: '2026-12-03', renewals: 0 },
+  ],
+};
+
+describe('who goes first (SPEC §14; two libraries, real Redis and workers, loopback Twilio)', function () {
+  this.timeout(60_000);
+  let h: Harness;
+  let dir: string;
+
+  async function start(now: string, rate: number): Promise<void> {
+    dir = mkdtempSync(join(tmpdir(), 'forny-first-'));
+    h = await Harness.start({ workers: true, now, env: { LIBRARIES_FILE: librariesFile(dir), SMS_RATE_PER_SECOND: String(rate) } });
+    await loadFixture(h.deps.db, patrons, h.clock.now(), 'hbk');
+  }
+
+  afterEach(async () => {
+    await h?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const post = async (token: string, body: unknown) => {
+    const response = await fetch(`${h.baseUrl}/api/notices`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect(response.status).to.equal(202);
+  };
+  const libraryOf = (to: string) => (to.startsWith('+4531') ? 'hbk' : to.startsWith('+4541') ? 'frb' : 'reply');
+
+  // At 10/s BullMQ's limiter starts one send-sms job per 100 ms, so the order at Twilio is the
+  // order the queue hands the jobs out in.
+  it('at 08:45 a reply written after 500 waiting notices leaves before them, and the two libraries\' notices alternate whichever was written first', async () => {
+    await start('2026-11-30T21:30:00+01:00', 10);
+    // 21:30: hbk's 300 notices, then frb's 200, all waiting for 08:45.
+    await post(HBK_TOKEN, notices('hbk', 300));
+    await post(FRB_TOKEN, notices('frb', 200));
+    // 21:40: a patron texts; the renewal is done at once and its answer waits for 08:45 too.
+    h.clock.set('2026-11-30T21:40:00+01:00');
+    await h.text(PATRON, 'HBK FORNY ALLE');
+    const reply = await eventually(() => h.deps.db('outbound_messages').where({ to_address: PATRON, kind: 'reply' }).first(), 10_000, 'the reply written');
+    expect(reply.status).to.equal('scheduled');
+    expect(await h.deps.db('outbound_messages').where({ channel: 'sms', status: 'scheduled' }).count({ n: '*' }).first()).to.deep.equal({ n: 501 });
+
+    // 08:45: everything is due at once. The delayed jobs are woken in the order they were written
+    // (BullMQ's order for jobs due at one instant; the manual clock skipped the ten minutes), all
+    // before the workers look, as BullMQ wakes every job due when a worker asks.
+    h.clock.set('2026-12-01T08:45:00+01:00');
+    const queue = h.deps.queues.sendSms;
+    await queue.pause();
+    const delayed = await queue.getDelayed();
+    for (const job of delayed.sort((a, b) => a.data.outboundId - b.data.outboundId)) await job.promote();
+    await queue.resume();
+    const first = await eventually(() => (h.twilio.messages.length >= 41 ? h.twilio.messages.slice(0, 41) : undefined), 30_000, 'the first 41 SMS');
+
+    expect(first[0]?.to, 'the first SMS at 08:45').to.equal(PATRON);
+    expect(first[0]?.body).to.match(/^Helsingør Kommunes Biblioteker: 1 af 1 lån er fornyet/);
+    // Then hbk, frb, hbk, frb…: after every pair each library has had as many as the other.
+    const order = first.slice(1).map((message) => libraryOf(message.to));
+    expect(order).to.not.include('reply');
+    for (let end = 2; end <= order.length; end += 2) {
+      const pairs = order.slice(0, end);
+      expect(pairs.filter((library) => library === 'frb').length, `frb's among the first ${end} notices: ${pairs.join(' ')}`).to.equal(end / 2);
+    }
+  });
+
+  it('while the libraries\' notices drain, a patron\'s answer leaves within the next few SMS, not after the backlog', async () => {
+    // 40/s: BullMQ's limiter starts four jobs each 100 ms, and the sends of those under way book
+    // the rate further ahead than a reply may be sent at once (it then goes to send-sms).
+    await start('2026-12-01T10:00:00+01:00', 40);
+    await post(HBK_TOKEN, notices('hbk', 300));
+    await post(FRB_TOKEN, notices('frb', 200));
+    await eventually(() => h.twilio.messages.length >= 20, 30_000, 'the drain under way');
+
+    const before = h.twilio.messages.length;
+    await h.text(OTHER_PATRON, 'HBK FORNY ALLE');
+    await eventually(() => h.twilio.messagesTo(OTHER_PATRON).length === 1, 30_000, 'the answer');
+    const position = h.twilio.messages.findIndex((message) => message.to === OTHER_PATRON);
+    // The sends already under way when the text came may leave first (up to one second's).
+    expect(position - before, `the answer's place after the text (${h.twilio.messages.length} sent by then)`).to.be.at.most(40);
+    expect(h.twilio.messages.length, 'the backlog was still draining').to.be.below(500);
+  });
+});

@@ -35,7 +35,7 @@ export interface SmsBacklog {
  * last minute are its share of the rate all libraries share. With none sent, the configured rate is
  * the best there is (for one library of several, the most it could get).
  */
-export async function readSmsBacklog(deps: Pick<Deps, 'db' | 'clock' | 'config' | 'libraries'>, library?: string): Promise<SmsBacklog> {
+export async function readSmsBacklog(deps: Pick<Deps, 'db' | 'clock' | 'config' | 'libraries' | 'smsRate'>, library?: string): Promise<SmsBacklog> {
   const now = deps.clock.now();
   const [counts, sentLastMinute] = await Promise.all([smsBacklogCounts(deps.db, now, library), countSmsSentBetween(deps.db, new Date(now.getTime() - RATE_SPAN_MS), now, library)]);
   const rows = ordered(counts, deps.libraries.all.map((entry) => entry.id));
@@ -44,7 +44,7 @@ export async function readSmsBacklog(deps: Pick<Deps, 'db' | 'clock' | 'config' 
   const rate =
     sentLastMinute > 0
       ? { perSecond: sentLastMinute / (RATE_SPAN_MS / 1000), source: 'recent' as const, sentLastMinute }
-      : { perSecond: deps.config.sms.ratePerSecond, source: 'configured' as const, sentLastMinute };
+      : { perSecond: deps.smsRate.ratePerSecond, source: 'configured' as const, sentLastMinute };
   const seconds = dueNow === 0 ? null : dueNow / rate.perSecond;
   return {
     at: now,

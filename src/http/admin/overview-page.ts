@@ -18,7 +18,7 @@ import { layout } from './layout.js';
 import { queueName } from './parts.js';
 import { EVERY_LIBRARY, libraryQuery, type LibraryView } from './library-view.js';
 
-type OverviewDeps = Pick<Deps, 'db' | 'queues' | 'redis' | 'clock' | 'config' | 'logger' | 'libraries'>;
+type OverviewDeps = Pick<Deps, 'db' | 'queues' | 'redis' | 'clock' | 'config' | 'logger' | 'libraries' | 'smsRate'>;
 
 /** The chart's data: one point per hour of the last 24, labelled with the library's hour. */
 interface HourlySeries {

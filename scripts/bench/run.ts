@@ -18,6 +18,7 @@ import { benchRenewAllDirect, benchRenewAllEndToEnd } from './renew-all.js';
 import { benchSmsDrain } from './sms-drain.js';
 import { benchWebhook } from './webhook.js';
 import { benchBurst } from './burst.js';
+import { benchMorning } from './morning.js';
 import { printLine, runPendingCleanups, write, type BenchLine } from './support.js';
 
 const BENCHMARKS: Record<string, (report: (line: BenchLine) => void) => Promise<void>> = {
@@ -44,6 +45,8 @@ const BENCHMARKS: Record<string, (report: (line: BenchLine) => void) => Promise<
   burst: (report) => benchBurst({ patrons: 1_980, connections: 32 }, report),
   // The library's own system: FBS's renew-all beside SIP2's, each against its simulator on loopback.
   systems: async (report) => report(await benchLibrarySystems({ patrons: 400, rounds: 4 })),
+  // 08:45 on the night's backlog of two libraries while patrons text (patrons first, libraries in turns).
+  morning: (report) => benchMorning({ rate: 30, large: 20_000, small: 200, renewAlls: 300, renewAllsPerSecond: 10 }, report),
   // An odd number of A/B pairs, so the ratio printed is one pair's, the middle one.
   webhook: async (report) => report(await benchWebhook({ connections: 32, seconds: 4, rounds: 3 })),
 };

@@ -9,7 +9,8 @@
  * baseline's (the ratio is the figure); when library b's last notice left against its fair share
  * (2 × 200 / rate: the 200 interleaved one for one with the large library's); the rate SMS left at
  * against SMS_RATE_PER_SECOND (and the busiest second); RSS before the opening and after. Checks:
- * every reply sent once, no SMS twice, none before 08:45, the rate held.
+ * every reply sent once, no SMS twice, none before 08:45, the rate held. Run on SQLite and on
+ * PostgreSQL (a database of its own on the project's server, dropped after).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -20,6 +21,7 @@ import type { Queue } from 'bullmq';
 import type { Clock } from '../../src/clock.js';
 import { createApp } from '../../src/http/create-app.js';
 import { FakeTwilio } from '../../test/helpers/fake-twilio.js';
+import { createPostgresDatabase } from '../../test/helpers/postgres.js';
 import { benchMobile, writeLibrary } from './library.js';
 import { renewalLibrary } from './renew-all.js';
 import { fittedRate, peakWithin } from './sms-drain.js';
@@ -86,7 +88,8 @@ interface MorningRun {
   readonly problems: readonly string[];
 }
 
-async function morning(plan: MorningPlan, withBacklog: boolean): Promise<MorningRun> {
+async function morning(plan: MorningPlan, withBacklog: boolean, database: 'sqlite' | 'postgres'): Promise<MorningRun> {
+  const postgres = database === 'postgres' ? await createPostgresDatabase() : undefined;
   const dir = mkdtempSync(join(tmpdir(), 'forny-bench-morning-'));
   const librariesFile = join(dir, 'libraries.json');
   writeFileSync(
@@ -116,6 +119,7 @@ async function morning(plan: MorningPlan, withBacklog: boolean): Promise<Morning
         TWILIO_ACCOUNT_SID: twilio.accountSid,
         TWILIO_AUTH_TOKEN: twilio.authToken,
         TWILIO_API_BASE_URL: twilio.url,
+        ...(postgres ? { DATABASE_URL: postgres.url } : {}),
       },
     });
     const { deps, config } = install;
@@ -200,6 +204,7 @@ async function morning(plan: MorningPlan, withBacklog: boolean): Promise<Morning
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
     await install?.dispose();
     await twilio.stop();
+    await postgres?.drop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -215,9 +220,9 @@ async function nightPassed(queue: Queue, clock: Clock): Promise<void> {
   for (let start = 0; start < delayed.length; start += 500) await Promise.all(delayed.slice(start, start + 500).map((job) => job.changeDelay(left)));
 }
 
-export async function benchMorning(plan: MorningPlan, report: (line: BenchLine) => void): Promise<void> {
-  const quiet = await morning(plan, false);
-  const busy = await morning(plan, true);
+export async function benchMorning(plan: MorningPlan, database: 'sqlite' | 'postgres', report: (line: BenchLine) => void): Promise<void> {
+  const quiet = await morning(plan, false, database);
+  const busy = await morning(plan, true, database);
   // b's 200 one for one with the large library's: 400 slots, plus the replies that went first.
   const fairShareMs = ((2 * plan.small) / plan.rate) * 1000;
   const fairWithRepliesMs = ((2 * plan.small + busy.repliesBeforeSmallDone) / plan.rate) * 1000;
@@ -228,7 +233,7 @@ export async function benchMorning(plan: MorningPlan, report: (line: BenchLine) 
   const rateHeld = busy.achievedRate <= plan.rate * 1.05 && busy.peakPerSecond <= Math.ceil(plan.rate * 1.1);
   const problems = [...quiet.problems, ...busy.problems];
   report({
-    name: 'morning',
+    name: database === 'sqlite' ? 'morning' : 'morning postgres',
     text:
       `reply p50 ${ms(p50)} p99 ${ms(p99)} vs no backlog p50 ${ms(quietP50)} p99 ${ms(quietP99)}: ratio ${ratio(p50 / quietP50)} (p50) ${ratio(p99 / quietP99)} (p99); ` +
       `library b done ${(busy.smallDoneMs / 1000).toFixed(1)} s vs fair share ${(fairShareMs / 1000).toFixed(1)} s: ratio ${ratio(busy.smallDoneMs / fairShareMs)}`,

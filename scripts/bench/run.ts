@@ -46,7 +46,11 @@ const BENCHMARKS: Record<string, (report: (line: BenchLine) => void) => Promise<
   // The library's own system: FBS's renew-all beside SIP2's, each against its simulator on loopback.
   systems: async (report) => report(await benchLibrarySystems({ patrons: 400, rounds: 4 })),
   // 08:45 on the night's backlog of two libraries while patrons text (patrons first, libraries in turns).
-  morning: (report) => benchMorning({ rate: 30, large: 20_000, small: 200, renewAlls: 300, renewAllsPerSecond: 10 }, report),
+  morning: async (report) => {
+    const plan = { rate: 30, large: 20_000, small: 200, renewAlls: 300, renewAllsPerSecond: 10 };
+    await benchMorning(plan, 'sqlite', report);
+    await benchMorning(plan, 'postgres', report);
+  },
   // An odd number of A/B pairs, so the ratio printed is one pair's, the middle one.
   webhook: async (report) => report(await benchWebhook({ connections: 32, seconds: 4, rounds: 3 })),
 };

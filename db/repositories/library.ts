@@ -1,7 +1,7 @@
 import { parseCalendarDate, type CalendarDate } from '../../src/domain/calendar-date.js';
 import type { LoanFacts, LoanKind } from '../../src/domain/renewal-policy.js';
 import type { DbBool, LoanRow, PatronRow } from '../tables.js';
-import { changesOf, placeholders, rowsOf } from '../statement.js';
+import { bulkRowsOf, changesOf, insertValuesSql, placeholders, rowsOf, rowsPerStatement } from '../statement.js';
 import { ownId, storedId } from '../../src/domain/library-ids.js';
 import { isSqlite, toBool, toStoredInstant, touched, type Db } from './values.js';
 
@@ -276,31 +276,28 @@ export const patronIdForCard = (libraryId: string, cardNumber: string) => stored
  */
 export async function upsertPatronsByCard(db: Db, libraryId: string, entries: readonly DirectoryEntry[], now: Date): Promise<Map<string, string>> {
   const stamp = toStoredInstant(now);
-  const rows = entries.map((entry) => ({
-    id: patronIdForCard(libraryId, entry.cardNumber),
-    library_id: libraryId,
-    card_number: entry.cardNumber,
-    name: entry.name,
-    mobile: entry.mobile,
-    email: entry.email,
-    sms_opt_in: entry.smsOptIn,
-    email_opt_in: entry.emailOptIn,
-    created_at: stamp,
-    updated_at: stamp,
-  }));
-  for (let start = 0; start < rows.length; start += 100) {
-    await db('patrons')
-      .insert(rows.slice(start, start + 100))
-      .onConflict(['library_id', 'card_number'])
-      .merge(['name', 'mobile', 'email', 'sms_opt_in', 'email_opt_in', 'updated_at']);
-  }
   const ids = new Map<string, string>();
-  const cards = entries.map((entry) => entry.cardNumber);
-  for (let start = 0; start < cards.length; start += 500) {
-    for (const row of await db('patrons').where({ library_id: libraryId }).whereIn('card_number', cards.slice(start, start + 500)).select('id', 'card_number')) ids.set(row.card_number, row.id);
+  // As many cards per statement as the bound values allow; each card's id (kept or new) comes back
+  // from the upsert itself.
+  const perStatement = rowsPerStatement(DIRECTORY_COLUMNS.length);
+  for (let start = 0; start < entries.length; start += perStatement) {
+    const chunk = entries.slice(start, start + perStatement);
+    const values: unknown[] = [];
+    for (const entry of chunk) {
+      values.push(patronIdForCard(libraryId, entry.cardNumber), libraryId, entry.cardNumber, entry.name, entry.mobile, entry.email, entry.smsOptIn, entry.emailOptIn, stamp, stamp);
+    }
+    const sql = `${insertValuesSql('patrons', DIRECTORY_COLUMNS, chunk.length)} ${UPSERT_BY_CARD}`;
+    for (const row of await bulkRowsOf<{ id: string; card_number: string }>(db, sql, values)) ids.set(row.card_number, row.id);
   }
   return ids;
 }
+
+const DIRECTORY_COLUMNS = ['id', 'library_id', 'card_number', 'name', 'mobile', 'email', 'sms_opt_in', 'email_opt_in', 'created_at', 'updated_at'] as const satisfies readonly (keyof PatronRow)[];
+/** A known card keeps its id and creation time and takes the rest. */
+const UPSERT_BY_CARD =
+  'ON CONFLICT (library_id, card_number) DO UPDATE SET ' +
+  ['name', 'mobile', 'email', 'sms_opt_in', 'email_opt_in', 'updated_at'].map((column) => `${column} = excluded.${column}`).join(', ') +
+  ' RETURNING id, card_number';
 
 /** An active loan found by the item identifier a library system uses (the item's id or its barcode). */
 export interface ActiveItemLoan {

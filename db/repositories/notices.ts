@@ -1,5 +1,6 @@
 import type { NoticeKind, NoticeLoan } from '../../src/domain/notice.js';
 import type { NoticeRow } from '../tables.js';
+import { bulkRowsOf, insertValuesSql, rowsPerStatement } from '../statement.js';
 import { toCount, toStoredInstant, type Db, inLibrary } from './values.js';
 
 /** A notice as stored: enough to recognise a repeat and to find what it wrote. */
@@ -47,20 +48,21 @@ export async function storedNotices(db: Db, ids: readonly string[]): Promise<Map
 /** Stores notices; the id is the primary key, so a notice is never stored twice. */
 export async function insertNotices(db: Db, notices: readonly NewNotice[], now: Date): Promise<void> {
   const stamp = toStoredInstant(now);
-  const rows = notices.map((notice) => ({
-    id: notice.id,
-    library_id: notice.libraryId,
-    kind: notice.kind,
-    card_number: notice.cardNumber,
-    patron_id: notice.patronId,
-    content_hash: notice.contentHash,
-    loans: JSON.stringify(notice.loans),
-    sms_message_id: notice.smsMessageId,
-    email_message_id: notice.emailMessageId,
-    received_at: stamp,
-  }));
-  for (let start = 0; start < rows.length; start += 100) await db('notices').insert(rows.slice(start, start + 100));
+  // As many notices per statement as the bound values allow.
+  const perStatement = rowsPerStatement(NOTICE_COLUMNS.length);
+  for (let start = 0; start < notices.length; start += perStatement) {
+    const chunk = notices.slice(start, start + perStatement);
+    const values: unknown[] = [];
+    for (const notice of chunk) {
+      values.push(notice.id, notice.libraryId, notice.kind, notice.cardNumber, notice.patronId, notice.contentHash, JSON.stringify(notice.loans), notice.smsMessageId, notice.emailMessageId, stamp);
+    }
+    await bulkRowsOf(db, insertValuesSql('notices', NOTICE_COLUMNS, chunk.length), values);
+  }
 }
+
+const NOTICE_COLUMNS = [
+  'id', 'library_id', 'kind', 'card_number', 'patron_id', 'content_hash', 'loans', 'sms_message_id', 'email_message_id', 'received_at',
+] as const satisfies readonly (keyof NoticeRow)[];
 
 /** The loans a stored notice names, or undefined when no notice has this id. */
 export async function loansOfNotice(db: Db, noticeId: string): Promise<NoticeLoan[] | undefined> {

@@ -56,6 +56,13 @@ export function noticesRouter(deps: Deps): Router {
       throw error;
     }
     const taken = await takeNotices(deps, res.locals.noticesLibrary as Library, notices);
+    // The messages of a request share a few instants (every SMS waits for the same opening, every
+    // e-mail leaves now): each is formatted once, not once per message.
+    const shown = new Map<string, string | null>();
+    const show = (instant: string) => {
+      if (!shown.has(instant)) shown.set(instant, formatInstant(instant, zone));
+      return shown.get(instant) ?? null;
+    };
     res.status(202).json({
       notices: taken.map((notice) => ({
         id: notice.id,
@@ -63,7 +70,7 @@ export function noticesRouter(deps: Deps): Router {
           id: outboundApiId(message.id),
           channel: message.channel,
           status: message.status,
-          sendAfter: formatInstant(message.sendAfter, zone),
+          sendAfter: show(message.sendAfter),
         })),
       })),
     });

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { z } from 'zod';
 import { isCalendarDate } from '../domain/calendar-date.js';
 import { NOTICE_KINDS, type Notice } from '../domain/notice.js';
@@ -84,9 +84,17 @@ function problem(issue: z.core.$ZodIssue, input: unknown): string {
  */
 function withStorableText(value: unknown): unknown {
   if (typeof value === 'string') return storableText(value);
+  if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map(withStorableText);
-  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, field]) => [key, withStorableText(field)]));
-  return value;
+  // A loop, not Object.fromEntries(Object.entries(…).map(…)): a third of the cost, for the same copy.
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const field = withStorableText((value as Record<string, unknown>)[key]);
+    // JSON may carry a `__proto__` key: an own field as fromEntries made it (an unknown field), not the copy's prototype.
+    if (key === '__proto__') Object.defineProperty(copy, key, { value: field, enumerable: true, writable: true, configurable: true });
+    else copy[key] = field;
+  }
+  return copy;
 }
 
 /**
@@ -122,5 +130,6 @@ export function noticeHash(notice: Notice): string {
     loans.map((loan) => [loan.itemId, loan.title, loan.dueDate]),
     reservation && [reservation.title, reservation.pickupBranch, reservation.pickupBy],
   ];
-  return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
+  // One-shot crypto.hash: the same digest as createHash(…).update(…).digest('hex'), without a Hash object per notice.
+  return hash('sha256', JSON.stringify(canonical), 'hex');
 }

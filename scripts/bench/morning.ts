@@ -17,7 +17,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Queue } from 'bullmq';
+import { reconcile } from '../../jobs/reconcile.js';
 import type { Clock } from '../../src/clock.js';
 import { createApp } from '../../src/http/create-app.js';
 import { FakeTwilio } from '../../test/helpers/fake-twilio.js';
@@ -143,8 +143,10 @@ async function morning(plan: MorningPlan, withBacklog: boolean, database: 'sqlit
     }
 
     const before = memory();
+    // The reconciler's last tick before the opening gives the night's SMS their jobs (as it would
+    // between 08:43 and 08:45), then the opening.
     clock.setNow(new Date(OPENING.getTime() - 10_000));
-    await nightPassed(install.deps.queues.sendSms, clock);
+    await reconcile(install.deps);
     const openingAt = Date.now() + (OPENING.getTime() - clock.now().getTime());
     install.startWorkers();
     await sleep(Math.max(0, openingAt - Date.now()) + 1000);
@@ -207,17 +209,6 @@ async function morning(plan: MorningPlan, withBacklog: boolean, database: 'sqlit
     await postgres?.drop();
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/**
- * The night passing for the queues: BullMQ's delays run on the real clock, so the jobs delayed at
- * "21:30" (every one for 08:45) are given, in place, what the moved application clock says is left
- * until 08:45, as if the hours had gone by; each keeps its options (its priority too).
- */
-async function nightPassed(queue: Queue, clock: Clock): Promise<void> {
-  const delayed = await queue.getDelayed();
-  const left = Math.max(0, OPENING.getTime() - clock.now().getTime());
-  for (let start = 0; start < delayed.length; start += 500) await Promise.all(delayed.slice(start, start + 500).map((job) => job.changeDelay(left)));
 }
 
 export async function benchMorning(plan: MorningPlan, database: 'sqlite' | 'postgres', report: (line: BenchLine) => void): Promise<void> {

@@ -8,7 +8,7 @@ import { isUnfinished, type OutboundKind, type OutboundPurpose } from '../domain
 import { noticeDedupeKey, type Notice, type NoticeKind } from '../domain/notice.js';
 import { AppError } from '../errors.js';
 import { smsSendAfter } from '../outbox/send-after.js';
-import { enqueueOutbound } from '../queue/enqueue.js';
+import { enqueuedByReconciler, enqueueOutbound } from '../queue/enqueue.js';
 import { whenRedisUp } from '../redis-gate.js';
 import { ownId, storedId } from '../domain/library-ids.js';
 import type { Library } from '../libraries.js';
@@ -36,8 +36,9 @@ const MESSAGE_KIND: Readonly<Record<NoticeKind, { kind: OutboundKind; purpose: O
  * out by STOP; it waits for the window) and its e-mail (opted in, an address; at once), and the
  * notice is stored with a fingerprint of its content. A notice id already stored with the same
  * content writes nothing and answers as the first time; with other content the whole request is
- * refused (409). After the commit the new messages are enqueued; what Redis cannot take now is
- * left to reconciliation (the outbox holds it).
+ * refused (409). After the commit the new messages due soon are enqueued (the night's SMS are
+ * the reconciler's to enqueue before the opening); what Redis cannot take now is left to
+ * reconciliation too (the outbox holds it).
  */
 export async function takeNotices(deps: NoticeDeps, library: Library, own: readonly Notice[]): Promise<TakenNotice[]> {
   const now = deps.clock.now();
@@ -77,9 +78,10 @@ export async function takeNotices(deps: NoticeDeps, library: Library, own: reado
     return { taken: notices.map((notice) => ({ id: ownId(library.id, notice.id), messages: byId.get(notice.id) ?? [] })), written: [...written.values()].flat() };
   }));
 
-  const unfinished = written.filter((message) => isUnfinished(message.status));
+  // The e-mails and the SMS due soon go to the queues now; the night's SMS when their window nears.
+  const unfinished = written.filter((message) => isUnfinished(message.status) && !enqueuedByReconciler(message, now, deps.config.jobs.reconcileIntervalMs));
   try {
-    await whenRedisUp(deps.redis, () => enqueueOutbound(deps.queues, deps.clock, unfinished), 10_000);
+    if (unfinished.length > 0) await whenRedisUp(deps.redis, () => enqueueOutbound(deps.queues, deps.clock, unfinished), 10_000);
   } catch (error) {
     deps.logger.warn({ messages: unfinished.length, err: (error as Error).message }, 'notices stored; enqueue failed and is left to reconciliation');
   }

@@ -7,6 +7,7 @@ import twilio from 'twilio';
 import type { FixtureInput } from '../../db/fixture.js';
 import { migrateToLatest } from '../../db/knexfile.js';
 import { loadFixture } from '../../db/load-fixture.js';
+import { reconcile } from '../../jobs/reconcile.js';
 import { startWorkers, type RunningWorkers } from '../../jobs/start-workers.js';
 import { ManualClock } from '../../src/clock.js';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -131,6 +132,27 @@ export class Harness {
   get server() {
     if (!this.http) throw new Error('harness not started');
     return this.http.server;
+  }
+
+  /**
+   * Moves the manual clock to a window's opening and does what the real clock would have by then:
+   * the reconciler's tick before it gives the night's notices their send-sms jobs, and every
+   * delayed send-sms job due wakes, all before the workers look (BullMQ wakes jobs due at once
+   * together, in the order written).
+   */
+  async windowOpens(at: string): Promise<void> {
+    // The last tick before the opening (within the two intervals the reconciler looks ahead).
+    this.clock.set(new Date(Date.parse(at) - Math.min(60_000, this.config.jobs.reconcileIntervalMs)).toISOString());
+    await reconcile(this.deps);
+    this.clock.set(at);
+    const queue = this.deps.queues.sendSms;
+    await queue.pause();
+    try {
+      const delayed = await queue.getDelayed();
+      for (const job of delayed.sort((a, b) => a.data.outboundId - b.data.outboundId)) await job.promote();
+    } finally {
+      await queue.resume();
+    }
   }
 
   /** Reads the /metrics figures now instead of waiting for the background refresh. */

@@ -267,8 +267,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       expect(inbound.result?.loans.find((loan) => loan.itemId === '5000103')?.title).to.equal('Gåden om Østerport');
 
       const loansAsked = server.count('loans');
-      h.clock.set('2026-12-02T08:45:00+01:00');
-      for (const job of await h.deps.queues.sendSms.getDelayed()) await job.promote();
+      await h.windowOpens('2026-12-02T08:45:00+01:00');
       await queuesSettled(h.deps.queues.all);
       expect(server.count('loans')).to.be.greaterThan(loansAsked); // asked FBS just before sending
       const reminder = await h.deps.db('outbound_messages').where({ kind: 'reminder', to_address: ASE }).first();

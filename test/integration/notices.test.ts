@@ -59,10 +59,7 @@ describe('POST /api/notices (SPEC §11)', function () {
   };
   const rows = async (table: 'notices' | 'outbound_messages' | 'patrons') => Number((await h.deps.db(table).count({ n: '*' }).first())?.n ?? 0);
   const messages = async () => (await h.api<MessageView[]>('/api/messages?direction=out')).body;
-  const morning = async () => {
-    h.clock.set('2026-12-02T08:45:00+01:00');
-    for (const job of await h.deps.queues.sendSms.getDelayed()) await job.promote();
-  };
+  const morning = () => h.windowOpens('2026-12-02T08:45:00+01:00');
 
   describe('with NOTICES_TOKEN set', () => {
     beforeEach(async () => {

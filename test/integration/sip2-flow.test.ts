@@ -281,8 +281,7 @@ describe('renew-all over SIP2 through the whole app (simulator over TCP, real Re
     await eventually(async () => (await h.deps.db('inbound_messages').where({ from_number: ASE }).first())?.status === 'processed', 10_000, 'the renew-all');
     expect(server.item('I-1')?.renewals).to.equal(1);
 
-    h.clock.set('2026-12-02T08:45:00+01:00');
-    for (const job of await h.deps.queues.sendSms.getDelayed()) await job.promote();
+    await h.windowOpens('2026-12-02T08:45:00+01:00');
     await queuesSettled(h.deps.queues.all);
     const reminder = await h.deps.db('outbound_messages').where({ kind: 'reminder', to_address: ASE }).first();
     expect(reminder?.status).to.equal('superseded');

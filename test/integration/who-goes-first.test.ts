@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { loadFixture } from '../../db/load-fixture.js';
+import { reconcile } from '../../jobs/reconcile.js';
 import { eventually, Harness } from '../helpers/harness.js';
 
 /*
@@ -95,15 +96,8 @@ describe('who goes first (SPEC §14; two libraries, real Redis and workers, loop
     expect(reply.status).to.equal('scheduled');
     expect(await h.deps.db('outbound_messages').where({ channel: 'sms', status: 'scheduled' }).count({ n: '*' }).first()).to.deep.equal({ n: 501 });
 
-    // 08:45: everything is due at once. The delayed jobs are woken in the order they were written
-    // (BullMQ's order for jobs due at one instant; the manual clock skipped the ten minutes), all
-    // before the workers look, as BullMQ wakes every job due when a worker asks.
-    h.clock.set('2026-12-01T08:45:00+01:00');
-    const queue = h.deps.queues.sendSms;
-    await queue.pause();
-    const delayed = await queue.getDelayed();
-    for (const job of delayed.sort((a, b) => a.data.outboundId - b.data.outboundId)) await job.promote();
-    await queue.resume();
+    // 08:45: everything is due at once.
+    await h.windowOpens('2026-12-01T08:45:00+01:00');
     const first = await eventually(() => (h.twilio.messages.length >= 41 ? h.twilio.messages.slice(0, 41) : undefined), 30_000, 'the first 41 SMS');
 
     expect(first[0]?.to, 'the first SMS at 08:45').to.equal(PATRON);
@@ -132,5 +126,27 @@ describe('who goes first (SPEC §14; two libraries, real Redis and workers, loop
     // The sends already under way when the text came may leave first (up to one second's).
     expect(position - before, `the answer's place after the text (${h.twilio.messages.length} sent by then)`).to.be.at.most(40);
     expect(h.twilio.messages.length, 'the backlog was still draining').to.be.below(500);
+  });
+
+  it('a night\'s notices take no send-sms job until the reconciler\'s last ticks before 08:45; a patron\'s answer keeps its job all night', async () => {
+    await start('2026-11-30T21:30:00+01:00', 10);
+    await post(HBK_TOKEN, notices('hbk', 30));
+    await h.text(PATRON, 'HBK FORNY ALLE');
+    await eventually(() => h.deps.db('outbound_messages').where({ to_address: PATRON, kind: 'reply' }).first(), 10_000, 'the reply written');
+    const jobs = async () => (await h.deps.queues.sendSms.getDelayed()).map((job) => job.name).sort();
+    await eventually(async () => (await jobs()).length === 1, 10_000, 'the reply\'s job');
+    expect(await jobs()).to.deep.equal(['renew-all']);
+
+    // A tick at night leaves the notices to a later one.
+    h.clock.set('2026-11-30T23:00:00+01:00');
+    expect((await reconcile(h.deps)).outbound).to.equal(0);
+    // The tick a minute before the opening gives each its job, delayed to 08:45, in hbk's turns.
+    h.clock.set('2026-12-01T08:44:00+01:00');
+    expect((await reconcile(h.deps)).outbound).to.equal(30);
+    const delayed = await h.deps.queues.sendSms.getDelayed();
+    expect(delayed).to.have.length(31);
+    const turns = delayed.filter((job) => job.name === 'overdue').map((job) => job.opts.priority).sort((a, b) => (a ?? 0) - (b ?? 0));
+    expect(turns).to.deep.equal(Array.from({ length: 30 }, (_, index) => index + 1));
+    expect(await h.deps.db('outbound_messages').where({ channel: 'sms', status: 'scheduled' }).count({ n: '*' }).first()).to.deep.equal({ n: 31 });
   });
 });

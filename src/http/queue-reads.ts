@@ -31,8 +31,11 @@ export function queueCounts(deps: QueueReadDeps): Promise<QueueCounts[] | undefi
   return fromQueues(deps, 'queue counts', () =>
     Promise.all(
       deps.queues.all.map(async (queue) => {
-        const counts = await queue.getJobCounts(...JOB_STATES);
-        return { queue: queue.name, counts: Object.fromEntries(JOB_STATES.map((state) => [state, counts[state] ?? 0])) as Record<JobState, number> };
+        const counts = await queue.getJobCounts(...JOB_STATES, 'prioritized');
+        // BullMQ keeps prioritised jobs (reminders and notices waiting their library's turn) apart
+        // from its wait list; to an operator, and to an alert on the backlog, both are waiting.
+        const waiting = (counts.waiting ?? 0) + (counts.prioritized ?? 0);
+        return { queue: queue.name, counts: Object.fromEntries(JOB_STATES.map((state) => [state, state === 'waiting' ? waiting : (counts[state] ?? 0)])) as Record<JobState, number> };
       }),
     ),
   );

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { loadFixture } from '../../db/load-fixture.js';
 import { reconcile } from '../../jobs/reconcile.js';
+import { queueCounts } from '../../src/http/queue-reads.js';
 import { eventually, Harness } from '../helpers/harness.js';
 
 /*
@@ -148,5 +149,17 @@ describe('who goes first (SPEC §14; two libraries, real Redis and workers, loop
     const turns = delayed.filter((job) => job.name === 'overdue').map((job) => job.opts.priority).sort((a, b) => (a ?? 0) - (b ?? 0));
     expect(turns).to.deep.equal(Array.from({ length: 30 }, (_, index) => index + 1));
     expect(await h.deps.db('outbound_messages').where({ channel: 'sms', status: 'scheduled' }).count({ n: '*' }).first()).to.deep.equal({ n: 31 });
+  });
+
+  it('the overview and /metrics count the reminders and notices waiting their turn as waiting in send-sms', async () => {
+    await start('2026-12-01T10:00:00+01:00', 10);
+    await h.deps.queues.sendSms.pause();
+    await post(HBK_TOKEN, notices('hbk', 30));
+    await post(FRB_TOKEN, notices('frb', 20));
+    const counts = await queueCounts(h.deps);
+    expect(counts?.find((queue) => queue.queue === 'send-sms')?.counts.waiting).to.equal(50);
+    await h.refreshMetrics();
+    const metrics = await (await fetch(`${h.baseUrl}/metrics`)).text();
+    expect(metrics).to.match(/forny_queue_jobs\{queue="send-sms",state="waiting"\} 50/);
   });
 });

@@ -92,7 +92,7 @@ export async function sendSms(
     if (askFirst) {
       deps.logger.warn({ outboundId, found: earlier?.sid }, earlier ? 'previous attempt had reached Twilio; not sending again' : 'previous attempt ended mid-call and Twilio shows no such message; sending again');
     }
-    const sent = earlier ?? (await deps.sms.send({ to: claimed.to, body: claimed.body, statusCallback: `${deps.config.publicBaseUrl}/sms/status`, stillToSend: lastLook.stillToSend, slot }));
+    const sent = earlier ?? (await deps.sms.send({ to: claimed.to, body: claimed.body, statusCallback: `${deps.config.publicBaseUrl}/sms/status`, stillToSend: lastLook.stillToSend, slot, bulk: message.kind !== 'reply' }));
     const sentAt = deps.clock.now();
     // Found at Twilio: the patron got it once after all, nothing uncertain is left about it.
     await deps.groupCommit.transaction((trx) => markSent(trx, message.id, sent.sid, sentAt, { settled: earlier !== null, fence: claimed }), { oneStatement: true });

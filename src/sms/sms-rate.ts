@@ -8,8 +8,8 @@ import { confirmStillToSend, type SmsSlot, type SmsTransport } from './transport
 /**
  * Hands out send times `spacing` (ARGV[1]) ms apart on Redis's own clock, one after the other across
  * every process, one per remaining ARGV: each is how far ahead its caller accepts a slot (ms; -1:
- * any). Returns the wait for each (floats, as strings, in ms), or '-1' for one refused because its
- * slot would be further ahead than it accepts: it takes none.
+ * any). Returns the wait for each (floats, as strings, in ms); one refused because its slot would
+ * be further ahead than it accepts takes none and gets that wait negated (always below 0).
  */
 const NEXT_SLOTS = `
 local time = redis.call('TIME')
@@ -26,7 +26,7 @@ for i = 2, #ARGV do
     waits[i - 1] = tostring(wait)
     taken = taken + 1
   else
-    waits[i - 1] = '-1'
+    waits[i - 1] = tostring(-wait)
   end
 end
 if taken > 0 then
@@ -37,6 +37,12 @@ const nextSlots = redisScript(NEXT_SLOTS);
 
 /** A reply sent at once takes its slot only if it is at most this far ahead; else it queues in send-sms. */
 export const AT_ONCE_WITHIN_MS = 100;
+
+/**
+ * How far ahead a reminder or notice may take its slot: so little that, after it, the next free
+ * slot is still within AT_ONCE_WITHIN_MS, and a reply written then is sent at once in it.
+ */
+export const bulkAheadMs = (spacing: number): number => Math.max(0, AT_ONCE_WITHIN_MS - spacing - 1);
 
 /**
  * SMS_RATE_PER_SECOND, and its one owner. Every SMS that reaches Twilio leaves in a slot, 1000/rate
@@ -59,10 +65,12 @@ export interface SmsRate {
   slotSoon(): Promise<SmsSlot | undefined>;
   /**
    * Resolves when a send may leave: at `taken`, a slot taken ahead, while it has not passed by more
-   * than one spacing; at the next free slot otherwise. Never stops a send: while Redis does not
-   * answer, at once (the limiter admitted it).
+   * than one spacing; at the next free slot otherwise, or for a `bulk` send (a reminder or notice)
+   * at the first slot free within bulkAheadMs of its asking, asking again when the one it would
+   * get is further off (replies take the others). Never stops a send: while Redis does not answer,
+   * at once (the limiter admitted it).
    */
-  waitForSlot(taken?: SmsSlot): Promise<void>;
+  waitForSlot(taken?: SmsSlot, options?: { bulk?: boolean }): Promise<void>;
 }
 
 interface Ask {
@@ -92,11 +100,16 @@ export function createSmsRate(options: {
     }
     batch.forEach((ask, index) => {
       const wait = waits ? Number(waits[index] ?? -1) : undefined;
-      if (wait === undefined) ask.resolve(ask.within < 0 ? 0 : undefined);
-      else ask.resolve(wait < 0 ? undefined : wait);
+      ask.resolve(wait === undefined && ask.within < 0 ? 0 : wait);
     });
   });
-  const ask = (within: number) => new Promise<number | undefined>((resolve) => asks.add({ within, resolve }));
+  /** The wait for a slot taken now; undefined when refused (below 0) or Redis does not answer. */
+  const askRaw = (within: number) => new Promise<number | undefined>((resolve) => asks.add({ within, resolve }));
+  const ask = async (within: number) => {
+    const wait = await askRaw(within);
+    return wait === undefined || wait < 0 ? undefined : wait;
+  };
+  const aheadForBulk = bulkAheadMs(spacing);
   return {
     ratePerSecond: options.ratePerSecond,
     workerLimiter: smsRateLimiter(options.ratePerSecond),
@@ -104,7 +117,19 @@ export function createSmsRate(options: {
       const wait = await ask(AT_ONCE_WITHIN_MS);
       return wait === undefined ? undefined : { at: performance.now() + wait };
     },
-    async waitForSlot(taken) {
+    async waitForSlot(taken, { bulk = false } = {}) {
+      if (bulk && !taken) {
+        for (;;) {
+          const wait = await askRaw(aheadForBulk);
+          if (wait === undefined) return; // Redis away: the limiter admitted it
+          if (wait >= 0) {
+            if (wait > 0) await sleep(Math.ceil(wait));
+            return;
+          }
+          // Refused: the slot it would get is -wait away; ask again when that one is near.
+          await sleep(Math.max(1, Math.ceil(-wait - aheadForBulk)));
+        }
+      }
       // A slot passed by more than one spacing has been overtaken by the next ones: a new one, so no two leave together.
       const wait = taken && performance.now() - taken.at <= spacing ? taken.at - performance.now() : ((await ask(-1)) ?? 0);
       if (wait > 0) await sleep(Math.ceil(wait));
@@ -123,8 +148,8 @@ export function pacedSmsTransport(inner: SmsTransport, rate: SmsRate): SmsTransp
   return {
     name: inner.name,
     async send(sms) {
-      const { slot, ...rest } = sms;
-      await rate.waitForSlot(slot);
+      const { slot, bulk, ...rest } = sms;
+      await rate.waitForSlot(slot, { bulk });
       // The wait may have outlasted the window or the sender's claim: it asks again here.
       return inner.send(await confirmStillToSend(rest));
     },

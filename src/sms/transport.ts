@@ -16,6 +16,11 @@ export interface OutgoingSms {
   readonly stillToSend?: () => Promise<boolean>;
   /** Its place in SMS_RATE_PER_SECOND, taken before it was written (a reply sent at once, src/sms/sms-rate.ts). */
   readonly slot?: SmsSlot;
+  /**
+   * A reminder or notice (SPEC §14): it takes a place in the rate only when one is free now, so the
+   * rate is never booked ahead by the backlog and a patron's reply finds a near place.
+   */
+  readonly bulk?: boolean;
 }
 
 export interface SentSms {

@@ -163,4 +163,23 @@ describe('SMS pacing (real Redis)', () => {
     expect(await rate.slotSoon()).to.equal(undefined);
     await rate.waitForSlot();
   });
+
+  it('reminders and notices (bulk) take a slot only when one is free now, so a reply asked meanwhile is sent at once and leaves before the rest of them', async () => {
+    const redis = new Redis(TEST_REDIS_URL);
+    connections.push(redis);
+    // 10/s: a slot every 100 ms. Five bulk sends at once would book 0-400 ms ahead as ordinary sends.
+    const rate = createSmsRate({ redis, queuePrefix: `${prefix}-bulk`, ratePerSecond: 10 });
+    const inner = recording();
+    const paced = pacedSmsTransport(inner, rate);
+    const bulk = Array.from({ length: 5 }, (_, index) => paced.send({ to: '+4530000000', body: `notice ${index}`, statusCallback: 'https://forny.test/sms/status', bulk: true }));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const slot = await rate.slotSoon();
+    expect(slot, `a reply finds a slot within ${AT_ONCE_WITHIN_MS} ms: the notices booked none ahead`).to.not.equal(undefined);
+    await Promise.all([...bulk, paced.send({ to: '+4530000001', body: 'reply', statusCallback: 'https://forny.test/sms/status', ...(slot ? { slot } : {}) })]);
+    const order = inner.sent.map((sent) => sent.body);
+    expect(order.indexOf('reply'), order.join(', ')).to.equal(1);
+    expect(order.filter((body) => body !== 'reply').sort()).to.deep.equal(['notice 0', 'notice 1', 'notice 2', 'notice 3', 'notice 4']);
+    const times = inner.sent.map((sent) => sent.at);
+    for (let i = 1; i < times.length; i++) expect((times[i] ?? 0) - (times[i - 1] ?? 0), `${order[i]} after ${order[i - 1]}`).to.be.at.least(100 - 5);
+  });
 });

@@ -124,8 +124,9 @@ describe('who goes first (SPEC §14; two libraries, real Redis and workers, loop
     await h.text(OTHER_PATRON, 'HBK FORNY ALLE');
     await eventually(() => h.twilio.messagesTo(OTHER_PATRON).length === 1, 30_000, 'the answer');
     const position = h.twilio.messages.findIndex((message) => message.to === OTHER_PATRON);
-    // The sends already under way when the text came may leave first (up to one second's).
-    expect(position - before, `the answer's place after the text (${h.twilio.messages.length} sent by then)`).to.be.at.most(40);
+    // The sends already under way when the text came may leave first (measured: 3-4; half a
+    // second's at 40/s allows for a loaded machine's slower renew-all).
+    expect(position - before, `the answer's place after the text (${h.twilio.messages.length} sent by then)`).to.be.at.most(20);
     expect(h.twilio.messages.length, 'the backlog was still draining').to.be.below(500);
   });
 

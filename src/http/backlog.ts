@@ -1,6 +1,9 @@
 import { countSmsSentBetween, smsBacklogCounts, type BacklogCount } from '../../db/repositories/sms-backlog.js';
 import type { Deps } from '../deps.js';
 import { OUTBOUND_KINDS } from '../domain/message-status.js';
+import { nextOpening } from '../domain/send-window.js';
+
+const DAY_MS = 24 * 3600 * 1000;
 
 /*
  * The morning backlog (the overview's "Kø af SMS", GET /api/backlog): at 08:45 every SMS written in
@@ -8,7 +11,7 @@ import { OUTBOUND_KINDS } from '../domain/message-status.js';
  * waiting, and when what is due now will be gone at the rate SMS are leaving now.
  */
 
-/** How far back the current rate is measured. */
+/** How far back the current rate is measured (less in the first minute after the window opened). */
 export const RATE_SPAN_MS = 60_000;
 
 export interface SmsBacklog {
@@ -37,13 +40,16 @@ export interface SmsBacklog {
  */
 export async function readSmsBacklog(deps: Pick<Deps, 'db' | 'clock' | 'config' | 'libraries' | 'smsRate'>, library?: string): Promise<SmsBacklog> {
   const now = deps.clock.now();
-  const [counts, sentLastMinute] = await Promise.all([smsBacklogCounts(deps.db, now, library), countSmsSentBetween(deps.db, new Date(now.getTime() - RATE_SPAN_MS), now, library)]);
+  // In the first minute after the opening, the minute before it sent nothing: measured since the opening.
+  const opening = nextOpening(new Date(now.getTime() - DAY_MS), deps.libraries.sendWindowOf(library ?? null), deps.config.timeZone);
+  const spanMs = Math.max(1000, Math.min(RATE_SPAN_MS, now.getTime() - opening.getTime()));
+  const [counts, sentLastMinute] = await Promise.all([smsBacklogCounts(deps.db, now, library), countSmsSentBetween(deps.db, new Date(now.getTime() - spanMs), now, library)]);
   const rows = ordered(counts, deps.libraries.all.map((entry) => entry.id));
   const dueNow = rows.reduce((sum, row) => sum + row.dueNow, 0);
   const waitingForWindow = rows.reduce((sum, row) => sum + row.waitingForWindow, 0);
   const rate =
     sentLastMinute > 0
-      ? { perSecond: sentLastMinute / (RATE_SPAN_MS / 1000), source: 'recent' as const, sentLastMinute }
+      ? { perSecond: sentLastMinute / (spanMs / 1000), source: 'recent' as const, sentLastMinute }
       : { perSecond: deps.smsRate.ratePerSecond, source: 'configured' as const, sentLastMinute };
   const seconds = dueNow === 0 ? null : dueNow / rate.perSecond;
   return {

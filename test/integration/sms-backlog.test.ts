@@ -249,5 +249,16 @@ for (const database of ['SQLite', 'PostgreSQL'] as const) {
         h.clock.set(NOW);
       }
     });
+
+    it('in the first minute after 08:45 measures the rate since the opening, not over a minute that began before it', async () => {
+      h.clock.set('2026-12-01T08:45:15+01:00');
+      try {
+        await sent(300, 'frb', 5); // 300 of frb's in the 15 s since the opening: 20 a second
+        const frb = await api(ADMIN, '/api/backlog?library=frb');
+        expect(frb.rate).to.deep.equal({ perSecond: 20, source: 'recent', sentLastMinute: 300 });
+      } finally {
+        h.clock.set(NOW);
+      }
+    });
   });
 }

@@ -28,7 +28,7 @@ async function statesOf(queue: Queue, ids: readonly string[]): Promise<string[]>
  * The database is the source of truth; Redis only carries work. This walks what the database says
  * is unfinished and gives the queues whatever they lack: a message stored while Redis was down, a
  * job lost when Redis lost its data (it keeps nothing on disk here), a process killed between
- * commit and enqueue, and the night's notices, whose SMS get their jobs only in the last two ticks
+ * commit and enqueue, and the night's notices, whose SMS get their jobs only in the ticks shortly
  * before they are due (src/queue/enqueue.ts, enqueuedByReconciler). Job ids come from row ids, so
  * re-adding never duplicates.
  */
@@ -65,7 +65,7 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
     afterId = page[page.length - 1]?.id ?? afterId;
     const now = deps.clock.now();
     for (const channel of ['sms', 'email'] as const) {
-      // An SMS due beyond the next two ticks needs no job yet (a night's notices): a later tick gives it one.
+      // An SMS due beyond the look-ahead needs no job yet (a night's notices): a later tick gives it one.
       const messages = page.filter((message) => message.channel === channel && !enqueuedByReconciler(message, now, deps.config.jobs.reconcileIntervalMs));
       const queue = channel === 'sms' ? deps.queues.sendSms : deps.queues.sendEmail;
       const states = await statesOf(

@@ -52,14 +52,21 @@ async function flushEnqueues(queues: Queues, batch: PendingEnqueue[]): Promise<v
 
 /**
  * A night's notices need no job until their window opens: their SMS (reminders and notices; a
- * patron's reply keeps its job, there are few), due further ahead than two
+ * patron's reply keeps its job, there are few), due further ahead than the look-ahead below
  * reconciliation intervals, are given their send-sms job by the reconciler shortly before they are
  * due (jobs/reconcile.ts), not by the request that wrote them. 20,000 delayed jobs written at 21:30
  * cost the intake most of its time and Redis memory all night, and buy nothing before 08:45.
  */
 export function enqueuedByReconciler(message: Pick<OutboundMessage, 'channel' | 'kind' | 'sendAfter'>, now: Date, reconcileIntervalMs: number): boolean {
-  return message.channel === 'sms' && message.kind !== 'reply' && Date.parse(message.sendAfter) > now.getTime() + 2 * reconcileIntervalMs;
+  return message.channel === 'sms' && message.kind !== 'reply' && Date.parse(message.sendAfter) > now.getTime() + lookAheadMs(reconcileIntervalMs);
 }
+
+/**
+ * How long before their time the reconciler gives the night's SMS their jobs: two ticks, and at
+ * least 15 minutes, so a tick that takes seconds (20,000 jobs: 6-8 s) or is skipped still ends
+ * before the opening at short intervals.
+ */
+const lookAheadMs = (reconcileIntervalMs: number) => Math.max(2 * reconcileIntervalMs, 15 * 60_000);
 
 /**
  * BullMQ delays run on the real clock; the application clock may be offset (FAKE_NOW), so the

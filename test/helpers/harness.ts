@@ -141,7 +141,7 @@ export class Harness {
    * together, in the order written).
    */
   async windowOpens(at: string): Promise<void> {
-    // The last tick before the opening (within the two intervals the reconciler looks ahead).
+    // The last tick before the opening (within what the reconciler looks ahead).
     this.clock.set(new Date(Date.parse(at) - Math.min(60_000, this.config.jobs.reconcileIntervalMs)).toISOString());
     await reconcile(this.deps);
     this.clock.set(at);

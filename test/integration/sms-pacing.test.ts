@@ -179,7 +179,8 @@ describe('SMS pacing (real Redis)', () => {
     const order = inner.sent.map((sent) => sent.body);
     expect(order.indexOf('reply'), order.join(', ')).to.equal(1);
     expect(order.filter((body) => body !== 'reply').sort()).to.deep.equal(['notice 0', 'notice 1', 'notice 2', 'notice 3', 'notice 4']);
+    // Each leaves in its own slot (a timer fires late under load, never 50 ms early).
     const times = inner.sent.map((sent) => sent.at);
-    for (let i = 1; i < times.length; i++) expect((times[i] ?? 0) - (times[i - 1] ?? 0), `${order[i]} after ${order[i - 1]}`).to.be.at.least(100 - 5);
+    for (let i = 1; i < times.length; i++) expect((times[i] ?? 0) - (times[i - 1] ?? 0), `${order[i]} after ${order[i - 1]}`).to.be.at.least(50);
   });
 });

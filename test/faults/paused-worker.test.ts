@@ -41,8 +41,12 @@ import { queuesSettled } from '../helpers/settled.js';
 const ZONE = 'Europe/Copenhagen';
 const PATRONS = 150;
 const RATE = 13;
-/** Longer than a send claim (30 s) plus the time the other worker needs to take the work over. */
-const PAUSE_MS = 37_000;
+/**
+ * Longer than a send claim (30 s) plus the time the other worker needs to take the work over: its
+ * stalled-job check (10 s locks, checked every 5 s), the rerun, the wait for the claim to lapse. 37 s
+ * left 7 s for that, and a CI run under load once ended the pause with nothing taken over yet.
+ */
+const PAUSE_MS = 50_000;
 /** Replies at Twilio before the worker is stopped: the drain is under way. */
 const SENT_BEFORE_STOP = 10;
 /** Replies claimed but not sent, in the outbox, that the stop waits for (up to STOP_WAIT_MS). */

@@ -34,8 +34,11 @@ export type SendSmsResult = 'sent' | 'superseded' | 'not-due' | 'nothing-to-do';
 export interface SendAttempt {
   readonly attemptsMade: number;
   readonly maxAttempts: number;
-  /** Puts the job back to wait until the given application-clock instant. */
-  waitUntil(instant: Date): Promise<void>;
+  /**
+   * Puts the job back to wait until the given application-clock instant; `opening`: it waits for a
+   * window's opening, as this message (a reminder or notice then takes a turn of that day).
+   */
+  waitUntil(instant: Date, opening?: Pick<OutboundMessage, 'channel' | 'kind' | 'libraryId' | 'sendAfter'>): Promise<void>;
 }
 
 /**
@@ -160,7 +163,7 @@ function outsideWindow(deps: SendSmsDeps, message: OutboundMessage, at: Date): b
 async function waitForOpening(deps: SendSmsDeps, message: OutboundMessage, at: Date, attempt: SendAttempt, fence?: OutboundMessage): Promise<'not-due'> {
   const opening = nextOpening(at, deps.libraries.sendWindowOf(message.libraryId), deps.config.timeZone);
   await reschedule(deps.db, message.id, opening, at, fence);
-  await attempt.waitUntil(opening);
+  await attempt.waitUntil(opening, { ...message, sendAfter: opening.toISOString() });
   return 'not-due';
 }
 

@@ -17,10 +17,7 @@ import type { OutboundMessage } from '../../db/repositories/outbound.js';
 /** BullMQ's largest priority; a turn beyond it (two million SMS of one library in a day) waits with the last. */
 export const LAST_TURN = 2_097_151;
 
-/**
- * A day's turns are kept this long (a job left over to the next opening keeps its priority, but
- * the new day's counter starts again at 1, so that day's first turns go before it).
- */
+/** A day's turns are kept this long (a job left over at 20:00 takes a turn of the next day, jobs/send-sms.ts). */
 const TURNS_KEPT_SECONDS = 3 * 24 * 3600;
 
 type Turnable = Pick<OutboundMessage, 'channel' | 'kind' | 'libraryId' | 'sendAfter'>;

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { loadFixture } from '../../db/load-fixture.js';
 import { reconcile } from '../../jobs/reconcile.js';
+import { insertOutbound } from '../../db/repositories/outbound.js';
 import { queueCounts } from '../../src/http/queue-reads.js';
+import { enqueueOutbound } from '../../src/queue/enqueue.js';
 import { eventually, Harness } from '../helpers/harness.js';
 
 /*
@@ -162,5 +164,30 @@ describe('who goes first (SPEC §14; two libraries, real Redis and workers, loop
     await h.refreshMetrics();
     const metrics = await (await fetch(`${h.baseUrl}/metrics`)).text();
     expect(metrics).to.match(/forny_queue_jobs\{queue="send-sms",state="waiting"\} 50/);
+  });
+
+  it('notices left over at 20:00 leave at the next opening before that night\'s notices, whatever their turns were the day before', async () => {
+    await start('2026-12-01T20:00:30+01:00', 10);
+    // The day's first three hbk SMS took turns 1-3; the three left over had turns 4-6.
+    await h.deps.queues.turns.take(Array.from({ length: 3 }, () => ({ channel: 'sms' as const, kind: 'notice' as const, libraryId: 'hbk', sendAfter: '2026-12-01T12:00:00.000Z' })));
+    const leftOver = [];
+    for (let n = 0; n < 3; n++) {
+      const to = `+45320000${String(n).padStart(2, '0')}`;
+      const { message } = await insertOutbound(
+        h.deps.db,
+        { channel: 'sms', kind: 'notice', purpose: 'overdue', patronId: null, inboundId: null, to, from: '1910', body: 'Helsingør Kommunes Biblioteker: tilbage fra i går', sendAfter: new Date('2026-12-01T19:59:00+01:00'), dedupeKey: `left-${n}`, libraryId: 'hbk' },
+        h.clock.now(),
+      );
+      leftOver.push(message);
+    }
+    await enqueueOutbound(h.deps.queues, h.clock, leftOver);
+    // 20:00:30: each job finds the window closed and waits for tomorrow's opening.
+    await eventually(async () => (await h.deps.queues.sendSms.getDelayedCount()) === 3, 10_000, 'the three waiting for tomorrow');
+
+    h.clock.set('2026-12-01T21:30:00+01:00');
+    await post(HBK_TOKEN, notices('hbk', 3));
+    await h.windowOpens('2026-12-02T08:45:00+01:00');
+    const sent = await eventually(() => (h.twilio.messages.length >= 6 ? h.twilio.messages.map((message) => message.to) : undefined), 15_000, 'six SMS');
+    expect(sent.slice(0, 3).sort(), sent.join(' ')).to.deep.equal(leftOver.map((message) => message.to).sort());
   });
 });

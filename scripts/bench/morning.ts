@@ -18,14 +18,14 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { reconcile } from '../../jobs/reconcile.js';
-import type { Clock } from '../../src/clock.js';
 import { createApp } from '../../src/http/create-app.js';
+import { busiest } from '../../test/helpers/busiest.js';
 import { FakeTwilio } from '../../test/helpers/fake-twilio.js';
 import { createPostgresDatabase } from '../../test/helpers/postgres.js';
 import { benchMobile, writeLibrary } from './library.js';
 import { renewalLibrary } from './renew-all.js';
-import { fittedRate, peakWithin } from './sms-drain.js';
-import { createInstall, type BenchInstall, mb, memory, ms, percentile, perSecond, postRenewAll, ratio, sleep, waitFor, type BenchLine, type MemorySnapshot } from './support.js';
+import { fittedRate } from './sms-drain.js';
+import { createInstall, ShiftableClock, type BenchInstall, mb, memory, ms, percentile, perSecond, postRenewAll, ratio, sleep, waitFor, type BenchLine, type MemorySnapshot } from './support.js';
 
 /** 08:45 on a Tuesday in winter, and 21:30 the evening before. */
 const OPENING = new Date('2026-12-01T08:45:00+01:00');
@@ -41,17 +41,6 @@ export interface MorningPlan {
   /** Patrons texting HBK FORNY ALLE during the drain, and how many per second. */
   readonly renewAlls: number;
   readonly renewAllsPerSecond: number;
-}
-
-/** A clock at real speed whose reading can be moved (the evening, then just before 08:45). */
-class ShiftableClock implements Clock {
-  #offset = 0;
-  now(): Date {
-    return new Date(Date.now() + this.#offset);
-  }
-  setNow(instant: Date): void {
-    this.#offset = instant.getTime() - Date.now();
-  }
 }
 
 const noticeMobile = (library: 'default' | 'b', index: number) => `+45${library === 'default' ? 4 : 5}${String(index).padStart(7, '0')}`;
@@ -199,7 +188,7 @@ async function morning(plan: MorningPlan, withBacklog: boolean, database: 'sqlit
       smallDoneMs: smallDone.length > 0 ? Math.max(...smallDone) - openingAt : Number.NaN,
       repliesBeforeSmallDone: replyTimesAt.filter((at) => at <= Math.max(...smallDone)).length,
       achievedRate: fittedRate(times),
-      peakPerSecond: peakWithin(times, 1000),
+      peakPerSecond: busiest(times, 1000),
       sent: times.length,
       before,
       after,

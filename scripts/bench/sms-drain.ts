@@ -13,11 +13,11 @@ import type { Knex } from 'knex';
 import { toStoredInstant } from '../../db/repositories/values.js';
 import type { OutboundMessage } from '../../db/repositories/outbound.js';
 import { enqueueOutbound } from '../../src/queue/enqueue.js';
-import type { Clock } from '../../src/clock.js';
 import { addDays, dateIn } from '../../src/domain/calendar-date.js';
 import { createTexts, DEFAULT_TEXT_SETTINGS } from '../../src/domain/reply-text.js';
 import { createSandboxTransport } from '../../src/sms/sandbox.js';
 import { createTwilioTransport } from '../../src/sms/twilio.js';
+import { busiest } from '../../test/helpers/busiest.js';
 import { FakeTwilio } from '../../test/helpers/fake-twilio.js';
 import { benchMobile, writeLibrary, type BenchLoan, type BenchPatron } from './library.js';
 import {
@@ -28,6 +28,7 @@ import {
   perSecond,
   ratio,
   recordingTransport,
+  ShiftableClock,
   sleep,
   waitFor,
   type BenchInstall,
@@ -40,25 +41,6 @@ import {
 export const OPENING = new Date('2026-12-01T08:45:00+01:00');
 /** The application clock is set this far before the opening when the jobs are enqueued. */
 const LEAD_MS = 3000;
-
-/** A clock running at real speed whose offset is set when the segment is ready to start. */
-class ShiftableClock implements Clock {
-  #offset = 0;
-
-  now(): Date {
-    return new Date(Date.now() + this.#offset);
-  }
-
-  /** From now on the application clock reads `instant`, and runs on. */
-  setNow(instant: Date): void {
-    this.#offset = instant.getTime() - Date.now();
-  }
-
-  /** performance.now() at which the application clock reads `instant`. */
-  performanceAt(instant: Date): number {
-    return performance.now() + (instant.getTime() - this.now().getTime());
-  }
-}
 
 export interface DrainOptions {
   readonly messages: number;
@@ -167,7 +149,7 @@ async function drainInto(
     concurrency,
     achievedRate: fittedRate(times),
     firstToLastRate: times.length > 1 ? ((times.length - 1) / (last - first)) * 1000 : Number.NaN,
-    peakPerSecond: peakWithin(times, 1000),
+    peakPerSecond: busiest(times, 1000),
     drainMs: last - first,
     firstSendAfterOpeningMs: first - openingAt,
     enqueueMs,
@@ -196,17 +178,6 @@ export function fittedRate(times: readonly number[]): number {
     variance += (time - meanTime) ** 2;
   });
   return (covariance / variance) * 1000;
-}
-
-/** The most entries of the sorted `times` that fall within any `windowMs`. */
-export function peakWithin(times: readonly number[], windowMs: number): number {
-  let best = 0;
-  let start = 0;
-  for (let end = 0; end < times.length; end += 1) {
-    while ((times[end] ?? 0) - (times[start] ?? 0) >= windowMs) start += 1;
-    best = Math.max(best, end - start + 1);
-  }
-  return best;
 }
 
 /**

@@ -33,6 +33,25 @@ export async function runPendingCleanups(): Promise<void> {
   }
 }
 
+/** A clock running at real speed whose reading can be moved (to the evening, to just before 08:45). */
+export class ShiftableClock implements Clock {
+  #offset = 0;
+
+  now(): Date {
+    return new Date(Date.now() + this.#offset);
+  }
+
+  /** From now on the application clock reads `instant`, and runs on. */
+  setNow(instant: Date): void {
+    this.#offset = instant.getTime() - Date.now();
+  }
+
+  /** performance.now() at which the application clock reads `instant`. */
+  performanceAt(instant: Date): number {
+    return performance.now() + (instant.getTime() - this.now().getTime());
+  }
+}
+
 /** One isolated installation: its config, deps, (optionally) workers, and the way to remove it all. */
 export interface BenchInstall {
   readonly config: Config;

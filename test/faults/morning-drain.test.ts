@@ -14,6 +14,7 @@ import { CLAIM_RENEW_AFTER_MS, SEND_UNDER_WAY_MS } from '../../src/outbox/send-c
 import { QUEUE } from '../../src/queue/queues.js';
 import { FakeTwilioProcess, type Accepted } from '../helpers/fake-twilio-process.js';
 import { deleteQueueKeys, eventually, newMessageSid, TEST_REDIS_URL } from '../helpers/harness.js';
+import { busiest } from '../helpers/busiest.js';
 import { createPostgresDatabase } from '../helpers/postgres.js';
 import { freePort, FornyProcess } from '../helpers/processes.js';
 import { watchReconciliations } from '../helpers/reconciliations.js';
@@ -91,17 +92,6 @@ function texters(): FixtureInput {
       dues.map(({ due, borrowed }, n) => ({ id: `l${i}-${n}`, patronId: `p${i}`, itemId: `i${i}-${n}`, kind: 'standard' as const, loanPeriodDays: 28, borrowedOn: borrowed, dueDate: due })),
     ),
   };
-}
-
-/** The most timestamps (ms) any span of `spanMs` holds. */
-function busiest(times: readonly number[], spanMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let most = 0;
-  for (let first = 0, last = 0; last < sorted.length; last++) {
-    while ((sorted[last] ?? 0) - (sorted[first] ?? 0) >= spanMs) first++;
-    most = Math.max(most, last - first + 1);
-  }
-  return most;
 }
 
 class Rig {

@@ -10,6 +10,7 @@ import { createKnex } from '../../db/knexfile.js';
 import { QUEUE } from '../../src/queue/queues.js';
 import { FakeTwilioProcess } from '../helpers/fake-twilio-process.js';
 import { deleteQueueKeys, eventually, newMessageSid, TEST_REDIS_URL } from '../helpers/harness.js';
+import { busiest } from '../helpers/busiest.js';
 import { createPostgresDatabase } from '../helpers/postgres.js';
 import { freePort, FornyProcess, runScript } from '../helpers/processes.js';
 import { watchReconciliations, type ReconciliationWatch } from '../helpers/reconciliations.js';
@@ -66,17 +67,6 @@ function library() {
       ...others.map((i) => loan(`lr${i}`, `r${i}`, `ir${i}`, '2026-12-04', '2026-11-06')),
     ],
   };
-}
-
-/** The most timestamps (ms) any span of `spanMs` holds. */
-function busiest(times: readonly number[], spanMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let most = 0;
-  for (let first = 0, last = 0; last < sorted.length; last++) {
-    while ((sorted[last] ?? 0) - (sorted[first] ?? 0) >= spanMs) first++;
-    most = Math.max(most, last - first + 1);
-  }
-  return most;
 }
 
 class Cluster {

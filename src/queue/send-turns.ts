@@ -41,22 +41,23 @@ export interface SendTurns {
 export function createSendTurns(redis: Pick<Redis, 'pipeline'>, prefix: string): SendTurns {
   return {
     async take(messages) {
+      const keys = messages.map((message) => (takesTurns(message) ? turnKey(prefix, message) : undefined));
       const counts = new Map<string, number>();
-      for (const message of messages) if (takesTurns(message)) counts.set(turnKey(prefix, message), (counts.get(turnKey(prefix, message)) ?? 0) + 1);
-      if (counts.size === 0) return messages.map(() => undefined);
+      for (const key of keys) if (key !== undefined) counts.set(key, (counts.get(key) ?? 0) + 1);
+      if (counts.size === 0) return keys.map(() => undefined);
 
       const pipeline = redis.pipeline();
       for (const [key, count] of counts) pipeline.incrby(key, count).expire(key, TURNS_KEPT_SECONDS);
       const answers = (await pipeline.exec()) ?? [];
+      // Each key's first turn handed out now; the messages take them in order.
       const next = new Map<string, number>();
-      [...counts.keys()].forEach((key, index) => {
+      [...counts].forEach(([key, count], index) => {
         const [error, last] = answers[index * 2] ?? [new Error('no answer from Redis'), null];
         if (error) throw error;
-        next.set(key, Number(last) - (counts.get(key) ?? 0) + 1);
+        next.set(key, Number(last) - count + 1);
       });
-      return messages.map((message) => {
-        if (!takesTurns(message)) return undefined;
-        const key = turnKey(prefix, message);
+      return keys.map((key) => {
+        if (key === undefined) return undefined;
         const turn = next.get(key) ?? LAST_TURN;
         next.set(key, turn + 1);
         return Math.min(turn, LAST_TURN);

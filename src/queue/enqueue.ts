@@ -52,10 +52,10 @@ async function flushEnqueues(queues: Queues, batch: PendingEnqueue[]): Promise<v
 
 /**
  * A night's notices need no job until their window opens: their SMS (reminders and notices; a
- * patron's reply keeps its job, there are few), due further ahead than the look-ahead below
- * reconciliation intervals, are given their send-sms job by the reconciler shortly before they are
- * due (jobs/reconcile.ts), not by the request that wrote them. 20,000 delayed jobs written at 21:30
- * cost the intake most of its time and Redis memory all night, and buy nothing before 08:45.
+ * patron's reply keeps its job, there are few), when due further ahead than the look-ahead below,
+ * are given their send-sms job by the reconciler shortly before they are due (jobs/reconcile.ts),
+ * not by the request that wrote them. 20,000 delayed jobs written at 21:30 cost the intake most of
+ * its time and Redis memory all night, and buy nothing before 08:45.
  */
 export function enqueuedByReconciler(message: Pick<OutboundMessage, 'channel' | 'kind' | 'sendAfter'>, now: Date, reconcileIntervalMs: number): boolean {
   return message.channel === 'sms' && message.kind !== 'reply' && Date.parse(message.sendAfter) > now.getTime() + lookAheadMs(reconcileIntervalMs);

@@ -42,7 +42,7 @@ export const AT_ONCE_WITHIN_MS = 100;
  * How far ahead a reminder or notice may take its slot: so little that, after it, the next free
  * slot is still within AT_ONCE_WITHIN_MS, and a reply written then is sent at once in it.
  */
-export const bulkAheadMs = (spacing: number): number => Math.max(0, AT_ONCE_WITHIN_MS - spacing - 1);
+const bulkAheadMs = (spacing: number): number => Math.max(0, AT_ONCE_WITHIN_MS - spacing - 1);
 
 /**
  * SMS_RATE_PER_SECOND, and its one owner. Every SMS that reaches Twilio leaves in a slot, 1000/rate
